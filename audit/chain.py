@@ -1,0 +1,72 @@
+"""The canonical serialisation of an audit entry and its hash (no Django: pure functions).
+
+An entry's hash is SHA-256 over the UTF-8 bytes of this JSON object:
+
+    {"action", "actor_id", "actor_label", "after", "before", "created_at", "ip",
+     "object_id", "object_type", "prev_hash", "request_id", "sequence", "user_agent"}
+
+written with keys sorted at every level, no whitespace (separators "," and ":"), non-ASCII kept
+as UTF-8, `created_at` as ISO 8601 in UTC with microseconds (`2026-11-24T06:30:00.123456+00:00`),
+absent values as null. Decimals, datetimes and UUIDs inside before/after are stored as strings,
+so the stored JSON is exactly the hashed JSON. The first entry's prev_hash is 64 zeros.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+HASHED_FIELDS = (
+    "action",
+    "actor_id",
+    "actor_label",
+    "after",
+    "before",
+    "created_at",
+    "ip",
+    "object_id",
+    "object_type",
+    "prev_hash",
+    "request_id",
+    "sequence",
+    "user_agent",
+)
+
+
+def _default(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} cannot be written to the audit log")
+
+
+def canonical_json(value) -> str:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
+    )
+
+
+def to_json_value(value):
+    """The plain-JSON form of `value` (what the database will store and give back)."""
+    return None if value is None else json.loads(canonical_json(value))
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def entry_hash(fields: dict) -> str:
+    """SHA-256 (hex) of the canonical serialisation of an entry's hashed fields."""
+    document = {name: fields.get(name) for name in HASHED_FIELDS}
+    document["created_at"] = format_time(document["created_at"])
+    return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()

@@ -1,0 +1,101 @@
+"""Reading the audit log: listing entries and verifying the hash chain."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from audit import chain
+from audit.models import GENESIS_HASH, AuditEvent
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    checked: int
+    head_sequence: int
+    head_hash: str
+    bad_sequence: int | None = None
+    problem: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def events(*, action: str = "", actor: str = "", object_type: str = "", object_id: str = ""):
+    """Audit entries, newest first, filtered by exact action/object and actor name."""
+    queryset: QuerySet[AuditEvent] = AuditEvent.objects.order_by("-sequence")
+    if action:
+        queryset = queryset.filter(action=action)
+    if actor:
+        queryset = queryset.filter(actor_label=actor)
+    if object_type:
+        queryset = queryset.filter(object_type=object_type)
+    if object_id:
+        queryset = queryset.filter(object_id=object_id)
+    return queryset
+
+
+def exported_heads(path: Path | None = None) -> list[dict]:
+    """The heads exported by `audit.services.export_head`, oldest first ([] if none yet)."""
+    target = Path(path or settings.AUDIT_HEAD_EXPORT_PATH)
+    if not target.exists():
+        return []
+    lines = target.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def _entry_fields(event: AuditEvent) -> dict:
+    fields = {name: getattr(event, name) for name in chain.HASHED_FIELDS}
+    fields["ip"] = event.ip or None
+    return fields
+
+
+def _check_entry(event: AuditEvent, expected_sequence: int, expected_prev: str) -> str:
+    """What is wrong with this entry, or '' if it links and hashes correctly."""
+    if event.sequence != expected_sequence:
+        return f"entry {expected_sequence} is missing (next stored entry is {event.sequence})"
+    if event.prev_hash != expected_prev:
+        return (
+            f"entry {event.sequence} does not link to entry {expected_sequence - 1}: "
+            "its previous hash differs"
+        )
+    if chain.entry_hash(_entry_fields(event)) != event.hash:
+        return f"entry {event.sequence} was altered: its content does not match its hash"
+    return ""
+
+
+def verify_chain(heads: list[dict] | None = None) -> ChainReport:
+    """Check every link from the first entry; report the first bad one.
+
+    `heads` (default: the exported heads file) are (sequence, hash) pairs kept outside the
+    database; each must still be in the chain, which catches a truncated or rewritten log.
+    """
+    heads = exported_heads() if heads is None else heads
+    by_sequence = {int(head["sequence"]): head["hash"] for head in heads if head["sequence"]}
+    expected_sequence, expected_prev, checked = 1, GENESIS_HASH, 0
+    for event in AuditEvent.objects.order_by("sequence").iterator(chunk_size=2000):
+        problem = _check_entry(event, expected_sequence, expected_prev)
+        if not problem and by_sequence.get(event.sequence, event.hash) != event.hash:
+            problem = f"entry {event.sequence} differs from the head exported for it"
+        if problem:
+            bad = min(event.sequence, expected_sequence)
+            return ChainReport(False, checked, bad - 1, expected_prev, bad, problem)
+        checked += 1
+        expected_sequence, expected_prev = event.sequence + 1, event.hash
+    missing = [seq for seq in sorted(by_sequence) if seq >= expected_sequence]
+    if missing:
+        return ChainReport(
+            False,
+            checked,
+            expected_sequence - 1,
+            expected_prev,
+            expected_sequence,
+            f"the log ends at entry {expected_sequence - 1} but entry {missing[0]} "
+            "was exported as a head: entries were removed from the end",
+        )
+    return ChainReport(True, checked, expected_sequence - 1, expected_prev)

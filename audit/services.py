@@ -1,0 +1,80 @@
+"""Writing the audit log: one locked path, inside the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit import chain, context
+from audit.models import GENESIS_HASH, AuditEvent
+
+# Key of the transaction-level advisory lock that serialises writers, so the chain never forks.
+CHAIN_LOCK_KEY = 0x5245434F4E  # "RECON"
+
+
+def _actor_fields(actor) -> tuple[int | None, str]:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return None, "system" if actor is None else "anonymous"
+    return actor.pk, actor.get_username()
+
+
+def record(
+    *,
+    action: str,
+    actor=None,
+    object_type: str = "",
+    object_id: str | int = "",
+    before=None,
+    after=None,
+    request_context: context.RequestContext | None = None,
+) -> AuditEvent:
+    """Append one entry to the audit log, in the caller's transaction (or a new one).
+
+    Writers queue on an advisory lock held until their transaction ends, so each entry links to
+    the one committed just before it. If the caller's transaction rolls back, so does the entry.
+    """
+    origin = request_context or context.current.get()
+    actor_id, actor_label = _actor_fields(actor)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+        last = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
+        fields = {
+            "sequence": (last["sequence"] + 1) if last else 1,
+            "prev_hash": last["hash"] if last else GENESIS_HASH,
+            "created_at": timezone.now(),
+            "actor_id": actor_id,
+            "actor_label": actor_label,
+            "action": action,
+            "object_type": object_type,
+            "object_id": str(object_id),
+            "before": chain.to_json_value(before),
+            "after": chain.to_json_value(after),
+            "ip": origin.ip,
+            "user_agent": origin.user_agent,
+            "request_id": origin.request_id,
+        }
+        return AuditEvent.objects.create(hash=chain.entry_hash(fields), **fields)
+
+
+def export_head(path: Path | None = None) -> dict:
+    """Append the chain's head (sequence, hash) to a file outside the database.
+
+    The chain shows tampering only up to the last head kept elsewhere: a rewritten or truncated
+    log verifies on its own, but not against a head exported before the rewrite.
+    """
+    head = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
+    line = {
+        "sequence": head["sequence"] if head else 0,
+        "hash": head["hash"] if head else GENESIS_HASH,
+        "exported_at": chain.format_time(timezone.now()),
+    }
+    target = Path(path or settings.AUDIT_HEAD_EXPORT_PATH)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(line, sort_keys=True) + "\n")
+    return line

@@ -1,0 +1,5 @@
+"""Recondesk project configuration: settings, URLs, Celery app, health, embedded servers."""
+
+from config.celery import app as celery_app
+
+__all__ = ("celery_app",)

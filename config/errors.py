@@ -1,0 +1,47 @@
+"""Domain errors and the one API exception handler that turns every error into {code, message, fields}."""
+
+import logging
+
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A failure the user can act on; subclasses set `code` and `http_status`."""
+
+    code = "invalid"
+    http_status = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, message: str, *, fields: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+def _body(code: str, message: str, fields: dict | None = None) -> dict:
+    return {"code": code, "message": message, "fields": fields or {}}
+
+
+def api_exception_handler(exc, context):
+    """DRF exception handler: domain errors, DRF errors and unexpected ones, in one shape."""
+    if isinstance(exc, DomainError):
+        return Response(_body(exc.code, exc.message, exc.fields), status=exc.http_status)
+    response = exception_handler(exc, context)
+    if response is None:
+        # Unexpected: log the stack trace here, send none of it to the client.
+        logger.exception("unhandled API error", exc_info=exc)
+        return Response(
+            _body("server_error", "An internal error occurred; it has been logged."),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    if isinstance(exc, exceptions.ValidationError):
+        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = _body("validation_error", "The request is not valid.", fields)
+    else:
+        detail = getattr(exc, "detail", str(exc))
+        code = detail.code if hasattr(detail, "code") else "error"
+        response.data = _body(str(code), str(detail))
+    return response

@@ -1,0 +1,82 @@
+"""Health of what Recondesk needs: the database, the broker, and at least one live worker."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import redis
+from django.conf import settings
+from django.db import connections
+
+HEARTBEAT_KEY = "recondesk:worker-heartbeats"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def as_dict(self) -> dict:
+        return {"status": "up" if self.ok else "down", "detail": self.detail}
+
+
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+
+
+def record_worker_heartbeat(hostname: str) -> None:
+    """Store `hostname`'s heartbeat (called by each worker on a timer)."""
+    _redis(settings.REDIS_URL).hset(HEARTBEAT_KEY, hostname, f"{time.time():.3f}")
+
+
+def check_database(alias: str = "default") -> Check:
+    # A fresh connection, so the answer is about the server now, not a pooled socket.
+    connection = connections.create_connection(alias)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return Check("database", True, connection.settings_dict.get("NAME") or "")
+    except Exception as exc:  # any failure to reach the server means "down"
+        return Check("database", False, type(exc).__name__ + ": " + str(exc).splitlines()[0])
+    finally:
+        connection.close()
+
+
+def check_broker(url: str) -> Check:
+    try:
+        _redis(url).ping()
+        return Check("broker", True, "redis")
+    except redis.RedisError as exc:
+        return Check("broker", False, type(exc).__name__ + ": " + str(exc))
+
+
+def check_worker(url: str, max_age: int) -> Check:
+    try:
+        beats = _redis(url).hgetall(HEARTBEAT_KEY)
+    except redis.RedisError as exc:
+        return Check("worker", False, "heartbeats unreadable: " + type(exc).__name__)
+    if not beats:
+        return Check("worker", False, "no worker has reported a heartbeat")
+    newest_host, newest = max(
+        ((host.decode(), float(ts)) for host, ts in beats.items()), key=lambda item: item[1]
+    )
+    age = time.time() - newest
+    detail = f"last heartbeat {age:.0f}s ago from {newest_host}"
+    return Check("worker", age <= max_age, detail)
+
+
+def collect_health() -> tuple[bool, dict]:
+    """Run every check; return whether all are up and the JSON body of /healthz."""
+    checks = [
+        check_database(getattr(settings, "HEALTH_DATABASE_ALIAS", "default")),
+        check_broker(settings.CELERY_BROKER_URL),
+        check_worker(settings.REDIS_URL, settings.WORKER_HEARTBEAT_MAX_AGE),
+    ]
+    healthy = all(check.ok for check in checks)
+    body = {
+        "status": "ok" if healthy else "unavailable",
+        "checks": {check.name: check.as_dict() for check in checks},
+    }
+    return healthy, body
