@@ -1,0 +1,72 @@
+import time
+
+import pytest
+import redis
+from django.db import connections
+
+from config import health
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def live_heartbeat(settings):
+    health.record_worker_heartbeat("test-worker@localhost")
+
+
+def test_healthz_is_public_and_ok_when_all_are_up(client, live_heartbeat):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert {name: check["status"] for name, check in body["checks"].items()} == {
+        "database": "up",
+        "broker": "up",
+        "worker": "up",
+    }
+    assert "test-worker@localhost" in body["checks"]["worker"]["detail"]
+
+
+def test_no_worker_heartbeat_gives_503(client):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["worker"] == {
+        "status": "down",
+        "detail": "no worker has reported a heartbeat",
+    }
+
+
+def test_stale_worker_heartbeat_gives_503(client, settings):
+    stale = time.time() - settings.WORKER_HEARTBEAT_MAX_AGE - 5
+    redis.Redis.from_url(settings.REDIS_URL).hset(health.HEARTBEAT_KEY, "old@host", str(stale))
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["worker"]["status"] == "down"
+
+
+def test_broker_down_gives_503(client, settings, live_heartbeat):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["broker"]["status"] == "down"
+    assert body["checks"]["database"]["status"] == "up"
+
+
+def test_database_down_gives_503(client, settings, live_heartbeat):
+    unreachable = {**connections["default"].settings_dict, "HOST": "127.0.0.1", "PORT": 1}
+    connections.settings["unreachable"] = unreachable
+    settings.HEALTH_DATABASE_ALIAS = "unreachable"
+    try:
+        response = client.get("/healthz")
+    finally:
+        del connections.settings["unreachable"]
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["database"]["status"] == "down"
+    assert body["checks"]["broker"]["status"] == "up"
+
+
+def test_healthz_refuses_post(client):
+    assert client.post("/healthz").status_code == 405
