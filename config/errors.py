@@ -1,4 +1,4 @@
-"""Domain errors and the one API exception handler that turns every error into {code, message, fields}."""
+"""Domain errors, and the one API exception handler: every error as {code, message, fields}."""
 
 import logging
 

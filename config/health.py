@@ -52,11 +52,16 @@ def check_broker(url: str) -> Check:
         return Check("broker", False, type(exc).__name__ + ": " + str(exc))
 
 
-def check_worker(url: str, max_age: int) -> Check:
+def check_worker(url: str, max_age: int, hostname: str | None = None) -> Check:
+    """Up if a worker (or the named one) sent a heartbeat in the last `max_age` seconds."""
     try:
         beats = _redis(url).hgetall(HEARTBEAT_KEY)
     except redis.RedisError as exc:
         return Check("worker", False, "heartbeats unreadable: " + type(exc).__name__)
+    if hostname is not None:
+        beats = {key: value for key, value in beats.items() if key.decode() == hostname}
+    if not beats and hostname is not None:
+        return Check("worker", False, f"{hostname} has reported no heartbeat")
     if not beats:
         return Check("worker", False, "no worker has reported a heartbeat")
     newest_host, newest = max(

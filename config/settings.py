@@ -24,7 +24,7 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     # A development key, unusable for production: `check --deploy` reports it (security.W009).
-    SECRET_KEY = "django-insecure-recondesk-development-key-do-not-use-in-production"
+    SECRET_KEY = "django-insecure-recondesk-development-key-do-not-use-in-production"  # noqa: S105
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "config",
     "accounts",
     "audit",
     "reconciliation",

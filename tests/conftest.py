@@ -36,7 +36,7 @@ def _isolated_outside_state(settings, tmp_path):
 def make_user(db):
     """Create a user with the given roles: make_user("risk"), make_user() for no role."""
 
-    def make(*roles: str, username: str | None = None, password: str = "correct-horse-9"):
+    def make(*roles: str, username: str | None = None, password: str = "correct-horse-9"):  # noqa: S107
         user = get_user_model().objects.create_user(
             username=username or f"user{next(_names)}", password=password
         )

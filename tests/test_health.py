@@ -70,3 +70,27 @@ def test_database_down_gives_503(client, settings, live_heartbeat):
 
 def test_healthz_refuses_post(client):
     assert client.post("/healthz").status_code == 405
+
+
+def test_healthcheck_command_exits_1_when_a_service_is_down(capsys):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="unhealthy"):
+        call_command("healthcheck", "--json")
+    body = __import__("json").loads(capsys.readouterr().out)
+    assert body["checks"]["worker"]["status"] == "down"
+
+
+def test_healthcheck_command_checks_this_hosts_worker_only(capsys, live_heartbeat):
+    import socket
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("healthcheck", "--this-worker")  # only test-worker@localhost has a beat
+    health.record_worker_heartbeat(f"celery@{socket.gethostname()}")
+    call_command("healthcheck", "--this-worker")
+    call_command("healthcheck", "--broker")
+    assert "broker: up" in capsys.readouterr().out

@@ -4,22 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Capability',
+            name="Capability",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
             ],
             options={
-                'permissions': [('approve_corrections', 'Approve or reject corrections'), ('configure_rules', 'Edit and publish rule sets and pricing configurations'), ('download_reports', 'Generate and download reports'), ('manage_schedules', 'Manage run schedules'), ('manage_sources', 'Manage sources, accounts and exchange credentials'), ('manage_users', 'Manage users and their roles'), ('propose_corrections', 'Propose corrections'), ('start_runs', 'Start and cancel reconciliation runs'), ('upload_datasets', 'Upload and import datasets'), ('view_audit', 'See and verify the audit log'), ('view_breaks', 'See breaks and runs'), ('view_corrections', 'See corrections and their approvals'), ('view_overview', 'See the overview dashboard'), ('view_reports', 'See the list of reports'), ('work_breaks', 'Assign, comment on and accept breaks')],
-                'managed': False,
-                'default_permissions': (),
+                "permissions": [
+                    ("approve_corrections", "Approve or reject corrections"),
+                    ("configure_rules", "Edit and publish rule sets and pricing configurations"),
+                    ("download_reports", "Generate and download reports"),
+                    ("manage_schedules", "Manage run schedules"),
+                    ("manage_sources", "Manage sources, accounts and exchange credentials"),
+                    ("manage_users", "Manage users and their roles"),
+                    ("propose_corrections", "Propose corrections"),
+                    ("start_runs", "Start and cancel reconciliation runs"),
+                    ("upload_datasets", "Upload and import datasets"),
+                    ("view_audit", "See and verify the audit log"),
+                    ("view_breaks", "See breaks and runs"),
+                    ("view_corrections", "See corrections and their approvals"),
+                    ("view_overview", "See the overview dashboard"),
+                    ("view_reports", "See the list of reports"),
+                    ("work_breaks", "Assign, comment on and accept breaks"),
+                ],
+                "managed": False,
+                "default_permissions": (),
             },
         ),
     ]

@@ -2,27 +2,20 @@
 
 from django.db import migrations
 
-from accounts.roles import CAPABILITIES, ROLE_CAPABILITIES
+from accounts.role_sync import sync_roles
 
 
 def create_roles(apps, schema_editor):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    Permission = apps.get_model("auth", "Permission")
-    Group = apps.get_model("auth", "Group")
-    content_type, _ = ContentType.objects.get_or_create(app_label="accounts", model="capability")
-    permissions = {}
-    for codename, name in CAPABILITIES.items():
-        permission, _ = Permission.objects.update_or_create(
-            content_type=content_type, codename=codename, defaults={"name": name}
-        )
-        permissions[codename] = permission
-    for role, capabilities in ROLE_CAPABILITIES.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        group.permissions.set([permissions[name] for name in sorted(capabilities)])
+    sync_roles(
+        group_model=apps.get_model("auth", "Group"),
+        permission_model=apps.get_model("auth", "Permission"),
+        content_type_model=apps.get_model("contenttypes", "ContentType"),
+        using=schema_editor.connection.alias,
+    )
 
 
 def remove_roles(apps, schema_editor):
-    apps.get_model("auth", "Group").objects.filter(name__in=ROLE_CAPABILITIES).delete()
+    apps.get_model("auth", "Group").objects.filter(name__in=["risk", "finance", "admin"]).delete()
 
 
 class Migration(migrations.Migration):

@@ -200,3 +200,9 @@ def test_set_roles_command(make_user):
     user = make_user(username="carol")
     call_command("set_roles", "carol", "--role", "risk")
     assert user_roles(user) == ["risk"]
+
+
+def test_admin_group_holds_the_permissions_of_models_of_every_app():
+    admin = Group.objects.get(name="admin")
+    assert admin.permissions.filter(codename="view_auditevent").exists()
+    assert admin.permissions.filter(codename="change_periodictask").exists()

@@ -108,10 +108,13 @@ def test_the_database_refuses_changes_to_the_log(sql):
 @pytest.mark.django_db(transaction=True)
 def test_the_database_refuses_truncate():
     write(2)
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL recondesk.allow_audit_truncate = off")
-            cursor.execute("TRUNCATE audit_auditevent")
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SET LOCAL recondesk.allow_audit_truncate = off")
+        cursor.execute("TRUNCATE audit_auditevent")
     assert AuditEvent.objects.count() == 2
 
 

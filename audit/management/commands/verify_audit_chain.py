@@ -23,4 +23,6 @@ class Command(BaseCommand):
                 f"{report.head_hash}"
             )
         if not report.ok:
-            raise CommandError(f"audit chain broken at entry {report.bad_sequence}: {report.problem}")
+            raise CommandError(
+                f"audit chain broken at entry {report.bad_sequence}: {report.problem}"
+            )
