@@ -44,9 +44,9 @@ def requires_capability(capability: str):
         @wraps(view)
         def guarded(request, *args, **kwargs):
             if not has_capability(request.user, capability):
-                return render_no_access(
-                    request, reason=f"This page needs the right to {CAPABILITIES[capability]}."
-                )
+                needed = CAPABILITIES[capability]
+                reason = f"This page is for people who may {needed[0].lower()}{needed[1:]}."
+                return render_no_access(request, reason=reason)
             return view(request, *args, **kwargs)
 
         guarded.required_capability = capability

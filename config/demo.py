@@ -39,7 +39,8 @@ def _children(host: str, port: int) -> list[subprocess.Popen]:
          "--concurrency", "2", "-n", "demo-worker@%h"],
         [python, "-m", "celery", "-A", "config", "beat", "-l", "info", "--pidfile="],
     ]  # fmt: skip
-    return [subprocess.Popen(command, cwd=ROOT) for command in commands]
+    # Own sessions: a terminal's Ctrl-C reaches only this runner, which stops each child once.
+    return [subprocess.Popen(command, cwd=ROOT, start_new_session=True) for command in commands]
 
 
 def _stop(children: list[subprocess.Popen]) -> None:

@@ -1,8 +1,8 @@
 """Health from the command line (container health checks, cron): exit 0 when up, 1 when not.
 
-    manage.py healthcheck [--json]        database, broker and any worker (as /healthz)
-    manage.py healthcheck --broker        only the broker
-    manage.py healthcheck --this-worker   the worker on this host has a fresh heartbeat
+manage.py healthcheck [--json]        database, broker and any worker (as /healthz)
+manage.py healthcheck --broker        only the broker
+manage.py healthcheck --this-worker   the worker on this host has a fresh heartbeat
 """
 
 import json
