@@ -7,6 +7,9 @@ from accounts.access import capabilities_of, user_roles
 # (label, url name, capability needed or None for any role)
 NAVIGATION = [
     ("Overview", "overview", "view_overview"),
+    ("Datasets", "datasets:list", "view_breaks"),
+    ("Upload", "datasets:upload", "upload_datasets"),
+    ("Asset codes", "datasets:aliases", "manage_sources"),
     ("Audit log", "audit:log", "view_audit"),
     ("API", "api-docs", None),
     ("Admin", "admin:index", "manage_users"),

@@ -183,6 +183,17 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+# Imports: the largest file accepted, and the limits an XLSX workbook must stay within.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=512 * 1024 * 1024)
+IMPORT_XLSX_MAX_PARTS = env.int("IMPORT_XLSX_MAX_PARTS", default=1000)
+IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES = env.int(
+    "IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES", default=256 * 1024 * 1024
+)
+UPLOAD_STAGING_DIR = Path(
+    env.str("UPLOAD_STAGING_DIR", default=str(BASE_DIR / ".data" / "uploads"))
+)
+# Fernet key that encrypts stored exchange credentials (see README); empty: none can be stored.
+CREDENTIALS_ENCRYPTION_KEY = env.str("CREDENTIALS_ENCRYPTION_KEY", default="")
 REPORTS_DIR = Path(env.str("REPORTS_DIR", default=str(BASE_DIR / ".data" / "reports")))
 REPORTING_CURRENCY = env.str("REPORTING_CURRENCY", default="USD")
 # Where the audit chain's head is exported, outside the database (see audit/services.py).
@@ -198,6 +209,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.access.HasRole"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.ExactJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 100,

@@ -1,0 +1,107 @@
+"""Idempotency-Key for API POSTs (scoped to user, route and key; kept at least 24 h).
+
+Same key and body: the stored response is replayed. Same key, other body: 422. The first
+request still running: 409. A request refused by validation stores nothing, so it can be retried
+with the same key once corrected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from functools import wraps
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.response import Response
+
+from config.errors import DomainError
+from config.models import IdempotentRequest
+
+HEADER = "Idempotency-Key"
+KEEP_FOR = timedelta(hours=24)
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "idempotency_key_reused"
+    http_status = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
+class IdempotentRequestInFlight(DomainError):
+    code = "idempotent_request_in_flight"
+    http_status = status.HTTP_409_CONFLICT
+
+
+def request_fingerprint(request) -> str:
+    digest = hashlib.sha256()
+    digest.update(request.content_type.encode() + b"\0")
+    for name in sorted(request.FILES):
+        for upload in request.FILES.getlist(name):
+            digest.update(name.encode() + b"\0" + (upload.name or "").encode() + b"\0")
+            for chunk in upload.chunks():
+                digest.update(chunk)
+            upload.seek(0)
+    fields = request.POST if request.FILES else None
+    if fields is not None:
+        for name in sorted(fields):
+            digest.update(f"{name}={fields.getlist(name)}".encode())
+    else:
+        digest.update(request.body)
+    return digest.hexdigest()
+
+
+def _claim(user, route: str, key: str, fingerprint: str) -> IdempotentRequest | None:
+    """Claim the key (None: it is ours to run) or return the earlier request's record."""
+    IdempotentRequest.objects.filter(created_at__lt=timezone.now() - KEEP_FOR).delete()
+    try:
+        with transaction.atomic():
+            IdempotentRequest.objects.create(
+                user=user, route=route, key=key, request_hash=fingerprint
+            )
+        return None
+    except IntegrityError:
+        return IdempotentRequest.objects.get(user=user, route=route, key=key)
+
+
+def idempotent(view_method):
+    """Decorate an APIView's `post`: honour Idempotency-Key when the client sends one."""
+
+    @wraps(view_method)
+    def wrapper(self, request, *args, **kwargs):
+        key = request.headers.get(HEADER, "").strip()
+        if not key:
+            return view_method(self, request, *args, **kwargs)
+        if len(key) > 200:
+            raise DomainError("The Idempotency-Key header is longer than 200 characters.")
+        route = request.resolver_match.view_name if request.resolver_match else request.path
+        fingerprint = request_fingerprint(request)
+        earlier = _claim(request.user, route, key, fingerprint)
+        if earlier is not None:
+            if earlier.request_hash != fingerprint:
+                raise IdempotencyKeyReused(
+                    "This Idempotency-Key was used for a different request; use a new key."
+                )
+            if earlier.state == IdempotentRequest.State.IN_FLIGHT:
+                raise IdempotentRequestInFlight(
+                    "The first request with this Idempotency-Key is still running; retry later."
+                )
+            response = Response(earlier.response_body, status=earlier.response_status)
+            response["Idempotent-Replayed"] = "true"
+            return response
+        try:
+            response = view_method(self, request, *args, **kwargs)
+        except BaseException:
+            IdempotentRequest.objects.filter(user=request.user, route=route, key=key).delete()
+            raise
+        if response.status_code >= 400:
+            IdempotentRequest.objects.filter(user=request.user, route=route, key=key).delete()
+            return response
+        IdempotentRequest.objects.filter(user=request.user, route=route, key=key).update(
+            state=IdempotentRequest.State.DONE,
+            response_status=response.status_code,
+            response_body=response.data,
+        )
+        return response
+
+    return wrapper

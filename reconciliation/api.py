@@ -1,0 +1,149 @@
+"""REST API: datasets (list, upload, records) and formats."""
+
+from django.db.models import Q
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.idempotency import idempotent
+from reconciliation import ingest, selectors
+from reconciliation.models.datasets import RECORD_MODELS
+from reconciliation.serializers import (
+    DatasetSerializer,
+    DatasetUploadSerializer,
+    FormatSerializer,
+    ImportResultSerializer,
+    record_serializer,
+)
+
+RECORD_SERIALIZERS = {kind: record_serializer(model) for kind, model in RECORD_MODELS.items()}
+FILTERS = ("kind", "source", "account", "format")
+
+
+class NewestFirst(CursorPagination):
+    ordering = "-id"
+    page_size = 100
+
+
+class InFileOrder(CursorPagination):
+    ordering = "row_number"
+    page_size = 500
+    max_page_size = 5000
+    page_size_query_param = "page_size"
+
+
+class DatasetListCreate(generics.GenericAPIView):
+    """List datasets (newest first, filtered), or load one from a file or JSON rows."""
+
+    required_capabilities = {"GET": "view_breaks", "POST": "upload_datasets"}
+    serializer_class = DatasetSerializer
+    pagination_class = NewestFirst
+    filter_backends = []
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return selectors.datasets(
+            kind=params.get("kind", ""),
+            source=params.get("source", ""),
+            account=params.get("account", ""),
+            format_code=params.get("format", ""),
+        )
+
+    @extend_schema(
+        operation_id="datasets_list",
+        parameters=[OpenApiParameter(name, str) for name in FILTERS],
+        responses=DatasetSerializer(many=True),
+    )
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(DatasetSerializer(page, many=True).data)
+
+    @extend_schema(
+        request={
+            "multipart/form-data": DatasetUploadSerializer,
+            "application/json": DatasetUploadSerializer,
+        },
+        responses={200: ImportResultSerializer, 201: ImportResultSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    @idempotent
+    def post(self, request):
+        upload = DatasetUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        values = upload.validated_data
+        source = selectors.source_named(values["source"])
+        account = (
+            selectors.account_named(source, values["account"]) if values.get("account") else None
+        )
+        if values.get("file"):
+            result = ingest.import_file(
+                source=source,
+                account=account,
+                format_code=values["format"],
+                data=values["file"].read(),
+                filename=values["file"].name,
+                by=request.user,
+            )
+        else:
+            result = ingest.import_rows(
+                source=source,
+                account=account,
+                format_code=values["format"],
+                rows=request.data.get("rows"),
+                by=request.user,
+            )
+        body = ImportResultSerializer({"created": result.created, "dataset": result.dataset}).data
+        return Response(body, status=201 if result.created else 200)
+
+
+class DatasetDetail(APIView):
+    required_capability = "view_breaks"
+
+    @extend_schema(responses=DatasetSerializer)
+    def get(self, request, dataset_id: int):
+        dataset = selectors.access_dataset(request.user, dataset_id)
+        return Response(DatasetSerializer(dataset).data)
+
+
+class DatasetRecords(generics.ListAPIView):
+    """The dataset's records in file order; decimals are exact strings."""
+
+    required_capability = "view_breaks"
+    pagination_class = InFileOrder
+    filter_backends = []
+    serializer_class = serializers.Serializer  # per kind, see get_serializer_class
+
+    def get_serializer_class(self):
+        if getattr(self, "swagger_fake_view", False):
+            return RECORD_SERIALIZERS["trades"]
+        return RECORD_SERIALIZERS[self.dataset.kind]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return RECORD_MODELS["trades"].objects.none()
+        self.dataset = selectors.access_dataset(self.request.user, self.kwargs["dataset_id"])
+        records = RECORD_MODELS[self.dataset.kind].objects.filter(dataset=self.dataset)
+        search = self.request.query_params.get("asset", "").strip().upper()
+        if search:
+            fields = [f.name for f in records.model._meta.fields]
+            query = Q()
+            for name in ("asset", "base", "quote", "fee_asset"):
+                if name in fields:
+                    query |= Q(**{name: search})
+            records = records.filter(query)
+        return records
+
+
+class FormatList(APIView):
+    """The import formats and the dataset kind each produces."""
+
+    @extend_schema(responses=FormatSerializer(many=True))
+    def get(self, request):
+        return Response(
+            [
+                {"code": f.code, "kind": f.kind, "label": f.label, "exchange": f.exchange}
+                for f in ingest.FORMATS.values()
+            ]
+        )

@@ -1,0 +1,160 @@
+"""Pages for data in: upload with preview and confirmation, datasets, asset aliases."""
+
+from __future__ import annotations
+
+import io
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.access import requires_capability
+from reconciliation import export, ingest, selectors, services, staging
+from reconciliation.forms import AliasForm, UploadForm
+from reconciliation.models import Account, AssetAlias, Source
+from reconciliation.models.datasets import RECORD_MODELS
+
+PREVIEW_ROWS = 20
+
+
+@requires_capability("upload_datasets")
+@require_http_methods(["GET", "POST"])
+def upload(request):
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        source, account = form.cleaned_data["source"], form.cleaned_data["account"]
+        data = form.cleaned_data["file"].read()
+        filename = form.cleaned_data["file"].name
+        context = {"form": form, "source": source, "account": account, "filename": filename}
+        try:
+            parsed = ingest.parse_file(
+                source=source,
+                account=account,
+                format_code=form.cleaned_data["format"],
+                data=data,
+                filename=filename,
+            )
+        except ingest.DatasetRejected as exc:
+            context.update(rejection=exc, errors=exc.errors.first())
+            return render(request, "reconciliation/upload.html", context, status=422)
+        context.update(
+            columns=parsed.table.column_names,
+            head=parsed.table.slice(0, PREVIEW_ROWS).to_pylist(),
+            row_count=parsed.table.num_rows,
+            notes=parsed.notes,
+            token=staging.stage(
+                data,
+                {
+                    "source": source.pk,
+                    "account": account.pk if account else None,
+                    "format": form.cleaned_data["format"],
+                    "filename": filename,
+                    "user": request.user.pk,
+                },
+            ),
+        )
+        return render(request, "reconciliation/upload.html", context)
+    return render(request, "reconciliation/upload.html", {"form": form})
+
+
+@requires_capability("upload_datasets")
+@require_POST
+def confirm_upload(request):
+    staged = staging.unstage(request.POST.get("token", ""))
+    if staged is None or staged[1]["user"] != request.user.pk:
+        messages.error(request, "That preview has expired or is not yours; upload the file again.")
+        return redirect("datasets:upload")
+    data, meta = staged
+    source = get_object_or_404(Source, pk=meta["source"])
+    account = get_object_or_404(Account, pk=meta["account"]) if meta["account"] else None
+    try:
+        result = ingest.import_file(
+            source=source,
+            account=account,
+            format_code=meta["format"],
+            data=data,
+            filename=meta["filename"],
+            by=request.user,
+        )
+    except ingest.DatasetRejected as exc:
+        messages.error(request, f"Nothing was loaded: {exc.message}")
+        return redirect("datasets:upload")
+    staging.discard(meta)
+    dataset = result.dataset
+    if result.created:
+        messages.success(request, f"Loaded dataset {dataset.pk}: {dataset.row_count} rows.")
+    else:
+        messages.info(request, f"This file was already loaded as dataset {dataset.pk}.")
+    return redirect("datasets:detail", dataset_id=dataset.pk)
+
+
+@requires_capability("view_breaks")
+def dataset_list(request):
+    filters = {name: request.GET.get(name, "").strip() for name in ("kind", "source", "account")}
+    datasets = selectors.datasets(**filters)
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        datasets = datasets.filter(id__lt=int(before))
+    page = list(datasets[:51])
+    context = {
+        "datasets": page[:50],
+        "older": page[49].pk if len(page) > 50 else None,
+        "filters": filters,
+        "kinds": list(RECORD_MODELS),
+    }
+    return render(request, "reconciliation/datasets.html", context)
+
+
+@requires_capability("view_breaks")
+def dataset_detail(request, dataset_id: int):
+    dataset = selectors.access_dataset(request.user, dataset_id)
+    records = RECORD_MODELS[dataset.kind].objects.filter(dataset=dataset).order_by("row_number")
+    names = export.field_names(dataset.kind)
+    rows = [[export.plain(v) for v in row] for row in records.values_list(*names)[:100]]
+    context = {"dataset": dataset, "columns": names, "rows": rows}
+    return render(request, "reconciliation/dataset.html", context)
+
+
+@requires_capability("view_breaks")
+def dataset_download(request, dataset_id: int, file_format: str):
+    dataset = selectors.access_dataset(request.user, dataset_id)
+    buffer = io.StringIO()
+    if file_format == "csv":
+        export.write_csv(dataset, buffer)
+        content_type = "text/csv; charset=utf-8"
+    else:
+        export.write_json(dataset, buffer)
+        content_type = "application/json"
+    response = HttpResponse(buffer.getvalue(), content_type=content_type)
+    filename = f"dataset-{dataset.pk}-{dataset.kind}.{file_format}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@requires_capability("manage_sources")
+@require_http_methods(["GET", "POST"])
+def aliases(request, alias_id: int | None = None):
+    alias = get_object_or_404(AssetAlias, pk=alias_id) if alias_id else None
+    form = AliasForm(request.POST or None, instance=alias)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.save_alias(**form.cleaned_data, by=request.user, alias=alias)
+        except services.InvalidAlias as exc:
+            for field, problems in exc.fields.items():
+                for problem in problems:
+                    form.add_error(field, problem)
+        else:
+            messages.success(request, "Alias saved.")
+            return redirect("datasets:aliases")
+    context = {"aliases": AssetAlias.objects.all(), "form": form, "editing": alias}
+    return render(request, "reconciliation/aliases.html", context)
+
+
+@requires_capability("manage_sources")
+@require_POST
+def delete_alias(request, alias_id: int):
+    alias = get_object_or_404(AssetAlias, pk=alias_id)
+    services.delete_alias(alias, by=request.user)
+    messages.success(request, f"Alias {alias.code} deleted.")
+    return redirect("datasets:aliases")

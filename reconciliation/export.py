@@ -1,0 +1,85 @@
+"""Writing a dataset's stored, normalised records out (CSV or JSON), exact decimals as text."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+
+from reconciliation.importers.base import COLUMNS
+from reconciliation.models import Dataset
+from reconciliation.models.datasets import RECORD_MODELS
+
+FORMATS = ("csv", "json")
+
+
+def plain(value) -> str:
+    """A stored value as text: decimals in plain notation without trailing zeros."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        text = format(value, "f")
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return "0" if text in ("-0", "") else text
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return str(value)
+
+
+def field_names(kind: str) -> list[str]:
+    return [name for name in COLUMNS[kind] if name != "extra"] + ["extra"]
+
+
+def records(dataset: Dataset) -> Iterator[dict[str, str]]:
+    model = RECORD_MODELS[dataset.kind]
+    names = field_names(dataset.kind)
+    rows = model.objects.filter(dataset=dataset).order_by("row_number").values_list(*names)
+    for row in rows.iterator(chunk_size=5000):
+        yield {name: plain(value) for name, value in zip(names, row, strict=True)}
+
+
+def write_csv(dataset: Dataset, stream) -> int:
+    writer = csv.DictWriter(stream, fieldnames=field_names(dataset.kind), lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    for row in records(dataset):
+        writer.writerow(_neutralised(row))
+        count += 1
+    return count
+
+
+def write_json(dataset: Dataset, stream) -> int:
+    stream.write("[")
+    count = 0
+    for row in records(dataset):
+        row["extra"] = json.loads(row["extra"]) if row["extra"] else {}
+        row["row_number"] = int(row["row_number"])
+        stream.write(("," if count else "") + "\n" + json.dumps(row, ensure_ascii=False))
+        count += 1
+    stream.write("\n]\n")
+    return count
+
+
+def _neutralised(row: dict[str, str]) -> dict[str, str]:
+    """Text that a spreadsheet would run as a formula is prefixed with a quote (numbers stay)."""
+    safe = {}
+    for name, value in row.items():
+        if value[:1] in ("=", "+", "@", "\t", "\r", "\0") or (
+            value[:1] == "-" and not _is_number(value)
+        ):
+            value = "'" + value
+        safe[name] = value
+    return safe
+
+
+def _is_number(text: str) -> bool:
+    try:
+        Decimal(text)
+    except ArithmeticError:
+        return False
+    return True

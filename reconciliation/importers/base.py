@@ -1,0 +1,411 @@
+"""What every importer produces, and the vectorised checks they share (no Django here).
+
+An importer turns the bytes of one file (or one API answer) into a `Parsed`: an Arrow table
+with the canonical columns of its kind (`COLUMNS`), plus the row errors found. Numbers stay
+exact: decimal columns hold plain decimal strings (validated, at most 20 integer and 18
+fractional digits, so they fit NUMERIC(38, 18)); times are `timestamp[us, UTC]`.
+
+Row numbers are what a person sees in a spreadsheet: the line of the file, counting the header
+and any preamble (CSV, XLSX), or the 1-based position in a JSON array.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+MAX_ERRORS_LISTED = 100
+
+DECIMAL_PATTERN = r"^[+-]?[0-9]{1,20}(\.[0-9]{1,18})?$"
+DECIMAL_LIKE = r"^[+-]?[0-9]*\.?[0-9]+$"
+ISO_WITH_OFFSET = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+    r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+)
+NAIVE_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?$"
+
+TIME = pa.timestamp("us", tz="UTC")
+
+# The canonical columns of each kind, in order, and their Arrow types ("decimal" = str).
+COLUMNS: dict[str, dict[str, str]] = {
+    "balances": {
+        "row_number": "int", "account": "str", "asset": "str", "wallet": "str",
+        "quantity": "decimal", "as_of": "time", "extra": "json",
+    },
+    "trades": {
+        "row_number": "int", "account": "str", "trade_id": "str", "order_id": "str",
+        "exchange_trade_id": "str", "pair": "str", "base": "str", "quote": "str",
+        "side": "str", "quantity": "decimal", "price": "decimal", "cost": "decimal?",
+        "fee": "decimal", "fee_asset": "str", "executed_at": "time", "extra": "json",
+    },
+    "ledger": {
+        "row_number": "int", "account": "str", "entry_id": "str", "reference": "str",
+        "asset": "str", "wallet": "str", "amount": "decimal", "fee": "decimal",
+        "balance": "decimal?", "type": "str", "subtype": "str", "occurred_at": "time",
+        "extra": "json",
+    },
+    "prices": {
+        "row_number": "int", "asset": "str", "quote": "str", "price": "decimal",
+        "as_of": "time", "price_source": "str", "extra": "json",
+    },
+    "margin": {
+        "row_number": "int", "account": "str", "asset": "str", "collateral": "decimal",
+        "used_margin": "decimal", "as_of": "time", "extra": "json",
+    },
+}  # fmt: skip
+
+KINDS = tuple(COLUMNS)
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    column: str
+    value: str
+    reason: str
+
+    def as_dict(self) -> dict:
+        return {"row": self.row, "column": self.column, "value": self.value, "reason": self.reason}
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" if self.row else "file"
+        column = f", column {self.column!r}" if self.column else ""
+        value = f", value {self.value!r}" if self.value != "" else ""
+        return f"{where}{column}{value}: {self.reason}"
+
+
+@dataclass
+class RowErrors:
+    """Collects row errors: the first MAX_ERRORS_LISTED in row order, and how many in all."""
+
+    listed: list[RowError] = field(default_factory=list)
+    total: int = 0
+
+    def add(self, row: int, column: str, value, reason: str) -> None:
+        self.total += 1
+        self.listed.append(RowError(row, column, "" if value is None else str(value), reason))
+
+    def add_mask(self, mask, rows, values, column: str, reason: str) -> None:
+        """Add one error for every row where `mask` is true (vectorised)."""
+        mask = pc.fill_null(mask, False)
+        count = pc.sum(mask).as_py() or 0
+        if not count:
+            return
+        self.total += count
+        picked_rows = pc.filter(rows, mask).slice(0, MAX_ERRORS_LISTED).to_pylist()
+        picked_values = pc.filter(values, mask).slice(0, MAX_ERRORS_LISTED).to_pylist()
+        for row, value in zip(picked_rows, picked_values, strict=True):
+            self.listed.append(RowError(row, column, "" if value is None else str(value), reason))
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+    def first(self) -> list[RowError]:
+        return sorted(self.listed, key=lambda e: (e.row, e.column))[:MAX_ERRORS_LISTED]
+
+
+@dataclass
+class Parsed:
+    """An importer's result: canonical rows of one kind, or the errors that stop the load."""
+
+    kind: str
+    table: pa.Table | None
+    errors: RowErrors
+    notes: dict = field(default_factory=dict)  # e.g. {"skipped_pending_rows": 3}
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and self.table is not None
+
+
+class FileRejected(Exception):
+    """The whole file is unusable (wrong format, encoding, columns); carries row errors."""
+
+    def __init__(self, reason: str, errors: RowErrors | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.errors = errors or RowErrors()
+
+
+# --- Shared vectorised checks -------------------------------------------------------------------
+
+
+def strip(array: pa.Array) -> pa.Array:
+    return pc.utf8_trim_whitespace(array)
+
+
+def blank(array: pa.Array) -> pa.Array:
+    """True where the value is null or only whitespace."""
+    return pc.fill_null(pc.equal(pc.utf8_length(strip(array)), 0), True)
+
+
+def decimals(
+    values: pa.Array,
+    rows: pa.Array,
+    column: str,
+    errors: RowErrors,
+    *,
+    required: bool = True,
+) -> pa.Array:
+    """Validate plain decimal strings; return them trimmed (null where blank and optional)."""
+    values = strip(values.cast(pa.string()))
+    empty = blank(values)
+    if required:
+        errors.add_mask(empty, rows, values, column, "a number is required")
+    ok = pc.match_substring_regex(values, DECIMAL_PATTERN)
+    bad = pc.and_(pc.invert(empty), pc.invert(pc.fill_null(ok, False)))
+    if pc.any(bad).as_py():
+        _explain_bad_decimals(values, rows, bad, column, errors)
+    return pc.if_else(empty, pa.scalar(None, pa.string()), values)
+
+
+def _explain_bad_decimals(values, rows, bad, column, errors: RowErrors) -> None:
+    looks_numeric = pc.fill_null(pc.match_substring_regex(values, DECIMAL_LIKE), False)
+    too_precise = pc.and_(bad, looks_numeric)
+    errors.add_mask(
+        too_precise, rows, values, column,
+        "too many digits: at most 20 before and 18 after the decimal point",
+    )  # fmt: skip
+    errors.add_mask(
+        pc.and_(bad, pc.invert(looks_numeric)), rows, values, column,
+        "not a plain decimal number (use '.' as decimal point, no thousands separators, "
+        "no exponent)",
+    )  # fmt: skip
+
+
+def _cast_times(values: pa.Array, target) -> tuple[pa.Array, pa.Array]:
+    """Cast what can be cast; return (times, failed mask). The slow path runs only on errors."""
+    try:
+        return pc.cast(values, target), pa.array([False] * len(values))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        parsed, failed = [], []
+        for value in values.to_pylist():
+            try:
+                parsed.append(pc.cast(pa.array([value], pa.string()), target)[0].as_py())
+                failed.append(False)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                parsed.append(None)
+                failed.append(True)
+        return pa.array(parsed, target), pa.array(failed)
+
+
+def iso_times(values: pa.Array, rows: pa.Array, column: str, errors: RowErrors) -> pa.Array:
+    """ISO 8601 times with an offset or Z (the generic format), as UTC."""
+    values = strip(values.cast(pa.string()))
+    empty = blank(values)
+    errors.add_mask(empty, rows, values, column, "a time is required")
+    shaped = pc.fill_null(pc.match_substring_regex(values, ISO_WITH_OFFSET), False)
+    naive = pc.fill_null(pc.match_substring_regex(values, NAIVE_TIME), False)
+    errors.add_mask(
+        pc.and_(pc.invert(empty), naive), rows, values, column,
+        "the time has no offset: add Z for UTC or an offset such as +01:00",
+    )  # fmt: skip
+    errors.add_mask(
+        pc.and_(pc.and_(pc.invert(empty), pc.invert(naive)), pc.invert(shaped)), rows, values,
+        column, "not an ISO 8601 time, e.g. 2026-01-31T23:59:59Z",
+    )  # fmt: skip
+    candidates = pc.if_else(shaped, values, pa.scalar(None, pa.string()))
+    times, failed = _cast_times(candidates, TIME)
+    errors.add_mask(failed, rows, values, column, "not a valid date or time")
+    return times
+
+
+def utc_times(values: pa.Array, rows: pa.Array, column: str, errors: RowErrors) -> pa.Array:
+    """Exchange times written without an offset, which the exchange states are UTC."""
+    values = strip(values.cast(pa.string()))
+    empty = blank(values)
+    errors.add_mask(empty, rows, values, column, "a time is required")
+    shaped = pc.fill_null(pc.match_substring_regex(values, NAIVE_TIME), False)
+    errors.add_mask(
+        pc.and_(pc.invert(empty), pc.invert(shaped)), rows, values, column,
+        "not a time of the form YYYY-MM-DD HH:MM:SS",
+    )  # fmt: skip
+    candidates = pc.if_else(shaped, values, pa.scalar(None, pa.string()))
+    times, failed = _cast_times(candidates, pa.timestamp("us"))
+    errors.add_mask(failed, rows, values, column, "not a valid date or time")
+    return pc.assume_timezone(times, "UTC")
+
+
+def required_text(values: pa.Array, rows: pa.Array, column: str, errors: RowErrors) -> pa.Array:
+    values = strip(values.cast(pa.string()))
+    errors.add_mask(blank(values), rows, values, column, "a value is required")
+    return values
+
+
+def optional_text(values: pa.Array | None, length: int) -> pa.Array:
+    if values is None:
+        return pa.array([""] * length, pa.string())
+    return pc.fill_null(strip(values.cast(pa.string())), "")
+
+
+def one_of(values: pa.Array, rows, column: str, allowed: set[str], errors: RowErrors):
+    """Lower-cased values, with an error where one is not in `allowed`."""
+    lowered = pc.utf8_lower(strip(values.cast(pa.string())))
+    ok = pc.fill_null(pc.is_in(lowered, pa.array(sorted(allowed))), False)
+    errors.add_mask(
+        pc.invert(ok), rows, values, column, f"must be one of {', '.join(sorted(allowed))}"
+    )
+    return lowered
+
+
+def duplicates(keys: pa.Array, rows: pa.Array, column: str, errors: RowErrors) -> None:
+    """An error on every row whose key appeared on an earlier row."""
+    table = pa.table({"key": keys, "row": rows})
+    firsts = table.group_by("key", use_threads=False).aggregate([("row", "min")])
+    first_row = pc.take(firsts["row_min"], pc.index_in(keys, firsts["key"]))
+    repeated = pc.and_(pc.not_equal(rows, first_row), pc.invert(blank(keys)))
+    if pc.any(repeated).as_py():
+        rows_list, keys_list = rows.to_pylist(), keys.to_pylist()
+        firsts_list = first_row.to_pylist()
+        for row, key, first in zip(rows_list, keys_list, firsts_list, strict=True):
+            if row != first and key not in (None, ""):
+                errors.add(row, column, key, f"duplicate of row {first}")
+
+
+def extra_json(table: pa.Table, columns: list[str]) -> pa.Array:
+    """A JSON object per row holding `columns` as strings (kept, not interpreted)."""
+    if not columns:
+        return pa.array(["{}"] * table.num_rows, pa.string())
+    parts = []
+    for index, name in enumerate(columns):
+        values = pc.fill_null(table[name].cast(pa.string()), "")
+        escaped = pc.replace_substring(pc.replace_substring(values, "\\", "\\\\"), '"', '\\"')
+        escaped = pc.replace_substring_regex(escaped, r"[\x00-\x1f]", " ")
+        prefix = ("{" if index == 0 else ",") + json.dumps(name) + ':"'
+        parts.extend([pa.scalar(prefix), escaped, pa.scalar('"')])
+    parts.append(pa.scalar("}"))
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def canonical_table(kind: str, columns: dict[str, pa.Array]) -> pa.Table:
+    """The canonical table of `kind` from named arrays; missing text columns become ''."""
+    length = len(columns["row_number"])
+    arrays, names = [], []
+    for name, kind_of in COLUMNS[kind].items():
+        value = columns.get(name)
+        if value is None:
+            value = (
+                pa.array(["{}"] * length)
+                if kind_of == "json"
+                else pa.array([None] * length, pa.string())
+                if kind_of == "decimal?"
+                else pa.array([""] * length, pa.string())
+            )
+        if isinstance(value, pa.ChunkedArray):
+            value = value.combine_chunks()
+        arrays.append(value)
+        names.append(name)
+    return pa.table(arrays, names=names)
+
+
+# --- Reading files ------------------------------------------------------------------------------
+
+BOM = b"\xef\xbb\xbf"
+_SIGNATURES = [
+    (b"\xff\xfe", "UTF-16 text (save it as UTF-8)"),
+    (b"\xfe\xff", "UTF-16 text (save it as UTF-8)"),
+    (b"PK\x03\x04", "an XLSX or ZIP file"),
+    (b"%PDF", "a PDF file"),
+    (b"\x1f\x8b", "a gzip file"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel (XLS) or Office file"),
+]
+
+
+def what_it_looks_like(data: bytes) -> str | None:
+    """A description of binary content that is not text, or None for text."""
+    for signature, description in _SIGNATURES:
+        if data.startswith(signature):
+            return description
+    if b"\x00" in data[:4096]:
+        return "a binary file"
+    return None
+
+
+def expect_text(data: bytes, expected: str) -> bytes:
+    """Refuse binary or non-UTF-8 content clearly; return the text without a byte-order mark."""
+    if not data.strip():
+        raise FileRejected("The file is empty.")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FileRejected("The file is UTF-16 text: save it as UTF-8 (CSV UTF-8).")
+    looks_like = what_it_looks_like(data)
+    if looks_like:
+        raise FileRejected(f"The file is {looks_like}, not {expected}.")
+    if data.startswith(BOM):
+        data = data[len(BOM) :]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise FileRejected(
+            f"The file is not UTF-8 text (line {line}, byte {exc.start}): "
+            "save it as UTF-8 (CSV UTF-8 in spreadsheet programs)."
+        ) from exc
+    return data
+
+
+def header_at(data: bytes, line_index: int) -> list[str]:
+    """The column names on line `line_index` (0-based) of CSV text."""
+    import csv
+    import io
+
+    text = io.StringIO(data.decode("utf-8"))
+    for index, row in enumerate(csv.reader(text)):
+        if index == line_index:
+            return [name.strip() for name in row]
+    raise FileRejected("The file has no header line.")
+
+
+def read_csv_strings(data: bytes, *, header_line: int = 0) -> tuple[pa.Table, pa.Array]:
+    """Every column as text ('' for empty), and each row's line number in the file.
+
+    `header_line` is the 0-based line of the header (after any preamble). Quoted fields may hold
+    commas. Column names are kept as written (trimmed); an empty name becomes `_column_N`.
+    """
+    import io
+
+    import pyarrow.csv as pacsv
+
+    names = header_at(data, header_line)
+    names = [name or f"_column_{index + 1}" for index, name in enumerate(names)]
+    if len(set(names)) != len(names):
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        raise FileRejected(f"The header names a column twice: {', '.join(repeated)}.")
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(
+                skip_rows=header_line + 1, column_names=names, block_size=16 << 20
+            ),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise FileRejected(f"The file is not valid CSV: {_arrow_reason(exc)}") from exc
+    if table.num_rows == 0:
+        raise FileRejected("The file has a header but no data rows.")
+    first_data_line = header_line + 2  # 1-based line of the first data row
+    rows = pa.array(range(first_data_line, first_data_line + table.num_rows), pa.int64())
+    return table, rows
+
+
+def _arrow_reason(exc: Exception) -> str:
+    text = str(exc)
+    if "Expected" in text and "columns" in text:
+        return text.split("\n")[0].replace("CSV parse error: ", "")
+    return text.split("\n")[0]
+
+
+def require_columns(table: pa.Table, required: list[str], what: str) -> None:
+    missing = [name for name in required if name not in table.column_names]
+    if missing:
+        raise FileRejected(
+            f"This is not {what}: missing column(s) {', '.join(missing)}. "
+            f"Found: {', '.join(table.column_names)}."
+        )

@@ -1,0 +1,325 @@
+"""Data in (SPEC 1): parse, validate, and store a dataset wholly or not at all.
+
+Every door (upload page, REST API, `import_dataset`, `fetch_exchange`, the demo) comes here.
+The same content loaded twice gives the same dataset back (`created` false); a file with any
+error stores nothing and reports the first 100 errors with row, column, value and reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from django.conf import settings
+from django.db import connection, transaction
+from rest_framework import status
+
+from audit import services as audit
+from config.errors import DomainError
+from reconciliation.importers import base, generic, spreadsheet
+from reconciliation.importers.assets import aliases_for
+from reconciliation.importers.base import FileRejected, Parsed, RowErrors
+from reconciliation.models import Account, AssetAlias, Dataset, Source
+from reconciliation.models.datasets import RECORD_MODELS
+
+TIME_COLUMN = {
+    "balances": "as_of",
+    "trades": "executed_at",
+    "ledger": "occurred_at",
+    "prices": "as_of",
+    "margin": "as_of",
+}
+
+
+class DatasetRejected(DomainError):
+    """The input cannot be loaded; `fields` holds the row errors."""
+
+    code = "dataset_rejected"
+    http_status = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+    def __init__(self, message: str, errors: RowErrors | None = None):
+        errors = errors or RowErrors()
+        listed = [error.as_dict() for error in errors.first()]
+        super().__init__(message, fields={"errors": listed, "error_count": errors.total})
+        self.errors = errors
+
+
+class UnknownFormat(DomainError):
+    code = "unknown_format"
+
+
+@dataclass(frozen=True)
+class Format:
+    code: str
+    kind: str
+    label: str
+    exchange: str
+    parse: Callable[..., Parsed]
+
+
+def _generic(kind: str):
+    def parse(data, *, filename, account, aliases, limits):
+        return generic.parse(kind, filename, data, account=account, aliases=aliases, limits=limits)
+
+    return parse
+
+
+def _kraken_ledgers(data, *, filename, account, aliases, limits):
+    from reconciliation.importers import kraken
+
+    return kraken.parse_ledgers(base.expect_text(data, "CSV"), aliases=aliases)
+
+
+def _kraken_trades(data, *, filename, account, aliases, limits):
+    from reconciliation.importers import kraken
+
+    return kraken.parse_trades(base.expect_text(data, "CSV"), aliases=aliases)
+
+
+def _coinbase(data, *, filename, account, aliases, limits):
+    from reconciliation.importers import coinbase
+
+    return coinbase.parse_transactions(base.expect_text(data, "CSV"), aliases=aliases)
+
+
+def _binance(data, *, filename, account, aliases, limits):
+    from reconciliation.importers import binance
+
+    return binance.parse_trades(base.expect_text(data, "CSV"), aliases=aliases, filename=filename)
+
+
+FORMATS: dict[str, Format] = {
+    f.code: f
+    for f in [
+        Format("kraken-ledgers", "ledger", "Kraken ledgers.csv", "kraken", _kraken_ledgers),
+        Format("kraken-trades", "trades", "Kraken trades.csv", "kraken", _kraken_trades),
+        Format("coinbase", "ledger", "Coinbase transaction history CSV", "coinbase", _coinbase),
+        Format("binance", "trades", "Binance spot trade history CSV", "binance", _binance),
+        Format("generic-balances", "balances", "Book: balances", "", _generic("balances")),
+        Format("generic-trades", "trades", "Book: trades", "", _generic("trades")),
+        Format("generic-ledger", "ledger", "Book: ledger entries", "", _generic("ledger")),
+        Format("generic-margin", "margin", "Book: margin", "", _generic("margin")),
+        Format("prices", "prices", "Prices", "", _generic("prices")),
+    ]
+}
+
+
+def format_named(code: str) -> Format:
+    if code not in FORMATS:
+        raise UnknownFormat(f"Unknown format {code!r}. Formats: {', '.join(FORMATS)}.")
+    return FORMATS[code]
+
+
+def asset_aliases(exchange: str) -> dict[str, str]:
+    """The admin-editable code -> asset map for one exchange."""
+    table = {(a.exchange, a.code): a.asset for a in AssetAlias.objects.all()}
+    return aliases_for(exchange, table)
+
+
+def _limits() -> spreadsheet.Limits:
+    return spreadsheet.Limits(
+        max_entries=settings.IMPORT_XLSX_MAX_PARTS,
+        max_uncompressed_bytes=settings.IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES,
+    )
+
+
+def _check_target(source: Source, account: Account | None, fmt: Format) -> None:
+    if account is not None and account.source_id != source.pk:
+        raise DatasetRejected(f"Account {account} does not belong to source {source.code}.")
+    if account is None and fmt.kind != "prices":
+        raise DatasetRejected(f"An account is needed to load {fmt.label}.")
+
+
+def parse_file(
+    *, source: Source, account: Account | None, format_code: str, data: bytes, filename: str
+) -> Parsed:
+    """Parse and validate without storing anything; raises DatasetRejected on any error."""
+    fmt = format_named(format_code)
+    _check_target(source, account, fmt)
+    if len(data) > settings.IMPORT_MAX_BYTES:
+        raise DatasetRejected(
+            f"The file is {len(data):,} bytes; the limit is {settings.IMPORT_MAX_BYTES:,} "
+            "(IMPORT_MAX_BYTES)."
+        )
+    try:
+        parsed = fmt.parse(
+            data,
+            filename=filename,
+            account=account.code if account else None,
+            aliases=asset_aliases(fmt.exchange or source.exchange),
+            limits=_limits(),
+        )
+    except FileRejected as exc:
+        raise DatasetRejected(exc.reason, exc.errors) from exc
+    if parsed.errors or parsed.table is None:
+        total = parsed.errors.total
+        raise DatasetRejected(
+            f"{total} error{'s' if total != 1 else ''} found; nothing was loaded.", parsed.errors
+        )
+    return parsed
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    dataset: Dataset
+    created: bool
+
+
+def import_file(
+    *,
+    source: Source,
+    account: Account | None,
+    format_code: str,
+    data: bytes,
+    filename: str = "",
+    by=None,
+) -> ImportResult:
+    """Load a file as one dataset (or return the dataset it already is)."""
+    fmt = format_named(format_code)
+    content_hash = hashlib.sha256(format_code.encode() + b"\0" + data).hexdigest()
+    existing = _existing(source, account, fmt.kind, content_hash)
+    if existing is not None:
+        return ImportResult(existing, False)
+    parsed = parse_file(
+        source=source, account=account, format_code=format_code, data=data, filename=filename
+    )
+    return store(
+        source=source,
+        account=account,
+        format_code=format_code,
+        parsed=parsed,
+        content_hash=content_hash,
+        original_name=filename,
+        by=by,
+    )
+
+
+def import_rows(
+    *,
+    source: Source,
+    account: Account | None,
+    format_code: str,
+    rows: list,
+    by=None,
+) -> ImportResult:
+    """Load rows posted as JSON objects (generic formats and prices) as one dataset."""
+    import json as _json
+
+    fmt = format_named(format_code)
+    if fmt.exchange:
+        raise DatasetRejected(f"{fmt.label} is a file format; upload the file instead.")
+    _check_target(source, account, fmt)
+    if not isinstance(rows, list) or not rows:
+        raise DatasetRejected("`rows` must be a non-empty array of objects.")
+    # Decimals (exact, from the request parser) are written as the digits that were sent.
+    data = _json.dumps(rows, sort_keys=True, ensure_ascii=False, default=str).encode()
+    return import_file(
+        source=source,
+        account=account,
+        format_code=format_code,
+        data=data,
+        filename="rows.json",
+        by=by,
+    )
+
+
+def table_hash(format_code: str, table: pa.Table) -> str:
+    """Content hash of rows that did not come from a file (API fetch, posted JSON)."""
+    buffer = io.BytesIO()
+    pacsv.write_csv(table.drop_columns(["row_number"]), buffer)
+    return hashlib.sha256(format_code.encode() + b"\0" + buffer.getvalue()).hexdigest()
+
+
+def _existing(source, account, kind, content_hash) -> Dataset | None:
+    scope = {"account": account} if account is not None else {"source": source, "account": None}
+    return Dataset.objects.filter(kind=kind, content_hash=content_hash, **scope).first()
+
+
+def store(
+    *,
+    source: Source,
+    account: Account | None,
+    format_code: str,
+    parsed: Parsed,
+    content_hash: str,
+    original_name: str = "",
+    by=None,
+) -> ImportResult:
+    """Store parsed rows as one dataset, in one transaction, with COPY."""
+    kind = parsed.kind
+    table = _complete(parsed.table, kind, account)
+    start, end = pc.min_max(table[TIME_COLUMN[kind]]).values()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # Two loads of the same content queue here; the second finds the first's dataset.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                [f"dataset:{source.pk}:{account.pk if account else ''}:{content_hash}"],
+            )
+        existing = _existing(source, account, kind, content_hash)
+        if existing is not None:
+            return ImportResult(existing, False)
+        dataset = Dataset.objects.create(
+            kind=kind,
+            format=format_code,
+            source=source,
+            account=account,
+            as_of=end.as_py(),
+            period_start=start.as_py(),
+            period_end=end.as_py(),
+            content_hash=content_hash,
+            row_count=table.num_rows,
+            original_name=original_name[:255],
+            notes=parsed.notes,
+            loaded_by=by if getattr(by, "is_authenticated", False) else None,
+        )
+        copy_records(dataset.pk, kind, table)
+        audit.record(
+            action="dataset.imported",
+            actor=by,
+            object_type="dataset",
+            object_id=dataset.pk,
+            after={
+                "kind": kind,
+                "format": format_code,
+                "source": source.code,
+                "account": account.code if account else None,
+                "rows": table.num_rows,
+                "content_hash": content_hash,
+                "file": original_name,
+            },
+        )
+    return ImportResult(dataset, True)
+
+
+def _complete(table: pa.Table, kind: str, account: Account | None) -> pa.Table:
+    """Fill the account from the target where the format has none; no nulls in text columns."""
+    columns = {}
+    for name, kind_of in base.COLUMNS[kind].items():
+        values = table[name]
+        if name == "account" and account is not None:
+            values = pc.if_else(base.blank(values), pa.scalar(account.code), values)
+        if kind_of in ("str", "json"):
+            values = pc.fill_null(values, "{}" if kind_of == "json" else "")
+        columns[name] = values
+    return pa.table(columns)
+
+
+def copy_records(dataset_id: int, kind: str, table: pa.Table) -> None:
+    """COPY the rows into the kind's record table, in batches of CSV."""
+    model = RECORD_MODELS[kind]
+    names = ["dataset_id", *table.column_names]
+    sql = f"COPY {model._meta.db_table} ({', '.join(names)}) FROM STDIN (FORMAT csv)"
+    options = pacsv.WriteOptions(include_header=False)
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for batch in table.to_batches(max_chunksize=100_000):
+            ids = pa.array([dataset_id] * batch.num_rows, pa.int64())
+            with_id = pa.RecordBatch.from_arrays([ids, *batch.columns], names=names)
+            buffer = io.BytesIO()
+            pacsv.write_csv(with_id, buffer, options)
+            copy.write(buffer.getvalue())

@@ -1,0 +1,24 @@
+"""Reconciliation data: where data comes from, the datasets loaded, and their records."""
+
+from reconciliation.models.datasets import (
+    BalanceRecord,
+    Dataset,
+    LedgerEntryRecord,
+    MarginRecord,
+    PriceRecord,
+    TradeRecord,
+)
+from reconciliation.models.sources import Account, AssetAlias, ExchangeCredential, Source
+
+__all__ = [
+    "Account",
+    "AssetAlias",
+    "BalanceRecord",
+    "Dataset",
+    "ExchangeCredential",
+    "LedgerEntryRecord",
+    "MarginRecord",
+    "PriceRecord",
+    "Source",
+    "TradeRecord",
+]

@@ -1,0 +1,162 @@
+"""Datasets (one immutable load each) and their records, one table per kind.
+
+Numbers are NUMERIC(38, 18): 20 integer and 18 fractional digits, exact. Records arrive by COPY
+(`reconciliation.ingest`); a trigger refuses UPDATE on every table here (migration 0002).
+"""
+
+from django.conf import settings
+from django.db import models
+
+from reconciliation.importers.base import KINDS
+
+MONEY = {"max_digits": 38, "decimal_places": 18}
+
+
+class Dataset(models.Model):
+    Kind = models.TextChoices("Kind", [(kind, kind) for kind in KINDS])
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    format = models.CharField(max_length=40)
+    source = models.ForeignKey("reconciliation.Source", on_delete=models.PROTECT)
+    account = models.ForeignKey(
+        "reconciliation.Account", null=True, blank=True, on_delete=models.PROTECT
+    )
+    as_of = models.DateTimeField(help_text="the latest time in the data")
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    content_hash = models.CharField(max_length=64)
+    row_count = models.PositiveIntegerField()
+    original_name = models.CharField(max_length=255, blank=True)
+    notes = models.JSONField(default=dict, blank=True)
+    loaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "kind", "content_hash"],
+                condition=models.Q(account__isnull=False),
+                name="dataset_once_per_account",
+            ),
+            models.UniqueConstraint(
+                fields=["source", "kind", "content_hash"],
+                condition=models.Q(account__isnull=True),
+                name="dataset_once_per_source",
+            ),
+            models.CheckConstraint(condition=models.Q(row_count__gte=1), name="dataset_not_empty"),
+            models.CheckConstraint(
+                condition=models.Q(period_start__lte=models.F("period_end")),
+                name="dataset_period_ordered",
+            ),
+        ]
+        indexes = [models.Index(fields=["kind", "account", "-as_of"])]
+
+    def __str__(self) -> str:
+        return f"dataset {self.pk} ({self.kind}, {self.account or self.source})"
+
+
+class Record(models.Model):
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
+    row_number = models.PositiveIntegerField(help_text="line in the file, or position in JSON")
+    extra = models.JSONField(default=dict, blank=True, help_text="columns kept as they came")
+
+    class Meta:
+        abstract = True
+        ordering = ["dataset", "row_number"]
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} {self.dataset_id}:{self.row_number}"
+
+
+class BalanceRecord(Record):
+    account = models.CharField(max_length=100)
+    asset = models.CharField(max_length=40)
+    wallet = models.CharField(max_length=100, blank=True)
+    quantity = models.DecimalField(**MONEY)
+    as_of = models.DateTimeField()
+
+    class Meta(Record.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "row_number"], name="balance_row_once")
+        ]
+
+
+class TradeRecord(Record):
+    account = models.CharField(max_length=100)
+    trade_id = models.CharField(max_length=100)
+    order_id = models.CharField(max_length=100, blank=True)
+    exchange_trade_id = models.CharField(max_length=100, blank=True)
+    pair = models.CharField(max_length=81)
+    base = models.CharField(max_length=40)
+    quote = models.CharField(max_length=40)
+    side = models.CharField(max_length=4, choices=[("buy", "buy"), ("sell", "sell")])
+    quantity = models.DecimalField(**MONEY)
+    price = models.DecimalField(**MONEY)
+    cost = models.DecimalField(null=True, blank=True, **MONEY)
+    fee = models.DecimalField(**MONEY)
+    fee_asset = models.CharField(max_length=40)
+    executed_at = models.DateTimeField()
+
+    class Meta(Record.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "row_number"], name="trade_row_once"),
+            models.UniqueConstraint(fields=["dataset", "trade_id"], name="trade_id_once"),
+        ]
+
+
+class LedgerEntryRecord(Record):
+    account = models.CharField(max_length=100)
+    entry_id = models.CharField(max_length=100)
+    reference = models.CharField(max_length=100, blank=True)
+    asset = models.CharField(max_length=40)
+    wallet = models.CharField(max_length=100, blank=True)
+    amount = models.DecimalField(**MONEY)
+    fee = models.DecimalField(**MONEY)
+    balance = models.DecimalField(null=True, blank=True, **MONEY)
+    type = models.CharField(max_length=50)
+    subtype = models.CharField(max_length=50, blank=True)
+    occurred_at = models.DateTimeField()
+
+    class Meta(Record.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "row_number"], name="ledger_row_once"),
+            models.UniqueConstraint(fields=["dataset", "entry_id"], name="ledger_entry_once"),
+        ]
+
+
+class PriceRecord(Record):
+    asset = models.CharField(max_length=40)
+    quote = models.CharField(max_length=40)
+    price = models.DecimalField(**MONEY)
+    as_of = models.DateTimeField()
+    price_source = models.CharField(max_length=100)
+
+    class Meta(Record.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "row_number"], name="price_row_once")
+        ]
+
+
+class MarginRecord(Record):
+    account = models.CharField(max_length=100)
+    asset = models.CharField(max_length=40)
+    collateral = models.DecimalField(**MONEY)
+    used_margin = models.DecimalField(**MONEY)
+    as_of = models.DateTimeField()
+
+    class Meta(Record.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "row_number"], name="margin_row_once")
+        ]
+
+
+RECORD_MODELS = {
+    "balances": BalanceRecord,
+    "trades": TradeRecord,
+    "ledger": LedgerEntryRecord,
+    "prices": PriceRecord,
+    "margin": MarginRecord,
+}

@@ -1,0 +1,74 @@
+"""Read queries shared by pages, the API and commands."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from rest_framework import status
+
+from config.errors import DomainError
+from reconciliation.models import Account, Dataset, Source
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    http_status = status.HTTP_404_NOT_FOUND
+
+
+def source_named(code: str) -> Source:
+    source = Source.objects.filter(code=code).first()
+    if source is None:
+        known = ", ".join(Source.objects.values_list("code", flat=True)) or "none yet"
+        raise NotFound(
+            f"No source {code!r} (known: {known}). Create it with "
+            "`manage.py add_account SOURCE ACCOUNT` or in Django admin."
+        )
+    return source
+
+
+def account_named(source: Source, code: str) -> Account:
+    account = Account.objects.filter(source=source, code=code).first()
+    if account is None:
+        known = ", ".join(source.accounts.values_list("code", flat=True)) or "none yet"
+        raise NotFound(f"No account {code!r} at {source.code} (known: {known}).")
+    return account
+
+
+def account_by_label(label: str) -> Account:
+    """An account from `source/account`, or from a bare account code if only one source has it."""
+    if "/" in label:
+        source_code, _, code = label.partition("/")
+        return account_named(source_named(source_code), code)
+    matches = list(Account.objects.filter(code=label).select_related("source")[:2])
+    if len(matches) != 1:
+        raise NotFound(
+            f"{'No' if not matches else 'More than one'} account named {label!r}: "
+            "write it as SOURCE/ACCOUNT."
+        )
+    return matches[0]
+
+
+def datasets(
+    *, kind: str = "", source: str = "", account: str = "", format_code: str = ""
+) -> QuerySet[Dataset]:
+    queryset = Dataset.objects.select_related("source", "account", "loaded_by")
+    if kind:
+        queryset = queryset.filter(kind=kind)
+    if source:
+        queryset = queryset.filter(source__code=source)
+    if account:
+        queryset = queryset.filter(account__code=account)
+    if format_code:
+        queryset = queryset.filter(format=format_code)
+    return queryset.order_by("-created_at", "-id")
+
+
+def access_dataset(user, dataset_id) -> Dataset:
+    """The dataset if `user` may see it; a missing and a forbidden one give the same 404."""
+    from accounts.access import has_capability
+
+    dataset = None
+    if has_capability(user, "view_breaks") and str(dataset_id).isdigit():
+        dataset = Dataset.objects.select_related("source", "account").filter(pk=dataset_id).first()
+    if dataset is None:
+        raise NotFound(f"No dataset {dataset_id}.")
+    return dataset

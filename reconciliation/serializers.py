@@ -1,0 +1,76 @@
+"""API shapes for sources, accounts and datasets (translation only, no rules)."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from reconciliation.export import plain
+from reconciliation.ingest import FORMATS
+from reconciliation.models import AssetAlias, Dataset
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class PlainDecimalField(serializers.Field):
+    """An exact decimal as a plain string ("0.000000000000000001"), never a float."""
+
+    def to_representation(self, value):
+        return plain(value)
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    source = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    account = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    loaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Dataset
+        fields = [
+            "id", "kind", "format", "source", "account", "as_of", "period_start", "period_end",
+            "content_hash", "row_count", "original_name", "notes", "loaded_by", "created_at",
+        ]  # fmt: skip
+
+
+class ImportResultSerializer(serializers.Serializer):
+    created = serializers.BooleanField()
+    dataset = DatasetSerializer()
+
+
+class DatasetUploadSerializer(serializers.Serializer):
+    """A file upload (multipart) or JSON rows for generic formats and prices."""
+
+    source = serializers.SlugField()
+    account = serializers.SlugField(required=False, allow_blank=True)
+    format = serializers.ChoiceField(choices=sorted(FORMATS))
+    file = serializers.FileField(required=False)
+    rows = serializers.ListField(child=serializers.DictField(), required=False)
+
+    def validate(self, attrs):
+        if bool(attrs.get("file")) == bool(attrs.get("rows")):
+            raise serializers.ValidationError("Send either a file or rows, not both and not none.")
+        return attrs
+
+
+def record_serializer(model):
+    """A read-only serializer for one record model, decimals as plain strings."""
+    decimal_fields = {
+        field.name: PlainDecimalField(read_only=True)
+        for field in model._meta.fields
+        if field.get_internal_type() == "DecimalField"
+    }
+    meta = type("Meta", (), {"model": model, "exclude": ["id", "dataset"]})
+    return type(f"{model.__name__}Serializer", (serializers.ModelSerializer,), {
+        "Meta": meta, **decimal_fields,
+    })  # fmt: skip
+
+
+class FormatSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    kind = serializers.CharField()
+    label = serializers.CharField()
+    exchange = serializers.CharField(allow_blank=True)
+
+
+class AssetAliasSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AssetAlias
+        fields = ["id", "exchange", "code", "asset"]

@@ -1,0 +1,85 @@
+"""Reconciliation services: sources, accounts, asset aliases, credentials (data in: ingest.py)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from audit import services as audit
+from config.errors import DomainError
+from reconciliation.importers.assets import ASSET_CODE
+from reconciliation.models import Account, AssetAlias, Source
+
+
+class InvalidAlias(DomainError):
+    code = "invalid_alias"
+
+
+def ensure_account(
+    *, source_code: str, account_code: str, kind: str, exchange: str = "", name: str = "", by
+) -> tuple[Account, bool]:
+    """The account `source_code/account_code`, creating the source and account if missing."""
+    if slugify(source_code) != source_code or slugify(account_code) != account_code:
+        raise DomainError("Source and account codes use lower-case letters, digits and '-'.")
+    with transaction.atomic():
+        source, source_created = Source.objects.get_or_create(
+            code=source_code,
+            defaults={"name": name or source_code, "kind": kind, "exchange": exchange},
+        )
+        account, created = Account.objects.get_or_create(source=source, code=account_code)
+        if source_created:
+            audit.record(
+                action="source.created", actor=by, object_type="source", object_id=source.pk,
+                after={"code": source.code, "kind": source.kind, "exchange": source.exchange},
+            )  # fmt: skip
+        if created:
+            audit.record(
+                action="account.created", actor=by, object_type="account", object_id=account.pk,
+                after={"source": source.code, "code": account.code},
+            )  # fmt: skip
+    return account, created
+
+
+def save_alias(*, exchange: str, code: str, asset: str, by, alias: AssetAlias | None = None):
+    """Create or change an asset alias (audited); codes are upper-cased."""
+    code, asset = code.strip().upper(), asset.strip().upper()
+    problems = {}
+    if not ASSET_CODE.match(code):
+        problems["code"] = ["Not an asset code (letters and digits, optional suffix)."]
+    if not ASSET_CODE.match(asset):
+        problems["asset"] = ["Not an asset code (letters and digits, optional suffix)."]
+    if exchange not in Source.Exchange.values:
+        problems["exchange"] = [
+            f"One of: {', '.join(v or '(any)' for v in Source.Exchange.values)}."
+        ]
+    clash = AssetAlias.objects.filter(exchange=exchange, code=code)
+    if alias is not None:
+        clash = clash.exclude(pk=alias.pk)
+    if clash.exists():
+        problems["code"] = [f"{code} already has an alias for this exchange."]
+    if problems:
+        raise InvalidAlias("The alias is not valid.", fields=problems)
+    with transaction.atomic():
+        before = None
+        if alias is None:
+            alias = AssetAlias.objects.create(exchange=exchange, code=code, asset=asset)
+        else:
+            before = {"exchange": alias.exchange, "code": alias.code, "asset": alias.asset}
+            AssetAlias.objects.filter(pk=alias.pk).update(exchange=exchange, code=code, asset=asset)
+            alias.refresh_from_db()
+        audit.record(
+            action="asset_alias.saved", actor=by, object_type="asset_alias", object_id=alias.pk,
+            before=before, after={"exchange": exchange, "code": code, "asset": asset},
+        )  # fmt: skip
+    return alias
+
+
+def delete_alias(alias: AssetAlias, *, by) -> None:
+    with transaction.atomic():
+        before = {"exchange": alias.exchange, "code": alias.code, "asset": alias.asset}
+        pk = alias.pk
+        alias.delete()
+        audit.record(
+            action="asset_alias.deleted", actor=by, object_type="asset_alias", object_id=pk,
+            before=before,
+        )  # fmt: skip

@@ -1,0 +1,29 @@
+"""Fixtures for data-in tests: a book account, a Kraken account and a price feed."""
+
+from pathlib import Path
+
+import pytest
+
+from reconciliation.models import Account, Source
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+EXCHANGE = DATA / "exchange"
+
+
+@pytest.fixture
+def book(db):
+    source = Source.objects.create(code="book", name="Internal book", kind="internal")
+    return Account.objects.create(source=source, code="main")
+
+
+@pytest.fixture
+def kraken(db):
+    source = Source.objects.create(
+        code="kraken", name="Kraken", kind="exchange", exchange="kraken"
+    )
+    return Account.objects.create(source=source, code="main")
+
+
+@pytest.fixture
+def price_feed(db):
+    return Source.objects.create(code="prices", name="Price feed", kind="price_feed")
