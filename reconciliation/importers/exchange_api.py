@@ -25,6 +25,7 @@ import binascii
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -94,10 +95,26 @@ def kraken_client(*, api_key: str, secret: str, base_url: str | None = None) -> 
             "options": {"adjustForTimeDifference": False},
         }
     )
+    # Kraken rejects a nonce that is not above the key's last one. ccxt's is the time in ms,
+    # which two quick calls can share (some ccxt versions do not add one): keep it increasing.
+    client.nonce = _IncreasingNonce()
     if base_url is not None:
         base = base_url.rstrip("/")
         client.urls["api"] = {name: base for name in client.urls["api"]}
     return client
+
+
+class _IncreasingNonce:
+    """Milliseconds since the epoch, but always at least one more than the last one given."""
+
+    def __init__(self):
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        with self._lock:
+            self._last = max(time.time_ns() // 1_000_000, self._last + 1)
+            return self._last
 
 
 # --- Fetching -----------------------------------------------------------------------------------

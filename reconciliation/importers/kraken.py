@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -328,7 +329,22 @@ def parse_trades(data: bytes, *, aliases: dict[str, str]) -> Parsed:
     table, rows = read_export(data, "a Kraken trades CSV export")
     table = lower_names(table)
     require(table, TRADES_REQUIRED, "a Kraken trades export")
+    others = [name for name in table.column_names if name not in TRADES_MAPPED]
+    controls = has_control_characters(data)
 
+    # Arrow kernels release the GIL: build `extra` (the costliest step) on a second core while
+    # the checks run here.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        extra = pool.submit(fast_extra_json, table, others, controls=controls)
+        errors, columns = _check_trades(table, rows, aliases)
+        if errors:
+            extra.cancel()
+            return Parsed("trades", None, errors)
+        columns["extra"] = extra.result()
+    return Parsed("trades", canonical_table("trades", columns), errors)
+
+
+def _check_trades(table: pa.Table, rows: pa.Array, aliases) -> tuple[RowErrors, dict]:
     errors = RowErrors()
     length = table.num_rows
     trade_id = required_text(column(table, "txid"), rows, "txid", errors)
@@ -345,28 +361,22 @@ def parse_trades(data: bytes, *, aliases: dict[str, str]) -> Parsed:
     executed_at = utc_times(column(table, "time"), rows, "time", errors)
     check_duplicates(trade_id, rows, "txid", errors)
     if errors:
-        return Parsed("trades", None, errors)
+        return errors, {}
 
     exchange_id = column(table, "trade_id") if "trade_id" in table.column_names else None
-    others = [name for name in table.column_names if name not in TRADES_MAPPED]
-    result = canonical_table(
-        "trades",
-        {
-            "row_number": rows,
-            "trade_id": trade_id,
-            "order_id": order_id,
-            "exchange_trade_id": optional_text(exchange_id, length),
-            "pair": pair,
-            "base": base,
-            "quote": quote,
-            "side": side,
-            "quantity": quantity,
-            "price": price,
-            "cost": cost,
-            "fee": fee,
-            "fee_asset": quote,
-            "executed_at": executed_at,
-            "extra": fast_extra_json(table, others, controls=has_control_characters(data)),
-        },
-    )
-    return Parsed("trades", result, errors)
+    return errors, {
+        "row_number": rows,
+        "trade_id": trade_id,
+        "order_id": order_id,
+        "exchange_trade_id": optional_text(exchange_id, length),
+        "pair": pair,
+        "base": base,
+        "quote": quote,
+        "side": side,
+        "quantity": quantity,
+        "price": price,
+        "cost": cost,
+        "fee": fee,
+        "fee_asset": quote,
+        "executed_at": executed_at,
+    }

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import pickle
+import shutil
 import socket
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -373,3 +375,47 @@ def test_a_network_error_names_the_host_but_not_the_key(sleeps):
     assert API_KEY not in caught.value.message
     assert SECRET not in caught.value.message
     assert sleeps == []
+
+
+def test_the_error_survives_pickling_with_its_kind():
+    error = ExchangeFetchError("Kraken is busy.", kind="unavailable", retryable=True)
+    copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes
+    assert (copy.message, copy.kind, copy.retryable) == ("Kraken is busy.", "unavailable", True)
+
+
+def test_an_entry_arriving_while_paging_is_kept_once(tmp_path, sleeps):
+    # A new entry between the two calls pushes the oldest of page 1 onto page 2 as well.
+    shutil.copytree(DATA_DIR, tmp_path, dirs_exist_ok=True)
+    page1, page2 = recorded("Ledgers_page1.json"), recorded("Ledgers_page2.json")
+    last_id, last = list(page1["result"]["ledger"].items())[-1]
+    page2["result"]["ledger"] = {last_id: last, **page2["result"]["ledger"]}
+    page2["result"]["count"] = 74
+    (tmp_path / "Ledgers_page2.json").write_text(json.dumps(page2, default=str))
+
+    with KrakenServer(secret=SECRET, data_dir=tmp_path) as server:
+        client = kraken_client(api_key=API_KEY, secret=SECRET, base_url=server.url)
+        ledger = fetch(client, sleeps)["ledger"]
+
+    assert ledger.ok
+    assert ledger.table.num_rows == 73
+    assert ledger.notes["ledger_repeated_entries_dropped"] == 1
+    assert len(set(ledger.table.column("entry_id").to_pylist())) == 73
+
+
+def test_a_short_answer_is_an_error_not_a_partial_ledger(server, client, sleeps):
+    server.set_response(LEDGERS, {"error": [], "result": {"ledger": {}, "count": 5}})
+
+    with pytest.raises(ExchangeFetchError) as caught:
+        fetch(client, sleeps)
+
+    assert caught.value.kind == "incomplete"
+    assert "reported 5 ledger entries" in caught.value.message
+
+
+def test_nonces_keep_increasing_even_within_one_millisecond(server, client):
+    for _ in range(30):
+        client.private_post_balanceex()
+
+    nonces = [int(call.form["nonce"]) for call in server.requests_to("/0/private/BalanceEx")]
+    assert len(nonces) == 30
+    assert all(later > earlier for earlier, later in zip(nonces, nonces[1:], strict=False))
