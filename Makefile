@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements.lock | cut -d' ' -f1)
 
-.PHONY: help install demo test worker beat web lint format lock check-deploy clean-data
+.PHONY: help install demo test worker beat web lint format lock bench check-deploy clean-data
 
 help:
 	@echo "make demo    run Recondesk at http://127.0.0.1:8000 with demo users (Ctrl-C stops)"
@@ -48,6 +48,9 @@ format: install
 
 lock: install
 	$(BIN)/pip-compile --quiet --extra dev --generate-hashes --strip-extras --allow-unsafe -o requirements.lock pyproject.toml
+
+bench: install
+	$(BIN)/python -m bench
 
 check-deploy: install
 	$(BIN)/python manage.py check --deploy

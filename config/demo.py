@@ -104,6 +104,10 @@ def main() -> int:
     call_command("migrate", interactive=False, verbosity=1)
     credentials_file = data_dir() / "demo-credentials.json"
     credentials = ensure_demo_users(credentials_file)
+    from reconciliation import demo_data
+
+    datasets = demo_data.load()
+    print("Demo datasets: " + ", ".join(f"{name} #{pk}" for name, pk in datasets.items()))
 
     # Started in the background, a process inherits "ignore Ctrl-C": take the signals back.
     signal.signal(signal.SIGINT, signal.default_int_handler)

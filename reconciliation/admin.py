@@ -34,6 +34,9 @@ class DatasetAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # datasets are immutable (the database refuses it too)
+
 
 class CredentialForm(forms.ModelForm):
     """Write-only: the stored values are never rendered back into the page."""

@@ -266,18 +266,26 @@ def duplicates(keys: pa.Array, rows: pa.Array, column: str, errors: RowErrors) -
 
 
 def extra_json(table: pa.Table, columns: list[str]) -> pa.Array:
-    """A JSON object per row holding `columns` as strings (kept, not interpreted)."""
+    """A JSON object per row holding the non-empty `columns` as strings (kept, not interpreted).
+
+    Vectorised: each column becomes an optional `,"name":"value"` segment; escaping runs only on
+    columns that hold a quote, a backslash or a control character.
+    """
     if not columns:
         return pa.array(["{}"] * table.num_rows, pa.string())
-    parts = []
-    for index, name in enumerate(columns):
+    segments = []
+    for name in columns:
         values = pc.fill_null(table[name].cast(pa.string()), "")
-        escaped = pc.replace_substring(pc.replace_substring(values, "\\", "\\\\"), '"', '\\"')
-        escaped = pc.replace_substring_regex(escaped, r"[\x00-\x1f]", " ")
-        prefix = ("{" if index == 0 else ",") + json.dumps(name) + ':"'
-        parts.extend([pa.scalar(prefix), escaped, pa.scalar('"')])
-    parts.append(pa.scalar("}"))
-    return pc.binary_join_element_wise(*parts, "")
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        if pc.any(pc.match_substring_regex(values, r'["\\\x00-\x1f]')).as_py():
+            values = pc.replace_substring(values, "\\", "\\\\")
+            values = pc.replace_substring(values, '"', '\\"')
+            values = pc.replace_substring_regex(values, r"[\x00-\x1f]", " ")
+        segment = pc.binary_join_element_wise(",", json.dumps(name), ':"', values, '"', "")
+        segments.append(pc.if_else(pc.equal(values, ""), "", segment))
+    joined = pc.binary_join_element_wise(*segments, "") if len(segments) > 1 else segments[0]
+    return pc.binary_join_element_wise("{", pc.utf8_slice_codeunits(joined, 1), "}", "")
 
 
 def canonical_table(kind: str, columns: dict[str, pa.Array]) -> pa.Table:

@@ -6,9 +6,11 @@ Buy/Sell) also yields its implied cash leg in the price currency (`<entry_id>-ca
 `cash`, amount -Total for buys and +Total for sells, fee 0), so that per-asset sums of `amount`
 are the account's net change (/work/shared/EXCHANGE-FORMATS.md section 4).
 
-Fees: "Fees and/or Spread" is in the price currency and is already inside Total (and, for a
-Convert, inside the received quantity). It is carried in `fee` as reported, for fee reports;
-it must not be subtracted from `amount` again to get a balance.
+Fees: "Fees and/or Spread" is in the price currency (USD for a BTC row) and is already inside
+Total and, for a Convert, inside the received quantity. The canonical `fee` is the fee charged in
+the row's own asset on top of `amount` (Kraken: balance = previous + amount - fee), so here it is
+always 0, and the reported fee goes to `extra` as `fee` (a plain positive decimal) and
+`fee_currency`. Both Σ amount and Σ (amount - fee) per asset are then the net change.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import re
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .assets import malformed_assets, normalise_assets
 from .base import (
     FileRejected,
     Parsed,
@@ -31,7 +34,6 @@ from .base import (
     required_text,
     strip,
 )
-from .assets import malformed_assets, normalise_assets
 from .kraken import asset_codes, column, fast_extra_json, read_export
 
 BUY_TYPES = {"buy", "advanced trade buy", "advance trade buy"}
@@ -52,7 +54,10 @@ ROLES: dict[str, tuple[tuple[str, ...], str | None]] = {
     "asset": (("asset",), None),
     "quantity": (("quantity transacted",), None),
     "price_currency": (("price currency", "spot price currency"), None),
-    "price": (("price at transaction", "spot price at transaction"), r"[a-z]{3} spot price at transaction"),
+    "price": (
+        ("price at transaction", "spot price at transaction"),
+        r"[a-z]{3} spot price at transaction",
+    ),
     "subtotal": (("subtotal",), r"[a-z]{3} subtotal"),
     "total": (
         ("total (inclusive of fees and/or spread)", "total (inclusive of fees)"),
@@ -162,7 +167,7 @@ def parse_transactions(data: bytes, *, aliases: dict[str, str]) -> Parsed:
     )
     fee = checked(decimals, raw("fees"), rows, roles["fees"], errors, money(raw("fees")),
                   required=False)  # fmt: skip
-    fee = pc.fill_null(unsigned(fee), "0")
+    fee = pc.fill_null(unsigned(fee), "0")  # reported, in the price currency: into extra
     total = checked(decimals, raw("total"), rows, roles["total"], errors, money(raw("total")),
                     required=False)  # fmt: skip
 
@@ -203,9 +208,13 @@ def parse_transactions(data: bytes, *, aliases: dict[str, str]) -> Parsed:
     mapped = {roles[r] for r in ("id", "timestamp", "type", "asset", "quantity") if r in roles}
     extra_table = table
     if "price_currency" not in roles:
-        extra_table = table.append_column("Price Currency", currency_raw)
+        extra_table = extra_table.append_column("Price Currency", currency_raw)
     others = [name for name in extra_table.column_names if name not in mapped]
-    extra = fast_extra_json(extra_table, others)
+    extra_table = extra_table.append_column("fee", fee).append_column(
+        "fee_currency", pc.utf8_upper(strip(currency_raw))
+    )
+    extra = fast_extra_json(extra_table, [*others, "fee", "fee_currency"])
+    zero = pa.array(["0"] * length, pa.string())
     main = canonical_table(
         "ledger",
         {
@@ -214,7 +223,7 @@ def parse_transactions(data: bytes, *, aliases: dict[str, str]) -> Parsed:
             "reference": reference,
             "asset": asset,
             "amount": amount,
-            "fee": fee,
+            "fee": zero,
             "type": kind,
             "occurred_at": occurred_at,
             "extra": extra,
@@ -230,7 +239,7 @@ def parse_transactions(data: bytes, *, aliases: dict[str, str]) -> Parsed:
             "reference": reference,
             "asset": cash_asset,
             "amount": cash_amount,
-            "fee": pa.array(["0"] * length, pa.string()),
+            "fee": zero,
             "type": kind,
             "subtype": pa.array(["cash"] * length, pa.string()),
             "occurred_at": occurred_at,
@@ -258,7 +267,8 @@ def _entry_ids(table, roles, occurred_at, asset, kind) -> list[tuple[str, str, b
     if "id" in roles:
         bases = optional_text(column(table, roles["id"]), table.num_rows).to_pylist()
     else:
-        times = pc.strftime(occurred_at, format="%Y-%m-%dT%H:%M:%SZ").to_pylist()
+        seconds = pc.cast(occurred_at, pa.timestamp("s", tz="UTC"), safe=False)
+        times = pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%SZ").to_pylist()
         bases = [
             f"{time}-{code}-{text.replace(' ', '-')}"
             for time, code, text in zip(times, asset.to_pylist(), kind.to_pylist(), strict=True)

@@ -1,4 +1,5 @@
-"""Datasets and records are immutable (a trigger refuses UPDATE); default asset aliases."""
+"""Datasets and records are immutable (triggers refuse UPDATE, and DELETE of a dataset);
+default asset aliases."""
 
 from django.db import migrations
 
@@ -16,10 +17,12 @@ TABLES = [
 FUNCTION = """
 CREATE FUNCTION dataset_reject_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'datasets are immutable: UPDATE on % is not allowed', TG_TABLE_NAME
+    RAISE EXCEPTION 'datasets are immutable: % on % is not allowed', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'raise_exception';
 END;
 $$;
+CREATE TRIGGER reconciliation_dataset_no_delete BEFORE DELETE ON reconciliation_dataset
+    FOR EACH ROW EXECUTE FUNCTION dataset_reject_update();
 """
 TRIGGER = "CREATE TRIGGER {table}_immutable BEFORE UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION dataset_reject_update();"
 DROP_TRIGGER = "DROP TRIGGER IF EXISTS {table}_immutable ON {table};"
@@ -44,6 +47,7 @@ class Migration(migrations.Migration):
         migrations.RunSQL(
             FUNCTION + "\n".join(TRIGGER.format(table=t) for t in TABLES),
             "\n".join(DROP_TRIGGER.format(table=t) for t in TABLES)
+            + "DROP TRIGGER IF EXISTS reconciliation_dataset_no_delete ON reconciliation_dataset;"
             + "DROP FUNCTION IF EXISTS dataset_reject_update();",
         ),
         migrations.RunPython(add_aliases, remove_aliases),

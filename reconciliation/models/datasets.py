@@ -1,7 +1,9 @@
 """Datasets (one immutable load each) and their records, one table per kind.
 
 Numbers are NUMERIC(38, 18): 20 integer and 18 fractional digits, exact. Records arrive by COPY
-(`reconciliation.ingest`); a trigger refuses UPDATE on every table here (migration 0002).
+(`reconciliation.ingest`); triggers refuse UPDATE on every table here and DELETE of a dataset
+(migrations 0002, 0003). Keys that must be unique within a dataset (trade ids, entry ids) are
+checked by the importers before anything is written.
 """
 
 from django.conf import settings
@@ -59,7 +61,13 @@ class Dataset(models.Model):
 
 
 class Record(models.Model):
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
+    # No database constraint or separate index: records are written only by COPY, in the
+    # transaction that creates their dataset, and datasets are never updated or deleted
+    # (trigger). Per-row foreign-key checks and a third index would double the cost of a load;
+    # (dataset, row_number) is unique and serves every lookup by dataset.
+    dataset = models.ForeignKey(
+        Dataset, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
     row_number = models.PositiveIntegerField(help_text="line in the file, or position in JSON")
     extra = models.JSONField(default=dict, blank=True, help_text="columns kept as they came")
 
@@ -103,7 +111,6 @@ class TradeRecord(Record):
     class Meta(Record.Meta):
         constraints = [
             models.UniqueConstraint(fields=["dataset", "row_number"], name="trade_row_once"),
-            models.UniqueConstraint(fields=["dataset", "trade_id"], name="trade_id_once"),
         ]
 
 
@@ -123,7 +130,6 @@ class LedgerEntryRecord(Record):
     class Meta(Record.Meta):
         constraints = [
             models.UniqueConstraint(fields=["dataset", "row_number"], name="ledger_row_once"),
-            models.UniqueConstraint(fields=["dataset", "entry_id"], name="ledger_entry_once"),
         ]
 
 

@@ -1,6 +1,6 @@
 """Create a source and an account if missing.
 
-    manage.py add_account SOURCE ACCOUNT [--kind K] [--exchange E] [--name N]
+manage.py add_account SOURCE ACCOUNT [--kind K] [--exchange E] [--name N]
 """
 
 from django.core.management.base import BaseCommand, CommandError

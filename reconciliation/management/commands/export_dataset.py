@@ -1,6 +1,6 @@
 """Write a dataset's stored, normalised records (keep this contract stable).
 
-    manage.py export_dataset DATASET_ID --format csv|json [--output PATH]
+manage.py export_dataset DATASET_ID --format csv|json [--output PATH]
 """
 
 import sys

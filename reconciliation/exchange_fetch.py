@@ -1,0 +1,78 @@
+"""Pulling an exchange account through its API (ccxt) into datasets: balances, ledger, trades."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from rest_framework import status
+
+from audit import services as audit
+from config.errors import DomainError
+from reconciliation import credentials, ingest
+from reconciliation.models import Account
+
+FORMATS = {
+    "balances": "kraken-api-balances",
+    "ledger": "kraken-api-ledger",
+    "trades": "kraken-api-trades",
+}
+
+
+class ExchangeUnavailable(DomainError):
+    code = "exchange_error"
+    http_status = status.HTTP_502_BAD_GATEWAY
+
+
+@dataclass(frozen=True)
+class Fetched:
+    kind: str
+    rows: int
+    result: ingest.ImportResult | None  # None when the exchange had no rows of this kind
+
+
+def fetch_exchange(account: Account, *, since: datetime | None = None, by=None) -> list[Fetched]:
+    """Fetch the account's balances, ledger and trades and store them (all or none)."""
+    from reconciliation.importers import exchange_api
+
+    if account.source.exchange != "kraken":
+        raise DomainError(
+            f"Fetching through the API is available for Kraken accounts; {account.source.code} "
+            "is not one. Upload its export files instead."
+        )
+    keys = credentials.for_account(account)
+    client = exchange_api.kraken_client(
+        api_key=keys.api_key, secret=keys.secret, base_url=account.source.api_base_url or None
+    )
+    try:
+        parsed = exchange_api.fetch_kraken(
+            client, since=since, aliases=ingest.asset_aliases("kraken")
+        )
+    except exchange_api.ExchangeFetchError as exc:
+        raise ExchangeUnavailable(exc.message) from exc
+    for kind, result in parsed.items():
+        if result.errors:
+            raise ingest.DatasetRejected(f"Kraken's {kind} answer cannot be loaded.", result.errors)
+    fetched = []
+    with transaction.atomic():
+        for kind, result in parsed.items():
+            if result.table is None or result.table.num_rows == 0:
+                fetched.append(Fetched(kind, 0, None))
+                continue
+            stored = ingest.store(
+                source=account.source,
+                account=account,
+                format_code=FORMATS[kind],
+                parsed=result,
+                content_hash=ingest.table_hash(FORMATS[kind], result.table),
+                original_name=f"Kraken API {kind}",
+                by=by,
+            )
+            fetched.append(Fetched(kind, result.table.num_rows, stored))
+        audit.record(
+            action="exchange.fetched", actor=by, object_type="account", object_id=account.pk,
+            after={f.kind: f.result.dataset.pk if f.result else None for f in fetched}
+            | {"since": since.isoformat() if since else None},
+        )  # fmt: skip
+    return fetched

@@ -1,0 +1,70 @@
+"""fetch_exchange: the real ccxt client against a local Kraken stand-in, stored as datasets."""
+
+import base64
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from audit.models import AuditEvent
+from reconciliation.models import BalanceRecord, Dataset, LedgerEntryRecord, TradeRecord
+from tests.reconciliation.kraken_server import INVALID_NONCE, KrakenServer
+
+pytestmark = pytest.mark.django_db
+
+SECRET = base64.b64encode(b"k" * 64).decode()
+
+
+@pytest.fixture
+def server(kraken, monkeypatch):
+    monkeypatch.setenv("EXCHANGE_KRAKEN_MAIN_API_KEY", "test-key")
+    monkeypatch.setenv("EXCHANGE_KRAKEN_MAIN_API_SECRET", SECRET)
+    with KrakenServer(secret=SECRET) as running:
+        kraken.source.api_base_url = running.url
+        kraken.source.save()
+        yield running
+
+
+def test_fetch_stores_balances_ledger_and_trades(server, kraken, capsys):
+    call_command("fetch_exchange", "--account", "kraken/main", "--json")
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["account"] == "kraken/main"
+    assert {k: v["rows"] for k, v in line["datasets"].items()} == {
+        "balances": BalanceRecord.objects.count(),
+        "ledger": 73,
+        "trades": 27,
+    }
+    assert LedgerEntryRecord.objects.count() == 73 and TradeRecord.objects.count() == 27
+    assets = set(BalanceRecord.objects.values_list("asset", flat=True))
+    assert {"BTC", "USD", "DOT.S"} <= assets
+    assert AuditEvent.objects.filter(action="exchange.fetched").count() == 1
+
+
+def test_fetching_the_same_history_twice_reuses_ledger_and_trades(server, kraken, capsys):
+    call_command("fetch_exchange", "--account", "main", "--json")
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["datasets"]
+    call_command("fetch_exchange", "--account", "main", "--json")
+    second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["datasets"]
+    assert second["ledger"] == {**first["ledger"], "created": False}
+    assert second["trades"]["dataset_id"] == first["trades"]["dataset_id"]
+    assert Dataset.objects.filter(kind="ledger").count() == 1
+
+
+def test_invalid_nonce_is_reported_clearly_and_stores_nothing(server, kraken):
+    server.fail_next("/0/private/BalanceEx", INVALID_NONCE, times=1)
+    with pytest.raises(CommandError, match="nonce") as caught:
+        call_command("fetch_exchange", "--account", "kraken/main")
+    assert "test-key" not in str(caught.value) and SECRET not in str(caught.value)
+    assert Dataset.objects.count() == 0
+
+
+def test_missing_credentials_name_the_variables(kraken, monkeypatch):
+    monkeypatch.delenv("EXCHANGE_KRAKEN_MAIN_API_KEY", raising=False)
+    with pytest.raises(CommandError, match="EXCHANGE_KRAKEN_MAIN_API_KEY"):
+        call_command("fetch_exchange", "--account", "kraken/main")
+
+
+def test_bad_since_is_refused(kraken):
+    with pytest.raises(CommandError, match="not an ISO 8601"):
+        call_command("fetch_exchange", "--account", "kraken/main", "--since", "yesterday")
