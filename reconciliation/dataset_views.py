@@ -40,7 +40,10 @@ def upload(request):
             return render(request, "reconciliation/upload.html", context, status=422)
         context.update(
             columns=parsed.table.column_names,
-            head=parsed.table.slice(0, PREVIEW_ROWS).to_pylist(),
+            head=[
+                {name: export.plain(value) for name, value in row.items()}
+                for row in parsed.table.slice(0, PREVIEW_ROWS).to_pylist()
+            ],
             row_count=parsed.table.num_rows,
             notes=parsed.notes,
             token=staging.stage(

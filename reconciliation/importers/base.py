@@ -395,12 +395,30 @@ def read_csv_strings(data: bytes, *, header_line: int = 0) -> tuple[pa.Table, pa
             ),
         )
     except pa.ArrowInvalid as exc:
-        raise FileRejected(f"The file is not valid CSV: {_arrow_reason(exc)}") from exc
+        raise FileRejected(_csv_problem(data, len(names), exc)) from exc
     if table.num_rows == 0:
         raise FileRejected("The file has a header but no data rows.")
     first_data_line = header_line + 2  # 1-based line of the first data row
     rows = pa.array(range(first_data_line, first_data_line + table.num_rows), pa.int64())
     return table, rows
+
+
+def _csv_problem(data: bytes, width: int, exc: Exception) -> str:
+    """Say which line breaks the CSV (the slow scan runs only when reading failed)."""
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace")))
+    for index, row in enumerate(reader):
+        if row and len(row) != width:
+            return (
+                f"The file is not valid CSV: line {reader.line_num} has {len(row)} fields, "
+                f"the header has {width}. Check for a missing or extra comma, or an unquoted "
+                "value containing a comma."
+            )
+        if index > 5_000_000:
+            break
+    return f"The file is not valid CSV: {_arrow_reason(exc)}"
 
 
 def _arrow_reason(exc: Exception) -> str:

@@ -18,9 +18,7 @@ def book(db):
 
 @pytest.fixture
 def kraken(db):
-    source = Source.objects.create(
-        code="kraken", name="Kraken", kind="exchange", exchange="kraken"
-    )
+    source = Source.objects.create(code="kraken", name="Kraken", kind="exchange", exchange="kraken")
     return Account.objects.create(source=source, code="main")
 
 

@@ -55,12 +55,19 @@ def test_upload_creates_then_returns_the_same_dataset(api, book):
 
 
 def test_bad_upload_answers_422_with_row_errors_and_stores_nothing(api, book):
-    response = upload(api("risk"), "account,asset,quantity,as_of\nmain,BTC,x,2026-01-01T00:00:00Z\n")
+    response = upload(
+        api("risk"), "account,asset,quantity,as_of\nmain,BTC,x,2026-01-01T00:00:00Z\n"
+    )
     assert response.status_code == 422
     body = response.json()
     assert body["code"] == "dataset_rejected"
     assert body["fields"]["errors"] == [
-        {"row": 2, "column": "quantity", "value": "x", "reason": body["fields"]["errors"][0]["reason"]}
+        {
+            "row": 2,
+            "column": "quantity",
+            "value": "x",
+            "reason": body["fields"]["errors"][0]["reason"],
+        }
     ]
     assert body["fields"]["error_count"] == 1
     assert Dataset.objects.count() == 0
@@ -72,9 +79,13 @@ def test_finance_cannot_upload(api, book):
 
 
 def test_json_rows_with_exact_numbers(api, book):
-    body = json.dumps(
-        {"source": "book", "account": "main", "format": "generic-balances", "rows": ROWS}
-    ).replace('"1.5"', TINY).replace('"2"', HUGE)
+    body = (
+        json.dumps(
+            {"source": "book", "account": "main", "format": "generic-balances", "rows": ROWS}
+        )
+        .replace('"1.5"', TINY)
+        .replace('"2"', HUGE)
+    )
     response = api("admin").post("/api/datasets/", body, content_type="application/json")
     assert response.status_code == 201, response.json()
     dataset_id = response.json()["dataset"]["id"]

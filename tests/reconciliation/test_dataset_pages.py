@@ -79,17 +79,25 @@ def test_dataset_pages_and_downloads(client_as, book):
 
 def test_admin_edits_asset_codes_in_the_browser(client_as):
     client = client_as("admin")
-    response = client.post("/datasets/aliases/", {"exchange": "kraken", "code": "xtz2", "asset": "xtz"})
+    response = client.post(
+        "/datasets/aliases/", {"exchange": "kraken", "code": "xtz2", "asset": "xtz"}
+    )
     assert response.status_code == 302
     alias = AssetAlias.objects.get(code="XTZ2")
     assert alias.asset == "XTZ"
-    duplicate = client.post("/datasets/aliases/", {"exchange": "kraken", "code": "XTZ2", "asset": "Q"})
+    duplicate = client.post(
+        "/datasets/aliases/", {"exchange": "kraken", "code": "XTZ2", "asset": "Q"}
+    )
     assert "already" in duplicate.content.decode()
-    bad = client.post("/datasets/aliases/", {"exchange": "kraken", "code": "bad code!", "asset": "X"})
+    bad = client.post(
+        "/datasets/aliases/", {"exchange": "kraken", "code": "bad code!", "asset": "X"}
+    )
     assert bad.status_code == 200 and not AssetAlias.objects.filter(asset="X").exists()
     client.post(f"/datasets/aliases/{alias.pk}/delete/")
     assert not AssetAlias.objects.filter(code="XTZ2").exists()
-    actions = list(AuditEvent.objects.filter(object_type="asset_alias").values_list("action", flat=True))
+    actions = list(
+        AuditEvent.objects.filter(object_type="asset_alias").values_list("action", flat=True)
+    )
     assert sorted(actions) == ["asset_alias.deleted", "asset_alias.saved"]
 
 

@@ -336,3 +336,9 @@ def test_datasets_are_immutable_in_the_database(book):
         BalanceRecord.objects.filter(dataset=dataset).update(quantity=0)
     with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
         Dataset.objects.filter(pk=dataset.pk).update(row_count=5)
+
+
+def test_a_row_with_too_many_fields_is_named_by_line(book):
+    text = BALANCES + "main,BTC,1.000,5,2026-01-01T00:00:00Z\n"
+    error = rejected(book, text)
+    assert "line 4 has 5 fields, the header has 4" in error.message

@@ -266,8 +266,7 @@ def test_kfee_fee_credit_row_is_kept():
 
 def test_reversed_withdrawal_is_two_rows_not_a_duplicate():
     rows = loaded(
-        L3_HEADER
-        + '"LJH5XB-2ZCUS-MWKH2R","FTw8FHS-UeAaHVVz2mKTBzFaCpRDkm","2024-06-12 14:02:11",'
+        L3_HEADER + '"LJH5XB-2ZCUS-MWKH2R","FTw8FHS-UeAaHVVz2mKTBzFaCpRDkm","2024-06-12 14:02:11",'
         '"withdrawal","","currency","ZEUR","spot / main",-2500.0000,0.0900,1499.9100\n'
         '"LX3G4D-KO6TB-ZW6XTG","FTw8FHS-UeAaHVVz2mKTBzFaCpRDkm","2024-06-12 15:40:57",'
         '"withdrawal","","currency","ZEUR","spot / main",2500.0000,-0.0900,4000.0000\n'
@@ -318,8 +317,7 @@ def test_suffixes_map_with_the_base_code():
 
 def test_margin_rollover_and_settled_rows_keep_their_type():
     rows = loaded(
-        L3_HEADER
-        + '"LB5E4D-XTN6K-4DCNGM","TFEXMP-4IXNP-PUX5DO","2024-08-02 09:00:12","margin","",'
+        L3_HEADER + '"LB5E4D-XTN6K-4DCNGM","TFEXMP-4IXNP-PUX5DO","2024-08-02 09:00:12","margin","",'
         '"currency","ZUSD","spot / main",0.0000,7.9991,19992.0009\n'
         '"LQ3C4T-SU6YH-2IJ5WD","TFEXMP-4IXNP-PUX5DO","2024-08-02 13:00:15","rollover","",'
         '"currency","ZUSD","spot / main",0.0000,0.3999,19991.6010\n'
@@ -366,8 +364,7 @@ def test_no_pending_rows_is_counted_as_zero():
 
 def test_trades_missing_from_either_file_load_unchanged():
     ledger = loaded(
-        L3_HEADER
-        + '"LNA5TG-VS3DS-HOAPR2","TLEDGR-ONLY01-AAAAAA","2025-12-01 10:00:00","trade",'
+        L3_HEADER + '"LNA5TG-VS3DS-HOAPR2","TLEDGR-ONLY01-AAAAAA","2025-12-01 10:00:00","trade",'
         '"tradespot","currency","SOL","spot / main",5.0000000000,0,5.0000000000\n'
         '"LQG5A2-XW36K-YHM3RX","TLEDGR-ONLY01-AAAAAA","2025-12-01 10:00:00","trade",'
         '"tradespot","currency","USD","spot / main",-1000.0000,4.0000,8996.0000\n'

@@ -81,10 +81,9 @@ def test_t1_rest_pair_ids():
     assert first["order_id"] == "OQCLML-BW3P3-BUCMWZ"
     assert first["exchange_trade_id"] == "" and first["account"] == ""
     assert first["executed_at"] == datetime(2021, 7, 23, 11, 22, 54, 988100, tzinfo=UTC)
-    assert json.loads(first["extra"]) == {
+    assert json.loads(first["extra"]) == {  # empty values are left out
         "ordertype": "limit",
         "margin": "0.00000",
-        "misc": "",
         "ledgers": "LKJZGH-PJ2CB-HSDBUQ, L3KFFN-XCP2N-SFYTRR",
     }
 
@@ -166,8 +165,7 @@ def test_t2_position_columns():
 
 def test_t3_current_header():
     rows = loaded(
-        T3_HEADER
-        + '"T0CO7X-2EPRF-36HHD4","ORXFN8-Z5I4Y-51WTOX","BTC/USD","forex","crypto",'
+        T3_HEADER + '"T0CO7X-2EPRF-36HHD4","ORXFN8-Z5I4Y-51WTOX","BTC/USD","forex","crypto",'
         '"2025-09-15 15:35:43.5105","buy","market",102124.70000,1991.43165,7.96573,0.01950000,'
         '497.85791,"","L9CRJ2-8ZBMG-W6146I","TKH2SE-M7IF5-CFI7LT","closed",102071.70000,'
         '1990.39815,7.96159,0.01950000,497.59954,-1.03350,"TSHBNU-W00EG-KYQBWB"\n'
@@ -185,17 +183,19 @@ def test_t3_current_header():
     assert rows[1]["executed_at"] == datetime(2025, 9, 16, 6, 37, 12, 919200, tzinfo=UTC)
     extra = json.loads(rows[0]["extra"])
     assert list(extra) == [
-        "aclass", "subclass", "ordertype", "margin", "misc", "ledgers", "posttxid",
-        "posstatuscode", "cprice", "ccost", "cfee", "cvol", "cmargin", "net", "trades",
+        "aclass", "subclass", "ordertype", "margin", "ledgers", "posttxid", "posstatuscode",
+        "cprice", "ccost", "cfee", "cvol", "cmargin", "net", "trades",
     ]  # fmt: skip
     assert extra["net"] == "-1.03350" and extra["posstatuscode"] == "closed"
+    assert list(json.loads(rows[1]["extra"])) == [
+        "aclass", "subclass", "ordertype", "margin", "ledgers", "posttxid",
+    ]  # fmt: skip
 
 
 def test_t3_plus_costusd():
     header = T3_HEADER.replace('"net","trades"', '"net","costusd","trades"')
     rows = loaded(
-        header
-        + '"TX6YJB-3LIUF-3UBOJT","OVZRQF-DCXUS-PYWJOY","ETH/EUR","forex","crypto",'
+        header + '"TX6YJB-3LIUF-3UBOJT","OVZRQF-DCXUS-PYWJOY","ETH/EUR","forex","crypto",'
         '"2026-01-20 09:14:02.0042","buy","limit",2904.11000,2904.11000,7.26028,1.00000000,'
         '0.00000,"","LG7IIG-SZD3P-IOBAUA,L6O2Z4-EFCRN-CGAQBT","TKH2SE-M7IF5-CFI7LT","","","","",'
         '"","","",3398.62,""\n'
@@ -256,8 +256,7 @@ def test_sample_trades_per_pair_sums():
 
 def test_quoted_ledgers_with_commas():
     rows = loaded(
-        T3_HEADER
-        + '"TOKC2S-8D7WE-ZODVXR","OHBLT3-8XTZW-EXWGYH","DOT/USD","forex","crypto",'
+        T3_HEADER + '"TOKC2S-8D7WE-ZODVXR","OHBLT3-8XTZW-EXWGYH","DOT/USD","forex","crypto",'
         '"2025-09-16 06:37:12.9192","sell","limit",4.07340,2499.96778,6.24992,613.73000000,'
         '0.00000,"","L1,L2","TKH2SE-M7IF5-CFI7LT","","","","","","","",""\n'
         '"TSHBNU-W00EG-KYQBWB","O0DKK9-P2KSX-OHRF56","BTC/USD","forex","crypto",'
@@ -276,18 +275,22 @@ def test_utf8_bom_is_accepted():
 
 
 def test_extra_json_matches_the_shared_helper():
-    table = pa.table(
-        {
-            "plain": ["a", "", "L1,L2", "x"],
-            "quote": ['say "hi"', "", "ok", "\\"],
-            "control": ["tab\there", "é", "\u200bzero width", "line"],
-            "unicode": ["€", "日本", "", "ÄÖÜ"],
-        }
-    )
-    columns = ["plain", "quote", "control", "unicode"]
-    assert kraken.fast_extra_json(table, columns).equals(extra_json(table, columns))
-    for value in kraken.fast_extra_json(table, columns).to_pylist():
-        json.loads(value)
+    chunks = {
+        "plain": [["a", "", "L1,L2"], ["x"]],
+        "quote": [['say "hi"', ""], ["ok", "\\"]],
+        "control": [["tab\there", "é", "\u200bzero width", ""]],
+        "unicode": [["€", "日本", ""], ["ÄÖÜ"]],
+        "empty": [["", ""], ["", ""]],
+        "full": [["1", "2", "3", "4"]],
+    }
+    table = pa.table({name: pa.chunked_array(parts) for name, parts in chunks.items()})
+    columns = list(chunks)
+    fast = kraken.fast_extra_json(table, columns)
+    assert fast.equals(extra_json(table, columns))
+    assert [json.loads(value) for value in fast.to_pylist()][1] == {
+        "control": "é", "unicode": "日本", "full": "2",
+    }  # fmt: skip
+    assert kraken.fast_extra_json(table, ["empty"]).to_pylist() == ["{}"] * 4
     assert kraken.fast_extra_json(table, []).to_pylist() == ["{}"] * 4
 
 

@@ -1,0 +1,57 @@
+import pytest
+
+from reconciliation.models import Dataset
+from tests.e2e.test_sign_in_flow import sign_in
+from tests.reconciliation.test_ingest import BALANCES
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def book_account(db):
+    from reconciliation.services import ensure_account
+
+    return ensure_account(source_code="book", account_code="main", kind="internal", by=None)[0]
+
+
+def test_risk_uploads_a_book_file_previews_it_and_confirms(
+    page, live_server, make_user, book_account, tmp_path, screenshot
+):
+    make_user("risk", username="rita")
+    good = tmp_path / "book.csv"
+    good.write_text(BALANCES)
+    sign_in(page, live_server, "rita")
+    page.click("header nav >> text=Upload")
+    page.select_option("#id_source", "book")
+    page.select_option("#id_account", label="book/main")
+    page.select_option("#id_format", "generic-balances")
+    page.set_input_files("#id_file", str(good))
+    page.click("text=Check the file")
+    page.wait_for_selector("text=Preview: book.csv")
+    assert "12345678901234567890.123456789012345678" in page.content()
+    assert Dataset.objects.count() == 0
+    screenshot("upload-preview")
+    page.click("text=Load these 2 rows")
+    page.wait_for_selector("h1:has-text('Dataset')")
+    assert "Loaded dataset" in page.content()
+    assert Dataset.objects.count() == 1
+    screenshot("dataset-loaded")
+
+
+def test_a_bad_file_shows_its_errors_and_loads_nothing(
+    page, live_server, make_user, book_account, tmp_path, screenshot
+):
+    make_user("risk", username="rita")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("account,asset,quantity,as_of\nmain,BTC,1.000,5,2026-01-01\nmain,ETH,x,nope\n")
+    sign_in(page, live_server, "rita")
+    page.goto(f"{live_server.url}/datasets/upload/")
+    page.select_option("#id_source", "book")
+    page.select_option("#id_account", label="book/main")
+    page.select_option("#id_format", "generic-balances")
+    page.set_input_files("#id_file", str(bad))
+    page.click("text=Check the file")
+    page.wait_for_selector("text=Nothing was loaded")
+    screenshot("upload-errors")
+    assert page.locator("text=Load these").count() == 0
+    assert Dataset.objects.count() == 0
