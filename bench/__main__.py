@@ -1,4 +1,4 @@
-"""`python -m bench [NAME ...] [--rows N]`: run benchmarks, each in a fresh process; print figures."""
+"""`python -m bench [NAME ...] [--rows N]`: run benchmarks in fresh processes; print figures."""
 
 from __future__ import annotations
 

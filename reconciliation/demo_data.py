@@ -114,7 +114,7 @@ def book_trades(trades: list[dict], window_start: str) -> bytes:
     rows = []
     fills = [t for t in trades if t["time"] >= window_start]
     for number, trade in enumerate(fills, start=1):
-        base, quote = trade["pair"].split("/")
+        quote = trade["pair"].split("/")[1]
         rows.append(
             {
                 "trade_id": f"BK-{number:05d}",
@@ -136,9 +136,10 @@ def book_trades(trades: list[dict], window_start: str) -> bytes:
     rows[9]["fee"] = str(Decimal(rows[9]["fee"]) * 2)
     split = rows.pop(12)
     half = (Decimal(split["quantity"]) / 2).quantize(Decimal("0.00000001"))
+    half_fee = str((Decimal(split["fee"]) / 2).quantize(Decimal("0.00001")))
     for suffix, quantity in (("a", half), ("b", Decimal(split["quantity"]) - half)):
-        rows.append({**split, "trade_id": split["trade_id"] + suffix, "quantity": str(quantity),
-                     "fee": str((Decimal(split["fee"]) / 2).quantize(Decimal("0.00001")))})  # fmt: skip
+        part = {"trade_id": split["trade_id"] + suffix, "quantity": str(quantity), "fee": half_fee}
+        rows.append({**split, **part})
     rows.append({**rows[0], "trade_id": "BK-99999", "exchange_trade_id": "", "order_id": "",
                  "executed_at": _shift(rows[0]["executed_at"], minutes=7)})  # fmt: skip
     return _csv(rows)
@@ -165,9 +166,11 @@ def load(by=None) -> dict[str, int]:
     ledger, trades = _ledger_rows(), _trade_rows()
     as_of = _iso(ledger[-1]["time"])
     window_start = ledger[0]["time"]
+    ledger_file = (SAMPLES / "kraken_ledgers.csv").read_bytes()
+    trades_file = (SAMPLES / "kraken_trades.csv").read_bytes()
     loads = {
-        "kraken ledgers": (accounts.kraken, "kraken-ledgers", (SAMPLES / "kraken_ledgers.csv").read_bytes()),
-        "kraken trades": (accounts.kraken, "kraken-trades", (SAMPLES / "kraken_trades.csv").read_bytes()),
+        "kraken ledgers": (accounts.kraken, "kraken-ledgers", ledger_file),
+        "kraken trades": (accounts.kraken, "kraken-trades", trades_file),
         "book balances": (accounts.book, "generic-balances", book_balances(ledger, as_of)),
         "book trades": (accounts.book, "generic-trades", book_trades(trades, window_start)),
         "prices": (None, "prices", prices(trades, as_of)),

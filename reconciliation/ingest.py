@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -28,6 +29,7 @@ from reconciliation.importers.base import FileRejected, Parsed, RowErrors
 from reconciliation.models import Account, AssetAlias, Dataset, Source
 from reconciliation.models.datasets import RECORD_MODELS
 
+COPY_BATCH_ROWS = 50_000
 TIME_COLUMN = {
     "balances": "as_of",
     "trades": "executed_at",
@@ -316,15 +318,34 @@ def _complete(table: pa.Table, kind: str, account: Account | None) -> pa.Table:
 
 
 def copy_records(dataset_id: int, kind: str, table: pa.Table) -> None:
-    """COPY the rows into the kind's record table, in batches of CSV."""
+    """COPY the rows into the kind's record table, in batches of CSV.
+
+    A thread renders the next batch (pyarrow releases the GIL) while this one streams the
+    previous batch to the server, so rendering and the server's parsing overlap.
+    """
     model = RECORD_MODELS[kind]
     names = ["dataset_id", *table.column_names]
     sql = f"COPY {model._meta.db_table} ({', '.join(names)}) FROM STDIN (FORMAT csv)"
-    options = pacsv.WriteOptions(include_header=False)
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for batch in table.to_batches(max_chunksize=100_000):
-            ids = pa.array([dataset_id] * batch.num_rows, pa.int64())
-            with_id = pa.RecordBatch.from_arrays([ids, *batch.columns], names=names)
-            buffer = io.BytesIO()
-            pacsv.write_csv(with_id, buffer, options)
-            copy.write(buffer.getvalue())
+    with ThreadPoolExecutor(max_workers=1) as renderer:
+        batches = table.to_batches(max_chunksize=COPY_BATCH_ROWS)
+        pending = [renderer.submit(_render_csv, dataset_id, batch, names) for batch in batches[:2]]
+        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            for index in range(len(batches)):
+                chunk = pending[index].result()
+                if index + 2 < len(batches):
+                    pending.append(
+                        renderer.submit(_render_csv, dataset_id, batches[index + 2], names)
+                    )
+                pending[index] = None  # let the rendered bytes go once written
+                copy.write(chunk)
+
+
+def _render_csv(dataset_id: int, batch: pa.RecordBatch, names: list[str]) -> bytes:
+    ids = pa.array([dataset_id] * batch.num_rows, pa.int64())
+    buffer = io.BytesIO()
+    pacsv.write_csv(
+        pa.RecordBatch.from_arrays([ids, *batch.columns], names=names),
+        buffer,
+        pacsv.WriteOptions(include_header=False),
+    )
+    return buffer.getvalue()

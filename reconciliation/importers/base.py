@@ -334,7 +334,7 @@ def what_it_looks_like(data: bytes) -> str | None:
 
 def expect_text(data: bytes, expected: str) -> bytes:
     """Refuse binary or non-UTF-8 content clearly; return the text without a byte-order mark."""
-    if not data.strip():
+    if not data[:65536].strip() and not data.strip():  # the full strip only for blank heads
         raise FileRejected("The file is empty.")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise FileRejected("The file is UTF-16 text: save it as UTF-8 (CSV UTF-8).")
@@ -344,7 +344,7 @@ def expect_text(data: bytes, expected: str) -> bytes:
     if data.startswith(BOM):
         data = data[len(BOM) :]
     try:
-        data.decode("utf-8")
+        _check_utf8(data)
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise FileRejected(
@@ -354,12 +354,38 @@ def expect_text(data: bytes, expected: str) -> bytes:
     return data
 
 
+def _check_utf8(data: bytes, block: int = 8 << 20) -> None:
+    """Raise UnicodeDecodeError (with an absolute offset) unless `data` is UTF-8.
+
+    Checked block by block with an incremental decoder, so a large file is never held twice.
+    """
+    import codecs
+
+    if data.isascii():
+        return
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    for start in range(0, len(data), block):
+        try:
+            decoder.decode(view[start : start + block], final=start + block >= len(data))
+        except UnicodeDecodeError as exc:
+            raise UnicodeDecodeError(
+                exc.encoding, data, start + exc.start, start + exc.end, exc.reason
+            ) from None
+
+
 def header_at(data: bytes, line_index: int) -> list[str]:
     """The column names on line `line_index` (0-based) of CSV text."""
     import csv
     import io
 
-    text = io.StringIO(data.decode("utf-8"))
+    end = -1
+    for _ in range(line_index + 1):  # decode only up to the header, not the whole file
+        end = data.find(b"\n", end + 1)
+        if end < 0:
+            end = len(data)
+            break
+    text = io.StringIO(data[: end + 1].decode("utf-8", errors="replace"))
     for index, row in enumerate(csv.reader(text)):
         if index == line_index:
             return [name.strip() for name in row]

@@ -46,6 +46,11 @@ QUOTES = sorted(
 )  # fmt: skip
 
 OFFSET_IN_NAME = re.compile(r"\(UTC\s*([+-]*)\s*([0-9]{1,2})(?::?([0-9]{2}))?\)", re.IGNORECASE)
+DISPLAY = {
+    "date(utc)": "Date(UTC)", "time": "Date(UTC) or Time", "pair": "Pair", "side": "Side",
+    "price": "Price", "executed": "Executed", "amount": "Amount", "fee": "Fee",
+    "market": "Market", "type": "Type", "total": "Total", "fee coin": "Fee Coin",
+}  # fmt: skip
 TWO_DIGIT_YEAR = r"^([0-9]{2}-[0-9]{1,2}-[0-9]{1,2}[ T])"
 
 
@@ -107,7 +112,7 @@ def parse_trades(data: bytes, *, aliases: dict[str, str], filename: str = "") ->
     )
     missing = [name for name in wanted if name not in names]
     if missing:
-        shown = [{"date(utc)": "Date(UTC)", "time": "Date(UTC) or Time"}.get(m, m) for m in missing]
+        shown = [DISPLAY.get(name, name) for name in missing]
         raise FileRejected(
             "This is not a Binance spot trade history: missing column(s) "
             f"{', '.join(shown)}. Found: {', '.join(original.values())}."

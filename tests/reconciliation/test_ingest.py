@@ -118,7 +118,10 @@ def test_wrong_file_for_the_format_is_refused(book):
     ],
 )
 def test_unparsable_number_is_a_row_error(book, value, reason):
-    text = f'account,asset,quantity,as_of\nmain,BTC,1,2026-01-01T00:00:00Z\nmain,ETH,"{value}",2026-01-01T00:00:00Z\n'
+    text = (
+        "account,asset,quantity,as_of\nmain,BTC,1,2026-01-01T00:00:00Z\n"
+        f'main,ETH,"{value}",2026-01-01T00:00:00Z\n'
+    )
     error = rejected(book, text)
     (row_error,) = error.errors.first()
     assert (row_error.row, row_error.column, row_error.value) == (3, "quantity", value)

@@ -4,7 +4,8 @@
 
 A is SOURCE/ACCOUNT (or a bare account code when only one source has it). DATE is ISO 8601
 (`2026-01-01` or `2026-01-01T12:00:00Z`). With --json the last line is
-{"account": "kraken/main", "datasets": {"balances": {"dataset_id": .., "rows": N, "created": ..}, ...}}.
+{"account": "kraken/main",
+ "datasets": {"balances": {"dataset_id": .., "rows": N, "created": ..}, "ledger": .., "trades": ..}}
 """
 
 import json

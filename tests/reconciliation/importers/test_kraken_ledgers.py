@@ -375,15 +375,15 @@ def test_trades_missing_from_either_file_load_unchanged():
     )
     trades = kraken.parse_trades(
         (
-            '"txid","ordertxid","pair","time","type","ordertype","price","cost","fee","vol",'
-            '"margin","misc","ledgers"\n'
-            '"TBOTH0-IN0BOT-HFILES","OQCLML-BW3P3-BUCMWZ","SOL/USD","2025-12-01 11:00:00.1234",'
-            '"buy","limit",200.00000,200.00000,0.80000,1.00000000,0.00000,"",'
-            '"L3NDHJ-ULNTA-BOLDUE,LX2ER5-LMUJQ-GOO2NC"\n'
-            '"TTRADE-ONLY01-BBBBBB","OB5VMB-B4U2U-DK2WRW","SOL/USD","2025-11-02 09:30:00.5000",'
-            '"sell","market",190.00000,380.00000,1.52000,2.00000000,0.00000,"",'
-            '"LPRE1A-WINDOW-AAAAAA,LPRE1B-WINDOW-AAAAAA"\n'
-        ).encode(),
+            b'"txid","ordertxid","pair","time","type","ordertype","price","cost","fee","vol",'
+            b'"margin","misc","ledgers"\n'
+            b'"TBOTH0-IN0BOT-HFILES","OQCLML-BW3P3-BUCMWZ","SOL/USD","2025-12-01 11:00:00.1234",'
+            b'"buy","limit",200.00000,200.00000,0.80000,1.00000000,0.00000,"",'
+            b'"L3NDHJ-ULNTA-BOLDUE,LX2ER5-LMUJQ-GOO2NC"\n'
+            b'"TTRADE-ONLY01-BBBBBB","OB5VMB-B4U2U-DK2WRW","SOL/USD","2025-11-02 09:30:00.5000",'
+            b'"sell","market",190.00000,380.00000,1.52000,2.00000000,0.00000,"",'
+            b'"LPRE1A-WINDOW-AAAAAA,LPRE1B-WINDOW-AAAAAA"\n'
+        ),
         aliases=ALIASES,
     )
     assert trades.ok

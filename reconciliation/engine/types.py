@@ -1,0 +1,148 @@
+"""The engine's contract: input frames, tolerances and the break frame (no Django here).
+
+Every engine function takes polars DataFrames whose money columns are `DECIMAL`
+(`pl.Decimal(38, 18)`, exact) and returns polars DataFrames; nothing is ever a float.
+The caller (the run service) loads stored records into these shapes and stores the results.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+import polars as pl
+
+DECIMAL = pl.Decimal(38, 18)
+TIME = pl.Datetime("us", "UTC")
+
+TYPES = ("position", "cash", "valuation", "pnl", "trades", "fees", "margin")
+
+# --- Inputs (extra columns are allowed and ignored) ---------------------------------------------
+BALANCES = {"account": pl.String, "asset": pl.String, "quantity": DECIMAL}
+LEDGER = {
+    "account": pl.String, "entry_id": pl.String, "reference": pl.String, "asset": pl.String,
+    "wallet": pl.String, "amount": DECIMAL, "fee": DECIMAL, "balance": DECIMAL,
+    "type": pl.String, "subtype": pl.String, "occurred_at": TIME,
+}  # fmt: skip
+TRADES = {
+    "trade_id": pl.String, "order_id": pl.String, "exchange_trade_id": pl.String,
+    "account": pl.String, "pair": pl.String, "base": pl.String, "quote": pl.String,
+    "side": pl.String, "quantity": DECIMAL, "price": DECIMAL, "fee": DECIMAL,
+    "fee_asset": pl.String, "executed_at": TIME,
+}  # fmt: skip
+PRICES = {
+    "asset": pl.String, "quote": pl.String, "price": DECIMAL, "as_of": TIME,
+    "price_source": pl.String,
+}  # fmt: skip
+
+# --- Output: one row per break ------------------------------------------------------------------
+BREAKS = {
+    "type": pl.String,  # one of TYPES
+    "break_key": pl.String,  # identity across runs: same key = same break, e.g. position|main|BTC
+    "account": pl.String,
+    "asset": pl.String,  # the asset the difference is in ('' when none, e.g. a trade's id break)
+    "entity": pl.String,  # what differs: the asset, or the trade id(s)
+    "field": pl.String,  # quantity, price, fee, fee_asset, executed_at, trade, value, ...
+    "internal_value": DECIMAL,  # null when the internal side has no such row
+    "external_value": DECIMAL,  # null when the external side has no such row
+    "difference": DECIMAL,  # internal - external (a missing side counts as 0); null if n/a
+    "difference_pct": DECIMAL,  # difference / |external| * 100; null when external is 0/null
+    "causes": pl.List(pl.String),  # likely causes, most likely first (see causes.py)
+    "suggested_value": DECIMAL,  # what the internal value should become to resolve it
+    "details": pl.String,  # JSON object: evidence (ledger entry ids, matched rows, rule used)
+}
+
+
+def empty_breaks() -> pl.DataFrame:
+    return pl.DataFrame(schema=BREAKS)
+
+
+def details(**values) -> str:
+    """A break's details as canonical JSON (decimals as plain strings)."""
+
+    def plain(value):
+        if isinstance(value, Decimal):
+            return format(value, "f")
+        raise TypeError(type(value).__name__)
+
+    return json.dumps(values, sort_keys=True, default=plain)
+
+
+# --- Tolerances -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A difference is within tolerance when |difference| <= max(absolute, relative * |external|).
+
+    `relative` is a fraction (0.001 = 0.1 %). `time_window` is how far apart two times may be
+    and still be the same event (trade matching, timing differences).
+    """
+
+    absolute: Decimal = Decimal(0)
+    relative: Decimal = Decimal(0)
+    time_window: timedelta = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class Override:
+    """A tolerance for part of a type: any of account, asset, field may be None (= all)."""
+
+    tolerance: Tolerance
+    account: str | None = None
+    asset: str | None = None
+    field: str | None = None
+
+    @property
+    def specificity(self) -> tuple[int, int, int, int]:
+        """Most specific wins: more dimensions set first; then field, asset, account."""
+        dims = (self.field is not None, self.asset is not None, self.account is not None)
+        return (sum(dims), *(int(d) for d in dims))
+
+    def applies(self, account: str, asset: str, field_name: str) -> bool:
+        return (
+            (self.account is None or self.account == account)
+            and (self.asset is None or self.asset == asset)
+            and (self.field is None or self.field == field_name)
+        )
+
+
+@dataclass(frozen=True)
+class ToleranceRules:
+    """The tolerances of one reconciliation type: a default and overrides."""
+
+    default: Tolerance
+    overrides: tuple[Override, ...] = field(default_factory=tuple)
+
+    def for_key(self, account: str, asset: str, field_name: str) -> Tolerance:
+        """The tolerance for one (account, asset, field): the most specific override, else default."""
+        matching = [o for o in self.overrides if o.applies(account, asset, field_name)]
+        if not matching:
+            return self.default
+        return max(matching, key=lambda o: o.specificity).tolerance
+
+    def frame(self, keys: pl.DataFrame, field_name: str) -> pl.DataFrame:
+        """`keys` (columns account, asset) with abs_tolerance, rel_tolerance, window_us added.
+
+        Resolved once per distinct (account, asset), so it stays fast for millions of rows.
+        """
+        distinct = keys.select("account", "asset").unique()
+        rows = []
+        for account, asset in distinct.iter_rows():
+            tolerance = self.for_key(account, asset, field_name)
+            window = int(tolerance.time_window / timedelta(microseconds=1))
+            rows.append((account, asset, tolerance.absolute, tolerance.relative, window))
+        resolved = pl.DataFrame(
+            rows,
+            schema={
+                "account": pl.String,
+                "asset": pl.String,
+                "abs_tolerance": DECIMAL,
+                "rel_tolerance": DECIMAL,
+                "window_us": pl.Int64,
+            },
+            orient="row",
+        )
+        return keys.join(resolved, on=["account", "asset"], how="left", nulls_equal=True)
