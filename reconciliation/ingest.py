@@ -23,7 +23,7 @@ from rest_framework import status
 
 from audit import services as audit
 from config.errors import DomainError
-from reconciliation.importers import base, generic, spreadsheet
+from reconciliation.importers import base, chunks, generic, spreadsheet
 from reconciliation.importers.assets import aliases_for
 from reconciliation.importers.base import FileRejected, Parsed, RowErrors
 from reconciliation.models import Account, AssetAlias, Dataset, Source
@@ -63,6 +63,10 @@ class Format:
     label: str
     exchange: str
     parse: Callable[..., Parsed]
+    # Formats whose rows stand alone: a parser of one piece (given the aliases), and the key
+    # that must be unique across pieces. Large files of these load piece by piece.
+    piece_parser: Callable[[dict], Callable[[bytes], Parsed]] | None = None
+    key: str = ""
 
 
 def _generic(kind: str):
@@ -72,16 +76,26 @@ def _generic(kind: str):
     return parse
 
 
-def _kraken_ledgers(data, *, filename, account, aliases, limits):
+def _kraken_ledger_pieces(aliases):
     from reconciliation.importers import kraken
 
-    return kraken.parse_ledgers(base.expect_text(data, "CSV"), aliases=aliases)
+    return lambda piece: kraken.parse_ledgers(piece, aliases=aliases)
+
+
+def _kraken_trade_pieces(aliases):
+    from reconciliation.importers import kraken
+
+    return lambda piece: kraken.parse_trades(piece, aliases=aliases)
+
+
+def _kraken_ledgers(data, *, filename, account, aliases, limits):
+    parse = _kraken_ledger_pieces(aliases)
+    return chunks.parse_in_chunks(parse, base.expect_text(data, "CSV"), key="entry_id")
 
 
 def _kraken_trades(data, *, filename, account, aliases, limits):
-    from reconciliation.importers import kraken
-
-    return kraken.parse_trades(base.expect_text(data, "CSV"), aliases=aliases)
+    parse = _kraken_trade_pieces(aliases)
+    return chunks.parse_in_chunks(parse, base.expect_text(data, "CSV"), key="trade_id")
 
 
 def _coinbase(data, *, filename, account, aliases, limits):
@@ -99,8 +113,24 @@ def _binance(data, *, filename, account, aliases, limits):
 FORMATS: dict[str, Format] = {
     f.code: f
     for f in [
-        Format("kraken-ledgers", "ledger", "Kraken ledgers.csv", "kraken", _kraken_ledgers),
-        Format("kraken-trades", "trades", "Kraken trades.csv", "kraken", _kraken_trades),
+        Format(
+            "kraken-ledgers",
+            "ledger",
+            "Kraken ledgers.csv",
+            "kraken",
+            _kraken_ledgers,
+            _kraken_ledger_pieces,
+            "entry_id",
+        ),
+        Format(
+            "kraken-trades",
+            "trades",
+            "Kraken trades.csv",
+            "kraken",
+            _kraken_trades,
+            _kraken_trade_pieces,
+            "trade_id",
+        ),
         Format("coinbase", "ledger", "Coinbase transaction history CSV", "coinbase", _coinbase),
         Format("binance", "trades", "Binance spot trade history CSV", "binance", _binance),
         Format("generic-balances", "balances", "Book: balances", "", _generic("balances")),
@@ -138,17 +168,28 @@ def _check_target(source: Source, account: Account | None, fmt: Format) -> None:
         raise DatasetRejected(f"An account is needed to load {fmt.label}.")
 
 
+def _check_size(data: bytes) -> None:
+    if len(data) > settings.IMPORT_MAX_BYTES:
+        raise DatasetRejected(
+            f"The file is {len(data):,} bytes; the limit is {settings.IMPORT_MAX_BYTES:,} "
+            "(IMPORT_MAX_BYTES)."
+        )
+
+
+def _rejected(errors: RowErrors) -> DatasetRejected:
+    total = errors.total
+    return DatasetRejected(
+        f"{total} error{'s' if total != 1 else ''} found; nothing was loaded.", errors
+    )
+
+
 def parse_file(
     *, source: Source, account: Account | None, format_code: str, data: bytes, filename: str
 ) -> Parsed:
     """Parse and validate without storing anything; raises DatasetRejected on any error."""
     fmt = format_named(format_code)
     _check_target(source, account, fmt)
-    if len(data) > settings.IMPORT_MAX_BYTES:
-        raise DatasetRejected(
-            f"The file is {len(data):,} bytes; the limit is {settings.IMPORT_MAX_BYTES:,} "
-            "(IMPORT_MAX_BYTES)."
-        )
+    _check_size(data)
     try:
         parsed = fmt.parse(
             data,
@@ -160,10 +201,7 @@ def parse_file(
     except FileRejected as exc:
         raise DatasetRejected(exc.reason, exc.errors) from exc
     if parsed.errors or parsed.table is None:
-        total = parsed.errors.total
-        raise DatasetRejected(
-            f"{total} error{'s' if total != 1 else ''} found; nothing was loaded.", parsed.errors
-        )
+        raise _rejected(parsed.errors)
     return parsed
 
 
@@ -188,6 +226,11 @@ def import_file(
     existing = _existing(source, account, fmt.kind, content_hash)
     if existing is not None:
         return ImportResult(existing, False)
+    if fmt.piece_parser is not None and len(data) > chunks.CHUNK_BYTES:
+        return _import_in_pieces(
+            source=source, account=account, fmt=fmt, data=data, filename=filename,
+            content_hash=content_hash, by=by,
+        )  # fmt: skip
     parsed = parse_file(
         source=source, account=account, format_code=format_code, data=data, filename=filename
     )
@@ -262,46 +305,126 @@ def store(
     table = _complete(parsed.table, kind, account)
     start, end = pc.min_max(table[TIME_COLUMN[kind]]).values()
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            # Two loads of the same content queue here; the second finds the first's dataset.
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                [f"dataset:{source.pk}:{account.pk if account else ''}:{content_hash}"],
-            )
-        existing = _existing(source, account, kind, content_hash)
+        existing = _lock_and_find(source, account, kind, content_hash)
         if existing is not None:
             return ImportResult(existing, False)
-        dataset = Dataset.objects.create(
-            kind=kind,
-            format=format_code,
-            source=source,
-            account=account,
-            as_of=end.as_py(),
-            period_start=start.as_py(),
-            period_end=end.as_py(),
-            content_hash=content_hash,
-            row_count=table.num_rows,
-            original_name=original_name[:255],
-            notes=parsed.notes,
-            loaded_by=by if getattr(by, "is_authenticated", False) else None,
-        )
-        copy_records(dataset.pk, kind, table)
-        audit.record(
-            action="dataset.imported",
-            actor=by,
-            object_type="dataset",
-            object_id=dataset.pk,
-            after={
-                "kind": kind,
-                "format": format_code,
-                "source": source.code,
-                "account": account.code if account else None,
-                "rows": table.num_rows,
-                "content_hash": content_hash,
-                "file": original_name,
-            },
-        )
+        dataset_id = _next_dataset_id()
+        copy_records(dataset_id, kind, table)
+        dataset = _create_dataset(
+            dataset_id, kind=kind, format_code=format_code, source=source, account=account,
+            period=(start.as_py(), end.as_py()), content_hash=content_hash,
+            row_count=table.num_rows, original_name=original_name, notes=parsed.notes, by=by,
+        )  # fmt: skip
     return ImportResult(dataset, True)
+
+
+def _lock_and_find(source, account, kind, content_hash) -> Dataset | None:
+    """Queue loads of the same content (the second finds the first's dataset)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"dataset:{source.pk}:{account.pk if account else ''}:{content_hash}"],
+        )
+    return _existing(source, account, kind, content_hash)
+
+
+def _next_dataset_id() -> int:
+    # Records go in first (by COPY) and the dataset row last, once its row count is known.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('reconciliation_dataset', 'id'))")
+        return cursor.fetchone()[0]
+
+
+def _create_dataset(
+    dataset_id, *, kind, format_code, source, account, period, content_hash, row_count,
+    original_name, notes, by,
+) -> Dataset:  # fmt: skip
+    dataset = Dataset.objects.create(
+        id=dataset_id,
+        kind=kind,
+        format=format_code,
+        source=source,
+        account=account,
+        as_of=period[1],
+        period_start=period[0],
+        period_end=period[1],
+        content_hash=content_hash,
+        row_count=row_count,
+        original_name=original_name[:255],
+        notes=notes,
+        loaded_by=by if getattr(by, "is_authenticated", False) else None,
+    )
+    audit.record(
+        action="dataset.imported",
+        actor=by,
+        object_type="dataset",
+        object_id=dataset.pk,
+        after={
+            "kind": kind,
+            "format": format_code,
+            "source": source.code,
+            "account": account.code if account else None,
+            "rows": row_count,
+            "content_hash": content_hash,
+            "file": original_name,
+        },
+    )
+    return dataset
+
+
+def _import_in_pieces(
+    *, source, account, fmt: Format, data: bytes, filename: str, content_hash: str, by
+) -> ImportResult:
+    """Parse and COPY a large file piece by piece in one transaction: memory stays bounded.
+
+    Still all or nothing: an error in any piece rolls back the rows already copied.
+    """
+    _check_target(source, account, fmt)
+    _check_size(data)
+    try:
+        text = base.expect_text(data, "CSV")
+    except FileRejected as exc:
+        raise DatasetRejected(exc.reason, exc.errors) from exc
+    parse = fmt.piece_parser(asset_aliases(fmt.exchange or source.exchange))
+    errors, notes, keys, rows = RowErrors(), {}, [], []
+    count, period = 0, None
+    with transaction.atomic():
+        existing = _lock_and_find(source, account, fmt.kind, content_hash)
+        if existing is not None:
+            return ImportResult(existing, False)
+        dataset_id = _next_dataset_id()
+        try:
+            for piece in chunks.parsed_pieces(parse, text):
+                errors.total += piece.errors.total
+                errors.listed.extend(piece.errors.listed)
+                chunks.add_notes(notes, piece.notes)
+                if errors or piece.table is None:
+                    continue  # keep reading to list the errors, but store nothing more
+                table = _complete(piece.table, fmt.kind, account)
+                copy_records(dataset_id, fmt.kind, table)
+                keys.append(table[fmt.key].combine_chunks())
+                rows.append(table["row_number"].combine_chunks())
+                count += table.num_rows
+                period = _widen(period, pc.min_max(table[TIME_COLUMN[fmt.kind]]))
+        except FileRejected as exc:
+            raise DatasetRejected(exc.reason, exc.errors) from exc
+        if not errors:
+            chunks.check_keys(keys, rows, fmt.key, errors)
+        if errors or not count:
+            raise _rejected(errors)  # rolls back every piece already copied
+        dataset = _create_dataset(
+            dataset_id, kind=fmt.kind, format_code=fmt.code, source=source, account=account,
+            period=period, content_hash=content_hash, row_count=count, original_name=filename,
+            notes=notes, by=by,
+        )  # fmt: skip
+    return ImportResult(dataset, True)
+
+
+def _widen(period, min_max) -> tuple:
+    low, high = min_max["min"].as_py(), min_max["max"].as_py()
+    if period is None:
+        return low, high
+    return min(period[0], low), max(period[1], high)
 
 
 def _complete(table: pa.Table, kind: str, account: Account | None) -> pa.Table:
@@ -309,11 +432,11 @@ def _complete(table: pa.Table, kind: str, account: Account | None) -> pa.Table:
     columns = {}
     for name, kind_of in base.COLUMNS[kind].items():
         values = table[name]
-        if name == "account" and account is not None:
+        if name == "account" and account is not None and pc.any(base.blank(values)).as_py():
             values = pc.if_else(base.blank(values), pa.scalar(account.code), values)
-        if kind_of in ("str", "json"):
+        if kind_of in ("str", "json") and values.null_count:
             values = pc.fill_null(values, "{}" if kind_of == "json" else "")
-        columns[name] = values
+        columns[name] = values  # unchanged columns are not copied
     return pa.table(columns)
 
 

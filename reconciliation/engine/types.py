@@ -117,7 +117,7 @@ class ToleranceRules:
     overrides: tuple[Override, ...] = field(default_factory=tuple)
 
     def for_key(self, account: str, asset: str, field_name: str) -> Tolerance:
-        """The tolerance for one (account, asset, field): the most specific override, else default."""
+        """The tolerance for (account, asset, field): the most specific override, else default."""
         matching = [o for o in self.overrides if o.applies(account, asset, field_name)]
         if not matching:
             return self.default

@@ -8,6 +8,7 @@ from reconciliation.models.datasets import (
     PriceRecord,
     TradeRecord,
 )
+from reconciliation.models.rules import RuleSet, RuleSetVersion
 from reconciliation.models.sources import Account, AssetAlias, ExchangeCredential, Source
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "LedgerEntryRecord",
     "MarginRecord",
     "PriceRecord",
+    "RuleSet",
+    "RuleSetVersion",
     "Source",
     "TradeRecord",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -292,6 +293,18 @@ def test_extra_json_matches_the_shared_helper():
     }  # fmt: skip
     assert kraken.fast_extra_json(table, ["empty"]).to_pylist() == ["{}"] * 4
     assert kraken.fast_extra_json(table, []).to_pylist() == ["{}"] * 4
+
+
+def test_extra_json_matches_the_shared_helper_on_random_tables():
+    generator = random.Random(20251120)
+    values = ["", "a", 'b"c', "d\\e", "f\tg", "é", "L1,L2"]
+    for _ in range(200):
+        length, width = generator.randint(1, 6), generator.randint(0, 4)
+        table = pa.table(
+            {f"c{i}": [generator.choice(values) for _ in range(length)] for i in range(width)}
+        )
+        columns = table.column_names
+        assert kraken.fast_extra_json(table, columns).equals(extra_json(table, columns))
 
 
 def test_control_characters_are_found():
