@@ -9,6 +9,7 @@ NAVIGATION = [
     ("Overview", "overview", "view_overview"),
     ("Datasets", "datasets:list", "view_breaks"),
     ("Upload", "datasets:upload", "upload_datasets"),
+    ("Rule sets", "rules:list", "view_breaks"),
     ("Asset codes", "datasets:aliases", "manage_sources"),
     ("Audit log", "audit:log", "view_audit"),
     ("API", "api-docs", None),

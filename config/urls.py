@@ -8,6 +8,7 @@ from accounts.views import SignInView, SignOutView
 from audit.api import AuditChainVerify, AuditEventList
 from config.views import healthz
 from reconciliation import api as reconciliation_api
+from reconciliation import rule_set_api
 from reconciliation.views import overview
 
 accounts_patterns = (
@@ -34,6 +35,23 @@ api_patterns = [
         name="api-dataset-records",
     ),
     path("formats/", reconciliation_api.FormatList.as_view(), name="api-formats"),
+    path("rule-sets/", rule_set_api.RuleSetList.as_view(), name="api-rule-sets"),
+    path(
+        "rule-sets/<int:rule_set_id>/drafts/",
+        rule_set_api.DraftStart.as_view(),
+        name="api-rule-set-draft",
+    ),
+    path(
+        "rule-sets/versions/<int:version_id>/",
+        rule_set_api.VersionDetail.as_view(),
+        name="api-rule-set-version",
+    ),
+    path(
+        "rule-sets/versions/<int:version_id>/publish/",
+        rule_set_api.VersionPublish.as_view(),
+        name="api-rule-set-publish",
+    ),
+    path("rule-sets/compare/", rule_set_api.VersionCompare.as_view(), name="api-rule-set-compare"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", page(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
 ]
@@ -43,6 +61,7 @@ urlpatterns = [
     path("accounts/", include(accounts_patterns)),
     path("audit/", include("audit.urls")),
     path("datasets/", include("reconciliation.urls")),
+    path("rules/", include("reconciliation.rule_set_urls")),
     path("api/", include(api_patterns)),
     path("healthz", healthz, name="healthz"),
     # Admin sign-in goes through the same throttled, audited sign-in as every page.

@@ -394,7 +394,7 @@ def _import_in_pieces(
             return ImportResult(existing, False)
         dataset_id = _next_dataset_id()
         try:
-            for piece in chunks.parsed_pieces(parse, text):
+            for piece in chunks.prefetched(chunks.parsed_pieces(parse, text)):
                 errors.total += piece.errors.total
                 errors.listed.extend(piece.errors.listed)
                 chunks.add_notes(notes, piece.notes)

@@ -72,3 +72,27 @@ def access_dataset(user, dataset_id) -> Dataset:
     if dataset is None:
         raise NotFound(f"No dataset {dataset_id}.")
     return dataset
+
+
+def access_rule_set(user, rule_set_id) -> RuleSet:
+    from accounts.access import has_capability
+    from reconciliation.models import RuleSet
+
+    found = None
+    if has_capability(user, "view_breaks") and str(rule_set_id).isdigit():
+        found = RuleSet.objects.filter(pk=rule_set_id).first()
+    if found is None:
+        raise NotFound(f"No rule set {rule_set_id}.")
+    return found
+
+
+def access_version(user, version_id) -> RuleSetVersion:
+    from accounts.access import has_capability
+    from reconciliation.models import RuleSetVersion
+
+    found = None
+    if has_capability(user, "view_breaks") and str(version_id).isdigit():
+        found = RuleSetVersion.objects.select_related("rule_set").filter(pk=version_id).first()
+    if found is None:
+        raise NotFound(f"No rule set version {version_id}.")
+    return found

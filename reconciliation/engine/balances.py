@@ -19,7 +19,7 @@ from reconciliation.engine.tolerance import (
     with_tolerance,
     within_tolerance,
 )
-from reconciliation.engine.types import BALANCES, BREAKS, TIME, ToleranceRules
+from reconciliation.engine.types import BALANCES, TIME, ToleranceRules
 
 KEY = ["account", "asset"]
 _WALLET = [*KEY, "wallet"]
@@ -60,11 +60,11 @@ def _side(frame: pl.DataFrame, name: str) -> pl.LazyFrame:
     return typed.group_by(KEY).agg(aggregates)
 
 
-def _differences(internal: pl.DataFrame, external: pl.DataFrame) -> pl.DataFrame:
-    """Keys whose quantities differ at all (a missing side counts as 0)."""
+def join_sides(internal: pl.DataFrame, external: pl.DataFrame) -> pl.LazyFrame:
+    """Both sides per (account, asset): int_raw/ext_raw (null where missing), diff_raw, as_of."""
     joined = _side(internal, "int").join(_side(external, "ext"), on=KEY, how="full", coalesce=True)
     diff = pl.col("int_raw").fill_null(0) - pl.col("ext_raw").fill_null(0)
-    return joined.with_columns(diff.alias("diff_raw")).filter(pl.col("diff_raw") != 0).collect()
+    return joined.with_columns(diff.alias("diff_raw"))
 
 
 def reconcile_balances(
@@ -78,7 +78,7 @@ def reconcile_balances(
     time_window: timedelta | None = None,
 ) -> pl.DataFrame:
     """Balance breaks (BREAKS) between the book and an exchange, beyond tolerance."""
-    candidates = _differences(internal, external)
+    candidates = join_sides(internal, external).filter(pl.col("diff_raw") != 0).collect()
     # Tolerances are resolved only for keys that differ at all: usually a tiny share.
     candidates = with_tolerance(candidates, rules, "quantity")
     if time_window is not None:
@@ -89,19 +89,15 @@ def reconcile_balances(
         pl.col("diff_raw"), pl.col("ext_raw").fill_null(0), pl.col("abs_raw"), pl.col("rel_raw")
     )
     found = candidates.filter(~inside)
-    return build_breaks(found, type, "quantity", internal_ledger, external_ledger)
+    explained = causes.detect(found, internal_ledger, external_ledger)
+    return build_breaks(found, explained, type, "quantity")
 
 
 def build_breaks(
-    found: pl.DataFrame,
-    type: str,
-    field: str,
-    internal_ledger: pl.DataFrame | None = None,
-    external_ledger: pl.DataFrame | None = None,
+    found: pl.DataFrame, explained: pl.DataFrame, type: str, field: str
 ) -> pl.DataFrame:
-    """BREAKS rows from raw int_raw/ext_raw/diff_raw/abs_raw/rel_raw columns, with causes."""
+    """BREAKS from raw int_raw/ext_raw/diff_raw/abs_raw/rel_raw columns and detected causes."""
     found = with_quotient(found, "diff_raw", "ext_raw", "pct_raw", shift=2)
-    explained = causes.detect(found, internal_ledger, external_ledger)
     found = found.join(explained, on=KEY, how="left")
     key = pl.concat_str(pl.lit(f"{type}|"), "account", pl.lit("|"), "asset", pl.lit(f"|{field}"))
     details = pl.concat_str(
@@ -119,12 +115,11 @@ def build_breaks(
             to_decimal(pl.col("ext_raw")).alias("external_value"),
             to_decimal(pl.col("diff_raw")).alias("difference"),
             to_decimal(pl.col("pct_raw")).alias("difference_pct"),
-            pl.col("causes").fill_null([]).cast(pl.List(pl.String)),
+            pl.col("causes").fill_null(pl.lit([], dtype=pl.List(pl.String))),
             # What the book should say: the exchange's figure (0 when it has no row).
             to_decimal(pl.col("ext_raw").fill_null(0)).alias("suggested_value"),
             details.alias("details"),
         )
-        .cast(BREAKS)
         .sort("break_key")
     )
 

@@ -44,7 +44,13 @@ def to_decimal(expr: pl.Expr) -> pl.Expr:
     # Polars would rescale a plain cast (n -> n * 1e18 raw); n × 1e-18 gives scale 36 and raw
     # n * 1e18, which fits because n < 1e18, and casting back to scale 18 divides exactly.
     fraction = ((magnitude % SCALE * sign).cast(DECIMAL) * _ATTO).cast(DECIMAL)
-    return (whole + fraction).cast(DECIMAL)
+    # A sum of decimals has no precision in polars, and an expression cast to (38, 18) keeps it
+    # so; a Series cast sets it, so the result matches the contract's schema exactly.
+    return (whole + fraction).map_batches(_as_decimal, return_dtype=DECIMAL, is_elementwise=True)
+
+
+def _as_decimal(series: pl.Series) -> pl.Series:
+    return series.cast(DECIMAL)
 
 
 def _round_half_even(quotient: pl.Expr, remainder: pl.Expr, divisor: pl.Expr | int) -> pl.Expr:

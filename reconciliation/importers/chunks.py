@@ -52,6 +52,22 @@ def parsed_pieces(
         lines_before += data.count(b"\n", start, end)
 
 
+def prefetched(iterator: Iterator[Parsed]) -> Iterator[Parsed]:
+    """Parse the next piece in a thread while the caller stores this one (parsing in Arrow
+    releases the GIL, and the database parses COPY in its own process: both cores work)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sentinel = object()
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        upcoming = worker.submit(next, iterator, sentinel)
+        while True:
+            current = upcoming.result()
+            if current is sentinel:
+                return
+            upcoming = worker.submit(next, iterator, sentinel)
+            yield current
+
+
 def add_notes(into: dict, notes: dict) -> None:
     for name, value in notes.items():
         into[name] = into.get(name, 0) + value if isinstance(value, int) else value

@@ -1,0 +1,121 @@
+"""REST API for rule sets: list, create, drafts, edit, publish, compare."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from reconciliation import rule_sets, selectors
+from reconciliation.models import RuleSet, RuleSetVersion
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    rule_set = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    published_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = RuleSetVersion
+        fields = [
+            "id", "rule_set", "number", "status", "definition", "notes", "created_by",
+            "created_at", "published_by", "published_at",
+        ]  # fmt: skip
+
+
+class RuleSetSerializer(serializers.ModelSerializer):
+    versions = VersionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = RuleSet
+        fields = ["id", "name", "description", "created_at", "versions"]
+
+
+class CreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+class EditSerializer(serializers.Serializer):
+    definition = serializers.JSONField()
+    notes = serializers.CharField(required=False, allow_blank=True)
+
+
+class DiffSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    old = serializers.JSONField()
+    new = serializers.JSONField()
+
+
+class RuleSetList(APIView):
+    required_capabilities = {"GET": "view_breaks", "POST": "configure_rules"}
+
+    @extend_schema(responses=RuleSetSerializer(many=True))
+    def get(self, request):
+        queryset = RuleSet.objects.prefetch_related(
+            "versions__created_by", "versions__published_by"
+        )
+        return Response(RuleSetSerializer(queryset, many=True).data)
+
+    @extend_schema(request=CreateSerializer, responses={201: VersionSerializer})
+    def post(self, request):
+        body = CreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        draft = rule_sets.create_rule_set(**body.validated_data, by=request.user)
+        return Response(VersionSerializer(draft).data, status=201)
+
+
+class DraftStart(APIView):
+    required_capability = "configure_rules"
+
+    @extend_schema(request=None, responses={201: VersionSerializer})
+    def post(self, request, rule_set_id: int):
+        rule_set = selectors.access_rule_set(request.user, rule_set_id)
+        return Response(VersionSerializer(rule_sets.start_draft(rule_set, by=request.user)).data,
+                        status=201)  # fmt: skip
+
+
+class VersionDetail(APIView):
+    required_capabilities = {"GET": "view_breaks", "PUT": "configure_rules",
+                             "DELETE": "configure_rules"}  # fmt: skip
+
+    @extend_schema(responses=VersionSerializer)
+    def get(self, request, version_id: int):
+        return Response(VersionSerializer(selectors.access_version(request.user, version_id)).data)
+
+    @extend_schema(request=EditSerializer, responses=VersionSerializer)
+    def put(self, request, version_id: int):
+        version = selectors.access_version(request.user, version_id)
+        body = EditSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        version = rule_sets.update_draft(version, **body.validated_data, by=request.user)
+        return Response(VersionSerializer(version).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, version_id: int):
+        rule_sets.discard_draft(selectors.access_version(request.user, version_id), by=request.user)
+        return Response(status=204)
+
+
+class VersionPublish(APIView):
+    required_capability = "configure_rules"
+
+    @extend_schema(request=None, responses=VersionSerializer)
+    def post(self, request, version_id: int):
+        version = selectors.access_version(request.user, version_id)
+        return Response(VersionSerializer(rule_sets.publish(version, by=request.user)).data)
+
+
+class VersionCompare(APIView):
+    """Differences between two versions, field by field."""
+
+    required_capability = "view_breaks"
+
+    @extend_schema(
+        parameters=[OpenApiParameter("old", int, required=True),
+                    OpenApiParameter("new", int, required=True)],
+        responses=DiffSerializer(many=True),
+    )  # fmt: skip
+    def get(self, request):
+        old = selectors.access_version(request.user, request.query_params.get("old", ""))
+        new = selectors.access_version(request.user, request.query_params.get("new", ""))
+        return Response(DiffSerializer(rule_sets.compare(old, new), many=True).data)
