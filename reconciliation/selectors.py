@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from rest_framework import status
 
 from config.errors import DomainError
-from reconciliation.models import Account, Dataset, Source
+from reconciliation.models import Account, Dataset, RuleSet, RuleSetVersion, Source
 
 
 class NotFound(DomainError):
