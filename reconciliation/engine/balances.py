@@ -104,24 +104,21 @@ def build_breaks(
         pl.lit('{"causes":'), pl.col("evidence").fill_null("{}"),
         pl.lit(',"rule":'), rule_details(pl.col("abs_raw"), pl.col("rel_raw")), pl.lit("}"),
     )  # fmt: skip
-    return (
-        found.select(
-            pl.lit(type).alias("type"),
-            key.alias("break_key"),
-            *KEY,
-            pl.col("asset").alias("entity"),
-            pl.lit(field).alias("field"),
-            to_decimal(pl.col("int_raw")).alias("internal_value"),
-            to_decimal(pl.col("ext_raw")).alias("external_value"),
-            to_decimal(pl.col("diff_raw")).alias("difference"),
-            to_decimal(pl.col("pct_raw")).alias("difference_pct"),
-            pl.col("causes").fill_null(pl.lit([], dtype=pl.List(pl.String))),
-            # What the book should say: the exchange's figure (0 when it has no row).
-            to_decimal(pl.col("ext_raw").fill_null(0)).alias("suggested_value"),
-            details.alias("details"),
-        )
-        .sort("break_key")
-    )
+    return found.select(
+        pl.lit(type).alias("type"),
+        key.alias("break_key"),
+        *KEY,
+        pl.col("asset").alias("entity"),
+        pl.lit(field).alias("field"),
+        to_decimal(pl.col("int_raw")).alias("internal_value"),
+        to_decimal(pl.col("ext_raw")).alias("external_value"),
+        to_decimal(pl.col("diff_raw")).alias("difference"),
+        to_decimal(pl.col("pct_raw")).alias("difference_pct"),
+        pl.col("causes").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        # What the book should say: the exchange's figure (0 when it has no row).
+        to_decimal(pl.col("ext_raw").fill_null(0)).alias("suggested_value"),
+        details.alias("details"),
+    ).sort("break_key")
 
 
 def _running(ledger: pl.DataFrame, account: str, asset: str) -> pl.DataFrame:

@@ -177,19 +177,38 @@ def _explain_bad_decimals(values, rows, bad, column, errors: RowErrors) -> None:
 
 
 def _cast_times(values: pa.Array, target) -> tuple[pa.Array, pa.Array]:
-    """Cast what can be cast; return (times, failed mask). The slow path runs only on errors."""
+    """Cast what can be cast; return (times, failed mask).
+
+    One impossible date (2025-02-30) makes the whole cast fail, so the column is retried in
+    blocks and only a failing block goes value by value.
+    """
     try:
         return pc.cast(values, target), pa.array([False] * len(values))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        parsed, failed = [], []
-        for value in values.to_pylist():
-            try:
-                parsed.append(pc.cast(pa.array([value], pa.string()), target)[0].as_py())
-                failed.append(False)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                parsed.append(None)
-                failed.append(True)
-        return pa.array(parsed, target), pa.array(failed)
+        pass
+    times, failed = [], []
+    for start in range(0, len(values), 4096):
+        block = values.slice(start, 4096)
+        try:
+            times.append(pc.cast(block, target))
+            failed.append(pa.array([False] * len(block)))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            block_times, block_failed = _cast_one_by_one(block, target)
+            times.append(block_times)
+            failed.append(block_failed)
+    return pa.concat_arrays(times), pa.concat_arrays(failed)
+
+
+def _cast_one_by_one(values: pa.Array, target) -> tuple[pa.Array, pa.Array]:
+    parsed, failed = [], []
+    for value in values.to_pylist():
+        try:
+            parsed.append(pc.cast(pa.array([value], pa.string()), target)[0].as_py())
+            failed.append(False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            parsed.append(None)
+            failed.append(True)
+    return pa.array(parsed, target), pa.array(failed)
 
 
 def iso_times(values: pa.Array, rows: pa.Array, column: str, errors: RowErrors) -> pa.Array:
@@ -424,9 +443,26 @@ def read_csv_strings(data: bytes, *, header_line: int = 0) -> tuple[pa.Table, pa
         raise FileRejected(_csv_problem(data, len(names), exc)) from exc
     if table.num_rows == 0:
         raise FileRejected("The file has a header but no data rows.")
-    first_data_line = header_line + 2  # 1-based line of the first data row
-    rows = pa.array(range(first_data_line, first_data_line + table.num_rows), pa.int64())
-    return table, rows
+    return table, _line_numbers(data, header_line, table.num_rows)
+
+
+def _line_numbers(data: bytes, header_line: int, count: int) -> pa.Array:
+    """1-based file lines of the data rows. Blank lines are skipped by the reader, so where
+    the file has any, the numbers come from the real line positions."""
+    first = header_line + 2
+    if b"\n\n" not in data and b"\n\r\n" not in data:
+        return pa.array(range(first, first + count), pa.int64())
+    import numpy as np
+
+    raw = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(raw == 10)
+    starts = np.concatenate(([0], ends + 1))
+    ends = np.concatenate((ends, [len(raw)]))
+    lengths = ends - starts
+    carriage = (lengths == 1) & (raw[np.minimum(starts, len(raw) - 1)] == 13)
+    filled = np.flatnonzero((lengths > 0) & ~carriage) + 1  # 1-based numbers of non-blank lines
+    after_header = filled[filled >= first][:count]
+    return pa.array(after_header, pa.int64())
 
 
 def _csv_problem(data: bytes, width: int, exc: Exception) -> str:

@@ -345,3 +345,18 @@ def test_a_row_with_too_many_fields_is_named_by_line(book):
     text = BALANCES + "main,BTC,1.000,5,2026-01-01T00:00:00Z\n"
     error = rejected(book, text)
     assert "line 4 has 5 fields, the header has 4" in error.message
+
+
+def test_blank_lines_do_not_shift_row_numbers(book):
+    text = "account,asset,quantity,as_of\n\nmain,BTC,1,2026-01-01T00:00:00Z\n\r\nmain,ETH,x,2026-01-01T00:00:00Z\n"
+    (row_error,) = rejected(book, text).errors.first()
+    assert (row_error.row, row_error.value) == (5, "x")
+
+
+def test_one_impossible_date_among_many_is_found_quickly(book):
+    lines = ["account,asset,quantity,as_of"] + [
+        f"main,A{n},1,2026-01-01T00:00:00Z" for n in range(20000)
+    ]
+    lines[15000] = "main,BAD,1,2025-02-30T00:00:00Z"
+    (row_error,) = rejected(book, "\n".join(lines) + "\n").errors.first()
+    assert (row_error.row, row_error.column) == (15001, "as_of")
