@@ -199,20 +199,20 @@ def one_to_one(candidates: pl.DataFrame, order: list[str]) -> pl.DataFrame:
     return pl.concat(chosen).drop("_rank")
 
 
-def _side(frame: pl.DataFrame, prefix: str) -> pl.DataFrame:
-    return frame.select(pl.col("_row").alias(f"{prefix}_row"),
-                        pl.col("trade_id").alias(f"{prefix}_id"),
-                        pl.col("executed_at").alias(f"{prefix}_t"), "account")  # fmt: skip
+def _side(frame: pl.DataFrame, prefix: str, id_column: str = "trade_id") -> pl.DataFrame:
+    return frame.select(pl.col("_row").alias(f"{prefix}_row"), pl.col("trade_id").alias(f"{prefix}_id"),
+                        pl.col("executed_at").alias(f"{prefix}_t"), "account",
+                        pl.col(id_column).alias("_id"))  # fmt: skip
 
 
 def _id_pairs(internal: pl.DataFrame, external: pl.DataFrame) -> pl.DataFrame:
     """Step a: exchange trade id; internal rows without one fall back to their own trade id."""
-    right = _side(external, "e").with_columns(_id=pl.col("e_id"))
+    right = _side(external, "e")
     order = ["_dt", "i_id", "e_id"]
     found = []
     for column, rows in (("exchange_trade_id", pl.col("exchange_trade_id").is_not_null()),
                          ("trade_id", pl.col("exchange_trade_id").is_null())):  # fmt: skip
-        left = _side(internal.filter(rows), "i").with_columns(_id=internal.filter(rows)[column])
+        left = _side(internal.filter(rows), "i", column)
         pairs = left.join(right, on=["account", "_id"])
         pairs = one_to_one(pairs.with_columns(_dt=(pl.col("i_t") - pl.col("e_t")).abs()), order)
         found.append(pairs.select("i_row", "e_row"))
@@ -258,7 +258,7 @@ def _window_pairs(internal: pl.DataFrame, external: pl.DataFrame, table: pl.Data
 
 def _verify_window(candidates, left, right, table) -> pl.DataFrame:
     both = candidates.join(left, on="i_row").join(right, on="e_row", suffix="_e")
-    both = attach(both.filter(pl.col("side") == pl.col("side_e")), table)
+    both = attach(both, table)
     both = both.with_columns(
         _dt=(pl.col("executed_at") - pl.col("executed_at_e")).dt.total_microseconds().abs(),
         _dq=units("quantity") - units("quantity_e"),
@@ -272,3 +272,270 @@ def _verify_window(candidates, left, right, table) -> pl.DataFrame:
     ranked = both.filter(ok).with_columns(_aq=pl.col("_dq").abs(), _ap=pl.col("_dp").abs())
     pairs = one_to_one(ranked, ["_dt", "_aq", "_ap", "trade_id", "trade_id_e"])
     return pairs.select("i_row", "e_row", rule=pl.col("window_rule"))
+
+
+# --- Matched trades ------------------------------------------------------------------------------
+
+_SIDE_COLUMNS = ["trade_id", "pair", "side", "quantity", "price", "fee", "fee_asset", "executed_at"]
+
+
+def _pair_matches(pairs: pl.DataFrame, internal: pl.DataFrame, external: pl.DataFrame):
+    """One row per one-to-one match (id or window) in the shape of `_split_matches`."""
+    i, e = internal[pairs["i_row"]], external[pairs["e_row"]]
+    both = pl.concat([i.select("account", "base", "quote", *_SIDE_COLUMNS),
+                      e.select(pl.col(_SIDE_COLUMNS).name.prefix("e_")), pairs.select("rule")],
+                     how="horizontal")  # fmt: skip
+    return both.select(
+        "rule", "account", "pair", "side", "base", "quote",
+        split=pl.lit(False), external_pair="e_pair", external_side="e_side",
+        internal_ids=pl.concat_list("trade_id"), external_ids=pl.concat_list("e_trade_id"),
+        internal_quantity="quantity", external_quantity="e_quantity",
+        internal_price="price", external_price="e_price",
+        internal_fee="fee", external_fee="e_fee",
+        internal_fee_asset="fee_asset", external_fee_asset="e_fee_asset",
+        internal_time="executed_at", external_time="e_executed_at",
+    )  # fmt: skip
+
+
+def _split_side(splits: pl.DataFrame, rows: str, frame: pl.DataFrame) -> pl.DataFrame:
+    exploded = splits.select(pl.int_range(pl.len()).alias("_m"), rows).explode(rows)
+    joined = exploded.join(frame, left_on=rows, right_on="_row").sort("_m", "executed_at", "trade_id")
+    charged = pl.col("fee_asset").filter(units("fee") != i128(0)).unique().sort()
+    return joined.group_by("_m", maintain_order=True).agg(
+        pl.col("account", "pair", "side", "base", "quote").first(),
+        ids=pl.col("trade_id"), quantity=to_decimal(units("quantity").sum()),
+        fee=to_decimal(units("fee").sum()), fee_asset=charged.str.join(","),
+    )  # fmt: skip
+
+
+def _split_matches(splits: pl.DataFrame, internal: pl.DataFrame, external: pl.DataFrame):
+    """One row per split match: quantities and fees summed, prices as given (VWAP on the many side)."""
+    i = _split_side(splits, "internal_rows", internal)
+    e = _split_side(splits, "external_rows", external).select(pl.all().name.prefix("e_"))
+    both = pl.concat([i, e, splits.select("rule", "internal_price", "external_price")],
+                     how="horizontal")  # fmt: skip
+    return both.select(
+        "rule", "account", "pair", "side", "base", "quote",
+        split=pl.lit(True), external_pair="e_pair", external_side="e_side",
+        internal_ids="ids", external_ids="e_ids",
+        internal_quantity="quantity", external_quantity="e_quantity",
+        internal_price="internal_price", external_price="external_price",
+        internal_fee="fee", external_fee="e_fee",
+        internal_fee_asset=pl.col("fee_asset").replace("", None),
+        external_fee_asset=pl.col("e_fee_asset").replace("", None),
+        internal_time=pl.lit(None, pl.Datetime("us", "UTC")),
+        external_time=pl.lit(None, pl.Datetime("us", "UTC")),
+    )  # fmt: skip
+
+
+# --- Breaks --------------------------------------------------------------------------------------
+
+
+def json_details(**values: pl.Expr) -> pl.Expr:
+    """A break's details as a JSON object with sorted keys (the vectorised `types.details`)."""
+    return pl.struct(*(values[k].alias(k) for k in sorted(values))).struct.json_encode()
+
+
+def breaks_frame(frame: pl.DataFrame, *, type_: str, field: str, key: pl.Expr, asset: pl.Expr,
+                 entity: pl.Expr, internal: pl.Expr, external: pl.Expr, causes: list[pl.Expr],
+                 suggested: pl.Expr, details: pl.Expr, difference: pl.Expr | None = None,
+                 percent_of: pl.Expr | None = None) -> pl.DataFrame:  # fmt: skip
+    """BREAKS rows from `frame`; `difference` and `percent_of` are Int128 units (or None)."""
+    if frame.is_empty():
+        return empty_breaks()
+    pct = pl.lit(None, DECIMAL)
+    if difference is not None and percent_of is not None:
+        frame = with_percent(frame.with_columns(_d=difference, _b=percent_of), "_d", "_b", "_pct")
+        difference, pct = pl.col("_d"), pl.col("_pct")
+    return frame.select(
+        type=pl.lit(type_), break_key=key, account=pl.col("account"), asset=asset, entity=entity,
+        field=pl.lit(field), internal_value=internal.cast(DECIMAL),
+        external_value=external.cast(DECIMAL),
+        difference=pl.lit(None, DECIMAL) if difference is None else to_decimal(difference),
+        difference_pct=pct, causes=pl.concat_list(causes).list.drop_nulls().cast(BREAKS["causes"]),
+        suggested_value=suggested.cast(DECIMAL), details=details,
+    )  # fmt: skip
+
+
+def match_key(type_: str, field: str) -> pl.Expr:
+    """f"{type}|{account}|{external trade id(s)}|{field}" of a match's break."""
+    ids = pl.col("external_ids").list.join("+")
+    return pl.concat_str(pl.lit(type_ + "|"), "account", pl.lit("|"), ids, pl.lit("|" + field))
+
+
+def match_details(field: str | None = None, **extra: pl.Expr) -> pl.Expr:
+    """The evidence of a match's break: the match, its rule, and the tolerance used."""
+    if field is not None:
+        extra |= {f"tolerance_{k}": to_decimal(pl.col(f"{field}_{k}")).cast(pl.String)
+                  for k in ("abs", "rel")}  # fmt: skip
+    ids = {k: pl.col(k) for k in ("match_id", "rule", "internal_ids", "external_ids")}
+    return json_details(**ids, **extra)
+
+
+def split_cause() -> pl.Expr:
+    return pl.when(pl.col("split")).then(pl.lit("split_fill"))
+
+
+def value_breaks(m: pl.DataFrame, type_: str, field: str, asset: str) -> pl.DataFrame:
+    """Breaks where internal_{field} and external_{field} differ beyond the field's tolerance."""
+    i, e = pl.col("_i"), pl.col("_e")
+    f = m.with_columns(_i=units(f"internal_{field}"), _e=units(f"external_{field}"))
+    f = f.filter(~within(i - e, e, pl.col(f"{field}_abs"), pl.col(f"{field}_rel")))
+    return breaks_frame(
+        f, type_=type_, field=field, key=match_key(type_, field), asset=pl.col(asset),
+        entity=pl.col("external_ids").list.join("+"), internal=to_decimal(i),
+        external=to_decimal(e), difference=i - e, percent_of=e,
+        causes=[*value_causes(i, e), split_cause()], suggested=to_decimal(e),
+        details=match_details(field),
+    )  # fmt: skip
+
+
+def _time_breaks(m: pl.DataFrame) -> pl.DataFrame:
+    """executed_at further apart than the window: values in epoch seconds, exact to the µs."""
+    us = (pl.col("internal_time") - pl.col("external_time")).dt.total_microseconds()
+    f = m.filter(us.abs() > pl.col("window_us")).with_columns(_us=us.cast(pl.Int128))
+
+    def seconds(column: str) -> pl.Expr:
+        return to_decimal(pl.col(column).dt.epoch("us").cast(pl.Int128) * i128(10**12))
+
+    zone = pl.when(pl.col("_us") % i128(900_000_000) == i128(0)).then(pl.lit("timezone"))
+    times = {k: pl.col(f"{k}_time").dt.to_string("%Y-%m-%dT%H:%M:%S%.6fZ") for k in ("internal",
+                                                                                    "external")}
+    return breaks_frame(
+        f, type_="trades", field="executed_at", key=match_key("trades", "executed_at"),
+        asset=pl.lit(""), entity=pl.col("external_ids").list.join("+"),
+        internal=seconds("internal_time"), external=seconds("external_time"),
+        difference=pl.col("_us") * i128(10**12), causes=[zone, pl.lit("timing")],
+        suggested=seconds("external_time"),
+        details=match_details(None, window_us=pl.col("window_us"), internal_time=times["internal"],
+                              external_time=times["external"]),
+    )  # fmt: skip
+
+
+def _label_breaks(m: pl.DataFrame) -> pl.DataFrame:
+    """An id match whose side or pair differs (a sign flip or a mis-booked instrument)."""
+    found = []
+    for field, cause in (("side", "sign_flip"), ("pair", "pair_mismatch")):
+        f = m.filter(pl.col(field) != pl.col(f"external_{field}"))
+        found.append(breaks_frame(
+            f, type_="trades", field=field, key=match_key("trades", field), asset=pl.lit(""),
+            entity=pl.col("external_ids").list.join("+"), internal=pl.lit(None),
+            external=pl.lit(None), causes=[pl.lit(cause)], suggested=pl.lit(None),
+            details=match_details(None, internal=pl.col(field),
+                                  external=pl.col(f"external_{field}")),
+        ))  # fmt: skip
+    return pl.concat(found)
+
+
+def _missing_breaks(rest: pl.DataFrame, internal_side: bool, duplicated: pl.Series):
+    """Step d: a row left unmatched is missing on the other side."""
+    q = units("quantity")
+    key = pl.concat_str(pl.lit("trades|"), "account", pl.lit("|missing|"), "trade_id")
+    cause = "missing_external" if internal_side else "missing_internal"
+    dup = pl.when(pl.col("_row").is_in(duplicated.implode())).then(pl.lit("duplicate"))
+    strings = ["trade_id", "order_id", "exchange_trade_id", "pair", "side", "fee_asset"]
+    details = json_details(
+        **{c: pl.col(c) for c in strings}, price=pl.col("price").cast(pl.String),
+        fee=pl.col("fee").cast(pl.String),
+        executed_at=pl.col("executed_at").dt.to_string("%Y-%m-%dT%H:%M:%S%.6fZ"),
+    )  # fmt: skip
+    none = pl.lit(None, DECIMAL)
+    return breaks_frame(
+        rest, type_="trades", field="trade", key=key, asset=pl.col("base"),
+        entity=pl.col("trade_id"), internal=pl.col("quantity") if internal_side else none,
+        external=none if internal_side else pl.col("quantity"),
+        difference=q if internal_side else i128(0) - q,
+        percent_of=pl.lit(None, pl.Int128) if internal_side else q,
+        causes=[pl.lit(cause), dup],
+        suggested=pl.lit(Decimal(0), DECIMAL) if internal_side else pl.col("quantity"),
+        details=details,
+    )  # fmt: skip
+
+
+def _duplicated_rows(rest: pl.DataFrame, full: pl.DataFrame) -> pl.Series:
+    """Unmatched rows that have a twin (same fill booked twice) anywhere on their own side."""
+    same = [*KEYS, "quantity", "price"]
+    twins = rest.select("_row", "trade_id", "executed_at", *same).join(
+        full.select(*same, _t="executed_at", _id="trade_id"), on=same
+    )
+    close = (pl.col("executed_at") - pl.col("_t")).dt.total_microseconds().abs()
+    return twins.filter((close <= DUPLICATE_WINDOW_US) & (pl.col("_id") != pl.col("trade_id")))[
+        "_row"
+    ].unique()
+
+
+def duplicates(trades: pl.DataFrame, side: str = "internal") -> pl.DataFrame:
+    """Breaks (cause "duplicate") for fills that look booked twice: same account, pair, side,
+    quantity and price within 1 s of the previous such fill, under another id."""
+    group = [*KEYS, "quantity", "price"]
+    f = prepare(trades).sort([*group, "executed_at", "trade_id"])
+    gap = (pl.col("executed_at") - pl.col("executed_at").shift(1).over(group)).dt.total_microseconds()
+    f = f.with_columns(_of=pl.col("trade_id").shift(1).over(group), _gap=gap)
+    f = f.filter((pl.col("_gap") <= DUPLICATE_WINDOW_US) & (pl.col("_of") != pl.col("trade_id")))
+    q, internal_side = units("quantity"), side == "internal"
+    none = pl.lit(None, DECIMAL)
+    return breaks_frame(
+        f, type_="trades", field="trade", asset=pl.col("base"), entity=pl.col("trade_id"),
+        key=pl.concat_str(pl.lit("trades|"), "account", pl.lit(f"|duplicate|{side}|"), "trade_id"),
+        internal=pl.col("quantity") if internal_side else none,
+        external=none if internal_side else pl.col("quantity"),
+        difference=q if internal_side else i128(0) - q,
+        percent_of=pl.lit(None, pl.Int128) if internal_side else q,
+        causes=[pl.lit("duplicate")],
+        suggested=pl.lit(Decimal(0), DECIMAL) if internal_side else none,
+        details=json_details(trade_id=pl.col("trade_id"), duplicate_of=pl.col("_of"),
+                             side=pl.lit(side), microseconds_apart=pl.col("_gap")),
+    )  # fmt: skip
+
+
+# --- The whole match -----------------------------------------------------------------------------
+
+MATCH_COLUMNS = [
+    "match_id", "rule", "internal_ids", "external_ids", "account", "pair", "side",
+    "internal_quantity", "external_quantity", "internal_price", "external_price",
+    "internal_fee", "external_fee", "internal_fee_asset", "external_fee_asset",
+]  # fmt: skip
+
+
+def _without(frame: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
+    return frame.join(pl.DataFrame({"_row": rows}), on="_row", how="anti")
+
+
+def _assert_once(rows: list[pl.Series]) -> pl.Series:
+    used = pl.concat(rows)
+    assert used.is_unique().all(), "a trade row was matched twice"
+    return used
+
+
+def match_trades(
+    internal: pl.DataFrame, external: pl.DataFrame, rules: ToleranceRules
+) -> TradeMatch:
+    """Match the firm's fills (internal) against the exchange's trades (external): matches, breaks."""
+    # Imported here: both build on this module's helpers, and match_trades is their only caller.
+    from reconciliation.engine import fees, trade_splits
+
+    ins, ext = prepare(internal), prepare(external)
+    keys = pl.concat([f.select("account", "pair").unique() for f in (ins, ext)])
+    table = tolerance_table(keys, rules)
+    pairs = _id_pairs(ins, ext)
+    rest_i, rest_e = _without(ins, pairs["i_row"]), _without(ext, pairs["e_row"])
+    window = _window_pairs(rest_i, rest_e, table)
+    pairs = pl.concat([pairs, window])
+    rest_i, rest_e = _without(rest_i, window["i_row"]), _without(rest_e, window["e_row"])
+    splits = trade_splits.match_splits(rest_i, rest_e, table)
+    split_i, split_e = splits["internal_rows"].explode(), splits["external_rows"].explode()
+    rest_i, rest_e = _without(rest_i, split_i), _without(rest_e, split_e)
+    _assert_once([pairs["i_row"], split_i.cast(pl.UInt32)])
+    _assert_once([pairs["e_row"], split_e.cast(pl.UInt32)])
+    m = pl.concat([_pair_matches(pairs, ins, ext), _split_matches(splits, ins, ext)])
+    m = attach(m, table).with_columns(match_id=pl.concat_str(
+        "account", pl.lit("|"), pl.col("internal_ids").list.join("+"), pl.lit("|"),
+        pl.col("external_ids").list.join("+"),
+    ))  # fmt: skip
+    breaks = pl.concat([
+        value_breaks(m, "trades", "quantity", "base"), value_breaks(m, "trades", "price", "quote"),
+        fees.fee_breaks(m, "trades"), _time_breaks(m), _label_breaks(m),
+        _missing_breaks(rest_i, True, _duplicated_rows(rest_i, ins)),
+        _missing_breaks(rest_e, False, _duplicated_rows(rest_e, ext)),
+    ])  # fmt: skip
+    return TradeMatch(matches=m.select(MATCH_COLUMNS), breaks=breaks.sort("break_key"))

@@ -272,6 +272,8 @@ def one_of(values: pa.Array, rows, column: str, allowed: set[str], errors: RowEr
 
 def duplicates(keys: pa.Array, rows: pa.Array, column: str, errors: RowErrors) -> None:
     """An error on every row whose key appeared on an earlier row."""
+    if pc.count_distinct(keys).as_py() == len(keys):
+        return  # the usual case: one hash pass instead of three
     table = pa.table({"key": keys, "row": rows})
     firsts = table.group_by("key", use_threads=False).aggregate([("row", "min")])
     first_row = pc.take(firsts["row_min"], pc.index_in(keys, firsts["key"]))
@@ -284,27 +286,59 @@ def duplicates(keys: pa.Array, rows: pa.Array, column: str, errors: RowErrors) -
                 errors.add(row, column, key, f"duplicate of row {first}")
 
 
-def extra_json(table: pa.Table, columns: list[str]) -> pa.Array:
-    """A JSON object per row holding the non-empty `columns` as strings (kept, not interpreted).
+def _column(table: pa.Table, name: str) -> pa.Array:
+    values = table[name]
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
-    Vectorised: each column becomes an optional `,"name":"value"` segment; escaping runs only on
-    columns that hold a quote, a backslash or a control character.
+
+def extra_json(table: pa.Table, columns: list[str], *, controls: bool = True) -> pa.Array:
+    """The non-empty `columns` of each row as a JSON object of strings (kept, not interpreted).
+
+    Escaping runs only on columns holding a quote, a backslash or (when `controls` says the
+    file has any) a control character. An empty value becomes a null `,"name":"value"` segment,
+    marked null through its validity bitmap (no copy), so one join skips it. When the first
+    column is never empty its segment has no comma and nothing is left to fix. (Arrow 26 drops
+    rows whose parts are all null under `null_handling="skip"`, so the non-null "{" and "}"
+    parts stay in that join.)
     """
-    if not columns:
-        return pa.array(["{}"] * table.num_rows, pa.string())
-    segments = []
+    segments: list = []
+    leading_comma = False
     for name in columns:
-        values = pc.fill_null(table[name].cast(pa.string()), "")
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        if pc.any(pc.match_substring_regex(values, r'["\\\x00-\x1f]')).as_py():
+        values = pc.fill_null(_column(table, name).cast(pa.string()), "")
+        if (
+            pc.any(pc.match_substring(values, '"')).as_py()
+            or pc.any(pc.match_substring(values, "\\")).as_py()
+            or (controls and not pc.all(pc.utf8_is_printable(values)).as_py())
+        ):
             values = pc.replace_substring(values, "\\", "\\\\")
             values = pc.replace_substring(values, '"', '\\"')
             values = pc.replace_substring_regex(values, r"[\x00-\x1f]", " ")
-        segment = pc.binary_join_element_wise(",", json.dumps(name), ':"', values, '"', "")
-        segments.append(pc.if_else(pc.equal(values, ""), "", segment))
-    joined = pc.binary_join_element_wise(*segments, "") if len(segments) > 1 else segments[0]
-    return pc.binary_join_element_wise("{", pc.utf8_slice_codeunits(joined, 1), "}", "")
+        filled = pc.greater(pc.utf8_length(values), 0)
+        if not pc.any(filled).as_py():
+            continue
+        always = pc.all(filled).as_py()
+        if not always:
+            if values.offset == 0 and filled.offset == 0 and values.null_count == 0:
+                values = pa.StringArray.from_buffers(
+                    len(values), values.buffers()[1], values.buffers()[2], filled.buffers()[1]
+                )
+            else:
+                values = pc.if_else(filled, values, pa.scalar(None, pa.string()))
+        first = not segments
+        leading_comma = leading_comma or (first and not always)
+        comma = "" if first and always else ","
+        prefix = pa.scalar(comma + json.dumps(name) + ':"')
+        segments.append(pc.binary_join_element_wise(prefix, values, pa.scalar('"'), ""))
+    if not segments:
+        return pa.array(["{}"] * table.num_rows, pa.string())
+    if not leading_comma:
+        return pc.binary_join_element_wise(
+            pa.scalar("{"), *segments, pa.scalar("}"), "", null_handling="skip"
+        )
+    inner = pc.binary_join_element_wise(*segments, pa.scalar(""), "", null_handling="skip")
+    return pc.binary_join_element_wise(
+        pa.scalar("{"), pc.utf8_slice_codeunits(inner, 1), pa.scalar("}"), ""
+    )
 
 
 def canonical_table(kind: str, columns: dict[str, pa.Array]) -> pa.Table:

@@ -26,13 +26,14 @@ from .base import (
     RowErrors,
     canonical_table,
     decimals,
+    extra_json,
     one_of,
     optional_text,
     required_text,
     strip,
     utc_times,
 )
-from .kraken import column, fast_extra_json, lower_names, read_export
+from .kraken import column, lower_names, read_export
 
 QUOTES = sorted(
     [
@@ -230,7 +231,7 @@ def parse_trades(data: bytes, *, aliases: dict[str, str], filename: str = "") ->
             "fee": fee,
             "fee_asset": fee_asset,
             "executed_at": executed_at,
-            "extra": fast_extra_json(extra_table, [label(name) for name in others]),
+            "extra": extra_json(extra_table, [label(name) for name in others]),
         },
     )
     return Parsed("trades", result, errors, notes)

@@ -29,12 +29,13 @@ from .base import (
     canonical_table,
     decimals,
     expect_text,
+    extra_json,
     iso_times,
     optional_text,
     required_text,
     strip,
 )
-from .kraken import asset_codes, column, fast_extra_json, read_export
+from .kraken import asset_codes, column, read_export
 
 BUY_TYPES = {"buy", "advanced trade buy", "advance trade buy"}
 SELL_TYPES = {"sell", "advanced trade sell", "advance trade sell"}
@@ -213,7 +214,7 @@ def parse_transactions(data: bytes, *, aliases: dict[str, str]) -> Parsed:
     extra_table = extra_table.append_column("fee", fee).append_column(
         "fee_currency", pc.utf8_upper(strip(currency_raw))
     )
-    extra = fast_extra_json(extra_table, [*others, "fee", "fee_currency"])
+    extra = extra_json(extra_table, [*others, "fee", "fee_currency"])
     zero = pa.array(["0"] * length, pa.string())
     main = canonical_table(
         "ledger",

@@ -11,7 +11,6 @@ and on the error path only, so a million-row file parses in about two seconds.
 
 from __future__ import annotations
 
-import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -29,6 +28,7 @@ from .base import (
     decimals,
     duplicates,
     expect_text,
+    extra_json,
     one_of,
     optional_text,
     read_csv_strings,
@@ -117,62 +117,6 @@ def has_control_characters(data: bytes) -> bool:
     return False
 
 
-def fast_extra_json(table: pa.Table, columns: list[str], *, controls: bool = True) -> pa.Array:
-    """Exactly `base.extra_json` (the non-empty `columns` as a JSON object), 2-3x faster.
-
-    Escaping runs only on columns holding a quote, a backslash or (when `controls` says the
-    file has any) a control character. An empty value becomes a null `,"name":"value"` segment,
-    marked null through its validity bitmap (no copy), so one join skips it. When the first
-    column is never empty its segment has no comma and nothing is left to fix. (Arrow 26 drops
-    rows whose parts are all null under `null_handling="skip"`, so the non-null "{" and "}"
-    parts stay in that join.)
-    """
-    segments: list = []
-    leading_comma = False
-    for name in columns:
-        values = pc.fill_null(column(table, name).cast(pa.string()), "")
-        if (
-            pc.any(pc.match_substring(values, '"')).as_py()
-            or pc.any(pc.match_substring(values, "\\")).as_py()
-            or (controls and not pc.all(pc.utf8_is_printable(values)).as_py())
-        ):
-            values = pc.replace_substring(values, "\\", "\\\\")
-            values = pc.replace_substring(values, '"', '\\"')
-            values = pc.replace_substring_regex(values, r"[\x00-\x1f]", " ")
-        filled = pc.greater(pc.utf8_length(values), 0)
-        if not pc.any(filled).as_py():
-            continue
-        always = pc.all(filled).as_py()
-        if not always:
-            if values.offset == 0 and filled.offset == 0 and values.null_count == 0:
-                values = pa.StringArray.from_buffers(
-                    len(values), values.buffers()[1], values.buffers()[2], filled.buffers()[1]
-                )
-            else:
-                values = pc.if_else(filled, values, pa.scalar(None, pa.string()))
-        first = not segments
-        leading_comma = leading_comma or (first and not always)
-        comma = "" if first and always else ","
-        prefix = pa.scalar(comma + json.dumps(name) + ':"')
-        segments.append(pc.binary_join_element_wise(prefix, values, pa.scalar('"'), ""))
-    if not segments:
-        return pa.array(["{}"] * table.num_rows, pa.string())
-    if not leading_comma:
-        return pc.binary_join_element_wise(
-            pa.scalar("{"), *segments, pa.scalar("}"), "", null_handling="skip"
-        )
-    inner = pc.binary_join_element_wise(*segments, pa.scalar(""), "", null_handling="skip")
-    return pc.binary_join_element_wise(
-        pa.scalar("{"), pc.utf8_slice_codeunits(inner, 1), pa.scalar("}"), ""
-    )
-
-
-def check_duplicates(keys: pa.Array, rows: pa.Array, name: str, errors: RowErrors) -> None:
-    """`base.duplicates`, skipped when every key is distinct (one hash pass instead of three)."""
-    if pc.count_distinct(keys).as_py() < len(keys):
-        duplicates(keys, rows, name, errors)
-
-
 def lower_names(table: pa.Table) -> pa.Table:
     """Column names lower-cased, so `TxID` and `txid` are the same column."""
     names = [name.lower() for name in table.column_names]
@@ -239,7 +183,7 @@ def parse_ledgers(data: bytes, *, aliases: dict[str, str]) -> Parsed:
     amount = decimals(column(table, "amount"), rows, "amount", errors)
     fee = decimals(column(table, "fee"), rows, "fee", errors)
     balance = decimals(column(table, "balance"), rows, "balance", errors, required=False)
-    check_duplicates(entry_id, rows, "txid", errors)
+    duplicates(entry_id, rows, "txid", errors)
     if errors:
         return Parsed("ledger", None, errors, notes)
 
@@ -260,7 +204,7 @@ def parse_ledgers(data: bytes, *, aliases: dict[str, str]) -> Parsed:
             "type": kind,
             "subtype": optional_text(subtype, length),
             "occurred_at": occurred_at,
-            "extra": fast_extra_json(table, others, controls=has_control_characters(data)),
+            "extra": extra_json(table, others, controls=has_control_characters(data)),
         },
     )
     return Parsed("ledger", result, errors, notes)
@@ -323,7 +267,7 @@ def parse_trades(data: bytes, *, aliases: dict[str, str]) -> Parsed:
     # Arrow kernels release the GIL: build `extra` (the costliest step) on a second core while
     # the checks run here.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        extra = pool.submit(fast_extra_json, table, others, controls=controls)
+        extra = pool.submit(extra_json, table, others, controls=controls)
         errors, columns = _check_trades(table, rows, aliases)
         if errors:
             extra.cancel()
@@ -347,7 +291,7 @@ def _check_trades(table: pa.Table, rows: pa.Array, aliases) -> tuple[RowErrors, 
     cost = decimals(column(table, "cost"), rows, "cost", errors)
     fee = decimals(column(table, "fee"), rows, "fee", errors)
     executed_at = utc_times(column(table, "time"), rows, "time", errors)
-    check_duplicates(trade_id, rows, "txid", errors)
+    duplicates(trade_id, rows, "txid", errors)
     if errors:
         return errors, {}
 

@@ -348,7 +348,10 @@ def test_a_row_with_too_many_fields_is_named_by_line(book):
 
 
 def test_blank_lines_do_not_shift_row_numbers(book):
-    text = "account,asset,quantity,as_of\n\nmain,BTC,1,2026-01-01T00:00:00Z\n\r\nmain,ETH,x,2026-01-01T00:00:00Z\n"
+    text = (
+        "account,asset,quantity,as_of\n\nmain,BTC,1,2026-01-01T00:00:00Z\n\r\n"
+        "main,ETH,x,2026-01-01T00:00:00Z\n"
+    )
     (row_error,) = rejected(book, text).errors.first()
     assert (row_error.row, row_error.value) == (5, "x")
 

