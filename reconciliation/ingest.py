@@ -23,7 +23,7 @@ from rest_framework import status
 
 from audit import services as audit
 from config.errors import DomainError
-from reconciliation.importers import base, chunks, generic, spreadsheet
+from reconciliation.importers import base, chunks, generic, reading, spreadsheet
 from reconciliation.importers.assets import aliases_for
 from reconciliation.importers.base import FileRejected, Parsed, RowErrors
 from reconciliation.models import Account, AssetAlias, Dataset, Source
@@ -90,24 +90,26 @@ def _kraken_trade_pieces(aliases):
 
 def _kraken_ledgers(data, *, filename, account, aliases, limits):
     parse = _kraken_ledger_pieces(aliases)
-    return chunks.parse_in_chunks(parse, base.expect_text(data, "CSV"), key="entry_id")
+    return chunks.parse_in_chunks(parse, reading.expect_text(data, "CSV"), key="entry_id")
 
 
 def _kraken_trades(data, *, filename, account, aliases, limits):
     parse = _kraken_trade_pieces(aliases)
-    return chunks.parse_in_chunks(parse, base.expect_text(data, "CSV"), key="trade_id")
+    return chunks.parse_in_chunks(parse, reading.expect_text(data, "CSV"), key="trade_id")
 
 
 def _coinbase(data, *, filename, account, aliases, limits):
     from reconciliation.importers import coinbase
 
-    return coinbase.parse_transactions(base.expect_text(data, "CSV"), aliases=aliases)
+    return coinbase.parse_transactions(reading.expect_text(data, "CSV"), aliases=aliases)
 
 
 def _binance(data, *, filename, account, aliases, limits):
     from reconciliation.importers import binance
 
-    return binance.parse_trades(base.expect_text(data, "CSV"), aliases=aliases, filename=filename)
+    return binance.parse_trades(
+        reading.expect_text(data, "CSV"), aliases=aliases, filename=filename
+    )
 
 
 FORMATS: dict[str, Format] = {
@@ -382,7 +384,7 @@ def _import_in_pieces(
     _check_target(source, account, fmt)
     _check_size(data)
     try:
-        text = base.expect_text(data, "CSV")
+        text = reading.expect_text(data, "CSV")
     except FileRejected as exc:
         raise DatasetRejected(exc.reason, exc.errors) from exc
     parse = fmt.piece_parser(asset_aliases(fmt.exchange or source.exchange))

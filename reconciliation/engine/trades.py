@@ -17,7 +17,14 @@ from decimal import Decimal, localcontext
 
 import polars as pl
 
-from reconciliation.engine.types import BREAKS, DECIMAL, TRADES, ToleranceRules, empty_breaks
+from reconciliation.engine.types import (
+    BREAKS,
+    DECIMAL,
+    TRADES,
+    Tolerance,
+    ToleranceRules,
+    empty_breaks,
+)
 
 SCALE = 10**18  # Decimal(38,18) units per 1
 FIELDS = ("quantity", "price", "fee", "fee_asset", "executed_at")  # compared on every match
@@ -120,43 +127,42 @@ def prepare(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_row_index("_row")
 
 
-def _units_of(value: Decimal) -> int:
+def units_of(value: Decimal) -> int:
+    """A Decimal as exact units of 1e-18 (places beyond 18 are cut)."""
     with localcontext(prec=80):
         return int(value.scaleb(18))
+
+
+def checked(tolerance: Tolerance, account: str, asset: str) -> Tolerance:
+    """`tolerance` if usable by `within` (absolute >= 0, 0 <= relative <= 1), else ValueError."""
+    if tolerance.absolute < 0 or not 0 <= tolerance.relative <= 1:
+        raise ValueError(f"tolerance of {account} {asset} out of range: {tolerance}")
+    return tolerance
 
 
 def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
 
 
-def _window_text(window: timedelta) -> str:
-    return _plain(Decimal(int(window / timedelta(microseconds=1))).scaleb(-6)) + "s"
-
-
 def tolerance_table(keys: pl.DataFrame, rules: ToleranceRules, fields=("quantity", "price", "fee")):
     """Per distinct (account, pair): {field}_abs/_rel in Int128 units, window_us and rule text."""
     rows = []
     for account, pair in keys.select("account", "pair").unique().iter_rows():
-        row = {"account": account, "pair": pair}
-        text = {}
-        for name in fields:
-            tolerance = rules.for_key(account, pair, name)
-            if tolerance.absolute < 0 or not 0 <= tolerance.relative <= 1:
-                raise ValueError(f"{name} tolerance of {account} {pair} out of range: {tolerance}")
-            row[f"{name}_abs"] = _units_of(tolerance.absolute)
-            row[f"{name}_rel"] = _units_of(tolerance.relative)
-            text[name] = (
-                f"{name}(abs {_plain(tolerance.absolute)}, rel {_plain(tolerance.relative)})"
-            )
+        row, text = {"account": account, "pair": pair}, ["pair+side"]
         window = rules.for_key(account, pair, "executed_at").time_window
         row["window_us"] = int(window / timedelta(microseconds=1))
-        row["window_rule"] = "+".join(
-            ["pair+side", f"time({_window_text(window)})", text["quantity"], text["price"]]
-        )
-        rows.append(row)
-    schema = {"account": pl.String, "pair": pl.String}
+        text.append(f"time({_plain(Decimal(row['window_us']).scaleb(-6))}s)")
+        for name in fields:
+            tolerance = checked(rules.for_key(account, pair, name), account, pair)
+            row[f"{name}_abs"] = units_of(tolerance.absolute)
+            row[f"{name}_rel"] = units_of(tolerance.relative)
+            if name in ("quantity", "price"):
+                text.append(f"{name}(abs {_plain(tolerance.absolute)}, "
+                            f"rel {_plain(tolerance.relative)})")  # fmt: skip
+        rows.append(row | {"window_rule": "+".join(text)})
+    schema = {"account": pl.String, "pair": pl.String, "window_us": pl.Int64}
     schema |= {f"{n}_{k}": pl.Int128 for n in fields for k in ("abs", "rel")}
-    return pl.DataFrame(rows, schema=schema | {"window_us": pl.Int64, "window_rule": pl.String})
+    return pl.DataFrame(rows, schema=schema | {"window_rule": pl.String})
 
 
 def attach(frame: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
@@ -299,7 +305,9 @@ def _pair_matches(pairs: pl.DataFrame, internal: pl.DataFrame, external: pl.Data
 
 def _split_side(splits: pl.DataFrame, rows: str, frame: pl.DataFrame) -> pl.DataFrame:
     exploded = splits.select(pl.int_range(pl.len()).alias("_m"), rows).explode(rows)
-    joined = exploded.join(frame, left_on=rows, right_on="_row").sort("_m", "executed_at", "trade_id")
+    joined = exploded.join(frame, left_on=rows, right_on="_row").sort(
+        "_m", "executed_at", "trade_id"
+    )
     charged = pl.col("fee_asset").filter(units("fee") != i128(0)).unique().sort()
     return joined.group_by("_m", maintain_order=True).agg(
         pl.col("account", "pair", "side", "base", "quote").first(),
@@ -399,8 +407,10 @@ def _time_breaks(m: pl.DataFrame) -> pl.DataFrame:
         return to_decimal(pl.col(column).dt.epoch("us").cast(pl.Int128) * i128(10**12))
 
     zone = pl.when(pl.col("_us") % i128(900_000_000) == i128(0)).then(pl.lit("timezone"))
-    times = {k: pl.col(f"{k}_time").dt.to_string("%Y-%m-%dT%H:%M:%S%.6fZ") for k in ("internal",
-                                                                                    "external")}
+    times = {
+        k: pl.col(f"{k}_time").dt.to_string("%Y-%m-%dT%H:%M:%S%.6fZ")
+        for k in ("internal", "external")
+    }
     return breaks_frame(
         f, type_="trades", field="executed_at", key=match_key("trades", "executed_at"),
         asset=pl.lit(""), entity=pl.col("external_ids").list.join("+"),
@@ -469,7 +479,9 @@ def duplicates(trades: pl.DataFrame, side: str = "internal") -> pl.DataFrame:
     quantity and price within 1 s of the previous such fill, under another id."""
     group = [*KEYS, "quantity", "price"]
     f = prepare(trades).sort([*group, "executed_at", "trade_id"])
-    gap = (pl.col("executed_at") - pl.col("executed_at").shift(1).over(group)).dt.total_microseconds()
+    gap = (
+        pl.col("executed_at") - pl.col("executed_at").shift(1).over(group)
+    ).dt.total_microseconds()
     f = f.with_columns(_of=pl.col("trade_id").shift(1).over(group), _gap=gap)
     f = f.filter((pl.col("_gap") <= DUPLICATE_WINDOW_US) & (pl.col("_of") != pl.col("trade_id")))
     q, internal_side = units("quantity"), side == "internal"

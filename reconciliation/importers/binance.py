@@ -33,7 +33,7 @@ from .base import (
     strip,
     utc_times,
 )
-from .kraken import column, lower_names, read_export
+from .reading import column, lower_names, read_export
 
 QUOTES = sorted(
     [

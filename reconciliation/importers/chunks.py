@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconciliation.importers.base import BOM, Parsed, RowError, RowErrors, duplicates
+from reconciliation.importers.base import Parsed, RowError, RowErrors, duplicates
+from reconciliation.importers.reading import BOM
 
 CHUNK_BYTES = 8 << 20
 

@@ -28,14 +28,13 @@ from .base import (
     blank,
     canonical_table,
     decimals,
-    expect_text,
     extra_json,
     iso_times,
     optional_text,
     required_text,
     strip,
 )
-from .kraken import asset_codes, column, read_export
+from .reading import asset_codes, column, expect_text, read_export
 
 BUY_TYPES = {"buy", "advanced trade buy", "advance trade buy"}
 SELL_TYPES = {"sell", "advanced trade sell", "advance trade sell"}

@@ -12,7 +12,7 @@ from pathlib import PurePath
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconciliation.importers import base, spreadsheet
+from reconciliation.importers import base, reading, spreadsheet
 from reconciliation.importers.assets import malformed_assets, normalise_assets
 from reconciliation.importers.base import FileRejected, Parsed, RowErrors
 
@@ -47,8 +47,8 @@ CONTAINERS = {".csv": "CSV", ".json": "JSON", ".xlsx": "XLSX"}
 def container_of(filename: str, data: bytes) -> str:
     """CSV, JSON or XLSX: by extension, checked against the content."""
     extension = PurePath(filename or "").suffix.lower()
-    looks_like = base.what_it_looks_like(data)
-    stripped = data.lstrip(base.BOM).lstrip()
+    looks_like = reading.what_it_looks_like(data)
+    stripped = data.lstrip(reading.BOM).lstrip()
     if extension == ".xlsx" or (not extension and data.startswith(b"PK\x03\x04")):
         if not data.startswith(b"PK\x03\x04"):
             raise FileRejected("The file is named .xlsx but is not an XLSX workbook.")
@@ -67,10 +67,10 @@ def read(filename: str, data: bytes, limits: spreadsheet.Limits) -> tuple[pa.Tab
     container = container_of(filename, data)
     if container == "XLSX":
         return spreadsheet.read_first_sheet(data, limits)
-    text = base.expect_text(data, container)
+    text = reading.expect_text(data, container)
     if container == "JSON":
         return _read_json(text)
-    return base.read_csv_strings(text)
+    return reading.read_csv_strings(text)
 
 
 def _read_json(data: bytes) -> tuple[pa.Table, pa.Array]:
@@ -113,7 +113,7 @@ def parse(
     """Parse a generic file of `kind`; `account` (if given) must match every row's account."""
     table, rows = read(filename, data, limits)
     table = table.rename_columns([name.strip().lower() for name in table.column_names])
-    base.require_columns(table, REQUIRED[kind], f"a generic {kind} file")
+    reading.require_columns(table, REQUIRED[kind], f"a generic {kind} file")
     return parse_table(kind, table, rows, account=account, aliases=aliases)
 
 

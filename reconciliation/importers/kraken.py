@@ -11,14 +11,12 @@ and on the error path only, so a million-row file parses in about two seconds.
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .assets import malformed_assets, normalise_assets, normalise_code
+from .assets import malformed_assets, normalise_code
 from .base import (
     FileRejected,
     Parsed,
@@ -27,14 +25,13 @@ from .base import (
     canonical_table,
     decimals,
     duplicates,
-    expect_text,
     extra_json,
     one_of,
     optional_text,
-    read_csv_strings,
     required_text,
     utc_times,
 )
+from .reading import asset_codes, column, has_control_characters, lower_names, read_export, require
 
 LEDGER_REQUIRED = ["txid", "refid", "time", "type", "asset", "amount", "fee", "balance"]
 LEDGER_MAPPED = {*LEDGER_REQUIRED, "subtype", "wallet"}
@@ -55,102 +52,6 @@ KRAKEN_QUOTES = sorted(
 
 
 # --- Reading (shared by the Coinbase and Binance importers) -------------------------------------
-
-
-def read_export(data: bytes, what: str, *, header_line: int = 0) -> tuple[pa.Table, pa.Array]:
-    """`expect_text` + `read_csv_strings`, tolerant of one trailing empty column.
-
-    Some exports end the header with an empty-named column the rows do not have (Kraken L2b),
-    or end every row with a comma the header lacks. Both are retried once with the header
-    adjusted; an empty-named column holding nothing at all is then dropped.
-    """
-    data = expect_text(data, what)
-    try:
-        table, rows = read_strings(data, header_line=header_line)
-    except FileRejected as exc:
-        fixed = _adjust_header(data, header_line, exc.reason)
-        if fixed is None:
-            raise
-        table, rows = read_strings(fixed, header_line=header_line)
-    for name in list(table.column_names):
-        if re.fullmatch(r"_column_[0-9]+", name) and pc.all(blank(table[name])).as_py():
-            table = table.drop_columns([name])
-    return table, rows
-
-
-def read_strings(data: bytes, *, header_line: int = 0) -> tuple[pa.Table, pa.Array]:
-    """Every column as text, with line numbers (`base.read_csv_strings`)."""
-    return read_csv_strings(data, header_line=header_line)
-
-
-def _adjust_header(data: bytes, header_line: int, reason: str) -> bytes | None:
-    found = re.search(r"has ([0-9]+) fields, the header has ([0-9]+)", reason)
-    if not found:
-        return None
-    got, expected = int(found.group(1)), int(found.group(2))
-    lines = data.split(b"\n", header_line + 1)
-    if header_line >= len(lines):
-        return None
-    header = lines[header_line]
-    ending = b"\r" if header.endswith(b"\r") else b""
-    header = header.rstrip(b"\r")
-    trailing_empty = rb',\s*("")?\s*$'
-    if got == expected - 1 and re.search(trailing_empty, header):
-        header = re.sub(trailing_empty, b"", header)
-    elif got == expected + 1:
-        header += b","
-    else:
-        return None
-    lines[header_line] = header + ending
-    return b"\n".join(lines)
-
-
-def has_control_characters(data: bytes) -> bool:
-    """True if any byte below 0x20 other than CR and LF occurs (vectorised with numpy)."""
-    codes = np.frombuffer(data, np.uint8)
-    step = 1 << 22
-    for start in range(0, len(codes), step):
-        chunk = codes[start : start + step]
-        low = chunk[chunk < 32]
-        if np.any((low != 10) & (low != 13)):
-            return True
-    return False
-
-
-def lower_names(table: pa.Table) -> pa.Table:
-    """Column names lower-cased, so `TxID` and `txid` are the same column."""
-    names = [name.lower() for name in table.column_names]
-    if len(set(names)) != len(names):
-        repeated = sorted({name for name in names if names.count(name) > 1})
-        raise FileRejected(f"The header names a column twice: {', '.join(repeated)}.")
-    return table.rename_columns(names)
-
-
-def require(table: pa.Table, required: list[str], what: str) -> None:
-    missing = [name for name in required if name not in table.column_names]
-    if missing:
-        raise FileRejected(
-            f"This is not {what}: missing column(s) {', '.join(missing)}. "
-            f"Found: {', '.join(table.column_names)}."
-        )
-
-
-def column(table: pa.Table, name: str) -> pa.Array:
-    return table.column(name).combine_chunks()
-
-
-def asset_codes(values: pa.Array, rows: pa.Array, name: str, aliases, errors: RowErrors):
-    """Required asset codes, normalised through the aliases, with an error where implausible."""
-    values = required_text(values, rows, name, errors)
-    assets = normalise_assets(values, aliases)
-    errors.add_mask(
-        pc.and_(malformed_assets(assets), pc.invert(blank(values))), rows, values, name,
-        "not a valid asset code",
-    )  # fmt: skip
-    return assets
-
-
-# --- ledgers.csv --------------------------------------------------------------------------------
 
 
 def parse_ledgers(data: bytes, *, aliases: dict[str, str]) -> Parsed:

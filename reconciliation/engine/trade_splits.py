@@ -1,0 +1,144 @@
+"""Split fills (SPEC 2.1, step c of trade matching): one row against several rows on the other side.
+
+One-to-many (one internal fill, several exchange trades) runs first, then many-to-one on what is
+left. A group is: one single row and a run of rows on the other side with the same account, pair
+and side, each within the time window of the single row, order ids equal wherever both rows carry
+one (and at most one order id among the run), summed quantity within quantity tolerance of the
+single row and quantity-weighted average price (VWAP) within price tolerance.
+
+Greedy and deterministic: single rows are served in time order (ties by trade id, then row); each
+takes its best run (smallest quantity difference, then fewest rows, then earliest) among rows not
+used yet. Candidates, runs and quantity checks are vectorised; only runs that pass the quantity
+check reach the exact VWAP check and the greedy pass in Python.
+
+Limits, to stay near linear: a run is consecutive in time among the other side's unmatched rows
+near the single row (an unrelated unmatched fill in between breaks it), and only the
+MAX_CANDIDATES rows nearest in time to the single row are considered; many-to-many is not tried.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+
+import polars as pl
+
+from reconciliation.engine.trades import KEYS, attach, units, within
+from reconciliation.engine.types import DECIMAL
+
+MAX_CANDIDATES = 16
+RESULT = {
+    "rule": pl.String, "internal_rows": pl.List(pl.UInt32), "external_rows": pl.List(pl.UInt32),
+    "internal_price": DECIMAL, "external_price": DECIMAL,
+}  # fmt: skip
+
+
+def match_splits(internal: pl.DataFrame, external: pl.DataFrame, table: pl.DataFrame):
+    """Split matches among unmatched rows: rule, internal_rows, external_rows, prices (VWAP)."""
+    one = _splits(internal, external, table, single_internal=True)
+    internal = internal.join(one.select(_row=pl.col("internal_rows").list.first()), on="_row",
+                             how="anti")  # fmt: skip
+    external = external.join(one.select(_row="external_rows").explode("_row"), on="_row",
+                             how="anti")  # fmt: skip
+    many = _splits(external, internal, table, single_internal=False)
+    return pl.concat([one, many])
+
+
+def _candidates(singles: pl.DataFrame, pieces: pl.DataFrame, table: pl.DataFrame):
+    """Rows of the other side near each single row, in time order, with running quantity totals."""
+
+    def shape(frame: pl.DataFrame, p: str) -> pl.DataFrame:
+        return frame.select(
+            *KEYS, pl.col("_row").alias(f"{p}_row"), pl.col("trade_id").alias(f"{p}_id"),
+            pl.col("executed_at").dt.epoch("us").alias(f"{p}_t"),
+            pl.col("order_id").alias(f"{p}_order"), units("quantity").alias(f"{p}_q"),
+            pl.col("price").alias(f"{p}_price"),
+        )  # fmt: skip
+
+    s = attach(shape(singles, "s"), table)
+    p = attach(shape(pieces, "p"), table.select("account", "pair", "window_us"))
+    # Time buckets one window wide: a row within the window of another is in an adjacent bucket.
+    width = pl.max_horizontal(pl.col("window_us"), pl.lit(1))
+    s = s.with_columns(_b=pl.col("s_t") // width)
+    near = s.with_columns(_b=pl.concat_list(pl.col("_b") - 1, "_b", pl.col("_b") + 1)).explode("_b")
+    near = near.join(p.with_columns(_b=pl.col("p_t") // width).drop("window_us"), on=[*KEYS, "_b"])
+    orders = pl.col("s_order").is_null() | pl.col("p_order").is_null()
+    near = near.filter(((pl.col("p_t") - pl.col("s_t")).abs() <= pl.col("window_us"))
+                       & (orders | (pl.col("s_order") == pl.col("p_order"))))  # fmt: skip
+    near = near.with_columns(_dt=(pl.col("p_t") - pl.col("s_t")).abs())
+    near = near.sort("s_row", "_dt", "p_t", "p_id", "p_row")
+    near = near.filter(pl.int_range(pl.len()).over("s_row") < MAX_CANDIDATES)
+    near = near.sort("s_row", "p_t", "p_id", "p_row")
+    return s.drop("_b"), near.with_columns(
+        pos=pl.int_range(pl.len()).over("s_row"), cum=pl.col("p_q").cum_sum().over("s_row")
+    )
+
+
+def _runs(s: pl.DataFrame, near: pl.DataFrame, single_internal: bool) -> pl.DataFrame:
+    """Consecutive runs of two or more candidates whose total quantity is within tolerance."""
+    starts = near.select("s_row", a="pos", before=pl.col("cum") - pl.col("p_q"))
+    ends = near.select("s_row", b="pos", cum="cum")
+    runs = starts.join(ends, on="s_row").filter(pl.col("b") > pl.col("a"))
+    runs = runs.with_columns(total=pl.col("cum") - pl.col("before")).join(s, on="s_row")
+    # internal - external, and the external value the relative tolerance applies to.
+    if single_internal:
+        diff, ext = pl.col("s_q") - pl.col("total"), pl.col("total")
+    else:
+        diff, ext = pl.col("total") - pl.col("s_q"), pl.col("s_q")
+    ok = within(diff, ext, pl.col("quantity_abs"), pl.col("quantity_rel"))
+    return runs.filter(ok).with_columns(_adiff=diff.abs(), _len=pl.col("b") - pl.col("a"))
+
+
+def _splits(singles, pieces, table, single_internal: bool) -> pl.DataFrame:
+    if singles.is_empty() or pieces.is_empty():
+        return pl.DataFrame(schema=RESULT)
+    s, near = _candidates(singles, pieces, table)
+    runs = _runs(s, near, single_internal)
+    if runs.is_empty():
+        return pl.DataFrame(schema=RESULT)
+    members = runs.select("s_row", "a", "b").join(near, on="s_row")
+    members = members.filter(pl.col("pos").is_between("a", "b")).sort("s_row", "a", "b", "pos")
+    members = members.group_by("s_row", "a", "b", maintain_order=True).agg(
+        rows="p_row", qs="p_q", prices="p_price", orders="p_order"
+    )
+    runs = runs.join(members, on=["s_row", "a", "b"]).sort(
+        "s_t", "s_id", "s_row", "_adiff", "_len", "a"
+    )
+    return _greedy(runs, single_internal)
+
+
+def _greedy(runs: pl.DataFrame, single_internal: bool) -> pl.DataFrame:
+    """Serve single rows in time order, each with its best run whose rows are all still free."""
+    served, used, out = set(), set(), []
+    rule = "split:one-to-many" if single_internal else "split:many-to-one"
+    for run in runs.iter_rows(named=True):
+        if run["s_row"] in served or used.intersection(run["rows"]):
+            continue
+        if len({o for o in run["orders"] if o is not None}) > 1:
+            continue
+        vwap = _vwap_within(run, single_internal)
+        if vwap is None:
+            continue
+        served.add(run["s_row"])
+        used.update(run["rows"])
+        single, many = [run["s_row"]], list(run["rows"])
+        prices = (run["s_price"], vwap) if single_internal else (vwap, run["s_price"])
+        rows = (single, many) if single_internal else (many, single)
+        out.append((rule, *rows, *prices))
+    return pl.DataFrame(out, schema=RESULT, orient="row")
+
+
+def _vwap_within(run: dict, single_internal: bool) -> Decimal | None:
+    """The run's VWAP (rounded to 18 places) if it is within price tolerance, else None; exact."""
+    with localcontext(prec=120):
+        total = sum(run["qs"])
+        if total <= 0:
+            return None
+        notional = sum(q * p for q, p in zip(run["qs"], run["prices"], strict=True))
+        price = run["s_price"]
+        # |notional/total - price| <= max(abs, rel * |external price|), multiplied by total > 0.
+        external = abs(notional) if single_internal else abs(price) * total
+        limit = max(Decimal(run["price_abs"]).scaleb(-18) * total,
+                    Decimal(run["price_rel"]).scaleb(-18) * external)  # fmt: skip
+        if abs(notional - price * total) > limit:
+            return None
+        return (notional / total).quantize(Decimal(1).scaleb(-18), rounding=ROUND_HALF_EVEN)
