@@ -23,11 +23,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from reconciliation import ingest, services
+from reconciliation.importers.assets import KRAKEN_WALLET_SUFFIX
 from reconciliation.models import Account
 
 SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "data" / "exchange"
-WALLET_SUFFIX = {"spot / main": "", "earn / bonded": ".S", "earn / flexible": ".M"}
-WALLET_SUFFIX["earn / liquid"] = ".F"
 QUOTE_PRICES_USD = {"USD": Decimal(1), "EUR": Decimal("1.0840"), "USDC": Decimal("0.9998")}
 
 
@@ -65,7 +64,7 @@ def _closing_balances(ledger: list[dict]) -> dict[str, Decimal]:
     closing: dict[str, Decimal] = {}
     for row in ledger:
         if row["txid"] and row["balance"]:
-            asset = row["asset"] + WALLET_SUFFIX.get(row["wallet"], "")
+            asset = row["asset"] + KRAKEN_WALLET_SUFFIX.get(row["wallet"], "")
             closing[asset] = Decimal(row["balance"])
     return closing
 
@@ -110,10 +109,9 @@ def _iso(kraken_time: str) -> str:
     return kraken_time.replace(" ", "T") + "Z"
 
 
-def book_trades(trades: list[dict], window_start: str) -> bytes:
+def book_trades(trades: list[dict]) -> bytes:
     rows = []
-    fills = [t for t in trades if t["time"] >= window_start]
-    for number, trade in enumerate(fills, start=1):
+    for number, trade in enumerate(trades, start=1):
         quote = trade["pair"].split("/")[1]
         rows.append(
             {
@@ -165,14 +163,13 @@ def load(by=None) -> dict[str, int]:
     accounts = _accounts()
     ledger, trades = _ledger_rows(), _trade_rows()
     as_of = _iso(ledger[-1]["time"])
-    window_start = ledger[0]["time"]
     ledger_file = (SAMPLES / "kraken_ledgers.csv").read_bytes()
     trades_file = (SAMPLES / "kraken_trades.csv").read_bytes()
     loads = {
         "kraken ledgers": (accounts.kraken, "kraken-ledgers", ledger_file),
         "kraken trades": (accounts.kraken, "kraken-trades", trades_file),
         "book balances": (accounts.book, "generic-balances", book_balances(ledger, as_of)),
-        "book trades": (accounts.book, "generic-trades", book_trades(trades, window_start)),
+        "book trades": (accounts.book, "generic-trades", book_trades(trades)),
         "prices": (None, "prices", prices(trades, as_of)),
     }  # fmt: skip
     loaded = {}

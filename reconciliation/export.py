@@ -48,7 +48,7 @@ def write_csv(dataset: Dataset, stream) -> int:
     writer.writeheader()
     count = 0
     for row in records(dataset):
-        writer.writerow(_neutralised(row))
+        writer.writerow(neutralised(row))
         count += 1
     return count
 
@@ -65,7 +65,7 @@ def write_json(dataset: Dataset, stream) -> int:
     return count
 
 
-def _neutralised(row: dict[str, str]) -> dict[str, str]:
+def neutralised(row: dict[str, str]) -> dict[str, str]:
     """Text that a spreadsheet would run as a formula is prefixed with a quote (numbers stay)."""
     safe = {}
     for name, value in row.items():

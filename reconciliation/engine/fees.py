@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import polars as pl
 
+from reconciliation.engine.causes import UNBOOKED_FEE
+from reconciliation.engine.tolerance import raw_value
 from reconciliation.engine.trades import (
     TradeMatch,
     attach,
     breaks_frame,
-    checked,
     i128,
     json_details,
     match_details,
@@ -24,7 +25,6 @@ from reconciliation.engine.trades import (
     to_decimal,
     tolerance_table,
     units,
-    units_of,
     value_causes,
     within,
 )
@@ -47,7 +47,7 @@ def fee_breaks(m: pl.DataFrame, type_: str) -> pl.DataFrame:
         details=match_details(None, internal_fee_asset=assets[0], external_fee_asset=assets[1]),
     )  # fmt: skip
     amounts = m.filter(~other_asset & ~within(i - e, e, pl.col("fee_abs"), pl.col("fee_rel")))
-    unbooked = pl.when((i == i128(0)) & (e != i128(0))).then(pl.lit("unbooked_fee"))
+    unbooked = pl.when((i == i128(0)) & (e != i128(0))).then(pl.lit(UNBOOKED_FEE))
     amount_breaks = breaks_frame(
         amounts, type_=type_, field="fee", key=match_key(type_, "fee"),
         asset=pl.coalesce(assets[1], assets[0], pl.lit("")), entity=ids,
@@ -87,8 +87,8 @@ def _matched_ids(match: TradeMatch, column: str) -> pl.DataFrame:
 def _total_tolerances(keys: pl.DataFrame, rules: ToleranceRules) -> pl.DataFrame:
     rows = []
     for account, asset in keys.iter_rows():
-        tolerance = checked(rules.for_key(account, asset, "fee_total"), account, asset)
-        rows.append((account, asset, units_of(tolerance.absolute), units_of(tolerance.relative)))
+        tolerance = rules.for_key(account, asset, "fee_total")
+        rows.append((account, asset, raw_value(tolerance.absolute), raw_value(tolerance.relative)))
     schema = {"account": pl.String, "fee_asset": pl.String, "_abs": pl.Int128, "_rel": pl.Int128}
     return pl.DataFrame(rows, schema=schema, orient="row")
 
@@ -113,7 +113,7 @@ def _total_breaks(match, internal, external, rules) -> pl.DataFrame:
         asset=pl.col("fee_asset"), entity=pl.col("fee_asset"),
         internal=to_decimal(pl.col("i_total")), external=to_decimal(pl.col("e_total")),
         difference=i - e, percent_of=e,
-        causes=[pl.when((i == zero) & (e != zero)).then(pl.lit("unbooked_fee")),
+        causes=[pl.when((i == zero) & (e != zero)).then(pl.lit(UNBOOKED_FEE)),
                 pl.when(loose).then(pl.lit("missing_trade")), *value_causes(i, e)],
         suggested=to_decimal(e),
         details=json_details(

@@ -13,24 +13,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal, localcontext
+from decimal import Decimal
 
 import polars as pl
 
+from reconciliation.engine.causes import DECIMAL_SHIFT, DUPLICATE, SIGN_FLIP, TIMING
+from reconciliation.engine.tolerance import raw as units
+from reconciliation.engine.tolerance import raw_value, to_decimal, with_quotient
+from reconciliation.engine.tolerance import within_tolerance as within
 from reconciliation.engine.types import (
     BREAKS,
     DECIMAL,
     TRADES,
-    Tolerance,
     ToleranceRules,
     empty_breaks,
 )
 
-SCALE = 10**18  # Decimal(38,18) units per 1
 FIELDS = ("quantity", "price", "fee", "fee_asset", "executed_at")  # compared on every match
 KEYS = ["account", "pair", "side"]
 MAX_ROUNDS = 32  # vectorised rounds before finishing a greedy assignment in plain Python
 DUPLICATE_WINDOW_US = 1_000_000
+ROUNDING, SPLIT_FILL, TIMEZONE = "rounding", "split_fill", "timezone"
+MISSING_INTERNAL, MISSING_EXTERNAL = "missing_internal", "missing_external"
 
 
 @dataclass(frozen=True)
@@ -41,76 +45,47 @@ class TradeMatch:
     breaks: pl.DataFrame
 
 
-# --- Exact arithmetic on Int128 units ------------------------------------------------------------
+# --- Exact arithmetic on Int128 units (raw counts of 1e-18, see tolerance.py) -------------------
 
 
 def i128(value: int) -> pl.Expr:
     return pl.lit(value, pl.Int128)
 
 
-def units(column: str) -> pl.Expr:
-    """A Decimal(38,18) column as exact Int128 units of 1e-18."""
-    return pl.col(column).cast(DECIMAL).to_physical()
-
-
-def to_decimal(value: pl.Expr) -> pl.Expr:
-    """Int128 units back to an exact Decimal(38,18) (through text: polars cannot rescale)."""
-    digits = value.abs().cast(pl.String).str.zfill(19)
-    sign = pl.when(value < i128(0)).then(pl.lit("-")).otherwise(pl.lit(""))
-    return pl.concat_str(sign, digits.str.head(-18), pl.lit("."), digits.str.tail(18)).cast(DECIMAL)
-
-
-def within(diff: pl.Expr, external: pl.Expr, absolute: pl.Expr, relative: pl.Expr) -> pl.Expr:
-    """|diff| <= max(absolute, relative * |external|), exactly, all in Int128 units."""
-    d, e = diff.abs(), external.abs()
-    # relative * |external| split into whole and fractional units: with relative <= 1 (enforced in
-    # tolerance_table) no intermediate exceeds 1e38, so nothing wraps.
-    whole, part = e // i128(SCALE), e % i128(SCALE)
-    return (d <= absolute) | (d <= relative * whole + (relative * part) // i128(SCALE))
-
-
 def _places(value: pl.Expr) -> pl.Expr:
-    """Decimal places actually used by a value in units (0 for whole numbers)."""
+    """Decimal places a raw value actually uses (0 for whole numbers)."""
     text = value.abs().cast(pl.String)
     zeros = text.str.len_chars() - text.str.strip_chars_end("0").str.len_chars()
     return pl.when(value == i128(0)).then(0).otherwise((18 - zeros).clip(lower_bound=0))
 
 
 def value_causes(internal: pl.Expr, external: pl.Expr) -> list[pl.Expr]:
-    """Causes read off two differing values in units: rounding, decimal shift, sign flip."""
+    """Causes read off two differing raw values: sign flip, decimal shift, rounding."""
     diff_digits = (internal - external).abs().cast(pl.String).str.len_chars()
     smaller = pl.min_horizontal(_places(internal), _places(external))
     significant = [v.abs().cast(pl.String).str.strip_chars_end("0") for v in (internal, external)]
     nonzero = (internal != i128(0)) & (external != i128(0))
     return [
-        pl.when(diff_digits <= 18 - smaller).then(pl.lit("rounding")),
+        pl.when(nonzero & (internal + external == i128(0))).then(pl.lit(SIGN_FLIP)),
         pl.when(nonzero & (significant[0] == significant[1]) & (internal.abs() != external.abs()))
-        .then(pl.lit("decimal_shift")),
-        pl.when(nonzero & (internal == i128(0) - external)).then(pl.lit("sign_flip")),
+        .then(pl.lit(DECIMAL_SHIFT)),
+        # Below one unit of the last place the coarser side books: one side rounded.
+        pl.when(diff_digits <= 18 - smaller).then(pl.lit(ROUNDING)),
     ]  # fmt: skip
 
 
 def with_percent(frame: pl.DataFrame, diff: str, external: str, out: str) -> pl.DataFrame:
-    """Add `out` = diff / |external| * 100 as Decimal(38,18), truncated; null when external is 0."""
-    num, den = pl.col("_num"), pl.col("_den")
-    f = frame.with_columns(_num=pl.col(diff).abs() * i128(100), _den=pl.col(external).abs())
-    f = f.with_columns(_q=num // den, _r=num % den)
-    # Long division one digit at a time: _r < _den, so _r * 10 never wraps.
-    for _ in range(18):
-        f = f.with_columns(_q=pl.col("_q") * i128(10) + (pl.col("_r") * i128(10)) // den,
-                           _r=(pl.col("_r") * i128(10)) % den)  # fmt: skip
-    signed = pl.when(pl.col(diff) < i128(0)).then(i128(0) - pl.col("_q")).otherwise(pl.col("_q"))
-    fits = (den > i128(0)) & (pl.col("_q") < i128(10**38))
-    return f.with_columns(to_decimal(pl.when(fits).then(signed)).alias(out)).drop(
-        "_num", "_den", "_q", "_r"
-    )
+    """Add `out` = diff / |external| * 100 as Decimal(38,18); null when external is 0."""
+    frame = frame.with_columns(_den=pl.col(external).abs())
+    frame = with_quotient(frame, diff, "_den", "_pct_raw", shift=2)
+    return frame.with_columns(to_decimal(pl.col("_pct_raw")).alias(out)).drop("_den", "_pct_raw")
 
 
 # --- Inputs and tolerances -----------------------------------------------------------------------
 
 
 def prepare(frame: pl.DataFrame) -> pl.DataFrame:
-    """The TRADES columns with exact types (optional ones may be absent), plus a row number `_row`."""
+    """The TRADES columns, exact types (optional ones may be absent), and a row number `_row`."""
     optional = {"order_id", "exchange_trade_id", "base", "quote", "fee", "fee_asset"}
     absent = [c for c in TRADES if c not in frame.columns]
     if set(absent) - optional:
@@ -127,19 +102,6 @@ def prepare(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_row_index("_row")
 
 
-def units_of(value: Decimal) -> int:
-    """A Decimal as exact units of 1e-18 (places beyond 18 are cut)."""
-    with localcontext(prec=80):
-        return int(value.scaleb(18))
-
-
-def checked(tolerance: Tolerance, account: str, asset: str) -> Tolerance:
-    """`tolerance` if usable by `within` (absolute >= 0, 0 <= relative <= 1), else ValueError."""
-    if tolerance.absolute < 0 or not 0 <= tolerance.relative <= 1:
-        raise ValueError(f"tolerance of {account} {asset} out of range: {tolerance}")
-    return tolerance
-
-
 def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
 
@@ -153,9 +115,9 @@ def tolerance_table(keys: pl.DataFrame, rules: ToleranceRules, fields=("quantity
         row["window_us"] = int(window / timedelta(microseconds=1))
         text.append(f"time({_plain(Decimal(row['window_us']).scaleb(-6))}s)")
         for name in fields:
-            tolerance = checked(rules.for_key(account, pair, name), account, pair)
-            row[f"{name}_abs"] = units_of(tolerance.absolute)
-            row[f"{name}_rel"] = units_of(tolerance.relative)
+            tolerance = rules.for_key(account, pair, name)
+            row[f"{name}_abs"] = raw_value(tolerance.absolute)
+            row[f"{name}_rel"] = raw_value(tolerance.relative)
             if name in ("quantity", "price"):
                 text.append(f"{name}(abs {_plain(tolerance.absolute)}, "
                             f"rel {_plain(tolerance.relative)})")  # fmt: skip
@@ -169,8 +131,8 @@ def attach(frame: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
     """`frame` with the tolerance columns of its (account, pair); literals when all are the same."""
     values = table.drop("account", "pair")
     if len(set(values.iter_rows())) == 1:
-        return frame.with_columns(pl.lit(v, t).alias(c) for (c, t), v in
-                                  zip(values.schema.items(), values.row(0), strict=True))  # fmt: skip
+        row = zip(values.schema.items(), values.row(0), strict=True)
+        return frame.with_columns(pl.lit(v, t).alias(c) for (c, t), v in row)
     return frame.join(table, on=["account", "pair"], how="left")
 
 
@@ -206,9 +168,10 @@ def one_to_one(candidates: pl.DataFrame, order: list[str]) -> pl.DataFrame:
 
 
 def _side(frame: pl.DataFrame, prefix: str, id_column: str = "trade_id") -> pl.DataFrame:
-    return frame.select(pl.col("_row").alias(f"{prefix}_row"), pl.col("trade_id").alias(f"{prefix}_id"),
-                        pl.col("executed_at").alias(f"{prefix}_t"), "account",
-                        pl.col(id_column).alias("_id"))  # fmt: skip
+    return frame.select(
+        pl.col("_row").alias(f"{prefix}_row"), pl.col("trade_id").alias(f"{prefix}_id"),
+        pl.col("executed_at").alias(f"{prefix}_t"), "account", pl.col(id_column).alias("_id"),
+    )  # fmt: skip
 
 
 def _id_pairs(internal: pl.DataFrame, external: pl.DataFrame) -> pl.DataFrame:
@@ -317,7 +280,7 @@ def _split_side(splits: pl.DataFrame, rows: str, frame: pl.DataFrame) -> pl.Data
 
 
 def _split_matches(splits: pl.DataFrame, internal: pl.DataFrame, external: pl.DataFrame):
-    """One row per split match: quantities and fees summed, prices as given (VWAP on the many side)."""
+    """One row per split match: quantities and fees summed, VWAP price on the many side."""
     i = _split_side(splits, "internal_rows", internal)
     e = _split_side(splits, "external_rows", external).select(pl.all().name.prefix("e_"))
     both = pl.concat([i, e, splits.select("rule", "internal_price", "external_price")],
@@ -381,7 +344,7 @@ def match_details(field: str | None = None, **extra: pl.Expr) -> pl.Expr:
 
 
 def split_cause() -> pl.Expr:
-    return pl.when(pl.col("split")).then(pl.lit("split_fill"))
+    return pl.when(pl.col("split")).then(pl.lit(SPLIT_FILL))
 
 
 def value_breaks(m: pl.DataFrame, type_: str, field: str, asset: str) -> pl.DataFrame:
@@ -406,7 +369,7 @@ def _time_breaks(m: pl.DataFrame) -> pl.DataFrame:
     def seconds(column: str) -> pl.Expr:
         return to_decimal(pl.col(column).dt.epoch("us").cast(pl.Int128) * i128(10**12))
 
-    zone = pl.when(pl.col("_us") % i128(900_000_000) == i128(0)).then(pl.lit("timezone"))
+    zone = pl.when(pl.col("_us") % i128(900_000_000) == i128(0)).then(pl.lit(TIMEZONE))
     times = {
         k: pl.col(f"{k}_time").dt.to_string("%Y-%m-%dT%H:%M:%S%.6fZ")
         for k in ("internal", "external")
@@ -415,7 +378,7 @@ def _time_breaks(m: pl.DataFrame) -> pl.DataFrame:
         f, type_="trades", field="executed_at", key=match_key("trades", "executed_at"),
         asset=pl.lit(""), entity=pl.col("external_ids").list.join("+"),
         internal=seconds("internal_time"), external=seconds("external_time"),
-        difference=pl.col("_us") * i128(10**12), causes=[zone, pl.lit("timing")],
+        difference=pl.col("_us") * i128(10**12), causes=[zone, pl.lit(TIMING)],
         suggested=seconds("external_time"),
         details=match_details(None, window_us=pl.col("window_us"), internal_time=times["internal"],
                               external_time=times["external"]),
@@ -425,7 +388,7 @@ def _time_breaks(m: pl.DataFrame) -> pl.DataFrame:
 def _label_breaks(m: pl.DataFrame) -> pl.DataFrame:
     """An id match whose side or pair differs (a sign flip or a mis-booked instrument)."""
     found = []
-    for field, cause in (("side", "sign_flip"), ("pair", "pair_mismatch")):
+    for field, cause in (("side", SIGN_FLIP), ("pair", "pair_mismatch")):
         f = m.filter(pl.col(field) != pl.col(f"external_{field}"))
         found.append(breaks_frame(
             f, type_="trades", field=field, key=match_key("trades", field), asset=pl.lit(""),
@@ -441,8 +404,8 @@ def _missing_breaks(rest: pl.DataFrame, internal_side: bool, duplicated: pl.Seri
     """Step d: a row left unmatched is missing on the other side."""
     q = units("quantity")
     key = pl.concat_str(pl.lit("trades|"), "account", pl.lit("|missing|"), "trade_id")
-    cause = "missing_external" if internal_side else "missing_internal"
-    dup = pl.when(pl.col("_row").is_in(duplicated.implode())).then(pl.lit("duplicate"))
+    cause = MISSING_EXTERNAL if internal_side else MISSING_INTERNAL
+    dup = pl.when(pl.col("_row").is_in(duplicated.implode())).then(pl.lit(DUPLICATE))
     strings = ["trade_id", "order_id", "exchange_trade_id", "pair", "side", "fee_asset"]
     details = json_details(
         **{c: pl.col(c) for c in strings}, price=pl.col("price").cast(pl.String),
@@ -493,7 +456,7 @@ def duplicates(trades: pl.DataFrame, side: str = "internal") -> pl.DataFrame:
         external=none if internal_side else pl.col("quantity"),
         difference=q if internal_side else i128(0) - q,
         percent_of=pl.lit(None, pl.Int128) if internal_side else q,
-        causes=[pl.lit("duplicate")],
+        causes=[pl.lit(DUPLICATE)],
         suggested=pl.lit(Decimal(0), DECIMAL) if internal_side else none,
         details=json_details(trade_id=pl.col("trade_id"), duplicate_of=pl.col("_of"),
                              side=pl.lit(side), microseconds_apart=pl.col("_gap")),
@@ -522,7 +485,7 @@ def _assert_once(rows: list[pl.Series]) -> pl.Series:
 def match_trades(
     internal: pl.DataFrame, external: pl.DataFrame, rules: ToleranceRules
 ) -> TradeMatch:
-    """Match the firm's fills (internal) against the exchange's trades (external): matches, breaks."""
+    """Match the firm's fills (internal) to the exchange's trades (external): matches, breaks."""
     # Imported here: both build on this module's helpers, and match_trades is their only caller.
     from reconciliation.engine import fees, trade_splits
 

@@ -36,6 +36,16 @@ DEFAULT_ALIASES: dict[tuple[str, str], str] = {
     ("kraken", "ZCHF"): "CHF",
 }
 
+# Kraken's earn wallets hold the balances its API reports under suffixed codes (DOT.S, USDC.M,
+# ADA.F). Kraken documents the suffixes, not this mapping: it is inferred from matching exports.
+KRAKEN_WALLET_SUFFIX = {
+    "spot / main": "",
+    "earn / bonded": ".S",
+    "earn / flexible": ".M",
+    "earn / liquid": ".F",
+    "earn / locked": ".B",
+}
+
 ASSET_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}(\.[A-Z0-9]{1,8})?$")
 
 

@@ -9,12 +9,16 @@ from reconciliation.models.datasets import (
     TradeRecord,
 )
 from reconciliation.models.rules import RuleSet, RuleSetVersion
+from reconciliation.models.runs import Break, BreakComment, BreakObservation, Run, TradeMatch
 from reconciliation.models.sources import Account, AssetAlias, ExchangeCredential, Source
 
 __all__ = [
     "Account",
     "AssetAlias",
     "BalanceRecord",
+    "Break",
+    "BreakComment",
+    "BreakObservation",
     "Dataset",
     "ExchangeCredential",
     "LedgerEntryRecord",
@@ -22,6 +26,8 @@ __all__ = [
     "PriceRecord",
     "RuleSet",
     "RuleSetVersion",
+    "Run",
     "Source",
+    "TradeMatch",
     "TradeRecord",
 ]

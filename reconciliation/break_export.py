@@ -1,0 +1,75 @@
+"""Breaks as CSV or JSON rows (command, page and API exports share this)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+
+from reconciliation.export import neutralised, plain
+from reconciliation.models import Break, BreakObservation, Run
+
+FIELDS = [
+    "break_id", "type", "account", "asset", "entity", "field", "internal_value",
+    "external_value", "difference", "difference_pct", "value_rc", "severity", "causes",
+    "status", "first_seen_at", "last_seen_at", "times_seen",
+]  # fmt: skip
+
+
+def _row(item: Break, observation: BreakObservation | None = None) -> dict:
+    source = observation or item
+    return {
+        "break_id": str(item.pk),
+        "type": item.type,
+        "account": item.account,
+        "asset": item.asset,
+        "entity": item.entity,
+        "field": item.field,
+        "internal_value": plain(source.internal_value),
+        "external_value": plain(source.external_value),
+        "difference": plain(source.difference),
+        "difference_pct": plain(item.difference_pct),
+        "value_rc": plain(source.value_rc),
+        "severity": source.severity,
+        "causes": ";".join(item.causes or []),
+        "status": item.status,
+        "first_seen_at": plain(item.first_seen_at),
+        "last_seen_at": plain(item.last_seen_at),
+        "times_seen": str(item.times_seen),
+    }
+
+
+def run_breaks(run: Run) -> Iterator[dict]:
+    """The breaks one run saw, with the values it saw."""
+    observations = (
+        BreakObservation.objects.filter(run=run)
+        .select_related("break_record")
+        .order_by("break_record_id")
+    )
+    for observation in observations.iterator(chunk_size=5000):
+        yield _row(observation.break_record, observation)
+
+
+def breaks(queryset) -> Iterator[dict]:
+    for item in queryset.iterator(chunk_size=5000):
+        yield _row(item)
+
+
+def write_csv(rows: Iterable[dict], stream) -> int:
+    writer = csv.DictWriter(stream, fieldnames=FIELDS, lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    for row in rows:
+        writer.writerow(neutralised(row))
+        count += 1
+    return count
+
+
+def write_json(rows: Iterable[dict], stream) -> int:
+    stream.write("[")
+    count = 0
+    for row in rows:
+        stream.write(("," if count else "") + "\n" + json.dumps(row, ensure_ascii=False))
+        count += 1
+    stream.write("\n]\n")
+    return count

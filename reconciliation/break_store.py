@@ -1,0 +1,182 @@
+"""Storing a run's results: breaks (identity across runs), observations, matches, in one go.
+
+All in one transaction, which first locks the run and checks it is running and not yet stored,
+so a redelivered task stores nothing twice. Breaks are staged with COPY into a temporary table
+and merged with one INSERT ... ON CONFLICT: a break seen before keeps its identity, status,
+assignee and comments, and counts one more sighting; a break of the same type and accounts not
+seen in this run is resolved; a resolved break seen again is open again.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import polars as pl
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit import services as audit
+from reconciliation.models import Run
+
+STAGED = [
+    "break_key", "account", "asset", "entity", "field", "internal_value", "external_value",
+    "difference", "difference_pct", "value_rc", "severity", "causes", "suggested_value", "details",
+]  # fmt: skip
+MATCH_COLUMNS = [
+    "match_id", "rule", "account", "pair", "side", "internal_ids", "external_ids",
+    "internal_quantity", "external_quantity", "internal_price", "external_price",
+]  # fmt: skip
+
+IDENTITY = (
+    "encode(sha256(convert_to(%(type)s || '|' || %(internal)s || '|' || %(external)s || '|' "
+    "|| s.break_key, 'UTF8')), 'hex')"
+)
+
+MERGE = f"""
+INSERT INTO reconciliation_break (
+    identity, type, break_key, internal_account_id, external_account_id, account, asset, entity,
+    field, status, accepted_reason, first_seen_run_id, last_seen_run_id, first_seen_at,
+    last_seen_at, times_seen, internal_value, external_value, difference, difference_pct,
+    value_rc, severity, causes, suggested_value, details)
+SELECT {IDENTITY}, %(type)s, s.break_key, %(internal)s, %(external)s, s.account, s.asset,
+    s.entity, s.field, 'open', '', %(run)s, %(run)s, %(now)s, %(now)s, 1, s.internal_value,
+    s.external_value, s.difference, s.difference_pct, s.value_rc, s.severity, s.causes,
+    s.suggested_value, s.details
+FROM staged_breaks s
+ON CONFLICT (identity) DO UPDATE SET
+    last_seen_run_id = EXCLUDED.last_seen_run_id,
+    last_seen_at = EXCLUDED.last_seen_at,
+    times_seen = reconciliation_break.times_seen + 1,
+    internal_value = EXCLUDED.internal_value,
+    external_value = EXCLUDED.external_value,
+    difference = EXCLUDED.difference,
+    difference_pct = EXCLUDED.difference_pct,
+    value_rc = EXCLUDED.value_rc,
+    severity = EXCLUDED.severity,
+    causes = EXCLUDED.causes,
+    suggested_value = EXCLUDED.suggested_value,
+    details = EXCLUDED.details,
+    status = CASE WHEN reconciliation_break.status = 'resolved' THEN 'open'
+                  ELSE reconciliation_break.status END,
+    resolved_at = CASE WHEN reconciliation_break.status = 'resolved' THEN NULL
+                       ELSE reconciliation_break.resolved_at END
+RETURNING (xmax = 0) AS inserted
+"""  # noqa: S608 - constant SQL; values are parameters
+
+OBSERVE = f"""
+INSERT INTO reconciliation_breakobservation (
+    run_id, break_record_id, internal_value, external_value, difference, value_rc, severity)
+SELECT %(run)s, b.id, s.internal_value, s.external_value, s.difference, s.value_rc, s.severity
+FROM staged_breaks s JOIN reconciliation_break b ON b.identity = {IDENTITY}
+ON CONFLICT DO NOTHING
+"""  # noqa: S608 - constant SQL; values are parameters
+
+RESOLVE = """
+UPDATE reconciliation_break SET status = 'resolved', resolved_at = %(now)s
+WHERE type = %(type)s AND internal_account_id = %(internal)s
+  AND external_account_id = %(external)s AND status IN ('open', 'investigating')
+  AND last_seen_run_id <> %(run)s
+"""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What the engine found: breaks (BREAKS + value_rc, severity) and, for trades, matches."""
+
+    breaks: pl.DataFrame
+    matches: pl.DataFrame | None = None
+
+
+def _csv(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, include_header=False, null_value="", quote_style="non_numeric")
+    return buffer.getvalue()
+
+
+def _staged(breaks: pl.DataFrame) -> pl.DataFrame:
+    causes = pl.col("causes").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+    return (
+        breaks.unique(subset=["break_key"], keep="first", maintain_order=True)
+        .with_columns(
+            causes=pl.when(causes.list.len() == 0)
+            .then(pl.lit("[]"))
+            .otherwise(pl.lit('["') + causes.list.join('","') + pl.lit('"]')),
+            details=pl.col("details").fill_null("{}"),
+        )
+        .select(STAGED)
+    )
+
+
+def _copy(cursor, sql: str, frame: pl.DataFrame) -> None:
+    with cursor.cursor.copy(sql) as copy:
+        for start in range(0, frame.height, 100_000):
+            copy.write(_csv(frame.slice(start, 100_000)))
+
+
+def store_results(run: Run, result: RunResult, *, engine_ms: int) -> bool:
+    """Store everything the run found, once; False if it was already stored or is not running."""
+    now = timezone.now()
+    params = {
+        "type": run.type,
+        "internal": run.internal_dataset.account_id,
+        "external": run.external_dataset.account_id,
+        "run": run.pk,
+        "now": now,
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        locked = Run.objects.select_for_update().filter(
+            pk=run.pk, status=Run.Status.RUNNING, break_count__isnull=True
+        )
+        if not locked.exists():
+            return False
+        cursor.execute(
+            "CREATE TEMP TABLE staged_breaks (break_key text, account text, asset text, "
+            "entity text, field text, internal_value numeric, external_value numeric, "
+            "difference numeric, difference_pct numeric, value_rc numeric, severity text, "
+            "causes jsonb, suggested_value numeric, details jsonb) ON COMMIT DROP"
+        )
+        staged = _staged(result.breaks)
+        _copy(cursor, f"COPY staged_breaks ({', '.join(STAGED)}) FROM STDIN (FORMAT csv)", staged)
+        cursor.execute(MERGE, params)
+        inserted = sum(1 for (is_new,) in cursor.fetchall() if is_new)
+        cursor.execute(OBSERVE, params)
+        cursor.execute(RESOLVE, params)
+        resolved = cursor.rowcount
+        matches = _store_matches(cursor, run, result.matches)
+        by_severity = staged.group_by("severity").len().sort("severity").rows()
+        Run.objects.filter(pk=run.pk).update(
+            break_count=staged.height,
+            match_count=matches,
+            by_severity={severity: count for severity, count in by_severity},
+            engine_ms=engine_ms,
+        )
+        audit.record(
+            action="run.breaks_stored", object_type="run", object_id=run.pk,
+            after={"breaks": staged.height, "new": inserted,
+                   "seen_again": staged.height - inserted, "resolved": resolved,
+                   "matches": matches},
+        )  # fmt: skip
+    return True
+
+
+def _store_matches(cursor, run: Run, matches: pl.DataFrame | None) -> int | None:
+    if matches is None:
+        return None
+    frame = matches.select(
+        pl.lit(run.pk).alias("run_id"),
+        *[
+            (
+                pl.col(name).list.eval(pl.element().cast(pl.String)).list.join('","')
+                if name.endswith("_ids")
+                else pl.col(name)
+            )
+            for name in MATCH_COLUMNS
+        ],
+    ).with_columns(
+        internal_ids=pl.lit('["') + pl.col("internal_ids") + pl.lit('"]'),
+        external_ids=pl.lit('["') + pl.col("external_ids") + pl.lit('"]'),
+    )
+    columns = ", ".join(["run_id", *MATCH_COLUMNS])
+    _copy(cursor, f"COPY reconciliation_tradematch ({columns}) FROM STDIN (FORMAT csv)", frame)
+    return frame.height

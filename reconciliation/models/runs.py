@@ -1,0 +1,198 @@
+"""Runs, and the breaks they find: one Break per difference, one observation per run."""
+
+from django.conf import settings
+from django.db import models
+
+from reconciliation.engine.types import TYPES
+from reconciliation.models.datasets import MONEY
+
+TYPE_CHOICES = [(name, name) for name in TYPES]
+SEVERITY_CHOICES = [(s, s) for s in ("low", "medium", "high", "critical")]
+
+
+class Run(models.Model):
+    """One reconciliation of an internal dataset against an external one, under a rule set."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    type = models.CharField(max_length=20, choices=TYPE_CHOICES)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    internal_dataset = models.ForeignKey(
+        "reconciliation.Dataset", on_delete=models.PROTECT, related_name="+"
+    )
+    external_dataset = models.ForeignKey(
+        "reconciliation.Dataset", on_delete=models.PROTECT, related_name="+"
+    )
+    prices_dataset = models.ForeignKey(
+        "reconciliation.Dataset", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    rule_set_version = models.ForeignKey(
+        "reconciliation.RuleSetVersion", on_delete=models.PROTECT, related_name="runs"
+    )
+    as_of = models.DateTimeField(help_text="balances are compared as of this time")
+    progress = models.PositiveSmallIntegerField(default=0)
+    phase = models.CharField(max_length=100, default="queued")
+    message = models.TextField(blank=True, help_text="why it failed, in words a user can act on")
+    cancel_requested = models.BooleanField(default=False)
+    deliveries = models.PositiveSmallIntegerField(default=0)
+    break_count = models.PositiveIntegerField(null=True, blank=True)
+    match_count = models.PositiveIntegerField(null=True, blank=True)
+    by_severity = models.JSONField(default=dict, blank=True)
+    engine_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["type", "-id"]), models.Index(fields=["status"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(progress__lte=100), name="run_progress_pct"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["queued", "running"])
+                | models.Q(finished_at__isnull=False),
+                name="finished_run_has_end",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.type}, {self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+
+class Break(models.Model):
+    """A difference, the same across runs while it lasts (identity = scope + break key)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        INVESTIGATING = "investigating"
+        RESOLVED = "resolved"
+        ACCEPTED = "accepted"
+
+    identity = models.CharField(max_length=64, unique=True)
+    type = models.CharField(max_length=20, choices=TYPE_CHOICES)
+    break_key = models.CharField(max_length=500)
+    internal_account = models.ForeignKey(
+        "reconciliation.Account", on_delete=models.PROTECT, related_name="+"
+    )
+    external_account = models.ForeignKey(
+        "reconciliation.Account", on_delete=models.PROTECT, related_name="+"
+    )
+    account = models.CharField(max_length=100, blank=True)
+    asset = models.CharField(max_length=40, blank=True)
+    entity = models.CharField(max_length=300, blank=True)
+    field = models.CharField(max_length=50)
+    status = models.CharField(max_length=15, choices=Status.choices, default=Status.OPEN)
+    accepted_reason = models.TextField(blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    first_seen_run = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="+")
+    last_seen_run = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="+")
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    times_seen = models.PositiveIntegerField(default=1)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    # The latest observation's values, kept here so lists need no join.
+    internal_value = models.DecimalField(null=True, blank=True, **MONEY)
+    external_value = models.DecimalField(null=True, blank=True, **MONEY)
+    difference = models.DecimalField(null=True, blank=True, **MONEY)
+    difference_pct = models.DecimalField(null=True, blank=True, **MONEY)
+    value_rc = models.DecimalField(null=True, blank=True, **MONEY)
+    severity = models.CharField(max_length=10, choices=SEVERITY_CHOICES)
+    causes = models.JSONField(default=list, blank=True)
+    suggested_value = models.DecimalField(null=True, blank=True, **MONEY)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "-id"]),
+            models.Index(fields=["type", "status", "-id"]),
+            models.Index(fields=["severity", "status", "-id"]),
+            models.Index(fields=["asset", "-id"]),
+            models.Index(fields=["account", "-id"]),
+            models.Index(fields=["last_seen_run", "-id"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status="accepted") | ~models.Q(accepted_reason=""),
+                name="accepted_break_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="resolved") | models.Q(resolved_at__isnull=False),
+                name="resolved_break_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"break {self.pk} {self.break_key} ({self.status})"
+
+
+class BreakObservation(models.Model):
+    """What one run saw of one break (the history across runs)."""
+
+    run = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="+", db_index=False)
+    break_record = models.ForeignKey(Break, on_delete=models.PROTECT, related_name="observations")
+    internal_value = models.DecimalField(null=True, blank=True, **MONEY)
+    external_value = models.DecimalField(null=True, blank=True, **MONEY)
+    difference = models.DecimalField(null=True, blank=True, **MONEY)
+    value_rc = models.DecimalField(null=True, blank=True, **MONEY)
+    severity = models.CharField(max_length=10, choices=SEVERITY_CHOICES)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "break_record"], name="observed_once_per_run")
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} saw break {self.break_record_id}"
+
+
+class BreakComment(models.Model):
+    break_record = models.ForeignKey(Break, on_delete=models.PROTECT, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"comment on break {self.break_record_id}"
+
+
+class TradeMatch(models.Model):
+    """A matched set of internal and external trades, and the rule that matched them."""
+
+    run = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="+", db_index=False)
+    match_id = models.CharField(max_length=200)
+    rule = models.CharField(max_length=300)
+    account = models.CharField(max_length=100)
+    pair = models.CharField(max_length=81)
+    side = models.CharField(max_length=4)
+    internal_ids = models.JSONField()
+    external_ids = models.JSONField()
+    internal_quantity = models.DecimalField(**MONEY)
+    external_quantity = models.DecimalField(**MONEY)
+    internal_price = models.DecimalField(**MONEY)
+    external_price = models.DecimalField(**MONEY)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "match_id"], name="trade_match_once_per_run")
+        ]
+
+    def __str__(self) -> str:
+        return f"match {self.match_id} ({self.rule})"

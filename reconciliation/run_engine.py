@@ -1,0 +1,115 @@
+"""From a run's inputs to its results: which engine functions each type uses (no storage here).
+
+Each dataset is one account, so both sides are keyed by the internal dataset's account code:
+the book's `main` and the exchange's `main` are the same book. Balances are summed over wallets
+per asset; an external ledger is turned into balances at the run's as-of time.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from reconciliation.break_store import RunResult
+from reconciliation.engine import balances, fees, trades, valuation
+from reconciliation.engine.rule_definition import RuleDefinition
+from reconciliation.importers.assets import KRAKEN_WALLET_SUFFIX
+from reconciliation.models import Run
+
+# Pricing used until pricing configurations are versioned on their own (SPEC 2.3).
+DEFAULT_STALENESS = timedelta(hours=24)
+
+
+def _one_account(frame: pl.DataFrame, account: str) -> pl.DataFrame:
+    return frame.with_columns(account=pl.lit(account))
+
+
+def _wallet_assets(ledger: pl.DataFrame) -> pl.DataFrame:
+    """Earn-wallet entries count towards the suffixed asset (DOT in earn / bonded is DOT.S)."""
+    suffix = pl.col("wallet").replace_strict(KRAKEN_WALLET_SUFFIX, default="")
+    already = pl.col("asset").str.contains(".", literal=True)
+    return ledger.with_columns(
+        asset=pl.when(already).then(pl.col("asset")).otherwise(pl.col("asset") + suffix)
+    )
+
+
+def _balance_sides(run: Run, inputs: dict, account: str):
+    internal = _one_account(inputs["internal"], account)
+    external_ledger = None
+    if run.external_dataset.kind == "ledger":
+        external_ledger = _wallet_assets(_one_account(inputs["external"], account))
+        external = balances.balances_from_ledger(external_ledger, run.as_of)
+    else:
+        external = _one_account(inputs["external"], account)
+    return internal, external, external_ledger
+
+
+def _cash_filter(frame: pl.DataFrame, definition: RuleDefinition, cash: bool) -> pl.DataFrame:
+    is_cash = pl.col("asset").is_in(list(definition.cash_assets))
+    return frame.filter(is_cash if cash else ~is_cash)
+
+
+def _prices(run: Run, inputs: dict, definition: RuleDefinition) -> pl.DataFrame | None:
+    if "prices" not in inputs:
+        return None
+    sources = inputs["prices"].get_column("price_source").unique(maintain_order=True).to_list()
+    return valuation.select_prices(
+        inputs["prices"],
+        as_of=run.as_of,
+        reporting_currency=definition.reporting_currency,
+        source_priority=sources,
+        staleness=DEFAULT_STALENESS,
+        last_known_good=True,
+    )
+
+
+def _balances(run: Run, inputs: dict, definition: RuleDefinition) -> pl.DataFrame:
+    account = run.internal_dataset.account.code
+    internal, external, ledger = _balance_sides(run, inputs, account)
+    rules = definition.tolerances[run.type]
+    if run.type == "valuation":
+        return valuation.reconcile_valuation(
+            internal, external, _prices(run, inputs, definition), rules,
+            reporting_currency=definition.reporting_currency,
+        )  # fmt: skip
+    cash = run.type == "cash"
+    internal = _cash_filter(internal, definition, cash)
+    external = _cash_filter(external, definition, cash)
+    if ledger is not None:
+        ledger = _cash_filter(ledger, definition, cash)
+    return balances.reconcile_balances(
+        internal, external, rules, type=run.type, external_ledger=ledger
+    )
+
+
+def _trades(run: Run, inputs: dict, definition: RuleDefinition) -> RunResult:
+    account = run.internal_dataset.account.code
+    internal = _one_account(inputs["internal"], account)
+    external = _one_account(inputs["external"], account)
+    match = trades.match_trades(internal, external, definition.tolerances["trades"])
+    if run.type == "fees":
+        found = fees.reconcile_fees(match, internal, external, definition.tolerances["fees"])
+        return RunResult(found, None)
+    return RunResult(match.breaks, match.matches)
+
+
+def reconcile(run: Run, inputs: dict, definition: RuleDefinition) -> RunResult:
+    """The run's breaks, valued in the reporting currency and graded by severity."""
+    if run.type in ("trades", "fees"):
+        result = _trades(run, inputs, definition)
+    else:
+        result = RunResult(_balances(run, inputs, definition), None)
+    return RunResult(_grade(run, inputs, definition, result.breaks), result.matches)
+
+
+def _grade(run, inputs, definition: RuleDefinition, found: pl.DataFrame) -> pl.DataFrame:
+    prices = _prices(run, inputs, definition)
+    if prices is not None:
+        found = valuation.value_breaks(
+            found, prices, reporting_currency=definition.reporting_currency
+        )
+    elif "value_rc" not in found.columns:
+        found = found.with_columns(value_rc=pl.lit(None, dtype=pl.Decimal(38, 18)))
+    grades = valuation.severity(found.get_column("value_rc"), list(definition.severity_bands))
+    return found.with_columns(severity=grades)

@@ -1,0 +1,234 @@
+"""Runs (SPEC 2.4): start, execute on a worker with progress, cancel; reproducible and idempotent.
+
+A run's task may be delivered more than once (a worker died, Redis redelivered it). Execution is
+therefore a sequence of guarded steps: claiming the run counts a delivery (the third failed one
+fails the run), the engine is pure and deterministic, and all results are stored in one
+transaction that first checks the run is still running and unstored. A redelivered task either
+finds the run finished and does nothing, or computes the same results again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from rest_framework import status
+
+from audit import services as audit
+from config.errors import DomainError
+from reconciliation import frames, rule_sets
+from reconciliation.engine import rule_definition
+from reconciliation.models import Dataset, RuleSet, RuleSetVersion, Run
+
+logger = logging.getLogger(__name__)
+MAX_DELIVERIES = 3
+
+# What each type reconciles: (internal kinds, external kinds, needs prices)
+INPUTS = {
+    "position": ({"balances"}, {"balances", "ledger"}, False),
+    "cash": ({"balances"}, {"balances", "ledger"}, False),
+    "valuation": ({"balances"}, {"balances", "ledger"}, True),
+    "trades": ({"trades"}, {"trades"}, False),
+    "fees": ({"trades"}, {"trades"}, False),
+}
+
+
+class RunRefused(DomainError):
+    code = "run_refused"
+
+
+class RunNotCancellable(DomainError):
+    code = "run_not_cancellable"
+    http_status = status.HTTP_409_CONFLICT
+
+
+class RunCancelled(Exception):
+    pass
+
+
+def default_rule_set_version() -> RuleSetVersion:
+    version = rule_sets.latest_published(RuleSet.objects.get(name="default"))
+    if version is None:
+        raise RunRefused("The default rule set has no published version.")
+    return version
+
+
+def _check_inputs(type_: str, internal: Dataset, external: Dataset, prices: Dataset | None):
+    if type_ not in INPUTS:
+        available = ", ".join(INPUTS)
+        raise RunRefused(f"{type_!r} cannot be run; the types available are: {available}.")
+    internal_kinds, external_kinds, needs_prices = INPUTS[type_]
+    problems = {}
+    if internal.kind not in internal_kinds:
+        problems["internal"] = [
+            f"dataset {internal.pk} is {internal.kind}, not {' or '.join(sorted(internal_kinds))}"
+        ]
+    if external.kind not in external_kinds:
+        problems["external"] = [
+            f"dataset {external.pk} is {external.kind}, not {' or '.join(sorted(external_kinds))}"
+        ]
+    if needs_prices and (prices is None or prices.kind != "prices"):
+        problems["prices"] = ["a prices dataset is needed to value positions"]
+    if internal.pk == external.pk:
+        problems["external"] = ["must be another dataset than the internal one"]
+    if problems:
+        raise RunRefused("These datasets cannot be reconciled that way.", fields=problems)
+
+
+def start_run(
+    *,
+    type: str,
+    internal: Dataset,
+    external: Dataset,
+    prices: Dataset | None = None,
+    rule_set_version: RuleSetVersion | None = None,
+    by=None,
+) -> Run:
+    """Queue a run; the task is sent once the transaction commits."""
+    _check_inputs(type, internal, external, prices)
+    version = rule_set_version or default_rule_set_version()
+    if version.status != RuleSetVersion.Status.PUBLISHED:
+        raise RunRefused(f"Rule set version {version} is a draft: publish it before running.")
+    with transaction.atomic():
+        run = Run.objects.create(
+            type=type,
+            internal_dataset=internal,
+            external_dataset=external,
+            prices_dataset=prices,
+            rule_set_version=version,
+            as_of=max(internal.as_of, external.as_of),
+            created_by=by if getattr(by, "is_authenticated", False) else None,
+        )
+        audit.record(
+            action="run.started", actor=by, object_type="run", object_id=run.pk,
+            after={"type": type, "internal": internal.pk, "external": external.pk,
+                   "prices": prices.pk if prices else None, "rule_set_version": version.pk},
+        )  # fmt: skip
+        transaction.on_commit(lambda: _enqueue(run.pk))
+    return run
+
+
+def _enqueue(run_id: int) -> None:
+    from reconciliation.tasks import execute_run
+
+    execute_run.delay(run_id)
+
+
+def cancel_run(run: Run, *, by) -> Run:
+    """Cancel a queued run at once; ask a running one to stop at its next phase."""
+    with transaction.atomic():
+        if Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED).update(
+            status=Run.Status.CANCELLED, phase="cancelled", finished_at=timezone.now()
+        ):
+            outcome = "cancelled"
+        elif Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(cancel_requested=True):
+            outcome = "cancel requested"
+        else:
+            raise RunNotCancellable(f"Run {run.pk} has already finished.")
+        audit.record(action="run.cancelled", actor=by, object_type="run", object_id=run.pk,
+                     after={"outcome": outcome})  # fmt: skip
+    run.refresh_from_db()
+    return run
+
+
+# --- Execution (called by the Celery task) -------------------------------------------------------
+
+
+@dataclass
+class Progress:
+    run_id: int
+
+    def __call__(self, percent: int, phase: str) -> None:
+        """Record progress; stop if a cancel was requested meanwhile."""
+        Run.objects.filter(pk=self.run_id, status=Run.Status.RUNNING).update(
+            progress=percent, phase=phase
+        )
+        if Run.objects.filter(pk=self.run_id, cancel_requested=True).exists():
+            raise RunCancelled
+
+
+def _claim(run_id: int) -> Run | None:
+    """Mark the run running and count this delivery; None if there is nothing to do."""
+    with transaction.atomic():
+        claimed = Run.objects.filter(
+            pk=run_id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]
+        ).update(
+            status=Run.Status.RUNNING,
+            deliveries=F("deliveries") + 1,
+            started_at=timezone.now(),
+            phase="starting",
+        )
+        if not claimed:
+            return None
+        run = Run.objects.select_related(
+            "internal_dataset", "external_dataset", "prices_dataset", "rule_set_version"
+        ).get(pk=run_id)
+    if run.deliveries > MAX_DELIVERIES:
+        message = (
+            f"The run was started {MAX_DELIVERIES} times without finishing (its worker "
+            "stopped each time); it was given up. Start it again."
+        )
+        _finish(run, Run.Status.FAILED, message)
+        return None
+    return run
+
+
+def _finish(run: Run, status_: str, message: str = "") -> None:
+    with transaction.atomic():
+        Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(
+            status=status_, message=message, finished_at=timezone.now(),
+            phase=status_, progress=100 if status_ == Run.Status.SUCCEEDED else F("progress"),
+        )  # fmt: skip
+        audit.record(action=f"run.{status_}", object_type="run", object_id=run.pk,
+                     after={"message": message} if message else None)  # fmt: skip
+
+
+def execute_run(run_id: int) -> str:
+    """Run the engine for a run and store its breaks; returns the run's final status."""
+    run = _claim(run_id)
+    if run is None:
+        return Run.objects.filter(pk=run_id).values_list("status", flat=True).first() or "missing"
+    progress = Progress(run.pk)
+    try:
+        progress(5, "loading datasets")
+        inputs = _load_inputs(run)
+        progress(30, "reconciling")
+        definition = rule_definition.validate(run.rule_set_version.definition)
+        started = time.perf_counter()
+        from reconciliation import run_engine
+
+        result = run_engine.reconcile(run, inputs, definition)
+        engine_ms = int((time.perf_counter() - started) * 1000)
+        progress(70, "storing breaks")
+        from reconciliation import break_store
+
+        stored = break_store.store_results(run, result, engine_ms=engine_ms)
+        if not stored:
+            return Run.objects.get(pk=run.pk).status
+        _finish(run, Run.Status.SUCCEEDED)
+        return Run.Status.SUCCEEDED
+    except RunCancelled:
+        _finish(run, Run.Status.CANCELLED, "Cancelled on request.")
+        return Run.Status.CANCELLED
+    except DomainError as exc:
+        _finish(run, Run.Status.FAILED, exc.message)
+        return Run.Status.FAILED
+    except Exception as exc:
+        logger.exception("run %s failed", run.pk)
+        _finish(run, Run.Status.FAILED, f"Unexpected error ({type(exc).__name__}); it is logged "
+                "with the run id. Retry, or report it if it happens again.")  # fmt: skip
+        return Run.Status.FAILED
+
+
+def _load_inputs(run: Run) -> dict:
+    inputs = {
+        "internal": frames.load(run.internal_dataset),
+        "external": frames.load(run.external_dataset),
+    }
+    if run.prices_dataset is not None:
+        inputs["prices"] = frames.load(run.prices_dataset)
+    return inputs
