@@ -7,6 +7,8 @@ from accounts.access import capabilities_of, user_roles
 # (label, url name, capability needed or None for any role)
 NAVIGATION = [
     ("Overview", "overview", "view_overview"),
+    ("Breaks", "breaks:list", "view_breaks"),
+    ("Runs", "runs:list", "view_breaks"),
     ("Datasets", "datasets:list", "view_breaks"),
     ("Upload", "datasets:upload", "upload_datasets"),
     ("Rule sets", "rules:list", "view_breaks"),

@@ -92,8 +92,13 @@ def injected(touched: pl.DataFrame) -> dict:
 
 def naive_loop(internal: pl.DataFrame, external: pl.DataFrame) -> dict:
     """The per-row Python Decimal baseline: a dict join and one comparison per key."""
-    theirs = dict(zip(zip(external["account"], external["asset"], strict=True),
-                      external["quantity"], strict=True))  # fmt: skip
+    theirs = dict(
+        zip(
+            zip(external["account"], external["asset"], strict=True),
+            external["quantity"],
+            strict=True,
+        )
+    )
     cache: dict = {}
     found = {}
     for account, asset, ours in internal.iter_rows():
@@ -125,9 +130,12 @@ def datacompy_keys(internal: pl.DataFrame, external: pl.DataFrame) -> set:
 
     # Its tolerance is per column, not per asset: the tolerant assets' rule, for every row.
     compare = datacompy.PolarsCompare(
-        internal, external, join_columns=["account", "asset"],
-        abs_tol=float(TOLERANCE.absolute), rel_tol=float(TOLERANCE.relative),
-    )  # fmt: skip
+        internal,
+        external,
+        join_columns=["account", "asset"],
+        abs_tol=float(TOLERANCE.absolute),
+        rel_tol=float(TOLERANCE.relative),
+    )
     mismatched = compare.all_mismatch().select("account", "asset").iter_rows()
     only_one_side = [compare.df1_unq_rows, compare.df2_unq_rows]
     keys = {f"position|{a}|{s}|quantity" for a, s in mismatched}
@@ -143,9 +151,12 @@ def datacompy_pandas_keys(internal, external) -> set:
     import datacompy
 
     compare = datacompy.PandasCompare(
-        internal, external, join_columns=["account", "asset"],
-        abs_tol=float(TOLERANCE.absolute), rel_tol=float(TOLERANCE.relative),
-    )  # fmt: skip
+        internal,
+        external,
+        join_columns=["account", "asset"],
+        abs_tol=float(TOLERANCE.absolute),
+        rel_tol=float(TOLERANCE.relative),
+    )
     keys = set(map(tuple, compare.all_mismatch()[["account", "asset"]].itertuples(index=False)))
     for frame in (compare.df1_unq_rows, compare.df2_unq_rows):
         keys |= set(map(tuple, frame[["account", "asset"]].itertuples(index=False)))

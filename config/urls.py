@@ -8,7 +8,7 @@ from accounts.views import SignInView, SignOutView
 from audit.api import AuditChainVerify, AuditEventList
 from config.views import healthz
 from reconciliation import api as reconciliation_api
-from reconciliation import rule_set_api
+from reconciliation import rule_set_api, run_urls
 from reconciliation.views import overview
 
 accounts_patterns = (
@@ -62,6 +62,8 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("datasets/", include("reconciliation.urls")),
     path("rules/", include("reconciliation.rule_set_urls")),
+    path("runs/", include(run_urls.runs_patterns)),
+    path("breaks/", include(run_urls.breaks_patterns)),
     path("api/", include(api_patterns)),
     path("healthz", healthz, name="healthz"),
     # Admin sign-in goes through the same throttled, audited sign-in as every page.

@@ -130,6 +130,8 @@ def store_results(run: Run, result: RunResult, *, engine_ms: int) -> bool:
         )
         if not locked.exists():
             return False
+        # Dropped explicitly too: ON COMMIT only fires at the outermost commit.
+        cursor.execute("DROP TABLE IF EXISTS staged_breaks")
         cursor.execute(
             "CREATE TEMP TABLE staged_breaks (break_key text, account text, asset text, "
             "entity text, field text, internal_value numeric, external_value numeric, "
@@ -143,6 +145,7 @@ def store_results(run: Run, result: RunResult, *, engine_ms: int) -> bool:
         cursor.execute(OBSERVE, params)
         cursor.execute(RESOLVE, params)
         resolved = cursor.rowcount
+        cursor.execute("DROP TABLE staged_breaks")
         matches = _store_matches(cursor, run, result.matches)
         by_severity = staged.group_by("severity").len().sort("severity").rows()
         Run.objects.filter(pk=run.pk).update(

@@ -124,13 +124,12 @@ def cancel_run(run: Run, *, by) -> Run:
         if Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED).update(
             status=Run.Status.CANCELLED, phase="cancelled", finished_at=timezone.now()
         ):
-            outcome = "cancelled"
+            action = "run.cancelled"
         elif Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(cancel_requested=True):
-            outcome = "cancel requested"
+            action = "run.cancel_requested"  # the worker stops at its next phase
         else:
             raise RunNotCancellable(f"Run {run.pk} has already finished.")
-        audit.record(action="run.cancelled", actor=by, object_type="run", object_id=run.pk,
-                     after={"outcome": outcome})  # fmt: skip
+        audit.record(action=action, actor=by, object_type="run", object_id=run.pk)
     run.refresh_from_db()
     return run
 

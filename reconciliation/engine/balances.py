@@ -27,6 +27,8 @@ _WALLET = [*KEY, "wallet"]
 
 def balances_from_ledger(ledger: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
     """The balances a ledger export implies at `as_of` (BALANCES plus an `as_of` column)."""
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware (times are UTC)")
     entries = causes.ledger_entries(ledger).filter(pl.col("occurred_at") <= as_of)
     # Stable sort: entries at the same time stay in file order, so "last" is the file's last.
     wallets = (
@@ -101,9 +103,12 @@ def build_breaks(
     found = found.join(explained, on=KEY, how="left")
     key = pl.concat_str(pl.lit(f"{type}|"), "account", pl.lit("|"), "asset", pl.lit(f"|{field}"))
     details = pl.concat_str(
-        pl.lit('{"causes":'), pl.col("evidence").fill_null("{}"),
-        pl.lit(',"rule":'), rule_details(pl.col("abs_raw"), pl.col("rel_raw")), pl.lit("}"),
-    )  # fmt: skip
+        pl.lit('{"causes":'),
+        pl.col("evidence").fill_null("{}"),
+        pl.lit(',"rule":'),
+        rule_details(pl.col("abs_raw"), pl.col("rel_raw")),
+        pl.lit("}"),
+    )
     return found.select(
         pl.lit(type).alias("type"),
         key.alias("break_key"),
@@ -144,8 +149,10 @@ def where_divergence_started(
     internal_ledger: pl.DataFrame, external_ledger: pl.DataFrame, account: str, asset: str
 ) -> dict | None:
     """The first instant from which the two running balances never agree again, or None."""
-    sides = {"internal": _running(internal_ledger, account, asset),
-             "external": _running(external_ledger, account, asset)}  # fmt: skip
+    sides = {
+        "internal": _running(internal_ledger, account, asset),
+        "external": _running(external_ledger, account, asset),
+    }
     times = sorted(set(sides["internal"]["occurred_at"]) | set(sides["external"]["occurred_at"]))
     if not times:
         return None

@@ -1,7 +1,7 @@
 """Likely causes of balance breaks, detected for all breaks at once (SPEC 2.5).
 
 Each check is a vectorised test of one hypothesis against the break's exact difference
-(internal − external, raw Int128 counts of 1e-18) and, where given, both sides' ledgers. A cause
+(internal - external, raw Int128 counts of 1e-18) and, where given, both sides' ledgers. A cause
 is reported only when the evidence explains the difference exactly, and it carries that evidence
 (entry ids, amounts) so a person can verify it. Without ledgers only the checks that need none
 run (missing position, sign flip, decimal shift).
@@ -27,8 +27,15 @@ STALE_PRICE = "stale_price"
 # Most likely first: a missing row is a fact; an exact sign or power-of-ten relation is almost
 # never a coincidence; then ledger evidence, from the most specific (one entry booked twice, one
 # reference absent) to the most common coincidence (sums of fees, entries near the cut-off).
-PRIORITY = (MISSING_POSITION, SIGN_FLIP, DECIMAL_SHIFT, DUPLICATE, MISSING_DEPOSIT_WITHDRAWAL,
-            UNBOOKED_FEE, TIMING)  # fmt: skip
+PRIORITY = (
+    MISSING_POSITION,
+    SIGN_FLIP,
+    DECIMAL_SHIFT,
+    DUPLICATE,
+    MISSING_DEPOSIT_WITHDRAWAL,
+    UNBOOKED_FEE,
+    TIMING,
+)
 KEY = ["account", "asset"]
 MAX_SHIFT = 8
 CASH_MOVES = ("deposit", "withdrawal")
@@ -61,7 +68,7 @@ def _found(frame: pl.LazyFrame, cause: str, evidence: pl.Expr) -> pl.LazyFrame:
     return frame.select(*KEY, pl.lit(cause).alias("cause"), evidence.alias("evidence"))
 
 
-# --- Checks that need no ledger -------------------------------------------------------------------
+# --- Checks that need no ledger ------------------------------------------------------------------
 
 
 def _missing_position(breaks: pl.LazyFrame) -> pl.LazyFrame:
@@ -80,7 +87,7 @@ def _sign_flip(breaks: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _decimal_shift(breaks: pl.LazyFrame) -> pl.LazyFrame:
-    """internal = external × 10**power exactly, for power in ±1..±MAX_SHIFT."""
+    """internal = external * 10**power exactly, for power in ±1..±MAX_SHIFT."""
     i, e = pl.col("int_raw"), pl.col("ext_raw")
     power = pl.when(pl.lit(False)).then(pl.lit(0))
     for k in range(1, MAX_SHIFT + 1):
@@ -95,7 +102,7 @@ def _decimal_shift(breaks: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-# --- Ledger checks ---------------------------------------------------------------------------------
+# --- Ledger checks -------------------------------------------------------------------------------
 
 
 def _evidence(side: str, ids: pl.Expr, amount: pl.Expr, **extra: pl.Expr) -> pl.Expr:
@@ -146,11 +153,18 @@ def _unbooked_fee(sides: dict, breaks: pl.LazyFrame) -> list[pl.LazyFrame]:
     for side, entries in sides.items():
         # The external side's fee missing internally leaves internal higher: diff = +fees.
         target = pl.col("diff_raw") if side == "external" else pl.col("diff_raw") * -1
-        rows = _side_entries(entries, breaks, f"{side[:3]}_as_of").with_columns(
-            pl.when(pl.col("fee_raw") != 0).then(pl.col("fee_raw"))
-            .when(pl.col("kind") == "fee").then(pl.col("amount_raw") * -1).alias("_fee"),
-            target.alias("_target"),
-        ).filter(pl.col("_fee").is_not_null() & (pl.col("_fee") != 0))  # fmt: skip
+        rows = (
+            _side_entries(entries, breaks, f"{side[:3]}_as_of")
+            .with_columns(
+                pl.when(pl.col("fee_raw") != 0)
+                .then(pl.col("fee_raw"))
+                .when(pl.col("kind") == "fee")
+                .then(pl.col("amount_raw") * -1)
+                .alias("_fee"),
+                target.alias("_target"),
+            )
+            .filter(pl.col("_fee").is_not_null() & (pl.col("_fee") != 0))
+        )
         for match in (
             _single_match(rows, "_fee", "_target"),
             _running_match(rows, "_fee", "_target", latest_first=False),
@@ -209,14 +223,25 @@ def _missing_move(sides: dict, breaks: pl.LazyFrame) -> list[pl.LazyFrame]:
         absent = absent.with_columns((pl.col("diff_raw") * sign).alias("_target"))
         refs = pl.col("reference").drop_nulls()
         for value in ("net_raw", "amount_raw"):
-            single = absent.filter(pl.col(value) == pl.col("_target")).group_by(KEY).agg(
-                pl.col("entry_id").sort_by("_row").head(1).alias("_ids"),
-                pl.col(value).first().alias("_amount"), refs.sort_by("_row").head(1).alias("_refs"),
-            )  # fmt: skip
-            total = absent.group_by(KEY).agg(
-                pl.col("entry_id").sort_by("_row").alias("_ids"), pl.col(value).sum().alias("_amount"),
-                refs.alias("_refs"), pl.col("_target").first(),
-            ).filter(pl.col("_amount") == pl.col("_target"))  # fmt: skip
+            single = (
+                absent.filter(pl.col(value) == pl.col("_target"))
+                .group_by(KEY)
+                .agg(
+                    pl.col("entry_id").sort_by("_row").head(1).alias("_ids"),
+                    pl.col(value).first().alias("_amount"),
+                    refs.sort_by("_row").head(1).alias("_refs"),
+                )
+            )
+            total = (
+                absent.group_by(KEY)
+                .agg(
+                    pl.col("entry_id").sort_by("_row").alias("_ids"),
+                    pl.col(value).sum().alias("_amount"),
+                    refs.alias("_refs"),
+                    pl.col("_target").first(),
+                )
+                .filter(pl.col("_amount") == pl.col("_target"))
+            )
             for match in (single, total):
                 evidence = _evidence(
                     side, pl.col("_ids"), pl.col("_amount"), references=pl.col("_refs")
@@ -230,22 +255,33 @@ def _duplicate(entries: pl.LazyFrame, breaks: pl.LazyFrame) -> list[pl.LazyFrame
     rows = _side_entries(entries, breaks, "int_as_of")
     found = []
     for keys in (["reference", "amount_raw"], ["amount_raw", "occurred_at"]):
-        groups = rows.filter(pl.col(keys[0]).is_not_null()).group_by([*KEY, *keys]).agg(
-            pl.col("entry_id").sort_by("_row").alias("_ids"), pl.len().alias("_count"),
-            pl.col("net_raw").first(), pl.col("diff_raw").first(),
-        ).filter(pl.col("_count") > 1)  # fmt: skip
+        groups = (
+            rows.filter(pl.col(keys[0]).is_not_null())
+            .group_by([*KEY, *keys])
+            .agg(
+                pl.col("entry_id").sort_by("_row").alias("_ids"),
+                pl.len().alias("_count"),
+                pl.col("net_raw").first(),
+                pl.col("diff_raw").first(),
+            )
+            .filter(pl.col("_count") > 1)
+        )
         extra = (pl.col("_count") - 1).cast(pl.Int128)
         for value in ("net_raw", "amount_raw"):
             bounded = pl.col(value).abs() <= LIMIT // extra  # the product must not wrap
             match = groups.filter(bounded & (pl.col(value) * extra == pl.col("diff_raw")))
-            evidence = _evidence("internal", pl.col("_ids"), pl.col(value) * extra,
-                                 copies=pl.col("_count"))  # fmt: skip
+            evidence = _evidence(
+                "internal", pl.col("_ids"), pl.col(value) * extra, copies=pl.col("_count")
+            )
             found.append(_found(match, DUPLICATE, evidence))
     return found
 
 
-def detect(breaks: pl.DataFrame, internal_ledger: pl.DataFrame | None = None,
-           external_ledger: pl.DataFrame | None = None) -> pl.DataFrame:  # fmt: skip
+def detect(
+    breaks: pl.DataFrame,
+    internal_ledger: pl.DataFrame | None = None,
+    external_ledger: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """Causes (most likely first) and their evidence (a JSON object) per (account, asset) break.
 
     `breaks` has account, asset, int_raw and ext_raw (null for a missing side), diff_raw,
@@ -262,7 +298,9 @@ def detect(breaks: pl.DataFrame, internal_ledger: pl.DataFrame | None = None,
     sides = {}
     for side, ledger in (("internal", internal_ledger), ("external", external_ledger)):
         if ledger is not None:
-            sides[side] = ledger_entries(ledger).join(lazy.select(KEY), on=KEY, how="semi")
+            # Collected once: every check reads these few entries, not the whole ledger.
+            entries = ledger_entries(ledger).join(lazy.select(KEY), on=KEY, how="semi")
+            sides[side] = entries.collect().lazy()
     if sides:
         found += _unbooked_fee(sides, lazy) + _timing(sides, lazy) + _missing_move(sides, lazy)
     if "internal" in sides:

@@ -16,6 +16,7 @@ from reconciliation.engine.trades import (
     TradeMatch,
     attach,
     breaks_frame,
+    checked,
     i128,
     json_details,
     match_details,
@@ -87,7 +88,7 @@ def _matched_ids(match: TradeMatch, column: str) -> pl.DataFrame:
 def _total_tolerances(keys: pl.DataFrame, rules: ToleranceRules) -> pl.DataFrame:
     rows = []
     for account, asset in keys.iter_rows():
-        tolerance = rules.for_key(account, asset, "fee_total")
+        tolerance = checked(rules.for_key(account, asset, "fee_total"), account, asset)
         rows.append((account, asset, raw_value(tolerance.absolute), raw_value(tolerance.relative)))
     schema = {"account": pl.String, "fee_asset": pl.String, "_abs": pl.Int128, "_rel": pl.Int128}
     return pl.DataFrame(rows, schema=schema, orient="row")

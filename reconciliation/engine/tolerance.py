@@ -18,7 +18,6 @@ from reconciliation.engine.types import DECIMAL, Override, ToleranceRules
 
 SCALE = 10**18  # raw units per 1
 LIMIT = 10**38 - 1  # the largest raw value a Decimal(38, 18) holds
-_HALF = SCALE // 2
 _MICROSECOND = timedelta(microseconds=1)
 _ATTO = pl.lit(Decimal("0.000000000000000001"), dtype=DECIMAL)
 
@@ -41,7 +40,7 @@ def to_decimal(expr: pl.Expr) -> pl.Expr:
     """An Int128 count of 1e-18 back to Decimal(38, 18), exactly (raises beyond the range)."""
     magnitude, sign = expr.abs(), expr.sign()
     whole = (magnitude // SCALE * sign).cast(DECIMAL)
-    # Polars would rescale a plain cast (n -> n * 1e18 raw); n × 1e-18 gives scale 36 and raw
+    # Polars would rescale a plain cast (n -> n * 1e18 raw); n * 1e-18 gives scale 36 and raw
     # n * 1e18, which fits because n < 1e18, and casting back to scale 18 divides exactly.
     fraction = ((magnitude % SCALE * sign).cast(DECIMAL) * _ATTO).cast(DECIMAL)
     # A sum of decimals has no precision in polars, and an expression cast to (38, 18) keeps it
@@ -61,7 +60,7 @@ def _round_half_even(quotient: pl.Expr, remainder: pl.Expr, divisor: pl.Expr | i
 
 
 def product(a: pl.Expr, b: pl.Expr, rounding: str = "half_even") -> pl.Expr:
-    """Raw a × b at 18 places, rounded half-even or down (toward zero); null beyond the range."""
+    """Raw a * b at 18 places, rounded half-even or down (toward zero); null beyond the range."""
     sign = a.sign() * b.sign()
     a_abs, b_abs = a.abs(), b.abs()
     a1, a0 = a_abs // SCALE, a_abs % SCALE
@@ -114,7 +113,7 @@ def _times_ten_mod(frame: pl.LazyFrame, r: str, b: str, digit: str) -> pl.LazyFr
 def with_quotient(
     frame: pl.DataFrame, numerator: str, denominator: str, out: str, shift: int = 0
 ) -> pl.DataFrame:
-    """Add raw `out` = numerator / denominator × 10**shift at 18 places, half-even.
+    """Add raw `out` = numerator / denominator * 10**shift at 18 places, half-even.
 
     Both inputs are raw Int128 columns; `out` is null where the denominator is 0 or null or the
     quotient is beyond the range. Long division, one decimal digit per step.
@@ -141,9 +140,10 @@ def with_quotient(
     )
 
 
-def within_tolerance(difference: pl.Expr, external: pl.Expr, absolute: pl.Expr,
-                     relative: pl.Expr) -> pl.Expr:  # fmt: skip
-    """|difference| <= max(absolute, relative × |external|), exactly; all raw Int128."""
+def within_tolerance(
+    difference: pl.Expr, external: pl.Expr, absolute: pl.Expr, relative: pl.Expr
+) -> pl.Expr:
+    """|difference| <= max(absolute, relative * |external|), exactly; all raw Int128."""
     size = difference.abs()
     # size counts whole units of 1e-18, so size <= x exactly when size <= floor(x); a product
     # beyond the range (null) is a tolerance no difference can exceed.
@@ -151,7 +151,7 @@ def within_tolerance(difference: pl.Expr, external: pl.Expr, absolute: pl.Expr,
     return (size <= absolute) | allowed.is_null() | (size <= allowed)
 
 
-# --- Resolving ToleranceRules for millions of keys ------------------------------------------------
+# --- Resolving ToleranceRules for millions of keys -----------------------------------------------
 
 
 def _level_index(level: list[tuple[int, Override]]) -> pl.Expr:
@@ -206,6 +206,9 @@ def with_tolerance(frame: pl.DataFrame, rules: ToleranceRules, field_name: str) 
 def rule_details(absolute: pl.Expr, relative: pl.Expr) -> pl.Expr:
     """The rule used, as a JSON object string with decimal strings (for a break's details)."""
     return pl.concat_str(
-        pl.lit('{"absolute":"'), to_decimal(absolute).cast(pl.String),
-        pl.lit('","relative":"'), to_decimal(relative).cast(pl.String), pl.lit('"}'),
-    )  # fmt: skip
+        pl.lit('{"absolute":"'),
+        to_decimal(absolute).cast(pl.String),
+        pl.lit('","relative":"'),
+        to_decimal(relative).cast(pl.String),
+        pl.lit('"}'),
+    )

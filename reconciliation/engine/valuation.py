@@ -24,10 +24,20 @@ from reconciliation.engine.tolerance import (
 )
 from reconciliation.engine.types import BREAKS, PRICES, TIME, ToleranceRules
 
-SELECTED = {"asset": pl.String, "price": PRICES["price"], "price_source": pl.String,
-            "price_as_of": TIME, "stale": pl.Boolean}  # fmt: skip
+SELECTED = {
+    "asset": pl.String,
+    "price": PRICES["price"],
+    "price_source": pl.String,
+    "price_as_of": TIME,
+    "stale": pl.Boolean,
+}
 LEVELS = ("low", "medium", "high", "critical")
 REPORTING_SOURCE = "reporting_currency"
+
+
+def _require_aware(moment: datetime) -> None:
+    if moment.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware (times are UTC)")
 
 
 def _candidates(prices, as_of, source_priority, staleness) -> pl.LazyFrame:
@@ -48,15 +58,20 @@ def _candidates(prices, as_of, source_priority, staleness) -> pl.LazyFrame:
             .replace_strict(rank, default=len(rank), return_dtype=pl.Int32)
             .alias("_rank"),
             (pl.col("as_of") < as_of - staleness).alias("stale"),
-        )  # fmt: skip
+        )
     )
 
 
 def _direct(candidates: pl.LazyFrame, currency: str) -> pl.LazyFrame:
     return candidates.filter(pl.col("quote") == currency).select(
-        "asset", "price_raw", "price_source", pl.col("as_of").alias("price_as_of"), "stale",
-        "_rank", pl.lit(0).alias("_route"),
-    )  # fmt: skip
+        "asset",
+        "price_raw",
+        "price_source",
+        pl.col("as_of").alias("price_as_of"),
+        "stale",
+        "_rank",
+        pl.lit(0).alias("_route"),
+    )
 
 
 def _crossed(candidates: pl.LazyFrame, currency: str) -> pl.LazyFrame:
@@ -67,9 +82,17 @@ def _crossed(candidates: pl.LazyFrame, currency: str) -> pl.LazyFrame:
     )
     legs = first.join(second, on="quote", how="inner")
     source = pl.concat_str(
-        "price_source", pl.lit(":"), "asset", pl.lit("/"), "quote", pl.lit("*"),
-        "price_source_2", pl.lit(":"), "quote", pl.lit(f"/{currency}"),
-    )  # fmt: skip
+        "price_source",
+        pl.lit(":"),
+        "asset",
+        pl.lit("/"),
+        "quote",
+        pl.lit("*"),
+        "price_source_2",
+        pl.lit(":"),
+        "quote",
+        pl.lit(f"/{currency}"),
+    )
     return legs.select(
         "asset",
         product(pl.col("price_raw"), pl.col("price_raw_2")).alias("price_raw"),
@@ -93,12 +116,15 @@ def select_prices(
     """Per asset the price to use in the reporting currency, its source, time and staleness.
 
     Preference: fresh before stale (a stale price is only the last-known-good fallback), direct
-    before crossed, source priority, latest. A stale price has price null unless
-    `last_known_good`, so it is reported as stale but never used.
+    before crossed, source priority (unlisted sources last; a cross rate ranks as its worse
+    leg), latest, then source name. A stale price has price null unless `last_known_good`, so
+    it is still reported (as stale) but never used. Inverse quotes (USD/X) are not inverted.
     """
+    _require_aware(as_of)
     candidates = _candidates(prices, as_of, source_priority, staleness).cache()
-    options = pl.concat([_direct(candidates, reporting_currency),
-                         _crossed(candidates, reporting_currency)])  # fmt: skip
+    options = pl.concat(
+        [_direct(candidates, reporting_currency), _crossed(candidates, reporting_currency)]
+    )
     chosen = (
         options.filter(pl.col("asset") != reporting_currency)
         .sort(
@@ -109,7 +135,7 @@ def select_prices(
             pl.col("price_as_of"),
             "price_source",
             descending=[False, False, False, False, True, False],
-        )  # fmt: skip
+        )
         .group_by("asset", maintain_order=True)
         .first()
         .with_columns(
@@ -118,20 +144,14 @@ def select_prices(
         .collect()
     )
     identity = pl.DataFrame(
-        {"asset": [reporting_currency], "price_raw": [SCALE], "price_source": [REPORTING_SOURCE],
-         "price_as_of": [as_of], "stale": [False]},
-        schema={"asset": pl.String, "price_raw": pl.Int128, "price_source": pl.String,
-                "price_as_of": TIME, "stale": pl.Boolean},
-    )  # fmt: skip
+        [(reporting_currency, SCALE, REPORTING_SOURCE, as_of, False)],
+        schema={**SELECTED, "price": pl.Int128},
+        orient="row",
+    ).rename({"price": "price_raw"})
+    result = pl.concat([chosen.select(identity.columns).cast(identity.schema), identity])
     return (
-        pl.concat([chosen.select(identity.columns).cast(identity.schema), identity])
-        .select(
-            "asset",
-            to_decimal(pl.col("price_raw")).alias("price"),
-            "price_source",
-            "price_as_of",
-            "stale",
-        )  # fmt: skip
+        result.with_columns(to_decimal(pl.col("price_raw")).alias("price"))
+        .select(list(SELECTED))
         .sort("asset")
     )
 
@@ -144,12 +164,16 @@ def _with_prices(frame: pl.DataFrame, prices: pl.DataFrame, currency: str) -> pl
     joined = frame.join(prices, on="asset", how="left", maintain_order="left")
     is_currency = pl.col("asset") == currency
     return joined.with_columns(
-        pl.when(is_currency).then(pl.lit(SCALE, dtype=pl.Int128)).otherwise("price_raw")
+        pl.when(is_currency)
+        .then(pl.lit(SCALE, dtype=pl.Int128))
+        .otherwise("price_raw")
         .alias("price_raw"),
-        pl.when(is_currency).then(pl.lit(REPORTING_SOURCE)).otherwise("price_source")
+        pl.when(is_currency)
+        .then(pl.lit(REPORTING_SOURCE))
+        .otherwise("price_source")
         .alias("price_source"),
         pl.when(is_currency).then(pl.lit(False)).otherwise("stale").alias("stale"),
-    )  # fmt: skip
+    )
 
 
 def value_breaks(
@@ -184,7 +208,9 @@ def _check_range(frame: pl.DataFrame, value: pl.Expr, inputs: list[pl.Expr]) -> 
 def _value_breaks(joined: pl.DataFrame, rules: ToleranceRules) -> pl.DataFrame:
     """Breaks of value (quantity * price on each side) beyond the "value" tolerance."""
     price = pl.col("price_raw")
-    values = joined.filter(price.is_not_null()).with_columns(
+    # Equal quantities give equal values (the same rounding on both sides): only rows whose
+    # quantities differ need their values computed.
+    values = joined.filter(price.is_not_null() & (pl.col("diff_raw") != 0)).with_columns(
         product(pl.col("int_raw"), price).alias("int_value"),
         product(pl.col("ext_raw"), price).alias("ext_value"),
     )
@@ -192,15 +218,18 @@ def _value_breaks(joined: pl.DataFrame, rules: ToleranceRules) -> pl.DataFrame:
     _check_range(values, pl.col("ext_value"), [pl.col("ext_raw")])
     diff = pl.col("int_value").fill_null(0) - pl.col("ext_value").fill_null(0)
     found = with_tolerance(values.filter(diff != 0), rules, "value")
-    inside = within_tolerance(diff, pl.col("ext_value").fill_null(0), pl.col("abs_raw"),
-                              pl.col("rel_raw"))  # fmt: skip
+    inside = within_tolerance(
+        diff, pl.col("ext_value").fill_null(0), pl.col("abs_raw"), pl.col("rel_raw")
+    )
     found = found.filter(~inside)
     # Causes are found on quantities: a sign flip or decimal shift is exact there, not always
     # after rounding to 18 places.
     explained = causes.detect(found)
     valued = found.with_columns(
-        pl.col("int_value").alias("int_raw"), pl.col("ext_value").alias("ext_raw"), diff.alias("diff_raw")
-    )  # fmt: skip
+        pl.col("int_value").alias("int_raw"),
+        pl.col("ext_value").alias("ext_raw"),
+        diff.alias("diff_raw"),
+    )
     return build_breaks(valued, explained, "valuation", "value")
 
 
@@ -208,29 +237,41 @@ def _price_breaks(joined: pl.DataFrame) -> pl.DataFrame:
     """One break per held asset whose price is missing (never a zero) or stale."""
     held = (pl.col("int_raw").fill_null(0) != 0) | (pl.col("ext_raw").fill_null(0) != 0)
     problem = pl.col("price_raw").is_null() | pl.col("stale").fill_null(False)
-    rows = joined.filter(held & problem).group_by("asset").agg(
-        pl.col("account").unique().sort().alias("accounts"),
-        pl.col("price_source").first(), pl.col("price_as_of").first(), pl.col("stale").first(),
-        pl.col("price_raw").first(),
-    )  # fmt: skip
+    rows = (
+        joined.filter(held & problem)
+        .group_by("asset")
+        .agg(
+            pl.col("account").unique().sort().alias("accounts"),
+            pl.col("price_source").first(),
+            pl.col("price_as_of").first(),
+            pl.col("stale").first(),
+            pl.col("price_raw").first(),
+        )
+    )
     cause = pl.when(pl.col("stale").fill_null(False)).then(pl.lit(causes.STALE_PRICE))
     cause = cause.otherwise(pl.lit(causes.MISSING_PRICE))
     evidence = pl.struct(
-        "accounts", pl.col("price_as_of").dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ").alias("price_as_of"),
-        "price_source", pl.col("price_raw").is_not_null().alias("used"),
-    ).struct.json_encode()  # fmt: skip
+        "accounts",
+        pl.col("price_as_of").dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ").alias("price_as_of"),
+        "price_source",
+        pl.col("price_raw").is_not_null().alias("used"),
+    ).struct.json_encode()
     details = pl.concat_str(pl.lit('{"causes":{"'), cause, pl.lit('":'), evidence, pl.lit("}}"))
     return rows.select(
         pl.lit("valuation").alias("type"),
         pl.concat_str(pl.lit("valuation||"), "asset", pl.lit("|price")).alias("break_key"),
-        pl.lit("").alias("account"), "asset", pl.col("asset").alias("entity"),
+        pl.lit("").alias("account"),
+        "asset",
+        pl.col("asset").alias("entity"),
         pl.lit("price").alias("field"),
-        *(pl.lit(None, dtype=BREAKS[c]).alias(c) for c in
-          ("internal_value", "external_value", "difference", "difference_pct")),
+        *(
+            pl.lit(None, dtype=BREAKS[c]).alias(c)
+            for c in ("internal_value", "external_value", "difference", "difference_pct")
+        ),
         pl.concat_list(cause).alias("causes"),
         pl.lit(None, dtype=BREAKS["suggested_value"]).alias("suggested_value"),
         details.alias("details"),
-    )  # fmt: skip
+    )
 
 
 def reconcile_valuation(
@@ -242,8 +283,9 @@ def reconcile_valuation(
     reporting_currency: str,
 ) -> pl.DataFrame:
     """Valuation breaks (BREAKS, type "valuation"): values per side, and missing/stale prices."""
-    joined = _with_prices(join_sides(internal, external).collect(), prices_selected,
-                          reporting_currency)  # fmt: skip
+    joined = _with_prices(
+        join_sides(internal, external).collect(), prices_selected, reporting_currency
+    )
     found = pl.concat([_value_breaks(joined, rules), _price_breaks(joined).cast(BREAKS)])
     return found.sort("break_key")
 
@@ -251,14 +293,14 @@ def reconcile_valuation(
 def severity(values_rc: pl.Series, bands: list[Decimal]) -> pl.Series:
     """Severity per |value|: low < bands[0] <= medium < bands[1] <= high < bands[2] <= critical.
 
-    An unknown value (null, e.g. no price) is "high": it is never silently low.
+    Bands are lower-inclusive: with [100, 1000, 10000], 100 is medium and 10000 critical. An
+    unknown value (null, e.g. no price) is "high": it is never silently low.
     """
     if len(bands) != len(LEVELS) - 1 or list(bands) != sorted(bands):
         raise ValueError(f"severity needs {len(LEVELS) - 1} ascending bands, got {bands}")
-    size = raw(pl.col("v")).abs()
+    size = raw(pl.col("value")).abs()
     level = pl.when(size.is_null()).then(pl.lit("high"))
     for band, name in zip(bands, LEVELS, strict=False):
         level = level.when(size < pl.lit(raw_value(band), dtype=pl.Int128)).then(pl.lit(name))
-    return values_rc.to_frame("v").select(level.otherwise(pl.lit(LEVELS[-1])).alias("severity"))[
-        "severity"
-    ]
+    level = level.otherwise(pl.lit(LEVELS[-1]))
+    return values_rc.to_frame("value").select(level.alias("severity")).to_series()

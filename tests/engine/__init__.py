@@ -23,9 +23,17 @@ def balances(*rows: tuple[str, str, str], as_of: datetime | None = None) -> pl.D
 
 def ledger(*entries: dict) -> pl.DataFrame:
     """Ledger entries; missing fields default (account "main", asset "BTC", fee 0, time T0)."""
-    defaults = {"account": "main", "asset": "BTC", "wallet": "spot", "fee": "0",
-                "balance": None, "type": "trade", "subtype": None, "reference": None,
-                "occurred_at": T0}  # fmt: skip
+    defaults = {
+        "account": "main",
+        "asset": "BTC",
+        "wallet": "spot",
+        "fee": "0",
+        "balance": None,
+        "type": "trade",
+        "subtype": None,
+        "reference": None,
+        "occurred_at": T0,
+    }
     rows = []
     for number, entry in enumerate(entries, start=1):
         row = {**defaults, "entry_id": f"E{number}", **entry}

@@ -34,8 +34,11 @@ def test_a_difference_is_one_break_with_its_figures():
     assert row["type"] == "position"
     assert row["break_key"] == "position|main|BTC|quantity"
     assert (row["account"], row["asset"], row["entity"], row["field"]) == (
-        "main", "BTC", "BTC", "quantity"
-    )  # fmt: skip
+        "main",
+        "BTC",
+        "BTC",
+        "quantity",
+    )
     assert row["internal_value"] == Decimal("1.5")
     assert row["external_value"] == Decimal("1.2")
     assert row["difference"] == Decimal("0.3")
@@ -174,7 +177,7 @@ def test_time_window_argument_overrides_the_rules_window():
     assert found["causes"][0].to_list() == ["timing"]
 
 
-# --- balances_from_ledger -------------------------------------------------------------------------
+# --- balances_from_ledger ------------------------------------------------------------------------
 
 
 def test_balance_from_ledger_is_the_last_stated_balance_at_or_before_as_of():
@@ -222,7 +225,7 @@ def test_balances_from_ledger_reconcile_against_a_book():
     assert found.height == 0
 
 
-# --- where_divergence_started -----------------------------------------------------------------------
+# --- where_divergence_started --------------------------------------------------------------------
 
 
 def test_where_divergence_started_skips_a_transient_timing_difference():

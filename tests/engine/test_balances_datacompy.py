@@ -69,8 +69,10 @@ def test_same_differing_keys_as_datacompy(shifts, seed):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_same_differing_keys_as_datacompy_on_many_rows(seed):
     rng = random.Random(seed)
-    shifts = [rng.choice([0, 0, 0, rng.randint(-5_000, 5_000), rng.randint(20_000, 10**9)])
-              for _ in range(20_000)]  # fmt: skip
+    shifts = [
+        rng.choice([0, 0, 0, rng.randint(-5_000, 5_000), rng.randint(20_000, 10**9)])
+        for _ in range(20_000)
+    ]
     internal, external = generated(len(shifts), shifts, seed)
     expected = datacompy_keys(internal, external)
     assert expected  # the data does contain differences

@@ -96,8 +96,10 @@ def test_one_difference_within_tolerance_is_not_found(data, rules, draw):
 @given(datasets, datasets, rule_sets, st.randoms(use_true_random=False))
 def test_shuffling_rows_changes_nothing(internal, external, rules, random):
     expected = reconcile_balances(internal, external, rules)
-    shuffled = [frame.sample(fraction=1, shuffle=True, seed=random.randint(0, 10**6))
-                for frame in (internal, external)]  # fmt: skip
+    shuffled = [
+        frame.sample(fraction=1, shuffle=True, seed=random.randint(0, 10**6))
+        for frame in (internal, external)
+    ]
     assert_frame_equal(reconcile_balances(*shuffled, rules), expected)
 
 
@@ -126,8 +128,11 @@ def test_engine_agrees_with_a_per_row_decimal_loop(internal, external, rules):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(ACCOUNTS), st.sampled_from(ASSETS)), min_size=1),
-       rule_sets, st.sampled_from(["quantity", "value"]))  # fmt: skip
+@given(
+    st.lists(st.tuples(st.sampled_from(ACCOUNTS), st.sampled_from(ASSETS)), min_size=1),
+    rule_sets,
+    st.sampled_from(["quantity", "value"]),
+)
 def test_vectorised_tolerance_resolution_matches_for_key(pairs, rules, field_name):
     frame = pl.DataFrame(pairs, schema={"account": pl.String, "asset": pl.String}, orient="row")
     resolved = with_tolerance(frame, rules, field_name)

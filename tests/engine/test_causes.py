@@ -49,9 +49,13 @@ def test_timing_external_entry_just_after_as_of_explains_the_difference():
     )
     external_ledger = ledger(
         {"amount": "1", "occurred_at": T0 - timedelta(hours=1)},
-        {"amount": "0.5", "occurred_at": T0 + timedelta(seconds=2), "reference": "R1",
-         "entry_id": "X9"},
-    )  # fmt: skip
+        {
+            "amount": "0.5",
+            "occurred_at": T0 + timedelta(seconds=2),
+            "reference": "R1",
+            "entry_id": "X9",
+        },
+    )
     row = only_break(
         balances(("main", "BTC", "1.5"), as_of=T0),
         balances(("main", "BTC", "1"), as_of=T0),
@@ -103,9 +107,11 @@ def test_unbooked_fee_single():
 
 def test_unbooked_fee_sum_of_fees():
     external_ledger = ledger(
-        *({"amount": "1", "fee": "0.0001", "occurred_at": T0 - timedelta(minutes=m)}
-          for m in (30, 20, 10)),
-    )  # fmt: skip
+        *(
+            {"amount": "1", "fee": "0.0001", "occurred_at": T0 - timedelta(minutes=m)}
+            for m in (30, 20, 10)
+        ),
+    )
     row = only_break(
         balances(("main", "BTC", "3"), as_of=T0),
         balances(("main", "BTC", "2.9997"), as_of=T0),
@@ -119,9 +125,14 @@ def test_unbooked_fee_sum_of_fees():
 def test_missing_deposit_on_the_internal_side():
     external_ledger = ledger(
         {"amount": "3", "occurred_at": T0 - timedelta(hours=2)},
-        {"amount": "2", "type": "deposit", "reference": "DEP-7", "entry_id": "X2",
-         "occurred_at": T0 - timedelta(hours=1)},
-    )  # fmt: skip
+        {
+            "amount": "2",
+            "type": "deposit",
+            "reference": "DEP-7",
+            "entry_id": "X2",
+            "occurred_at": T0 - timedelta(hours=1),
+        },
+    )
     row = only_break(
         balances(("main", "BTC", "3"), as_of=T0),
         balances(("main", "BTC", "5"), as_of=T0),
@@ -137,9 +148,14 @@ def test_missing_deposit_on_the_internal_side():
 def test_missing_withdrawal_with_its_fee_on_the_external_side():
     internal_ledger = ledger(
         {"amount": "5", "occurred_at": T0 - timedelta(hours=2)},
-        {"amount": "-1", "fee": "0.0005", "type": "withdrawal", "reference": "W-1",
-         "occurred_at": T0 - timedelta(hours=1)},
-    )  # fmt: skip
+        {
+            "amount": "-1",
+            "fee": "0.0005",
+            "type": "withdrawal",
+            "reference": "W-1",
+            "occurred_at": T0 - timedelta(hours=1),
+        },
+    )
     row = only_break(
         balances(("main", "BTC", "3.9995"), as_of=T0),
         balances(("main", "BTC", "5"), as_of=T0),
@@ -151,8 +167,14 @@ def test_missing_withdrawal_with_its_fee_on_the_external_side():
 
 
 def test_deposit_present_on_both_sides_by_reference_is_not_missing():
-    both = ({"amount": "2", "type": "deposit", "reference": "DEP-1",
-             "occurred_at": T0 - timedelta(hours=1)},)  # fmt: skip
+    both = (
+        {
+            "amount": "2",
+            "type": "deposit",
+            "reference": "DEP-1",
+            "occurred_at": T0 - timedelta(hours=1),
+        },
+    )
     row = only_break(
         balances(("main", "BTC", "4"), as_of=T0),
         balances(("main", "BTC", "2"), as_of=T0),
@@ -163,8 +185,12 @@ def test_deposit_present_on_both_sides_by_reference_is_not_missing():
 
 
 def test_duplicate_internal_entry_with_the_same_reference():
-    copy = {"amount": "1", "type": "deposit", "reference": "DEP-9",
-            "occurred_at": T0 - timedelta(hours=1)}  # fmt: skip
+    copy = {
+        "amount": "1",
+        "type": "deposit",
+        "reference": "DEP-9",
+        "occurred_at": T0 - timedelta(hours=1),
+    }
     row = only_break(
         balances(("main", "BTC", "3"), as_of=T0),
         balances(("main", "BTC", "2"), as_of=T0),

@@ -1,0 +1,88 @@
+"""Reading breaks and runs: the filters the breaks list, its export and the API share."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from accounts.access import has_capability
+from reconciliation.models import Break, Run
+from reconciliation.selectors import NotFound
+
+FILTERS = ("type", "severity", "status", "asset", "account", "source", "run", "age", "q")
+SORTS = {
+    "newest": ("-id",),
+    "oldest": ("id",),
+    "value": ("-value_rc", "-id"),
+    "age": ("first_seen_at", "id"),
+}
+
+
+def breaks(params: dict) -> QuerySet[Break]:
+    """Breaks matching the filters (unknown or empty filters are ignored)."""
+    queryset = Break.objects.all()
+    for name in ("type", "severity", "status"):
+        values = [v for v in str(params.get(name, "")).split(",") if v]
+        if values:
+            queryset = queryset.filter(**{f"{name}__in": values})
+    if params.get("asset"):
+        queryset = queryset.filter(asset=str(params["asset"]).upper())
+    if params.get("account"):
+        queryset = queryset.filter(account=params["account"])
+    if params.get("source"):
+        source = params["source"]
+        queryset = queryset.filter(
+            Q(internal_account__source__code=source) | Q(external_account__source__code=source)
+        )
+    if str(params.get("run", "")).isdigit():
+        queryset = queryset.filter(observations__run_id=int(params["run"]))
+    if str(params.get("age", "")).isdigit():
+        queryset = queryset.filter(
+            first_seen_at__lte=timezone.now() - timedelta(days=int(params["age"]))
+        )
+    if params.get("q"):
+        term = str(params["q"]).strip()
+        queryset = queryset.filter(
+            Q(entity__icontains=term) | Q(break_key__icontains=term) | Q(asset=term.upper())
+        )
+    return queryset
+
+
+def sorted_breaks(params: dict) -> QuerySet[Break]:
+    order = SORTS.get(params.get("sort", "newest"), SORTS["newest"])
+    return breaks(params).order_by(*order).select_related("assignee")
+
+
+def access_break(user, break_id) -> Break:
+    """The break if `user` may see it; a missing and a forbidden one give the same 404."""
+    found = None
+    if has_capability(user, "view_breaks") and str(break_id).isdigit():
+        found = (
+            Break.objects.select_related(
+                "assignee", "first_seen_run", "last_seen_run", "internal_account__source",
+                "external_account__source",
+            )
+            .filter(pk=break_id)
+            .first()
+        )  # fmt: skip
+    if found is None:
+        raise NotFound(f"No break {break_id}.")
+    return found
+
+
+def access_run(user, run_id) -> Run:
+    found = None
+    if has_capability(user, "view_breaks") and str(run_id).isdigit():
+        found = (
+            Run.objects.select_related(
+                "internal_dataset__account__source", "external_dataset__account__source",
+                "prices_dataset", "rule_set_version__rule_set", "created_by",
+            )
+            .filter(pk=run_id)
+            .first()
+        )  # fmt: skip
+    if found is None:
+        raise NotFound(f"No run {run_id}.")
+    return found

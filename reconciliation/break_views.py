@@ -1,0 +1,116 @@
+"""Break pages: the list (filters, keyset pages, bulk actions, export) and the detail."""
+
+from __future__ import annotations
+
+import io
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.access import has_capability, requires_capability
+from audit import selectors as audit_selectors
+from reconciliation import break_export, break_selectors, break_workflow
+from reconciliation.engine.types import TYPES
+from reconciliation.models import Break
+
+PAGE = 50
+
+
+def _params(request) -> dict:
+    return {name: request.GET.get(name, "").strip() for name in (*break_selectors.FILTERS, "sort")}
+
+
+@requires_capability("view_breaks")
+def break_list(request):
+    params = _params(request)
+    queryset = break_selectors.sorted_breaks(params)
+    after = request.GET.get("after", "")
+    if after.isdigit() and params.get("sort", "newest") in ("", "newest"):
+        queryset = queryset.filter(pk__lt=int(after))  # keyset: no OFFSET, fast at any depth
+    page = list(queryset[: PAGE + 1])
+    query = "&".join(f"{k}={v}" for k, v in params.items() if v)
+    workers = (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=["risk", "admin"])
+        .distinct()
+    )
+    context = {
+        "breaks": page[:PAGE],
+        "next_after": page[PAGE - 1].pk if len(page) > PAGE else None,
+        "params": params,
+        "query": query,
+        "types": TYPES,
+        "severities": ("critical", "high", "medium", "low"),
+        "statuses": Break.Status.values,
+        "can_work": has_capability(request.user, "work_breaks"),
+        "workers": workers,
+        "currency": settings.REPORTING_CURRENCY,
+    }
+    return render(request, "reconciliation/breaks.html", context)
+
+
+@requires_capability("view_breaks")
+def break_export_csv(request):
+    buffer = io.StringIO()
+    count = break_export.write_csv(
+        break_export.breaks(break_selectors.sorted_breaks(_params(request))), buffer
+    )
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="breaks.csv"'
+    response["X-Row-Count"] = str(count)
+    return response
+
+
+@requires_capability("work_breaks")
+@require_POST
+def bulk(request):
+    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    action = request.POST.get("action", "")
+    try:
+        if action == "accept":
+            count = break_workflow.accept(
+                ids, reason=request.POST.get("reason", ""), by=request.user
+            )
+        elif action == "investigate":
+            count = break_workflow.investigate(ids, by=request.user)
+        elif action == "assign":
+            assignee = request.POST.get("assignee", "")
+            count = break_workflow.assign(
+                ids, assignee_id=int(assignee) if assignee.isdigit() else None, by=request.user
+            )
+        else:
+            raise break_workflow.BreakActionRefused("Choose an action.")
+    except break_workflow.BreakActionRefused as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{count} break{'s' if count != 1 else ''} updated.")
+    return redirect(request.POST.get("next") or "breaks:list")
+
+
+@requires_capability("view_breaks")
+def break_detail(request, break_id: int):
+    item = break_selectors.access_break(request.user, break_id)
+    observations = item.observations.select_related("run").order_by("-run_id")[:50]
+    context = {
+        "item": item,
+        "observations": observations,
+        "comments": item.comments.select_related("author"),
+        "history": audit_selectors.events(object_type="break", object_id=str(item.pk))[:50],
+        "can_work": has_capability(request.user, "work_breaks"),
+    }
+    return render(request, "reconciliation/break.html", context)
+
+
+@requires_capability("work_breaks")
+@require_POST
+def add_comment(request, break_id: int):
+    item = break_selectors.access_break(request.user, break_id)
+    try:
+        break_workflow.comment(item.pk, text=request.POST.get("text", ""), by=request.user)
+    except break_workflow.BreakActionRefused as exc:
+        messages.error(request, exc.message)
+    return redirect("breaks:detail", break_id=item.pk)

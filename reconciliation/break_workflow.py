@@ -1,0 +1,120 @@
+"""A break's life (SPEC 2.5): investigate, accept with a reason, assign, comment; all audited.
+
+Resolution is the runs' job: a later run that no longer sees a break resolves it.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from rest_framework import status
+
+from accounts.access import has_capability
+from audit import services as audit
+from config.errors import DomainError
+from reconciliation.models import Break, BreakComment
+
+MAX_BULK = 1000
+
+
+class BreakActionRefused(DomainError):
+    code = "break_action_refused"
+    http_status = status.HTTP_409_CONFLICT
+
+
+def _locked(breaks: list[int]) -> list[Break]:
+    # Rows are locked in primary-key order so two bulk actions never deadlock.
+    return list(Break.objects.select_for_update(no_key=True).filter(pk__in=breaks).order_by("pk"))
+
+
+def _check_size(ids: list[int]) -> None:
+    if not ids:
+        raise BreakActionRefused("Choose at least one break.")
+    if len(ids) > MAX_BULK:
+        raise BreakActionRefused(f"At most {MAX_BULK} breaks at a time.")
+
+
+def investigate(ids: list[int], *, by) -> int:
+    """Open breaks become 'investigating'."""
+    _check_size(ids)
+    with transaction.atomic():
+        changed = [b for b in _locked(ids) if b.status == Break.Status.OPEN]
+        Break.objects.filter(pk__in=[b.pk for b in changed]).update(
+            status=Break.Status.INVESTIGATING
+        )
+        for item in changed:
+            audit.record(action="break.investigating", actor=by, object_type="break",
+                         object_id=item.pk, before={"status": item.status},
+                         after={"status": "investigating"})  # fmt: skip
+    return len(changed)
+
+
+def accept(ids: list[int], *, reason: str, by) -> int:
+    """Accept open or investigating breaks as known differences; a reason is required."""
+    _check_size(ids)
+    reason = reason.strip()
+    if len(reason) < 5:
+        raise BreakActionRefused(
+            "Say why these differences are accepted (at least 5 characters).",
+            fields={"reason": ["is required"]},
+        )
+    with transaction.atomic():
+        changed = [b for b in _locked(ids) if b.status in ("open", "investigating")]
+        Break.objects.filter(pk__in=[b.pk for b in changed]).update(
+            status=Break.Status.ACCEPTED, accepted_reason=reason
+        )
+        for item in changed:
+            audit.record(action="break.accepted", actor=by, object_type="break",
+                         object_id=item.pk, before={"status": item.status},
+                         after={"status": "accepted", "reason": reason})  # fmt: skip
+    return len(changed)
+
+
+def reopen(break_id: int, *, by) -> Break:
+    with transaction.atomic():
+        (item,) = _locked([break_id]) or [None]
+        if item is None or item.status != Break.Status.ACCEPTED:
+            raise BreakActionRefused("Only an accepted break can be reopened.")
+        Break.objects.filter(pk=item.pk).update(status=Break.Status.OPEN, accepted_reason="")
+        audit.record(action="break.reopened", actor=by, object_type="break", object_id=item.pk,
+                     before={"status": "accepted", "reason": item.accepted_reason},
+                     after={"status": "open"})  # fmt: skip
+    item.refresh_from_db()
+    return item
+
+
+def assign(ids: list[int], *, assignee_id: int | None, by) -> int:
+    """Give breaks to someone who may work them (None: unassign)."""
+    _check_size(ids)
+    assignee = None
+    if assignee_id is not None:
+        assignee = get_user_model().objects.filter(pk=assignee_id, is_active=True).first()
+        if assignee is None or not has_capability(assignee, "work_breaks"):
+            raise BreakActionRefused(
+                "Breaks can be assigned only to active users who may work them (risk, admin).",
+                fields={"assignee": ["not allowed"]},
+            )
+    with transaction.atomic():
+        items = _locked(ids)
+        Break.objects.filter(pk__in=[b.pk for b in items]).update(assignee=assignee)
+        for item in items:
+            audit.record(action="break.assigned", actor=by, object_type="break",
+                         object_id=item.pk, before={"assignee": item.assignee_id},
+                         after={"assignee": assignee.pk if assignee else None})  # fmt: skip
+    return len(items)
+
+
+def comment(break_id: int, *, text: str, by) -> BreakComment:
+    text = text.strip()
+    if not text:
+        raise BreakActionRefused("A comment cannot be empty.", fields={"text": ["is required"]})
+    if len(text) > 10_000:
+        raise BreakActionRefused("A comment holds at most 10,000 characters.")
+    with transaction.atomic():
+        item = Break.objects.filter(pk=break_id).first()
+        if item is None:
+            raise BreakActionRefused(f"No break {break_id}.")
+        note = BreakComment.objects.create(break_record=item, author=by, text=text)
+        audit.record(action="break.commented", actor=by, object_type="break", object_id=item.pk,
+                     after={"comment_id": note.pk, "text": text})  # fmt: skip
+    return note

@@ -1,0 +1,77 @@
+"""Run pages: start a run, watch its progress live (htmx), cancel it."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.access import has_capability, requires_capability
+from reconciliation import runs
+from reconciliation.break_selectors import access_run
+from reconciliation.models import Dataset, RuleSetVersion, Run
+
+
+class StartRunForm(forms.Form):
+    type = forms.ChoiceField(choices=[(t, t) for t in runs.INPUTS])
+    internal = forms.ModelChoiceField(Dataset.objects.select_related("source", "account"),
+                                      label="Internal dataset (the book)")  # fmt: skip
+    external = forms.ModelChoiceField(Dataset.objects.select_related("source", "account"),
+                                      label="External dataset (the exchange)")  # fmt: skip
+    prices = forms.ModelChoiceField(
+        Dataset.objects.filter(kind="prices"),
+        required=False,
+        help_text="Needed for valuation; used to value the other types' breaks.",
+    )
+    rule_set_version = forms.ModelChoiceField(
+        RuleSetVersion.objects.filter(status="published").select_related("rule_set"),
+        required=False, help_text="Empty: the latest published version of the default rule set.",
+    )  # fmt: skip
+
+
+@requires_capability("view_breaks")
+def run_list(request):
+    form = (
+        StartRunForm(request.POST or None) if has_capability(request.user, "start_runs") else None
+    )
+    if request.method == "POST" and form is not None and form.is_valid():
+        values = form.cleaned_data
+        try:
+            run = runs.start_run(
+                type=values["type"], internal=values["internal"], external=values["external"],
+                prices=values["prices"], rule_set_version=values["rule_set_version"],
+                by=request.user,
+            )  # fmt: skip
+        except runs.RunRefused as exc:
+            form.add_error(None, exc.message)
+            for field, problems in exc.fields.items():
+                for problem in problems:
+                    form.add_error(field if field in form.fields else None, problem)
+        else:
+            messages.success(request, f"Run {run.pk} queued.")
+            return redirect("runs:detail", run_id=run.pk)
+    recent = Run.objects.select_related("internal_dataset", "external_dataset")[:50]
+    return render(request, "reconciliation/runs.html", {"form": form, "runs": recent})
+
+
+@requires_capability("view_breaks")
+def run_detail(request, run_id: int):
+    run = access_run(request.user, run_id)
+    template = (
+        "reconciliation/_run_status.html"
+        if request.headers.get("HX-Request")
+        else ("reconciliation/run.html")
+    )
+    context = {"run": run, "can_cancel": has_capability(request.user, "start_runs")}
+    return render(request, template, context)
+
+
+@requires_capability("start_runs")
+@require_POST
+def cancel(request, run_id: int):
+    run = runs.cancel_run(access_run(request.user, run_id), by=request.user)
+    messages.info(
+        request, f"Run {run.pk}: {run.status if not run.cancel_requested else 'stopping'}."
+    )
+    return redirect("runs:detail", run_id=run.pk)

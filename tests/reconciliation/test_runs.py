@@ -1,0 +1,149 @@
+"""Runs: validation, execution, reproducibility, identity across runs, cancel, failures."""
+
+import pytest
+
+from audit.models import AuditEvent
+from reconciliation import demo_data, ingest, runs
+from reconciliation.models import Break, BreakObservation, Dataset, Run, RuleSetVersion
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo():
+    return {name: Dataset.objects.get(pk=pk) for name, pk in demo_data.load().items()}
+
+
+def start(demo, type_="position", internal="book balances", external="kraken ledgers", **kw):
+    return runs.start_run(
+        type=type_, internal=demo[internal], external=demo[external], prices=demo["prices"], **kw
+    )
+
+
+def run_now(run):
+    runs.execute_run(run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def breaks_of(run):
+    rows = BreakObservation.objects.filter(run=run).values_list(
+        "break_record__break_key", "internal_value", "external_value", "severity"
+    )
+    return sorted(rows)
+
+
+def test_position_run_finds_the_deliberate_differences(demo):
+    run = run_now(start(demo))
+    assert run.status == "succeeded" and run.progress == 100
+    found = {b.asset: b for b in Break.objects.filter(type="position")}
+    assert "decimal_shift" in found["ETH"].causes
+    assert "sign_flip" in found["SOL.S"].causes
+    assert "missing_position" in found["ADA.F"].causes
+    assert run.break_count == len(found)
+    assert sum(run.by_severity.values()) == run.break_count
+
+
+def test_the_same_inputs_give_the_same_breaks(demo):
+    first = run_now(start(demo))
+    second = run_now(start(demo))
+    assert breaks_of(first) == breaks_of(second)
+    assert set(Break.objects.values_list("times_seen", flat=True)) == {2}
+
+
+def test_a_break_no_longer_seen_is_resolved_and_reopens_if_it_returns(demo):
+    run_now(start(demo))
+    eth = Break.objects.get(type="position", asset="ETH")
+    fixed_book = demo_data.book_balances(demo_data._ledger_rows(), "2026-02-27T10:16:05Z")
+    fixed_book = fixed_book.replace(b"487.229322380", b"48.7229322380")
+    fixed = ingest.import_file(
+        source=demo["book balances"].source, account=demo["book balances"].account,
+        format_code="generic-balances", data=fixed_book, filename="fixed.csv",
+    ).dataset  # fmt: skip
+    demo_fixed = {**demo, "book balances": fixed}
+    run_now(start(demo_fixed))
+    eth.refresh_from_db()
+    assert eth.status == "resolved" and eth.resolved_at is not None
+    run_now(start(demo))
+    eth.refresh_from_db()
+    assert eth.status == "open" and eth.times_seen == 2
+
+
+def test_a_task_delivered_twice_stores_nothing_twice(demo):
+    run = start(demo)
+    runs.execute_run(run.pk)
+    runs.execute_run(run.pk)
+    run.refresh_from_db()
+    assert run.status == "succeeded" and run.deliveries == 1
+    assert BreakObservation.objects.filter(run=run).count() == run.break_count
+    assert set(Break.objects.values_list("times_seen", flat=True)) == {1}
+
+
+def test_a_run_left_running_by_a_dead_worker_completes_on_redelivery(demo):
+    run = start(demo)
+    Run.objects.filter(pk=run.pk).update(status="running", deliveries=1, progress=30)
+    run = run_now(run)
+    assert run.status == "succeeded" and run.deliveries == 2
+    assert BreakObservation.objects.filter(run=run).count() == run.break_count
+
+
+def test_a_run_delivered_too_often_fails_with_a_clear_message(demo):
+    run = start(demo)
+    Run.objects.filter(pk=run.pk).update(status="running", deliveries=3)
+    run = run_now(run)
+    assert run.status == "failed" and "started 3 times" in run.message
+    assert not Break.objects.exists()
+
+
+def test_wrong_datasets_are_refused_and_nothing_is_queued(demo):
+    with pytest.raises(runs.RunRefused) as caught:
+        start(demo, internal="kraken trades")
+    assert "internal" in caught.value.fields
+    assert not Run.objects.exists()
+
+
+def test_a_draft_rule_set_cannot_be_run(demo):
+    from reconciliation import rule_sets
+
+    draft = rule_sets.start_draft(RuleSetVersion.objects.get().rule_set, by=None)
+    with pytest.raises(runs.RunRefused, match="draft"):
+        start(demo, rule_set_version=draft)
+
+
+def test_cancel_a_queued_run_and_a_running_one(demo):
+    queued = start(demo)
+    assert runs.cancel_run(queued, by=None).status == "cancelled"
+    assert runs.execute_run(queued.pk) == "cancelled"
+    running = start(demo)
+    Run.objects.filter(pk=running.pk).update(status="running", deliveries=1)
+    assert runs.cancel_run(running, by=None).cancel_requested
+    assert runs.execute_run(running.pk) == "cancelled"
+    assert not Break.objects.exists()
+    with pytest.raises(runs.RunNotCancellable):
+        runs.cancel_run(running, by=None)
+    assert AuditEvent.objects.filter(action="run.cancelled").count() == 2
+    assert AuditEvent.objects.filter(action="run.cancel_requested").count() == 1
+
+
+def test_an_unexpected_failure_is_recorded_with_an_actionable_message(demo, monkeypatch):
+    from reconciliation import run_engine
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError
+
+    monkeypatch.setattr(run_engine, "reconcile", broken)
+    run = run_now(start(demo))
+    assert run.status == "failed"
+    assert "Unexpected error (ZeroDivisionError)" in run.message
+    assert run.finished_at is not None
+
+
+@pytest.mark.parametrize("type_", ["trades", "fees"])
+def test_trade_runs_store_matches_and_breaks(demo, type_):
+    run = run_now(start(demo, type_, "book trades", "kraken trades"))
+    assert run.status == "succeeded" and run.break_count > 0
+    if type_ == "trades":
+        from reconciliation.models import TradeMatch
+
+        assert run.match_count == TradeMatch.objects.filter(run=run).count() > 100
+        assert TradeMatch.objects.filter(run=run, rule="id").exists()
