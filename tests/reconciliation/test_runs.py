@@ -4,7 +4,7 @@ import pytest
 
 from audit.models import AuditEvent
 from reconciliation import demo_data, ingest, runs
-from reconciliation.models import Break, BreakObservation, Dataset, Run, RuleSetVersion
+from reconciliation.models import Break, BreakObservation, Dataset, RuleSetVersion, Run
 
 pytestmark = pytest.mark.django_db
 
