@@ -229,6 +229,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ReconciliationTypeEnum": "reconciliation.engine.types.TYPES",
+        "DatasetKindEnum": "reconciliation.importers.base.KINDS",
+    },
 }
 
 # --- Logging: one JSON-ish line per record on stderr ------------------------------------------

@@ -8,7 +8,7 @@ from accounts.views import SignInView, SignOutView
 from audit.api import AuditChainVerify, AuditEventList
 from config.views import healthz
 from reconciliation import api as reconciliation_api
-from reconciliation import rule_set_api, run_urls
+from reconciliation import rule_set_api, run_api, run_urls
 from reconciliation.views import overview
 
 accounts_patterns = (
@@ -52,6 +52,18 @@ api_patterns = [
         name="api-rule-set-publish",
     ),
     path("rule-sets/compare/", rule_set_api.VersionCompare.as_view(), name="api-rule-set-compare"),
+    path("runs/", run_api.RunListCreate.as_view(), name="api-runs"),
+    path("runs/<int:run_id>/", run_api.RunDetail.as_view(), name="api-run"),
+    path("runs/<int:run_id>/cancel/", run_api.RunCancel.as_view(), name="api-run-cancel"),
+    path("runs/<int:run_id>/matches/", run_api.RunMatches.as_view(), name="api-run-matches"),
+    path("breaks/", run_api.BreakList.as_view(), name="api-breaks"),
+    path("breaks/actions/", run_api.BreakActions.as_view(), name="api-break-actions"),
+    path("breaks/<int:break_id>/", run_api.BreakDetail.as_view(), name="api-break"),
+    path(
+        "breaks/<int:break_id>/comments/",
+        run_api.BreakComments.as_view(),
+        name="api-break-comments",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", page(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
 ]

@@ -22,10 +22,11 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 import polars as pl
 
-from reconciliation.engine.trades import KEYS, attach, units, within
+from reconciliation.engine.trades import KEYS, attach, to_decimal, units, within
 from reconciliation.engine.types import DECIMAL
 
 MAX_CANDIDATES = 16
+_PLACE = Decimal(1).scaleb(-18)
 RESULT = {
     "rule": pl.String, "internal_rows": pl.List(pl.UInt32), "external_rows": pl.List(pl.UInt32),
     "internal_price": DECIMAL, "external_price": DECIMAL,
@@ -103,6 +104,7 @@ def _splits(singles, pieces, table, single_internal: bool) -> pl.DataFrame:
     runs = runs.join(members, on=["s_row", "a", "b"]).sort(
         "s_t", "s_id", "s_row", "_adiff", "_len", "a"
     )
+    runs = runs.with_columns(to_decimal(pl.col(c)).alias(c) for c in ("price_abs", "price_rel"))
     return _greedy(runs, single_internal)
 
 
@@ -110,35 +112,36 @@ def _greedy(runs: pl.DataFrame, single_internal: bool) -> pl.DataFrame:
     """Serve single rows in time order, each with its best run whose rows are all still free."""
     served, used, out = set(), set(), []
     rule = "split:one-to-many" if single_internal else "split:many-to-one"
-    for run in runs.iter_rows(named=True):
-        if run["s_row"] in served or used.intersection(run["rows"]):
-            continue
-        if len({o for o in run["orders"] if o is not None}) > 1:
-            continue
-        vwap = _vwap_within(run, single_internal)
-        if vwap is None:
-            continue
-        served.add(run["s_row"])
-        used.update(run["rows"])
-        single, many = [run["s_row"]], list(run["rows"])
-        prices = (run["s_price"], vwap) if single_internal else (vwap, run["s_price"])
-        rows = (single, many) if single_internal else (many, single)
-        out.append((rule, *rows, *prices))
+    columns = ["s_row", "s_price", "rows", "qs", "prices", "orders", "price_abs", "price_rel"]
+    with localcontext(prec=120):  # exact: products of two 38-digit numbers fit
+        for s_row, price, rows, qs, prices, orders, absolute, relative in zip(
+            *runs.select(columns).get_columns(), strict=True
+        ):
+            if s_row in served or used.intersection(rows):
+                continue
+            if len({o for o in orders if o is not None}) > 1:
+                continue
+            vwap = _vwap_within(qs, prices, price, absolute, relative, single_internal)
+            if vwap is None:
+                continue
+            served.add(s_row)
+            used.update(rows)
+            single, many = [s_row], list(rows)
+            pair = (price, vwap) if single_internal else (vwap, price)
+            out.append((rule, *((single, many) if single_internal else (many, single)), *pair))
     return pl.DataFrame(out, schema=RESULT, orient="row")
 
 
-def _vwap_within(run: dict, single_internal: bool) -> Decimal | None:
-    """The run's VWAP (rounded to 18 places) if it is within price tolerance, else None; exact."""
-    with localcontext(prec=120):
-        total = sum(run["qs"])
-        if total <= 0:
-            return None
-        notional = sum(q * p for q, p in zip(run["qs"], run["prices"], strict=True))
-        price = run["s_price"]
-        # |notional/total - price| <= max(abs, rel * |external price|), multiplied by total > 0.
-        external = abs(notional) if single_internal else abs(price) * total
-        limit = max(Decimal(run["price_abs"]).scaleb(-18) * total,
-                    Decimal(run["price_rel"]).scaleb(-18) * external)  # fmt: skip
-        if abs(notional - price * total) > limit:
-            return None
-        return (notional / total).quantize(Decimal(1).scaleb(-18), rounding=ROUND_HALF_EVEN)
+def _vwap_within(qs, prices, price, absolute, relative, single_internal) -> Decimal | None:
+    """The run's VWAP (rounded to 18 places) if within price tolerance of `price`, else None."""
+    total = sum(qs)
+    if total <= 0:
+        return None
+    notional = sum(q * p for q, p in zip(qs, prices, strict=True))
+    # |notional/total - price| <= max(abs, rel * |external price|), both sides times total > 0;
+    # quantities are raw (1e-18 units) on both sides, so the scale cancels out.
+    external = abs(notional) if single_internal else abs(price) * total
+    limit = max(absolute * total, relative * external)
+    if abs(notional - price * total) > limit:
+        return None
+    return (notional / total).quantize(_PLACE, rounding=ROUND_HALF_EVEN)

@@ -196,25 +196,24 @@ def one_to_one(candidates: pl.DataFrame, order: list[str]) -> pl.DataFrame:
     return pl.concat(chosen).drop("_rank")
 
 
-def _side(frame: pl.DataFrame, prefix: str, id_column: str = "trade_id") -> pl.DataFrame:
-    return frame.select(
-        pl.col("_row").alias(f"{prefix}_row"), pl.col("trade_id").alias(f"{prefix}_id"),
-        pl.col("executed_at").alias(f"{prefix}_t"), "account", pl.col(id_column).alias("_id"),
-    )  # fmt: skip
-
-
 def _id_pairs(internal: pl.DataFrame, external: pl.DataFrame) -> pl.DataFrame:
     """Step a: exchange trade id; internal rows without one fall back to their own trade id."""
-    right = _side(external, "e")
-    order = ["_dt", "i_id", "e_id"]
+    right = external.select(e_row="_row", account="account", _id="trade_id")
+    left = internal.select(i_row="_row", account="account", _x="exchange_trade_id", _t="trade_id")
     found = []
-    for column, rows in (("exchange_trade_id", pl.col("exchange_trade_id").is_not_null()),
-                         ("trade_id", pl.col("exchange_trade_id").is_null())):  # fmt: skip
-        left = _side(internal.filter(rows), "i", column)
-        pairs = left.join(right, on=["account", "_id"])
-        pairs = one_to_one(pairs.with_columns(_dt=(pl.col("i_t") - pl.col("e_t")).abs()), order)
+    for column, rows in (("_x", pl.col("_x").is_not_null()), ("_t", pl.col("_x").is_null())):
+        pairs = left.filter(rows).select("i_row", "account", _id=column).join(
+            right, on=["account", "_id"]
+        )
+        if not (_distinct(pairs["i_row"]) and _distinct(pairs["e_row"])):
+            # An id booked twice: the pair closest in time wins, the rest go on to later steps.
+            gap = internal["executed_at"].gather(pairs["i_row"]) - external["executed_at"].gather(
+                pairs["e_row"]
+            )
+            ranked = pairs.with_columns(_dt=gap.abs(), _i=internal["trade_id"].gather(pairs["i_row"]))
+            pairs = one_to_one(ranked, ["_dt", "_i", "_id"])
         found.append(pairs.select("i_row", "e_row"))
-        right = right.join(pairs.select(e_row="e_row"), on="e_row", how="anti")
+        right = _without(right, pairs["e_row"], "e_row")
     return pl.concat(found).with_columns(rule=pl.lit("id"))
 
 
@@ -464,6 +463,8 @@ def _missing_breaks(rest: pl.DataFrame, internal_side: bool, duplicated: pl.Seri
 def _duplicated_rows(rest: pl.DataFrame, full: pl.DataFrame) -> pl.Series:
     """Unmatched rows that have a twin (same fill booked twice) anywhere on their own side."""
     same = [*KEYS, "quantity", "price"]
+    # Only rows of a quantity some unmatched row has can be twins: a cheap cut before the join.
+    full = full.filter(units("quantity").is_in(rest.select(units("quantity")).to_series().implode()))
     twins = rest.select("_row", "trade_id", "executed_at", *same).join(
         full.select(*same, _t="executed_at", _id="trade_id"), on=same
     )
@@ -508,13 +509,13 @@ MATCH_COLUMNS = [
 ]  # fmt: skip
 
 
-def _without(frame: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
+def _without(frame: pl.DataFrame, rows: pl.Series, column: str = "_row") -> pl.DataFrame:
     """`frame` without the rows numbered `rows` (a mask over row numbers, not a join)."""
     if rows.is_empty() or frame.is_empty():
         return frame
-    used = np.zeros(int(max(frame["_row"].max(), rows.max())) + 1, dtype=bool)
+    used = np.zeros(int(max(frame[column].max(), rows.max())) + 1, dtype=bool)
     used[rows.to_numpy()] = True
-    return frame.filter(~used[frame["_row"].to_numpy()])
+    return frame.filter(~used[frame[column].to_numpy()])
 
 
 def _assert_once(*rows: pl.Series) -> None:

@@ -1,0 +1,225 @@
+"""REST API for runs and breaks."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.idempotency import idempotent
+from reconciliation import break_selectors, break_workflow, runs
+from reconciliation.models import Break, BreakComment, Dataset, RuleSetVersion, Run, TradeMatch
+from reconciliation.serializers import PlainDecimalField
+
+
+class RunSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id", "type", "status", "internal_dataset", "external_dataset", "prices_dataset",
+            "rule_set_version", "as_of", "progress", "phase", "message", "cancel_requested",
+            "deliveries", "break_count", "match_count", "by_severity", "engine_ms", "created_by",
+            "created_at", "started_at", "finished_at",
+        ]  # fmt: skip
+
+
+class StartRunSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=sorted(runs.INPUTS))
+    internal = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all())
+    external = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all())
+    prices = serializers.PrimaryKeyRelatedField(
+        queryset=Dataset.objects.filter(kind="prices"), required=False, allow_null=True
+    )
+    rule_set_version = serializers.PrimaryKeyRelatedField(
+        queryset=RuleSetVersion.objects.all(), required=False, allow_null=True
+    )
+
+
+class BreakSerializer(serializers.ModelSerializer):
+    internal_value = PlainDecimalField()
+    external_value = PlainDecimalField()
+    difference = PlainDecimalField()
+    difference_pct = PlainDecimalField()
+    value_rc = PlainDecimalField()
+    suggested_value = PlainDecimalField()
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Break
+        fields = [
+            "id", "type", "break_key", "account", "asset", "entity", "field", "status",
+            "accepted_reason", "assignee", "first_seen_run", "last_seen_run", "first_seen_at",
+            "last_seen_at", "times_seen", "resolved_at", "internal_value", "external_value",
+            "difference", "difference_pct", "value_rc", "severity", "causes", "suggested_value",
+            "details",
+        ]  # fmt: skip
+
+
+class MatchSerializer(serializers.ModelSerializer):
+    internal_quantity = PlainDecimalField()
+    external_quantity = PlainDecimalField()
+    internal_price = PlainDecimalField()
+    external_price = PlainDecimalField()
+
+    class Meta:
+        model = TradeMatch
+        exclude = ["id", "run"]
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = BreakComment
+        fields = ["id", "author", "text", "created_at"]
+        read_only_fields = ["id", "author", "created_at"]
+
+
+class BreakActionSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["investigate", "accept", "assign", "reopen"])
+    ids = serializers.ListField(child=serializers.IntegerField(), max_length=1000)
+    reason = serializers.CharField(required=False, allow_blank=True)
+    assignee = serializers.IntegerField(required=False, allow_null=True)
+
+
+class NewestFirst(CursorPagination):
+    ordering = "-id"
+    page_size = 100
+    max_page_size = 1000
+    page_size_query_param = "page_size"
+
+
+class RunListCreate(generics.GenericAPIView):
+    required_capabilities = {"GET": "view_breaks", "POST": "start_runs"}
+    serializer_class = RunSerializer
+    pagination_class = NewestFirst
+    filter_backends = []
+
+    def get_queryset(self):
+        queryset = Run.objects.all()
+        for name in ("type", "status"):
+            if self.request.query_params.get(name):
+                queryset = queryset.filter(**{name: self.request.query_params[name]})
+        return queryset
+
+    @extend_schema(
+        operation_id="runs_list",
+        parameters=[OpenApiParameter("type", str), OpenApiParameter("status", str)],
+        responses=RunSerializer(many=True),
+    )
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(RunSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=StartRunSerializer,
+        responses={201: RunSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    @idempotent
+    def post(self, request):
+        body = StartRunSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        values = body.validated_data
+        run = runs.start_run(
+            type=values["type"], internal=values["internal"], external=values["external"],
+            prices=values.get("prices"), rule_set_version=values.get("rule_set_version"),
+            by=request.user,
+        )  # fmt: skip
+        return Response(RunSerializer(run).data, status=201)
+
+
+class RunDetail(APIView):
+    required_capability = "view_breaks"
+
+    @extend_schema(responses=RunSerializer)
+    def get(self, request, run_id: int):
+        return Response(RunSerializer(break_selectors.access_run(request.user, run_id)).data)
+
+
+class RunCancel(APIView):
+    required_capability = "start_runs"
+
+    @extend_schema(request=None, responses=RunSerializer)
+    def post(self, request, run_id: int):
+        run = runs.cancel_run(break_selectors.access_run(request.user, run_id), by=request.user)
+        return Response(RunSerializer(run).data)
+
+
+class RunMatches(generics.ListAPIView):
+    """The trade matches a run recorded, with the rule that made each."""
+
+    required_capability = "view_breaks"
+    serializer_class = MatchSerializer
+    pagination_class = type("ByMatch", (CursorPagination,), {"ordering": "match_id"})
+    filter_backends = []
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return TradeMatch.objects.none()
+        run = break_selectors.access_run(self.request.user, self.kwargs["run_id"])
+        return TradeMatch.objects.filter(run=run)
+
+
+class BreakList(generics.ListAPIView):
+    """Breaks, newest first; filters: type, severity, status (comma lists), asset, account,
+    source, run, age (days), q (search)."""
+
+    required_capability = "view_breaks"
+    serializer_class = BreakSerializer
+    pagination_class = NewestFirst
+    filter_backends = []
+
+    @extend_schema(parameters=[OpenApiParameter(n, str) for n in break_selectors.FILTERS])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return break_selectors.breaks(self.request.query_params).select_related("assignee")
+
+
+class BreakDetail(APIView):
+    required_capability = "view_breaks"
+
+    @extend_schema(responses=BreakSerializer)
+    def get(self, request, break_id: int):
+        return Response(BreakSerializer(break_selectors.access_break(request.user, break_id)).data)
+
+
+class BreakActions(APIView):
+    """Investigate, accept (with a reason), assign or reopen breaks, in bulk."""
+
+    required_capability = "work_breaks"
+
+    @extend_schema(request=BreakActionSerializer, responses={200: None})
+    def post(self, request):
+        body = BreakActionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        values, ids = body.validated_data, body.validated_data["ids"]
+        action = values["action"]
+        if action == "investigate":
+            count = break_workflow.investigate(ids, by=request.user)
+        elif action == "accept":
+            count = break_workflow.accept(ids, reason=values.get("reason", ""), by=request.user)
+        elif action == "assign":
+            count = break_workflow.assign(ids, assignee_id=values.get("assignee"), by=request.user)
+        else:
+            count = len([break_workflow.reopen(i, by=request.user) for i in ids])
+        return Response({"updated": count})
+
+
+class BreakComments(APIView):
+    required_capabilities = {"GET": "view_breaks", "POST": "work_breaks"}
+
+    @extend_schema(responses=CommentSerializer(many=True))
+    def get(self, request, break_id: int):
+        item = break_selectors.access_break(request.user, break_id)
+        return Response(CommentSerializer(item.comments.select_related("author"), many=True).data)
+
+    @extend_schema(request=CommentSerializer, responses={201: CommentSerializer})
+    def post(self, request, break_id: int):
+        item = break_selectors.access_break(request.user, break_id)
+        note = break_workflow.comment(item.pk, text=request.data.get("text", ""), by=request.user)
+        return Response(CommentSerializer(note).data, status=201)
