@@ -98,6 +98,7 @@ def _build(ext: pl.DataFrame, rng) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
         if long[k]:
             q += Decimal(r["q18"]).scaleb(-18)
         base = {"account": r["account"], "pair": r["pair"], "side": r["side"],
+                "base": r["pair"].split("/")[0], "quote": "USD",
                 "quantity": q, "price": Decimal(r["p"]).scaleb(-5), "fee": Decimal(r["f"]).scaleb(-8),
                 "fee_asset": "USD", "executed_at": START + timedelta(microseconds=r["t"])}  # fmt: skip
         _kind(r["kind"], k, r, base, rows_e, rows_i, truth)
@@ -107,11 +108,11 @@ def _build(ext: pl.DataFrame, rng) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
         t = START + timedelta(microseconds=(r["t"] + 1_234_567) % DAY_US)
         q = Decimal(int(rng.integers(1_000_000, 5_000_000_000))).scaleb(-8) + Decimal("1e-9")
         rows_i.append({"trade_id": f"X{j}", "order_id": f"OX{j}", "account": r["account"],
-                       "pair": r["pair"],
+                       "pair": r["pair"], "base": r["pair"].split("/")[0], "quote": "USD",
                        "side": r["side"], "quantity": q, "price": Decimal(r["p"]).scaleb(-5),
                        "fee": Decimal("0.01"), "fee_asset": "USD", "executed_at": t})  # fmt: skip
         truth["breaks"].add(f"trades|{r['account']}|missing|X{j}")
-    schema = {c: TRADES[c] for c in TRADES if c not in ("base", "quote")}
+    schema = dict(TRADES)
     external = pl.DataFrame(rows_e, schema=schema, orient="row")
     internal = pl.DataFrame(rows_i, schema=schema, orient="row")
     return internal, external, truth

@@ -103,9 +103,22 @@ def reconcile(run: Run, inputs: dict, definition: RuleDefinition) -> RunResult:
     return RunResult(_grade(run, inputs, definition, result.breaks), result.matches)
 
 
+def _with_suffixed(prices: pl.DataFrame, assets: list[str]) -> pl.DataFrame:
+    """A staked or earn balance (DOT.S) is worth what its coin (DOT) is worth."""
+    wanted = [a for a in assets if "." in a and a not in set(prices["asset"].to_list())]
+    if not wanted:
+        return prices
+    bases = pl.DataFrame({"asset": wanted, "base": [a.split(".")[0] for a in wanted]})
+    derived = bases.join(prices.rename({"asset": "base"}), on="base", how="inner").select(
+        prices.columns
+    )
+    return pl.concat([prices, derived.with_columns(price_source="base:" + pl.col("price_source"))])
+
+
 def _grade(run, inputs, definition: RuleDefinition, found: pl.DataFrame) -> pl.DataFrame:
     prices = _prices(run, inputs, definition)
     if prices is not None:
+        prices = _with_suffixed(prices, found.get_column("asset").unique().to_list())
         found = valuation.value_breaks(
             found, prices, reporting_currency=definition.reporting_currency
         )

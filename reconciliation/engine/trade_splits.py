@@ -115,7 +115,7 @@ def _greedy(runs: pl.DataFrame, single_internal: bool) -> pl.DataFrame:
     columns = ["s_row", "s_price", "rows", "qs", "prices", "orders", "price_abs", "price_rel"]
     with localcontext(prec=120):  # exact: products of two 38-digit numbers fit
         for s_row, price, rows, qs, prices, orders, absolute, relative in zip(
-            *runs.select(columns).get_columns(), strict=True
+            *(runs[c].to_list() for c in columns), strict=True
         ):
             if s_row in served or used.intersection(rows):
                 continue

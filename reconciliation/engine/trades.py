@@ -202,15 +202,16 @@ def _id_pairs(internal: pl.DataFrame, external: pl.DataFrame) -> pl.DataFrame:
     left = internal.select(i_row="_row", account="account", _x="exchange_trade_id", _t="trade_id")
     found = []
     for column, rows in (("_x", pl.col("_x").is_not_null()), ("_t", pl.col("_x").is_null())):
-        pairs = left.filter(rows).select("i_row", "account", _id=column).join(
-            right, on=["account", "_id"]
+        pairs = (
+            left.filter(rows)
+            .select("i_row", "account", _id=column)
+            .join(right, on=["account", "_id"])
         )
         if not (_distinct(pairs["i_row"]) and _distinct(pairs["e_row"])):
             # An id booked twice: the pair closest in time wins, the rest go on to later steps.
-            gap = internal["executed_at"].gather(pairs["i_row"]) - external["executed_at"].gather(
-                pairs["e_row"]
-            )
-            ranked = pairs.with_columns(_dt=gap.abs(), _i=internal["trade_id"].gather(pairs["i_row"]))
+            i_rows, e_rows = pairs["i_row"], pairs["e_row"]
+            gap = internal["executed_at"].gather(i_rows) - external["executed_at"].gather(e_rows)
+            ranked = pairs.with_columns(_dt=gap.abs(), _i=internal["trade_id"].gather(i_rows))
             pairs = one_to_one(ranked, ["_dt", "_i", "_id"])
         found.append(pairs.select("i_row", "e_row"))
         right = _without(right, pairs["e_row"], "e_row")
@@ -464,7 +465,8 @@ def _duplicated_rows(rest: pl.DataFrame, full: pl.DataFrame) -> pl.Series:
     """Unmatched rows that have a twin (same fill booked twice) anywhere on their own side."""
     same = [*KEYS, "quantity", "price"]
     # Only rows of a quantity some unmatched row has can be twins: a cheap cut before the join.
-    full = full.filter(units("quantity").is_in(rest.select(units("quantity")).to_series().implode()))
+    quantities = rest.select(units("quantity")).to_series().implode()
+    full = full.filter(units("quantity").is_in(quantities))
     twins = rest.select("_row", "trade_id", "executed_at", *same).join(
         full.select(*same, _t="executed_at", _id="trade_id"), on=same
     )

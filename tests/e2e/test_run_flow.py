@@ -1,0 +1,52 @@
+import pytest
+
+from config.celery import app
+from reconciliation import demo_data
+from reconciliation.models import Break
+from tests.e2e.test_sign_in_flow import sign_in
+from tests.worker import running_worker
+
+pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def worker_queue():
+    with running_worker() as (queue, _hostname):
+        previous = app.conf.task_default_queue
+        app.conf.task_default_queue = queue
+        try:
+            yield queue
+        finally:
+            app.conf.task_default_queue = previous
+
+
+def test_risk_runs_a_reconciliation_and_works_a_break(
+    page, live_server, make_user, worker_queue, screenshot
+):
+    ids = demo_data.load()
+    make_user("risk", username="rita")
+    sign_in(page, live_server, "rita")
+    page.click("header nav >> text=Runs")
+    page.select_option("#id_type", "position")
+    page.select_option("#id_internal", str(ids["book balances"]))
+    page.select_option("#id_external", str(ids["kraken ledgers"]))
+    page.select_option("#id_prices", str(ids["prices"]))
+    page.click("text=Start the run")
+    page.wait_for_selector("text=See the breaks", timeout=60_000)  # htmx polls the progress
+    screenshot("run-succeeded")
+    page.click("text=See the breaks")
+    page.wait_for_selector("h1:has-text('Breaks')")
+    screenshot("breaks-list")
+    eth = Break.objects.get(asset="ETH", type="position")
+    page.click(f"a[href='/breaks/{eth.pk}/']")
+    page.wait_for_selector("text=decimal_shift")
+    page.fill("textarea[name=text]", "Book shows ten times the ETH: a decimal shift on import.")
+    page.click("text=Add a comment")
+    page.wait_for_selector("text=a decimal shift on import")
+    page.select_option("select[name=action]", "accept")
+    page.fill("input[name=reason]", "Known import error, fixed upstream")
+    page.click("form.actions >> text=Apply")
+    page.wait_for_selector("text=1 break updated")
+    screenshot("break-detail")
+    eth.refresh_from_db()
+    assert eth.status == "accepted" and eth.comments.count() == 1
