@@ -110,12 +110,11 @@ def _splits(singles, pieces, table, single_internal: bool) -> pl.DataFrame:
 
 def _greedy(runs: pl.DataFrame, single_internal: bool) -> pl.DataFrame:
     """Serve single rows in time order, each with its best run whose rows are all still free."""
-    served, used, out = set(), set(), []
-    rule = "split:one-to-many" if single_internal else "split:many-to-one"
+    served, used, chosen, vwaps = set(), set(), [], []
     columns = ["s_row", "s_price", "rows", "qs", "prices", "orders", "price_abs", "price_rel"]
     with localcontext(prec=120):  # exact: products of two 38-digit numbers fit
-        for s_row, price, rows, qs, prices, orders, absolute, relative in zip(
-            *(runs[c].to_list() for c in columns), strict=True
+        for k, (s_row, price, rows, qs, prices, orders, absolute, relative) in enumerate(
+            zip(*(runs[c].to_list() for c in columns), strict=True)
         ):
             if s_row in served or used.intersection(rows):
                 continue
@@ -126,10 +125,18 @@ def _greedy(runs: pl.DataFrame, single_internal: bool) -> pl.DataFrame:
                 continue
             served.add(s_row)
             used.update(rows)
-            single, many = [s_row], list(rows)
-            pair = (price, vwap) if single_internal else (vwap, price)
-            out.append((rule, *((single, many) if single_internal else (many, single)), *pair))
-    return pl.DataFrame(out, schema=RESULT, orient="row")
+            chosen.append(k)
+            vwaps.append(vwap)
+    picked = runs[chosen].with_columns(vwap=pl.Series(vwaps, dtype=DECIMAL))
+    single, many = pl.col("s_row").reshape((-1, 1)).arr.to_list(), pl.col("rows")
+    rule = "split:one-to-many" if single_internal else "split:many-to-one"
+    return picked.select(
+        rule=pl.lit(rule),
+        internal_rows=single if single_internal else many,
+        external_rows=many if single_internal else single,
+        internal_price="s_price" if single_internal else "vwap",
+        external_price="vwap" if single_internal else "s_price",
+    ).cast(RESULT)
 
 
 def _vwap_within(qs, prices, price, absolute, relative, single_internal) -> Decimal | None:
