@@ -12,6 +12,7 @@ NAVIGATION = [
     ("Datasets", "datasets:list", "view_breaks"),
     ("Upload", "datasets:upload", "upload_datasets"),
     ("Rule sets", "rules:list", "view_breaks"),
+    ("Schedules", "schedules:list", "manage_schedules"),
     ("Asset codes", "datasets:aliases", "manage_sources"),
     ("Audit log", "audit:log", "view_audit"),
     ("API", "api-docs", None),

@@ -76,6 +76,7 @@ urlpatterns = [
     path("rules/", include("reconciliation.rule_set_urls")),
     path("runs/", include(run_urls.runs_patterns)),
     path("breaks/", include(run_urls.breaks_patterns)),
+    path("schedules/", include(run_urls.schedules_patterns)),
     path("api/", include(api_patterns)),
     path("healthz", healthz, name="healthz"),
     # Admin sign-in goes through the same throttled, audited sign-in as every page.

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reconciliation import break_views, run_views
+from reconciliation import break_views, run_views, schedule_views
 
 runs_patterns = (
     [
@@ -19,4 +19,14 @@ breaks_patterns = (
         path("<int:break_id>/comments/", break_views.add_comment, name="comment"),
     ],
     "breaks",
+)
+
+schedules_patterns = (
+    [
+        path("", schedule_views.schedule_list, name="list"),
+        path("<int:schedule_id>/", schedule_views.schedule_list, name="edit"),
+        path("<int:schedule_id>/toggle/", schedule_views.toggle, name="toggle"),
+        path("<int:schedule_id>/delete/", schedule_views.delete, name="delete"),
+    ],
+    "schedules",
 )

@@ -35,8 +35,10 @@ from reconciliation.engine.types import DECIMAL, ToleranceRules
 def fee_breaks(m: pl.DataFrame, type_: str) -> pl.DataFrame:
     """Fee and fee-asset breaks of matched trades (one row per match, with fee_abs/fee_rel)."""
     i, e = pl.col("_i"), pl.col("_e")
-    m = m.with_columns(_i=units("internal_fee"), _e=units("external_fee"))
     assets = pl.col("internal_fee_asset"), pl.col("external_fee_asset")
+    m = m.with_columns(_i=units("internal_fee"), _e=units("external_fee"))
+    # Most fees agree exactly, in the same asset: cut those first, cheaply.
+    m = m.filter((i != e) | assets[0].ne_missing(assets[1]))
     other_asset = ((i != i128(0)) & (e != i128(0)) & assets[0].is_not_null()
                    & assets[1].is_not_null() & (assets[0] != assets[1]))  # fmt: skip
     ids = pl.col("external_ids").list.join("+")

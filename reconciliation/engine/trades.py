@@ -302,14 +302,17 @@ def _pair_matches(pairs: pl.DataFrame, internal: pl.DataFrame, external: pl.Data
 
 def _split_side(splits: pl.DataFrame, rows: str, frame: pl.DataFrame) -> pl.DataFrame:
     exploded = splits.select(pl.int_range(pl.len()).alias("_m"), rows).explode(rows)
-    joined = exploded.join(frame, left_on=rows, right_on="_row").sort(
-        "_m", "executed_at", "trade_id"
-    )
-    charged = pl.col("fee_asset").filter(units("fee") != i128(0)).unique().sort()
-    return joined.group_by("_m", maintain_order=True).agg(
-        pl.col("account", "pair", "side", "base", "quote").first(),
-        ids=pl.col("trade_id"), quantity=to_decimal(units("quantity").sum()),
-        fee=to_decimal(units("fee").sum()), fee_asset=charged.str.join(","),
+    columns = ["account", *_SIDE_COLUMNS, "base", "quote"]
+    joined = pl.concat([exploded.select("_m"), frame.select(columns)[exploded[rows]]],
+                       how="horizontal").sort("_m", "executed_at", "trade_id")  # fmt: skip
+    charged = pl.col("fee_asset").filter(units("fee") != i128(0))
+    grouped = joined.group_by("_m", maintain_order=True).agg(
+        pl.col("account", "pair", "side", "base", "quote").first(), ids=pl.col("trade_id"),
+        quantity=units("quantity").sum(), fee=units("fee").sum(), fee_asset=charged,
+    )  # fmt: skip
+    return grouped.with_columns(
+        to_decimal(pl.col("quantity")), to_decimal(pl.col("fee")),
+        pl.col("fee_asset").list.unique().list.sort().list.join(","),
     )  # fmt: skip
 
 
@@ -387,6 +390,8 @@ def value_breaks(m: pl.DataFrame, type_: str, field: str, asset: str) -> pl.Data
     """Breaks where internal_{field} and external_{field} differ beyond the field's tolerance."""
     i, e = pl.col("_i"), pl.col("_e")
     f = m.with_columns(_i=units(f"internal_{field}"), _e=units(f"external_{field}"))
+    # Most matches agree exactly: a cheap cut on the absolute tolerance first.
+    f = f.filter((i - e).abs() > pl.col(f"{field}_abs"))
     f = f.filter(~within(i - e, e, pl.col(f"{field}_abs"), pl.col(f"{field}_rel")))
     return breaks_frame(
         f, type_=type_, field=field, key=match_key(type_, field), asset=pl.col(asset),
@@ -532,7 +537,7 @@ def match_trades(
     from reconciliation.engine import fees, trade_splits
 
     ins, ext = prepare(internal), prepare(external)
-    keys = pl.concat([f.select("account", "pair").unique() for f in (ins, ext)])
+    keys = pl.concat([f.lazy().select("account", "pair") for f in (ins, ext)]).unique().collect()
     table = tolerance_table(keys, rules)
     pairs = _id_pairs(ins, ext)
     rest_i, rest_e = _without(ins, pairs["i_row"]), _without(ext, pairs["e_row"])

@@ -9,7 +9,14 @@ from reconciliation.models.datasets import (
     TradeRecord,
 )
 from reconciliation.models.rules import RuleSet, RuleSetVersion
-from reconciliation.models.runs import Break, BreakComment, BreakObservation, Run, TradeMatch
+from reconciliation.models.runs import (
+    Break,
+    BreakComment,
+    BreakObservation,
+    Run,
+    Schedule,
+    TradeMatch,
+)
 from reconciliation.models.sources import Account, AssetAlias, ExchangeCredential, Source
 
 __all__ = [
@@ -27,6 +34,7 @@ __all__ = [
     "RuleSet",
     "RuleSetVersion",
     "Run",
+    "Schedule",
     "Source",
     "TradeMatch",
     "TradeRecord",

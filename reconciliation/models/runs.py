@@ -196,3 +196,38 @@ class TradeMatch(models.Model):
 
     def __str__(self) -> str:
         return f"match {self.match_id} ({self.rule})"
+
+
+class Schedule(models.Model):
+    """A run started periodically by beat with the latest datasets of two accounts (SPEC 2.6)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    type = models.CharField(max_length=20, choices=TYPE_CHOICES)
+    internal_account = models.ForeignKey(
+        "reconciliation.Account", on_delete=models.PROTECT, related_name="+"
+    )
+    external_account = models.ForeignKey(
+        "reconciliation.Account", on_delete=models.PROTECT, related_name="+"
+    )
+    prices_source = models.ForeignKey(
+        "reconciliation.Source", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    rule_set = models.ForeignKey("reconciliation.RuleSet", on_delete=models.PROTECT)
+    cron = models.CharField(max_length=100, help_text="minute hour day-of-month month day-of-week")
+    enabled = models.BooleanField(default=True)
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", on_delete=models.PROTECT, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_run = models.ForeignKey(
+        Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.type}, {self.cron})"

@@ -1,0 +1,84 @@
+"""Schedule pages: periodic runs created, edited, paused and deleted by admins."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.access import has_capability, requires_capability
+from reconciliation import runs, schedules
+from reconciliation.models import Account, RuleSet, Schedule, Source
+
+
+class ScheduleForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    type = forms.ChoiceField(choices=[(t, t) for t in runs.INPUTS])
+    internal_account = forms.ModelChoiceField(Account.objects.select_related("source"))
+    external_account = forms.ModelChoiceField(Account.objects.select_related("source"))
+    prices_source = forms.ModelChoiceField(
+        Source.objects.filter(kind="price_feed"), required=False,
+        help_text="Its latest prices are used; needed for valuation.",
+    )  # fmt: skip
+    rule_set = forms.ModelChoiceField(
+        RuleSet.objects.all(), to_field_name="name",
+        help_text="Its latest published version is used.",
+    )  # fmt: skip
+    cron = forms.CharField(
+        label="When (cron, UTC)", initial=schedules.PRESETS["hourly"],
+        help_text="minute hour day month weekday, e.g. '0 * * * *' hourly, '0 6 * * *' daily.",
+    )  # fmt: skip
+    enabled = forms.BooleanField(required=False, initial=True)
+
+
+def _initial(schedule: Schedule) -> dict:
+    return {
+        "name": schedule.name, "type": schedule.type,
+        "internal_account": schedule.internal_account, "external_account":
+        schedule.external_account, "prices_source": schedule.prices_source,
+        "rule_set": schedule.rule_set, "cron": schedule.cron, "enabled": schedule.enabled,
+    }  # fmt: skip
+
+
+@requires_capability("view_breaks")
+@require_http_methods(["GET", "POST"])
+def schedule_list(request, schedule_id: int | None = None):
+    editing = get_object_or_404(Schedule, pk=schedule_id) if schedule_id else None
+    can_manage = has_capability(request.user, "manage_schedules")
+    form = None
+    if can_manage:
+        initial = _initial(editing) if editing else None
+        form = ScheduleForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form is not None and form.is_valid():
+        try:
+            schedules.save_schedule(**form.cleaned_data, by=request.user, schedule=editing)
+        except schedules.ScheduleInvalid as exc:
+            for field, problems in exc.fields.items():
+                for problem in problems:
+                    form.add_error(field if field in form.fields else None, problem)
+        else:
+            messages.success(request, "Schedule saved.")
+            return redirect("schedules:list")
+    items = Schedule.objects.select_related(
+        "internal_account__source", "external_account__source", "periodic_task", "last_run"
+    )
+    context = {"schedules": items, "form": form, "editing": editing}
+    return render(request, "reconciliation/schedules.html", context)
+
+
+@requires_capability("manage_schedules")
+@require_POST
+def toggle(request, schedule_id: int):
+    schedule = get_object_or_404(Schedule, pk=schedule_id)
+    schedules.set_enabled(schedule, enabled=not schedule.enabled, by=request.user)
+    return redirect("schedules:list")
+
+
+@requires_capability("manage_schedules")
+@require_POST
+def delete(request, schedule_id: int):
+    schedule = get_object_or_404(Schedule, pk=schedule_id)
+    schedules.delete_schedule(schedule, by=request.user)
+    messages.success(request, f"Schedule {schedule.name} deleted.")
+    return redirect("schedules:list")
