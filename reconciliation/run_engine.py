@@ -7,8 +7,6 @@ per asset; an external ledger is turned into balances at the run's as-of time.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import polars as pl
 
 from reconciliation.break_store import RunResult
@@ -16,9 +14,6 @@ from reconciliation.engine import balances, fees, trades, valuation
 from reconciliation.engine.rule_definition import RuleDefinition
 from reconciliation.importers.assets import KRAKEN_WALLET_SUFFIX
 from reconciliation.models import Run
-
-# Pricing used until pricing configurations are versioned on their own (SPEC 2.3).
-DEFAULT_STALENESS = timedelta(hours=24)
 
 
 def _one_account(frame: pl.DataFrame, account: str) -> pl.DataFrame:
@@ -53,14 +48,15 @@ def _cash_filter(frame: pl.DataFrame, definition: RuleDefinition, cash: bool) ->
 def _prices(run: Run, inputs: dict, definition: RuleDefinition) -> pl.DataFrame | None:
     if "prices" not in inputs:
         return None
-    sources = inputs["prices"].get_column("price_source").unique(maintain_order=True).to_list()
+    present = inputs["prices"].get_column("price_source").unique(maintain_order=True).to_list()
+    listed = list(definition.price_sources)
     return valuation.select_prices(
         inputs["prices"],
         as_of=run.as_of,
         reporting_currency=definition.reporting_currency,
-        source_priority=sources,
-        staleness=DEFAULT_STALENESS,
-        last_known_good=True,
+        source_priority=listed + [s for s in present if s not in listed],
+        staleness=definition.price_staleness,
+        last_known_good=definition.last_known_good,
     )
 
 

@@ -36,6 +36,8 @@ DEFAULT = {
     "approval": {"one_approver_above": "5000", "two_approvers_above": "50000"},
     "escalation": [{"severity": "critical", "notify": ["risk"], "after_minutes": 0}],
     "pnl_method": "fifo",
+    # Pricing configuration (SPEC 2.3), versioned with the rest of the rule set.
+    "pricing": {"source_priority": [], "staleness_seconds": 86400, "last_known_good": True},
 }
 
 
@@ -57,6 +59,9 @@ class RuleDefinition:
     two_approvers_above: Decimal
     escalation: tuple[dict, ...] = field(default_factory=tuple)
     pnl_method: str = "fifo"
+    price_sources: tuple[str, ...] = ()
+    price_staleness: timedelta = timedelta(days=1)
+    last_known_good: bool = True
 
 
 class _Errors(dict):
@@ -178,9 +183,13 @@ def validate(raw: dict) -> RuleDefinition:
     for index, rule in enumerate(escalation):
         if not isinstance(rule, dict) or rule.get("severity") not in SEVERITIES:
             errors.add(f"escalation[{index}].severity", f"must be one of {', '.join(SEVERITIES)}")
+    sources, staleness, last_good = _pricing(raw.get("pricing", DEFAULT["pricing"]), errors)
     if errors:
         raise DefinitionInvalid(dict(errors))
     return RuleDefinition(
+        price_sources=sources,
+        price_staleness=staleness,
+        last_known_good=last_good,
         reporting_currency=currency,
         cash_assets=tuple(cash),
         tolerances=tolerances,
@@ -192,6 +201,28 @@ def validate(raw: dict) -> RuleDefinition:
         escalation=tuple(escalation),
         pnl_method=method,
     )
+
+
+def _pricing(raw, errors: _Errors) -> tuple[tuple[str, ...], timedelta, bool]:
+    """Source priority (first wins; unlisted sources after them), staleness, fallback."""
+    if not isinstance(raw, dict):
+        errors.add("pricing", "must be an object")
+        return (), timedelta(days=1), True
+    sources = raw.get("source_priority", [])
+    if not isinstance(sources, list) or not all(isinstance(s, str) and s for s in sources):
+        errors.add("pricing.source_priority", "must be a list of price source names")
+        sources = []
+    if len(set(sources)) != len(sources):
+        errors.add("pricing.source_priority", "names a source twice")
+    seconds = raw.get("staleness_seconds", 86400)
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 < seconds <= 31 * 86400:
+        errors.add("pricing.staleness_seconds", "must be whole seconds, up to 31 days")
+        seconds = 86400
+    last_good = raw.get("last_known_good", True)
+    if not isinstance(last_good, bool):
+        errors.add("pricing.last_known_good", "must be true or false")
+        last_good = True
+    return tuple(sources), timedelta(seconds=seconds), last_good
 
 
 def diff(old: dict, new: dict, prefix: str = "") -> list[dict]:

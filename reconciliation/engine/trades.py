@@ -88,7 +88,7 @@ def value_causes(internal: pl.Expr, external: pl.Expr) -> list[pl.Expr]:
         pl.when(nonzero & (significant[0] == significant[1]) & (internal.abs() != external.abs()))
         .then(pl.lit(DECIMAL_SHIFT)),
         # Below one unit of the last place the coarser side books: one side rounded.
-        pl.when(diff_digits <= 18 - smaller).then(pl.lit(ROUNDING)),
+        pl.when(nonzero & (diff_digits <= 18 - smaller)).then(pl.lit(ROUNDING)),
     ]  # fmt: skip
 
 

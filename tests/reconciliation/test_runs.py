@@ -147,3 +147,38 @@ def test_trade_runs_store_matches_and_breaks(demo, type_):
 
         assert run.match_count == TradeMatch.objects.filter(run=run).count() > 100
         assert TradeMatch.objects.filter(run=run, rule="id").exists()
+
+
+def test_pricing_configuration_stale_prices_are_breaks_without_fallback(demo):
+    import copy
+
+    from reconciliation import rule_sets
+    from reconciliation.models import RuleSet
+
+    default = RuleSet.objects.get(name="default")
+    draft = rule_sets.start_draft(default, by=None)
+    definition = copy.deepcopy(draft.definition)
+    definition["pricing"] = {"source_priority": ["demo-feed"], "staleness_seconds": 1,
+                             "last_known_good": False}  # fmt: skip
+    rule_sets.update_draft(draft, definition=definition, by=None)
+    version = rule_sets.publish(draft, by=None)
+    run = run_now(start(demo, "valuation", rule_set_version=version))
+    price_breaks = Break.objects.filter(last_seen_run=run, field="price")
+    assert run.status == "succeeded" and price_breaks.exists()
+    assert {c for b in price_breaks for c in b.causes} >= {"stale_price"}
+    assert not price_breaks.exclude(value_rc=None).exists()  # never valued at zero
+
+
+def test_pricing_configuration_is_validated(demo):
+    import copy
+
+    from reconciliation.engine import rule_definition
+
+    raw = copy.deepcopy(rule_definition.DEFAULT)
+    raw["pricing"] = {"source_priority": ["a", "a"], "staleness_seconds": 0,
+                      "last_known_good": "yes"}  # fmt: skip
+    with pytest.raises(rule_definition.DefinitionInvalid) as caught:
+        rule_definition.validate(raw)
+    assert set(caught.value.errors) == {
+        "pricing.source_priority", "pricing.staleness_seconds", "pricing.last_known_good",
+    }  # fmt: skip
