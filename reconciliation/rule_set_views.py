@@ -10,7 +10,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import has_capability, requires_capability
 from audit import selectors as audit_selectors
-from reconciliation import rule_sets, selectors
+from reconciliation import preview, rule_sets, selectors
+from reconciliation.break_selectors import access_run
 from reconciliation.engine.types import TYPES
 from reconciliation.models import RuleSet
 
@@ -46,6 +47,10 @@ def version_detail(request, version_id: int):
                 messages.success(request, "Draft saved.")
                 return redirect("rules:version", version_id=version.pk)
     others = version.rule_set.versions.exclude(pk=version.pk).order_by("-number")
+    replay = None
+    run_id = request.GET.get("preview_run", "")
+    if run_id.isdigit():
+        replay = preview.preview(version, access_run(request.user, run_id))
     context = {
         "version": version,
         "text": text,
@@ -56,6 +61,8 @@ def version_detail(request, version_id: int):
         "history": audit_selectors.events(
             object_type="rule_set_version", object_id=str(version.pk)
         ),
+        "replay": replay,
+        "recent_runs": preview.latest_runs(),
     }
     return render(
         request, "reconciliation/rule_set_version.html", context, status=422 if errors else 200

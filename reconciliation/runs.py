@@ -194,7 +194,7 @@ def execute_run(run_id: int) -> str:
     progress = Progress(run.pk)
     try:
         progress(5, "loading datasets")
-        inputs = _load_inputs(run)
+        inputs = load_inputs(run)
         progress(30, "reconciling")
         definition = rule_definition.validate(run.rule_set_version.definition)
         started = time.perf_counter()
@@ -223,7 +223,8 @@ def execute_run(run_id: int) -> str:
         return Run.Status.FAILED
 
 
-def _load_inputs(run: Run) -> dict:
+def load_inputs(run: Run) -> dict:
+    """The run's datasets as engine frames."""
     inputs = {
         "internal": frames.load(run.internal_dataset),
         "external": frames.load(run.external_dataset),

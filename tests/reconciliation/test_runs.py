@@ -182,3 +182,26 @@ def test_pricing_configuration_is_validated(demo):
     assert set(caught.value.errors) == {
         "pricing.source_priority", "pricing.staleness_seconds", "pricing.last_known_good",
     }  # fmt: skip
+
+
+def test_a_draft_preview_shows_what_would_appear_disappear_or_change(demo, client_as):
+    import copy
+
+    from reconciliation import preview, rule_sets
+    from reconciliation.models import RuleSet
+
+    run = run_now(start(demo))
+    draft = rule_sets.start_draft(RuleSet.objects.get(name="default"), by=None)
+    definition = copy.deepcopy(draft.definition)
+    definition["types"]["position"]["overrides"] = [
+        {"asset": "DOGE", "absolute": "2000", "relative": "0"},
+        {"asset": "BTC", "absolute": "0", "relative": "0"},
+    ]
+    definition["severity_bands"] = ["10", "100", "300"]
+    rule_sets.update_draft(draft, definition=definition, by=None)
+    outcome = preview.preview(draft, run)
+    assert [b["asset"] for b in outcome.appear] == ["BTC"]
+    assert [b["asset"] for b in outcome.disappear] == ["DOGE"]
+    assert BreakObservation.objects.filter(run=run).count() == run.break_count  # stored nothing
+    page = client_as("admin").get(f"/rules/versions/{draft.pk}/", {"preview_run": run.pk})
+    assert "would appear" in page.content.decode()
