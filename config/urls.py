@@ -51,6 +51,11 @@ api_patterns = [
         rule_set_api.VersionPublish.as_view(),
         name="api-rule-set-publish",
     ),
+    path(
+        "rule-sets/versions/<int:version_id>/preview/",
+        rule_set_api.VersionPreview.as_view(),
+        name="api-rule-set-preview",
+    ),
     path("rule-sets/compare/", rule_set_api.VersionCompare.as_view(), name="api-rule-set-compare"),
     path("runs/", run_api.RunListCreate.as_view(), name="api-runs"),
     path("runs/<int:run_id>/", run_api.RunDetail.as_view(), name="api-run"),

@@ -119,3 +119,27 @@ class VersionCompare(APIView):
         old = selectors.access_version(request.user, request.query_params.get("old", ""))
         new = selectors.access_version(request.user, request.query_params.get("new", ""))
         return Response(DiffSerializer(rule_sets.compare(old, new), many=True).data)
+
+
+class PreviewSerializer(serializers.Serializer):
+    run = serializers.IntegerField(source="run.pk")
+    appear = serializers.ListField(child=serializers.DictField())
+    disappear = serializers.ListField(child=serializers.DictField())
+    change = serializers.ListField(child=serializers.DictField())
+    unchanged = serializers.IntegerField()
+
+
+class VersionPreview(APIView):
+    """Replay a finished run under this version: breaks that would appear, disappear, change."""
+
+    required_capability = "view_breaks"
+
+    @extend_schema(parameters=[OpenApiParameter("run", int, required=True)],
+                   responses=PreviewSerializer)  # fmt: skip
+    def get(self, request, version_id: int):
+        from reconciliation import preview
+        from reconciliation.break_selectors import access_run
+
+        version = selectors.access_version(request.user, version_id)
+        run = access_run(request.user, request.query_params.get("run", ""))
+        return Response(PreviewSerializer(preview.preview(version, run)).data)

@@ -107,3 +107,15 @@ def test_assigning_only_to_people_who_may_work_breaks(api, finished_run, make_us
 def test_cancel_a_finished_run_is_a_conflict(api, finished_run):
     response = api("risk").post(f"/api/runs/{finished_run.pk}/cancel/")
     assert response.status_code == 409
+
+
+def test_preview_a_version_through_the_api(api, finished_run):
+    from reconciliation.models import RuleSetVersion
+
+    version = RuleSetVersion.objects.get(rule_set__name="default", number=1)
+    body = api("risk").get(
+        f"/api/rule-sets/versions/{version.pk}/preview/", {"run": finished_run.pk}
+    ).json()
+    assert body["run"] == finished_run.pk
+    assert body["appear"] == body["disappear"] == body["change"] == []
+    assert body["unchanged"] == finished_run.break_count
