@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import has_capability, requires_capability
 from audit import selectors as audit_selectors
-from reconciliation import break_export, break_selectors, break_workflow
+from reconciliation import break_export, break_selectors, break_workflow, run_engine
 from reconciliation.engine.types import TYPES
 from reconciliation.models import Break
 
@@ -101,8 +101,15 @@ def break_detail(request, break_id: int):
         "comments": item.comments.select_related("author"),
         "history": audit_selectors.events(object_type="break", object_id=str(item.pk))[:50],
         "can_work": has_capability(request.user, "work_breaks"),
+        "started": _where_it_started(item),
     }
     return render(request, "reconciliation/break.html", context)
+
+
+def _where_it_started(item: Break) -> dict | None:
+    if item.type not in ("position", "cash"):
+        return None
+    return run_engine.where_it_started(item.last_seen_run, item.account, item.asset)
 
 
 @requires_capability("work_breaks")

@@ -29,15 +29,21 @@ def _wallet_assets(ledger: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _balance_sides(run: Run, inputs: dict, account: str):
-    internal = _one_account(inputs["internal"], account)
-    external_ledger = None
-    if run.external_dataset.kind == "ledger":
-        external_ledger = _wallet_assets(_one_account(inputs["external"], account))
-        external = balances.balances_from_ledger(external_ledger, run.as_of)
-    else:
-        external = _one_account(inputs["external"], account)
-    return internal, external, external_ledger
+def _side(dataset, frame: pl.DataFrame, account: str, as_of):
+    """(balances, ledger or None) of one side; a ledger is turned into balances at as_of."""
+    frame = _one_account(frame, account)
+    if dataset.kind != "ledger":
+        return frame, None
+    ledger = _wallet_assets(frame)
+    return balances.balances_from_ledger(ledger, as_of), ledger
+
+
+def balance_sides(run: Run, inputs: dict) -> tuple:
+    """(internal, external, internal ledger, external ledger) for a balance run."""
+    account = run.internal_dataset.account.code
+    internal, internal_ledger = _side(run.internal_dataset, inputs["internal"], account, run.as_of)
+    external, external_ledger = _side(run.external_dataset, inputs["external"], account, run.as_of)
+    return internal, external, internal_ledger, external_ledger
 
 
 def _cash_filter(frame: pl.DataFrame, definition: RuleDefinition, cash: bool) -> pl.DataFrame:
@@ -61,8 +67,7 @@ def _prices(run: Run, inputs: dict, definition: RuleDefinition) -> pl.DataFrame 
 
 
 def _balances(run: Run, inputs: dict, definition: RuleDefinition) -> pl.DataFrame:
-    account = run.internal_dataset.account.code
-    internal, external, ledger = _balance_sides(run, inputs, account)
+    internal, external, internal_ledger, ledger = balance_sides(run, inputs)
     rules = definition.tolerances[run.type]
     if run.type == "valuation":
         return valuation.reconcile_valuation(
@@ -74,9 +79,22 @@ def _balances(run: Run, inputs: dict, definition: RuleDefinition) -> pl.DataFram
     external = _cash_filter(external, definition, cash)
     if ledger is not None:
         ledger = _cash_filter(ledger, definition, cash)
+    if internal_ledger is not None:
+        internal_ledger = _cash_filter(internal_ledger, definition, cash)
     return balances.reconcile_balances(
-        internal, external, rules, type=run.type, external_ledger=ledger
-    )
+        internal, external, rules, type=run.type, internal_ledger=internal_ledger,
+        external_ledger=ledger,
+    )  # fmt: skip
+
+
+def where_it_started(run: Run, account: str, asset: str) -> dict | None:
+    """For a balance break with ledgers on both sides: where the running balances diverged."""
+    if run.internal_dataset.kind != "ledger" or run.external_dataset.kind != "ledger":
+        return None
+    from reconciliation.runs import load_inputs
+
+    _, _, internal_ledger, external_ledger = balance_sides(run, load_inputs(run))
+    return balances.where_divergence_started(internal_ledger, external_ledger, account, asset)
 
 
 def _trades(run: Run, inputs: dict, definition: RuleDefinition) -> RunResult:

@@ -29,8 +29,8 @@ MAX_DELIVERIES = 3
 
 # What each type reconciles: (internal kinds, external kinds, needs prices)
 INPUTS = {
-    "position": ({"balances"}, {"balances", "ledger"}, False),
-    "cash": ({"balances"}, {"balances", "ledger"}, False),
+    "position": ({"balances", "ledger"}, {"balances", "ledger"}, False),
+    "cash": ({"balances", "ledger"}, {"balances", "ledger"}, False),
     "valuation": ({"balances"}, {"balances", "ledger"}, True),
     "trades": ({"trades"}, {"trades"}, False),
     "fees": ({"trades"}, {"trades"}, False),

@@ -113,9 +113,11 @@ def test_preview_a_version_through_the_api(api, finished_run):
     from reconciliation.models import RuleSetVersion
 
     version = RuleSetVersion.objects.get(rule_set__name="default", number=1)
-    body = api("risk").get(
-        f"/api/rule-sets/versions/{version.pk}/preview/", {"run": finished_run.pk}
-    ).json()
+    body = (
+        api("risk")
+        .get(f"/api/rule-sets/versions/{version.pk}/preview/", {"run": finished_run.pk})
+        .json()
+    )
     assert body["run"] == finished_run.pk
     assert body["appear"] == body["disappear"] == body["change"] == []
     assert body["unchanged"] == finished_run.break_count

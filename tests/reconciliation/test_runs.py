@@ -205,3 +205,30 @@ def test_a_draft_preview_shows_what_would_appear_disappear_or_change(demo, clien
     assert BreakObservation.objects.filter(run=run).count() == run.break_count  # stored nothing
     page = client_as("admin").get(f"/rules/versions/{draft.pk}/", {"preview_run": run.pk})
     assert "would appear" in page.content.decode()
+
+
+def test_where_did_it_start_is_shown_for_ledgers_on_both_sides(client_as):
+    from reconciliation.services import ensure_account
+
+    book = ensure_account(source_code="book", account_code="main", kind="internal", by=None)[0]
+    kraken = ensure_account(source_code="kraken", account_code="main", kind="exchange",
+                            exchange="kraken", by=None)[0]  # fmt: skip
+    head = "entry_id,account,asset,amount,fee,type,occurred_at\n"
+    rows = [
+        "E1,main,BTC,1.5,0,deposit,2026-01-01T00:00:00Z",
+        "E2,main,BTC,-0.5,0,withdrawal,2026-01-02T00:00:00Z",
+        "E3,main,BTC,0.25,0,trade,2026-01-03T00:00:00Z",
+    ]
+    book_rows = [rows[0], rows[1].replace("-0.5", "-0.4"), rows[2]]
+
+    def load(account, lines):
+        data = (head + "\n".join(lines) + "\n").encode()
+        return ingest.import_file(source=account.source, account=account,
+                                  format_code="generic-ledger", data=data, filename="l.csv").dataset  # fmt: skip
+
+    internal, external = load(book, book_rows), load(kraken, rows)
+    run = run_now(runs.start_run(type="position", internal=internal, external=external))
+    item = Break.objects.get(asset="BTC", last_seen_run=run)
+    assert item.internal_value - item.external_value == __import__("decimal").Decimal("0.1")
+    page = client_as("risk").get(f"/breaks/{item.pk}/").content.decode()
+    assert "Where did it start?" in page and "2026-01-02 00:00:00" in page and "E2" in page
