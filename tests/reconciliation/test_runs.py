@@ -223,8 +223,10 @@ def test_where_did_it_start_is_shown_for_ledgers_on_both_sides(client_as):
 
     def load(account, lines):
         data = (head + "\n".join(lines) + "\n").encode()
-        return ingest.import_file(source=account.source, account=account,
-                                  format_code="generic-ledger", data=data, filename="l.csv").dataset  # fmt: skip
+        return ingest.import_file(
+            source=account.source, account=account, format_code="generic-ledger", data=data,
+            filename="l.csv",
+        ).dataset  # fmt: skip
 
     internal, external = load(book, book_rows), load(kraken, rows)
     run = run_now(runs.start_run(type="position", internal=internal, external=external))
