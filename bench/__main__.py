@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = {"ingest": "bench.ingest_kraken_trades"}
+BENCHMARKS = {"ingest": "bench.ingest_kraken_trades", "breaks-list": "bench.breaks_list"}
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -19,9 +19,12 @@ from __future__ import annotations
 import argparse
 import bisect
 import json
+import pickle
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -33,8 +36,8 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reconciliation.engine.trades import match_trades  # noqa: E402
-from reconciliation.engine.types import TRADES, Override, Tolerance, ToleranceRules  # noqa: E402
+from reconciliation.engine.trades import match_trades
+from reconciliation.engine.types import TRADES, Override, Tolerance, ToleranceRules
 
 ACCOUNTS = ["kraken-main", "kraken-hedge", "binance-main", "coinbase-main"]
 PAIRS = [f"{b}/USD" for b in ("BTC", "ETH", "SOL", "XRP", "DOGE", "ADA", "DOT", "LTC", "LINK",
@@ -57,14 +60,6 @@ MISSING_EXTERNAL = 0.01  # internal fills with no exchange trade, as a share of 
 # --- Data with a known truth ---------------------------------------------------------------------
 
 
-def _decimal_text(units: np.ndarray, places: int) -> pl.Series:
-    """Integers counted in 10**-places as exact decimal strings."""
-    text = pl.Series(units.astype(np.int64)).cast(pl.String).str.zfill(places + 1)
-    return pl.Series(
-        pl.select(pl.concat_str(text.str.head(-places), pl.lit("."), text.str.tail(places))).to_series()
-    )
-
-
 def generate(n: int, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
     """External trades, internal fills and the truth (matches by kind, break keys)."""
     rng = np.random.default_rng(seed)
@@ -82,7 +77,7 @@ def generate(n: int, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
         "t": np.sort(rng.integers(0, DAY_US, n)),
         "q8": rng.integers(1_000_000, 5_000_000_000, n),  # 0.01 .. 50 in 1e-8
         "q18": rng.integers(1, 10**9, n),  # extra digits for the 18-place quantities
-        "p": rng.integers(1_000_000, 6_000_000_000, n),  # 0.01 .. 60 000 in 1e-5... scaled below
+        "p": rng.integers(1_000_000, 6_000_000_000, n),  # 10 .. 60 000 in 1e-5
         "f": rng.integers(1, 10_000_000, n),  # fee in 1e-8
         "off": rng.integers(-2_000_000, 2_000_000, n),  # window kind: time offset in µs
         "pieces": rng.integers(2, 4, n),
@@ -97,10 +92,11 @@ def _build(ext: pl.DataFrame, rng) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
         q = Decimal(r["q8"]).scaleb(-8)
         if long[k]:
             q += Decimal(r["q18"]).scaleb(-18)
+        at = START + timedelta(microseconds=r["t"])
         base = {"account": r["account"], "pair": r["pair"], "side": r["side"],
-                "base": r["pair"].split("/")[0], "quote": "USD",
-                "quantity": q, "price": Decimal(r["p"]).scaleb(-5), "fee": Decimal(r["f"]).scaleb(-8),
-                "fee_asset": "USD", "executed_at": START + timedelta(microseconds=r["t"])}  # fmt: skip
+                "base": r["pair"].split("/")[0], "quote": "USD", "quantity": q,
+                "price": Decimal(r["p"]).scaleb(-5), "fee": Decimal(r["f"]).scaleb(-8),
+                "fee_asset": "USD", "executed_at": at}  # fmt: skip
         _kind(r["kind"], k, r, base, rows_e, rows_i, truth)
     n_missing = int(ext.height * MISSING_EXTERNAL)
     for j in range(n_missing):
@@ -118,7 +114,7 @@ def _build(ext: pl.DataFrame, rng) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
     return internal, external, truth
 
 
-def _kind(kind, k, r, base, rows_e, rows_i, truth) -> None:  # noqa: C901 - one branch per kind
+def _kind(kind, k, r, base, rows_e, rows_i, truth) -> None:
     eid, iid, acct = f"E{k}", f"I{k}", r["account"]
     if kind.startswith("split"):
         _split(kind, k, r, base, rows_e, rows_i, truth)
@@ -173,7 +169,7 @@ def _split(kind, k, r, base, rows_e, rows_i, truth) -> None:
     truth["matches"].add((r["account"], *ids, rule))
 
 
-# --- The naive baseline: one row at a time, Decimal ------------------------------------------------
+# --- The naive baseline: one row at a time, Decimal ----------------------------------------------
 
 
 def _within(diff: Decimal, external: Decimal, tolerance: Tolerance) -> bool:
@@ -239,14 +235,17 @@ def _naive_splits(singles, pieces, used_s, used_p, matches, rules, one_internal:
         rows, times = groups.get((s["account"], s["pair"], s["side"]), ([], []))
         lo = bisect.bisect_left(times, s["executed_at"] - WINDOW)
         hi = bisect.bisect_right(times, s["executed_at"] + WINDOW)
-        near = [p for p in rows[lo:hi] if p["row"] not in used_p
-                and (not p["order_id"] or not s["order_id"] or p["order_id"] == s["order_id"])]  # fmt: skip
+        near = [p for p in rows[lo:hi] if p["row"] not in used_p and _same_order(s, p)]
         run = _naive_run(s, near, rules, one_internal)
         if run:
             used_s.add(s["row"])
             used_p.update(p["row"] for p in run)
             kind = "split:one-to-many" if one_internal else "split:many-to-one"
             matches.append((kind, [s], run) if one_internal else (kind, run, [s]))
+
+
+def _same_order(a: dict, b: dict) -> bool:
+    return not a["order_id"] or not b["order_id"] or a["order_id"] == b["order_id"]
 
 
 def _naive_run(s, near, rules, one_internal):
@@ -273,9 +272,13 @@ def _naive_result(ins, ext, used_i, used_e, matches, rules):
         ids = (tuple(r["trade_id"] for r in i_rows), tuple(r["trade_id"] for r in e_rows))
         found.add((acct, *(tuple(sorted(x)) for x in ids), rule))
         key = f"trades|{acct}|{'+'.join(ids[1])}|"
-        sums = [{f: sum(r[f] for r in rows) for f in ("quantity", "fee")} for rows in (i_rows, e_rows)]
+        sums = [
+            {f: sum(r[f] for r in rows) for f in ("quantity", "fee")} for rows in (i_rows, e_rows)
+        ]
         tol = {f: rules.for_key(acct, i_rows[0]["pair"], f) for f in ("quantity", "price", "fee")}
-        if not _within(sums[0]["quantity"] - sums[1]["quantity"], sums[1]["quantity"], tol["quantity"]):
+        if not _within(
+            sums[0]["quantity"] - sums[1]["quantity"], sums[1]["quantity"], tol["quantity"]
+        ):
             breaks.add(key + "quantity")
         if len(i_rows) == len(e_rows) == 1:
             i, e = i_rows[0], e_rows[0]
@@ -291,80 +294,63 @@ def _naive_result(ins, ext, used_i, used_e, matches, rules):
     return {"matches": found, "breaks": breaks}
 
 
-# --- Measuring -------------------------------------------------------------------------------------
+# --- Measuring, each run in a fresh process ------------------------------------------------------
 
 
 def summary(result) -> dict:
     """The engine's result in the truth's shape."""
     matches = set()
-    for acct, rule, i_ids, e_ids in result.matches.select(
-        "account", "rule", "internal_ids", "external_ids"
-    ).iter_rows():
+    rows = result.matches.select("account", "rule", "internal_ids", "external_ids").iter_rows()
+    for acct, rule, i_ids, e_ids in rows:
         kind = "window" if rule.startswith("pair+side+") else rule
         matches.add((acct, tuple(sorted(i_ids)), tuple(sorted(e_ids)), kind))
     return {"matches": matches, "breaks": set(result.breaks["break_key"])}
 
 
 def _canonical(truth: dict) -> dict:
-    return {"matches": {(a, tuple(sorted(i)), tuple(sorted(e)), r) for a, i, e, r in truth["matches"]},
-            "breaks": set(truth["breaks"])}  # fmt: skip
+    matches = {(a, tuple(sorted(i)), tuple(sorted(e)), r) for a, i, e, r in truth["matches"]}
+    return {"matches": matches, "breaks": set(truth["breaks"])}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--naive-rows", type=int, default=100_000, help="naive loop sample size")
-    args = parser.parse_args()
-    started = time.perf_counter()
-    internal, external, truth = generate(args.rows)
-    truth = _canonical(truth)
-    generated = time.perf_counter() - started
-    runs = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        result = match_trades(internal, external, RULES)
-        runs.append(time.perf_counter() - t0)
-    engine = summary(result)
-    # The naive sample: every trade of a few pairs (matching never crosses pairs).
-    per_pair = max(1, args.rows // len(PAIRS))
-    chosen = PAIRS[: max(1, min(len(PAIRS), -(-args.naive_rows // per_pair)))]
-    sub_i, sub_e = (f.filter(pl.col("pair").is_in(chosen)) for f in (internal, external))
-    t0 = time.perf_counter()
-    slow = naive(sub_i, sub_e, RULES)
-    naive_s = time.perf_counter() - t0
-    sample = summary(match_trades(sub_i, sub_e, RULES))
-    pair_of = {r: p for r, p in zip(internal["trade_id"], internal["pair"], strict=True)}
+def _sample(truth: dict, internal: pl.DataFrame, external: pl.DataFrame, pairs: list[str]):
+    """The frames and the truth restricted to some pairs (a pair never matches another)."""
+    sub_i, sub_e = (f.filter(pl.col("pair").is_in(pairs)) for f in (internal, external))
+    pair_of = dict(zip(internal["trade_id"], internal["pair"], strict=True))
     pair_of |= dict(zip(external["trade_id"], external["pair"], strict=True))
-    sub_truth = {
-        "matches": {m for m in truth["matches"] if pair_of[m[2][0]] in chosen},
-        "breaks": {k for k in truth["breaks"] if pair_of[_break_trade(k)] in chosen},
+    keep = {
+        "matches": {m for m in truth["matches"] if pair_of[m[2][0]] in pairs},
+        "breaks": {k for k in truth["breaks"] if pair_of[_break_trade(k)] in pairs},
     }
-    engine_s = statistics.median(runs)
-    extrapolated = naive_s * external.height / max(1, sub_e.height)
-    figures = {
-        "benchmark": "engine_trades",
-        "rows_external": external.height, "rows_internal": internal.height,
-        "engine_s": round(engine_s, 3), "engine_runs_s": [round(r, 3) for r in runs],
-        "naive_sample_rows": sub_e.height, "naive_sample_s": round(naive_s, 3),
-        "naive_s": round(extrapolated, 2),
-        "naive_extrapolated": sub_e.height < external.height,
-        "speedup": round(extrapolated / engine_s, 1),
-        "matches": result.matches.height, "breaks": result.breaks.height,
-        "engine_exact": engine == truth,
-        "naive_exact": slow == sub_truth and sample == sub_truth,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
-        "generate_s": round(generated, 1),
-    }  # fmt: skip
-    print(json.dumps(figures))
-    if not figures["engine_exact"]:
-        _explain(engine, truth)
-    return 0 if figures["engine_exact"] and figures["naive_exact"] else 1
+    return sub_i, sub_e, keep
 
 
 def _break_trade(key: str) -> str:
-    """The trade id a truth break key names (the first external id, or the missing trade)."""
+    """The trade a truth break key names (its first external id, or the missing trade)."""
     part = key.split("|")
     return part[3] if part[2] == "missing" else part[2].split("+")[0]
+
+
+def _child(kind: str, folder: Path) -> dict:
+    """One timed run in this (fresh) process: the engine or the naive loop, checked."""
+    internal = pl.read_parquet(folder / f"{kind}_internal.parquet")
+    external = pl.read_parquet(folder / f"{kind}_external.parquet")
+    started = time.perf_counter()
+    if kind == "naive":
+        found = naive(internal, external, RULES)
+    else:
+        found = match_trades(internal, external, RULES)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # before checking
+    truth = pickle.loads((folder / f"{kind}_truth.pickle").read_bytes())  # noqa: S301 - our own file
+    found = found if kind == "naive" else summary(found)
+    if kind == "naive":  # the engine must agree with the baseline on the same sample
+        found_engine = summary(match_trades(internal, external, RULES))
+        exact = found == truth and found_engine == truth
+    else:
+        exact = found == truth
+        if not exact:
+            _explain(found, truth)
+    return {"seconds": seconds, "exact": exact, "peak_rss_mb": peak, "rows": external.height}
 
 
 def _explain(found: dict, truth: dict) -> None:
@@ -373,6 +359,61 @@ def _explain(found: dict, truth: dict) -> None:
         print(f"{name}: {len(extra)} unexpected, {len(missing)} not found", file=sys.stderr)
         for item in sorted(extra, key=str)[:5] + sorted(missing, key=str)[:5]:
             print("  ", item, file=sys.stderr)
+
+
+def _spawn(kind: str, folder: Path) -> dict:
+    command = [sys.executable, __file__, "--child", kind, "--data", str(folder)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(done.stderr[-3000:])
+    print(done.stderr, end="", file=sys.stderr)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _write(folder: Path, kind: str, internal, external, truth) -> None:
+    internal.write_parquet(folder / f"{kind}_internal.parquet")
+    external.write_parquet(folder / f"{kind}_external.parquet")
+    (folder / f"{kind}_truth.pickle").write_bytes(pickle.dumps(truth))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--naive-rows", type=int, default=100_000, help="naive loop sample size")
+    parser.add_argument("--child", choices=["engine", "naive"], help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_child(args.child, args.data)))
+        return 0
+    started = time.perf_counter()
+    internal, external, truth = generate(args.rows)
+    truth = _canonical(truth)
+    per_pair = max(1, external.height // len(PAIRS))
+    pairs = PAIRS[: max(1, min(len(PAIRS), -(-args.naive_rows // per_pair)))]
+    sample = _sample(truth, internal, external, pairs)
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        _write(folder, "engine", internal, external, truth)
+        _write(folder, "naive", *sample)
+        generated = time.perf_counter() - started
+        del internal, truth, sample
+        runs = [_spawn("engine", folder) for _ in range(3)]
+        slow = _spawn("naive", folder)
+    engine_s = statistics.median(r["seconds"] for r in runs)
+    naive_s = slow["seconds"] * external.height / slow["rows"]
+    figures = {
+        "benchmark": "engine_trades", "rows": external.height,
+        "engine_s": round(engine_s, 3), "engine_runs_s": [round(r["seconds"], 3) for r in runs],
+        "engine_peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "naive_s": round(naive_s, 2), "naive_extrapolated": slow["rows"] < external.height,
+        "naive_measured_rows": slow["rows"], "naive_measured_s": round(slow["seconds"], 3),
+        "speedup": round(naive_s / engine_s, 1),
+        "engine_exact": all(r["exact"] for r in runs), "naive_exact": slow["exact"],
+        "generate_s": round(generated, 1),
+    }  # fmt: skip
+    print(json.dumps(figures))
+    return 0 if figures["engine_exact"] and figures["naive_exact"] else 1
 
 
 if __name__ == "__main__":
