@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import gc
 import json
 import pickle
 import resource
@@ -340,7 +341,7 @@ def _child(kind: str, folder: Path) -> dict:
     else:
         found = match_trades(internal, external, RULES)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # before checking
+    peak = _peak_rss_mb()  # before checking
     truth = pickle.loads((folder / f"{kind}_truth.pickle").read_bytes())  # noqa: S301 - our own file
     found = found if kind == "naive" else summary(found)
     if kind == "naive":  # the engine must agree with the baseline on the same sample
@@ -351,6 +352,17 @@ def _child(kind: str, folder: Path) -> dict:
         if not exact:
             _explain(found, truth)
     return {"seconds": seconds, "exact": exact, "peak_rss_mb": peak, "rows": external.height}
+
+
+def _peak_rss_mb() -> int:
+    """This process's peak RSS. Not ru_maxrss: Linux keeps that across exec, so a child spawned
+    by a big parent would report the parent's size."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 def _explain(found: dict, truth: dict) -> None:
@@ -398,6 +410,7 @@ def main() -> int:
         _write(folder, "naive", *sample)
         generated = time.perf_counter() - started
         del internal, truth, sample
+        gc.collect()
         runs = [_spawn("engine", folder) for _ in range(3)]
         slow = _spawn("naive", folder)
     engine_s = statistics.median(r["seconds"] for r in runs)

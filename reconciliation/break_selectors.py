@@ -7,9 +7,8 @@ from datetime import timedelta
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from accounts.access import has_capability
 from reconciliation.models import Break, Run
-from reconciliation.selectors import NotFound
+from reconciliation.selectors import accessible
 
 FILTERS = ("type", "severity", "status", "asset", "account", "source", "run", "age", "q")
 SORTS = {
@@ -57,32 +56,16 @@ def sorted_breaks(params: dict) -> QuerySet[Break]:
 
 def access_break(user, break_id) -> Break:
     """The break if `user` may see it; a missing and a forbidden one give the same 404."""
-    found = None
-    if has_capability(user, "view_breaks") and str(break_id).isdigit():
-        found = (
-            Break.objects.select_related(
-                "assignee", "first_seen_run", "last_seen_run", "internal_account__source",
-                "external_account__source",
-            )
-            .filter(pk=break_id)
-            .first()
-        )  # fmt: skip
-    if found is None:
-        raise NotFound(f"No break {break_id}.")
-    return found
+    queryset = Break.objects.select_related(
+        "assignee", "first_seen_run", "last_seen_run", "internal_account__source",
+        "external_account__source",
+    )  # fmt: skip
+    return accessible(user, queryset, break_id, "break")
 
 
 def access_run(user, run_id) -> Run:
-    found = None
-    if has_capability(user, "view_breaks") and str(run_id).isdigit():
-        found = (
-            Run.objects.select_related(
-                "internal_dataset__account__source", "external_dataset__account__source",
-                "prices_dataset", "rule_set_version__rule_set", "created_by",
-            )
-            .filter(pk=run_id)
-            .first()
-        )  # fmt: skip
-    if found is None:
-        raise NotFound(f"No run {run_id}.")
-    return found
+    queryset = Run.objects.select_related(
+        "internal_dataset__account__source", "external_dataset__account__source",
+        "prices_dataset", "rule_set_version__rule_set", "created_by",
+    )  # fmt: skip
+    return accessible(user, queryset, run_id, "run")

@@ -62,37 +62,27 @@ def datasets(
     return queryset.order_by("-created_at", "-id")
 
 
-def access_dataset(user, dataset_id) -> Dataset:
-    """The dataset if `user` may see it; a missing and a forbidden one give the same 404."""
+def accessible(user, queryset, object_id, label: str, capability: str = "view_breaks"):
+    """The object if `user` may see it; a missing and a forbidden one give the same 404."""
     from accounts.access import has_capability
 
-    dataset = None
-    if has_capability(user, "view_breaks") and str(dataset_id).isdigit():
-        dataset = Dataset.objects.select_related("source", "account").filter(pk=dataset_id).first()
-    if dataset is None:
-        raise NotFound(f"No dataset {dataset_id}.")
-    return dataset
+    found = None
+    if has_capability(user, capability) and str(object_id).isdigit():
+        found = queryset.filter(pk=int(object_id)).first()
+    if found is None:
+        raise NotFound(f"No {label} {object_id}.")
+    return found
+
+
+def access_dataset(user, dataset_id) -> Dataset:
+    return accessible(user, Dataset.objects.select_related("source", "account"), dataset_id,
+                      "dataset")  # fmt: skip
 
 
 def access_rule_set(user, rule_set_id) -> RuleSet:
-    from accounts.access import has_capability
-    from reconciliation.models import RuleSet
-
-    found = None
-    if has_capability(user, "view_breaks") and str(rule_set_id).isdigit():
-        found = RuleSet.objects.filter(pk=rule_set_id).first()
-    if found is None:
-        raise NotFound(f"No rule set {rule_set_id}.")
-    return found
+    return accessible(user, RuleSet.objects.all(), rule_set_id, "rule set")
 
 
 def access_version(user, version_id) -> RuleSetVersion:
-    from accounts.access import has_capability
-    from reconciliation.models import RuleSetVersion
-
-    found = None
-    if has_capability(user, "view_breaks") and str(version_id).isdigit():
-        found = RuleSetVersion.objects.select_related("rule_set").filter(pk=version_id).first()
-    if found is None:
-        raise NotFound(f"No rule set version {version_id}.")
-    return found
+    return accessible(user, RuleSetVersion.objects.select_related("rule_set"), version_id,
+                      "rule set version")  # fmt: skip
