@@ -11,6 +11,7 @@ from reconciliation.models import Break, Run
 from reconciliation.selectors import accessible
 
 FILTERS = ("type", "severity", "status", "asset", "account", "source", "run", "age", "q")
+SEVERITIES = ("critical", "high", "medium", "low")
 SORTS = {
     "newest": ("-id",),
     "oldest": ("id",),
@@ -69,3 +70,19 @@ def access_run(user, run_id) -> Run:
         "prices_dataset", "rule_set_version__rule_set", "created_by",
     )  # fmt: skip
     return accessible(user, queryset, run_id, "run")
+
+
+def overview_figures() -> dict:
+    """Open breaks by severity and the latest run of each type, for the overview."""
+    from django.db.models import Count, Sum
+
+    live = Break.objects.filter(status__in=["open", "investigating"])
+    by_severity = dict(live.values_list("severity").annotate(n=Count("id")))
+    latest = {}
+    for run in Run.objects.order_by("type", "-id").distinct("type"):
+        latest[run.type] = run
+    return {
+        "open_by_severity": [(s, by_severity.get(s, 0)) for s in SEVERITIES],
+        "open_value": live.aggregate(total=Sum("value_rc"))["total"],
+        "latest_runs": [latest[t] for t in sorted(latest)],
+    }

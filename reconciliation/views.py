@@ -5,6 +5,7 @@ from django.shortcuts import render
 from accounts.access import has_capability, requires_capability, user_roles
 from accounts.roles import CAPABILITIES
 from audit import selectors as audit_selectors
+from reconciliation import break_selectors
 from config.health import collect_health
 
 
@@ -19,6 +20,7 @@ def overview(request):
             text for name, text in CAPABILITIES.items() if has_capability(request.user, name)
         ],
     }
+    context.update(break_selectors.overview_figures())
     if has_capability(request.user, "view_audit"):
         context["recent_events"] = list(audit_selectors.events()[:8])
     return render(request, "reconciliation/overview.html", context)

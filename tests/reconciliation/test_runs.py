@@ -234,3 +234,11 @@ def test_where_did_it_start_is_shown_for_ledgers_on_both_sides(client_as):
     assert item.internal_value - item.external_value == __import__("decimal").Decimal("0.1")
     page = client_as("risk").get(f"/breaks/{item.pk}/").content.decode()
     assert "Where did it start?" in page and "2026-01-02 00:00:00" in page and "E2" in page
+
+
+def test_overview_counts_open_breaks_and_shows_the_latest_run(demo, client_as):
+    run = run_now(start(demo))
+    page = client_as("finance").get("/").content.decode()
+    critical = Break.objects.filter(severity="critical", status="open").count()
+    assert f'sev-critical">critical</span> <strong>{critical}</strong>' in page
+    assert f'href="/runs/{run.pk}/"' in page
