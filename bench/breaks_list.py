@@ -46,7 +46,7 @@ def _seed(rows: int):
 
     from accounts.services import set_roles
     from reconciliation import demo_data
-    from reconciliation.models import Dataset, Run, RuleSetVersion
+    from reconciliation.models import Dataset, RuleSetVersion, Run
 
     ids = demo_data.load()
     internal, external = (

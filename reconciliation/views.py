@@ -5,8 +5,8 @@ from django.shortcuts import render
 from accounts.access import has_capability, requires_capability, user_roles
 from accounts.roles import CAPABILITIES
 from audit import selectors as audit_selectors
-from reconciliation import break_selectors
 from config.health import collect_health
+from reconciliation import break_selectors
 
 
 @requires_capability("view_overview")
