@@ -74,7 +74,7 @@ def _seed(rows: int):
         copy.write(data)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE reconciliation_break")
-    user = get_user_model().objects.create_user("bench-risk", password="bench-password-1")
+    user = get_user_model().objects.create_user("bench-risk")  # signed in with force_login
     set_roles(user, ["risk"], by=None)
     return user
 
