@@ -9,7 +9,7 @@ WORKDIR /app
 RUN useradd --system --create-home --home-dir /home/recondesk recondesk
 
 COPY requirements.lock ./
-RUN pip install --no-cache-dir --require-hashes -r requirements.lock
+RUN pip install --no-cache-dir --no-deps --require-hashes -r requirements.lock && pip check
 
 COPY . .
 # Static files are gathered at build time (hashed names, compressed); the URLs are placeholders so

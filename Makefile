@@ -18,7 +18,10 @@ help:
 $(STAMP): requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Recondesk needs Python 3.11 or newer; set PYTHON=python3.11 (or newer).")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	@# The lock holds every package, each pinned with its hashes: install exactly those, with no
+	@# resolving of dependencies again (which hash mode cannot do for packages with extras).
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements.lock
+	$(BIN)/python -m pip check
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)
@@ -47,7 +50,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 lock: install
-	$(BIN)/pip-compile --quiet --extra dev --generate-hashes --strip-extras --allow-unsafe -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --extra dev --generate-hashes --allow-unsafe --no-strip-extras -o requirements.lock pyproject.toml
 
 bench: install
 	$(BIN)/python -m bench
