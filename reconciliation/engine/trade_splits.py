@@ -22,7 +22,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 import polars as pl
 
-from reconciliation.engine.trades import KEYS, attach, to_decimal, units, within
+from reconciliation.engine.trades import KEYS, SIDE_COLUMNS, attach, i128, to_decimal, units, within
 from reconciliation.engine.types import DECIMAL
 
 MAX_CANDIDATES = 16
@@ -152,3 +152,44 @@ def _vwap_within(qs, prices, price, absolute, relative, single_internal) -> Deci
     if abs(notional - price * total) > limit:
         return None
     return (notional / total).quantize(_PLACE, rounding=ROUND_HALF_EVEN)
+
+
+# --- Split matches in the shape of trades._pair_matches ----------------------------------------
+
+
+def _matched_side(splits: pl.DataFrame, rows: str, frame: pl.DataFrame) -> pl.DataFrame:
+    exploded = splits.select(pl.int_range(pl.len()).alias("_m"), rows).explode(rows)
+    columns = ["account", *SIDE_COLUMNS, "base", "quote"]
+    joined = pl.concat([exploded.select("_m"), frame.select(columns)[exploded[rows]]],
+                       how="horizontal").sort("_m", "executed_at", "trade_id")  # fmt: skip
+    charged = pl.col("fee_asset").filter(units("fee") != i128(0))
+    grouped = joined.group_by("_m", maintain_order=True).agg(
+        pl.col("account", "pair", "side", "base", "quote").first(), ids=pl.col("trade_id"),
+        quantity=units("quantity").sum(), fee=units("fee").sum(), fee_asset=charged,
+    )  # fmt: skip
+    return grouped.with_columns(
+        to_decimal(pl.col("quantity")), to_decimal(pl.col("fee")),
+        pl.col("fee_asset").list.unique().list.sort().list.join(","),
+    )  # fmt: skip
+
+
+def split_matches(splits: pl.DataFrame, internal: pl.DataFrame, external: pl.DataFrame):
+    """One row per split match: quantities and fees summed, VWAP price on the many side."""
+    i = _matched_side(splits, "internal_rows", internal)
+    e = _matched_side(splits, "external_rows", external).select(pl.all().name.prefix("e_"))
+    both = pl.concat([i, e, splits.select("rule", "internal_price", "external_price")],
+                     how="horizontal")  # fmt: skip
+    ids = [pl.col(c).list.join("+") for c in ("ids", "e_ids")]
+    return both.select(
+        "rule", "account", "pair", "side", "base", "quote",
+        match_id=pl.concat_str("account", pl.lit("|"), ids[0], pl.lit("|"), ids[1]),
+        split=pl.lit(True), external_pair="e_pair", external_side="e_side",
+        internal_ids="ids", external_ids="e_ids",
+        internal_quantity="quantity", external_quantity="e_quantity",
+        internal_price="internal_price", external_price="external_price",
+        internal_fee="fee", external_fee="e_fee",
+        internal_fee_asset=pl.col("fee_asset").replace("", None),
+        external_fee_asset=pl.col("e_fee_asset").replace("", None),
+        internal_time=pl.lit(None, pl.Datetime("us", "UTC")),
+        external_time=pl.lit(None, pl.Datetime("us", "UTC")),
+    )  # fmt: skip

@@ -4,6 +4,12 @@ Steps, each only on rows not matched yet: (a) by id, (b) one-to-one by account/p
 in time with quantity and price within tolerance, (c) split fills (trade_splits.py), (d) the rest
 is missing on the other side. Fields of matched trades that differ beyond tolerance are breaks.
 
+Step b is greedy and order-independent: candidates are each row's nearest row in time on the other
+side (both ways, with and without equal quantity, by account/pair/side, within the window); the
+closest verified pairs win (ties by trade id), and the rest try again against what is left, up to
+MAX_ROUNDS times. Limit: a row whose nearest candidates all fail the quantity/price check is not
+paired with a farther row whose quantity is merely within tolerance (an equal one is found).
+
 Money stays exact: Decimal(38,18) columns are compared as their Int128 units of 1e-18. polars 1.33
 silently wraps Decimal products and rejects most Decimal divisions, so tolerance and percentage
 arithmetic is done on those integers in ways that cannot overflow (see `within`, `with_percent`).
@@ -30,7 +36,6 @@ from reconciliation.engine.types import (
     empty_breaks,
 )
 
-FIELDS = ("quantity", "price", "fee", "fee_asset", "executed_at")  # compared on every match
 KEYS = ["account", "pair", "side"]
 MAX_ROUNDS = 32  # vectorised rounds before finishing a greedy assignment in plain Python
 DUPLICATE_WINDOW_US = 1_000_000
@@ -274,7 +279,7 @@ def _verify_window(candidates, left, right, table) -> pl.DataFrame:
 
 # --- Matched trades ------------------------------------------------------------------------------
 
-_SIDE_COLUMNS = ["trade_id", "pair", "side", "quantity", "price", "fee", "fee_asset", "executed_at"]
+SIDE_COLUMNS = ["trade_id", "pair", "side", "quantity", "price", "fee", "fee_asset", "executed_at"]
 
 
 def _single_list(column: str) -> pl.Expr:
@@ -282,10 +287,10 @@ def _single_list(column: str) -> pl.Expr:
 
 
 def _pair_matches(pairs: pl.DataFrame, internal: pl.DataFrame, external: pl.DataFrame):
-    """One row per one-to-one match (id or window) in the shape of `_split_matches`."""
+    """One row per one-to-one match (id or window), in the shape of trade_splits.split_matches."""
     i, e = internal[pairs["i_row"]], external[pairs["e_row"]]
-    both = pl.concat([i.select("account", "base", "quote", *_SIDE_COLUMNS),
-                      e.select(pl.col(_SIDE_COLUMNS).name.prefix("e_")), pairs.select("rule")],
+    both = pl.concat([i.select("account", "base", "quote", *SIDE_COLUMNS),
+                      e.select(pl.col(SIDE_COLUMNS).name.prefix("e_")), pairs.select("rule")],
                      how="horizontal")  # fmt: skip
     return both.select(
         "rule", "account", "pair", "side", "base", "quote",
@@ -297,44 +302,6 @@ def _pair_matches(pairs: pl.DataFrame, internal: pl.DataFrame, external: pl.Data
         internal_fee="fee", external_fee="e_fee",
         internal_fee_asset="fee_asset", external_fee_asset="e_fee_asset",
         internal_time="executed_at", external_time="e_executed_at",
-    )  # fmt: skip
-
-
-def _split_side(splits: pl.DataFrame, rows: str, frame: pl.DataFrame) -> pl.DataFrame:
-    exploded = splits.select(pl.int_range(pl.len()).alias("_m"), rows).explode(rows)
-    columns = ["account", *_SIDE_COLUMNS, "base", "quote"]
-    joined = pl.concat([exploded.select("_m"), frame.select(columns)[exploded[rows]]],
-                       how="horizontal").sort("_m", "executed_at", "trade_id")  # fmt: skip
-    charged = pl.col("fee_asset").filter(units("fee") != i128(0))
-    grouped = joined.group_by("_m", maintain_order=True).agg(
-        pl.col("account", "pair", "side", "base", "quote").first(), ids=pl.col("trade_id"),
-        quantity=units("quantity").sum(), fee=units("fee").sum(), fee_asset=charged,
-    )  # fmt: skip
-    return grouped.with_columns(
-        to_decimal(pl.col("quantity")), to_decimal(pl.col("fee")),
-        pl.col("fee_asset").list.unique().list.sort().list.join(","),
-    )  # fmt: skip
-
-
-def _split_matches(splits: pl.DataFrame, internal: pl.DataFrame, external: pl.DataFrame):
-    """One row per split match: quantities and fees summed, VWAP price on the many side."""
-    i = _split_side(splits, "internal_rows", internal)
-    e = _split_side(splits, "external_rows", external).select(pl.all().name.prefix("e_"))
-    both = pl.concat([i, e, splits.select("rule", "internal_price", "external_price")],
-                     how="horizontal")  # fmt: skip
-    ids = [pl.col(c).list.join("+") for c in ("ids", "e_ids")]
-    return both.select(
-        "rule", "account", "pair", "side", "base", "quote",
-        match_id=pl.concat_str("account", pl.lit("|"), ids[0], pl.lit("|"), ids[1]),
-        split=pl.lit(True), external_pair="e_pair", external_side="e_side",
-        internal_ids="ids", external_ids="e_ids",
-        internal_quantity="quantity", external_quantity="e_quantity",
-        internal_price="internal_price", external_price="external_price",
-        internal_fee="fee", external_fee="e_fee",
-        internal_fee_asset=pl.col("fee_asset").replace("", None),
-        external_fee_asset=pl.col("e_fee_asset").replace("", None),
-        internal_time=pl.lit(None, pl.Datetime("us", "UTC")),
-        external_time=pl.lit(None, pl.Datetime("us", "UTC")),
     )  # fmt: skip
 
 
@@ -526,7 +493,19 @@ def _without(frame: pl.DataFrame, rows: pl.Series, column: str = "_row") -> pl.D
 
 
 def _assert_once(*rows: pl.Series) -> None:
-    assert _distinct(pl.concat([r.cast(pl.UInt32) for r in rows])), "a row was matched twice"
+    """The steps never reuse a row; checked on every run (an explicit raise survives -O)."""
+    if not _distinct(pl.concat([r.cast(pl.UInt32) for r in rows])):
+        raise AssertionError("a trade row was matched twice")
+
+
+def _unique_keys(breaks: pl.DataFrame) -> pl.DataFrame:
+    """Sorted breaks; a key seen twice (an id booked twice) gets #2, #3... in a stable order."""
+    breaks = breaks.sort("break_key", "entity", "details")
+    if breaks["break_key"].is_unique().all():
+        return breaks
+    seen = pl.int_range(pl.len()).over("break_key")
+    suffixed = pl.concat_str("break_key", pl.lit("#"), (seen + 1).cast(pl.String))
+    return breaks.with_columns(break_key=pl.when(seen > 0).then(suffixed).otherwise("break_key"))
 
 
 def match_trades(
@@ -549,7 +528,7 @@ def match_trades(
     rest_i, rest_e = _without(rest_i, split_i), _without(rest_e, split_e)
     _assert_once(pairs["i_row"], split_i)
     _assert_once(pairs["e_row"], split_e)
-    m = pl.concat([_pair_matches(pairs, ins, ext), _split_matches(splits, ins, ext)])
+    m = pl.concat([_pair_matches(pairs, ins, ext), trade_splits.split_matches(splits, ins, ext)])
     m = attach(m, table)
     breaks = pl.concat([
         value_breaks(m, "trades", "quantity", "base"), value_breaks(m, "trades", "price", "quote"),
@@ -557,4 +536,4 @@ def match_trades(
         _missing_breaks(rest_i, True, _duplicated_rows(rest_i, ins)),
         _missing_breaks(rest_e, False, _duplicated_rows(rest_e, ext)),
     ])  # fmt: skip
-    return TradeMatch(matches=m.select(MATCH_COLUMNS), breaks=breaks.sort("break_key"))
+    return TradeMatch(matches=m.select(MATCH_COLUMNS), breaks=_unique_keys(breaks))

@@ -369,3 +369,10 @@ def test_exchange_duplicates_are_keyed_by_side():
     row = found.row(0, named=True)
     assert row["break_key"] == "trades|main|duplicate|external|K2"
     assert (row["internal_value"], row["external_value"]) == (None, Decimal(1))
+
+
+def test_breaks_of_an_id_booked_twice_keep_distinct_keys():
+    result = run([], [fill("K1", quantity="1"), fill("K1", at=100, quantity="2")])
+    assert sorted(result.breaks["break_key"]) == [
+        "trades|main|missing|K1", "trades|main|missing|K1#2",
+    ]  # fmt: skip
