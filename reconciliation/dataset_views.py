@@ -86,7 +86,8 @@ def confirm_upload(request):
     staging.discard(meta)
     dataset = result.dataset
     if result.created:
-        messages.success(request, f"Loaded dataset {dataset.pk}: {dataset.row_count} rows.")
+        rows = f"{dataset.row_count} row{'s' if dataset.row_count != 1 else ''}"
+        messages.success(request, f"Loaded dataset {dataset.pk}: {rows}.")
     else:
         messages.info(request, f"This file was already loaded as dataset {dataset.pk}.")
     return redirect("datasets:detail", dataset_id=dataset.pk)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import polars as pl
 
 from reconciliation.engine.causes import UNBOOKED_FEE
-from reconciliation.engine.tolerance import raw_value
-from reconciliation.engine.trades import (
+from reconciliation.engine.tolerance import raw as units
+from reconciliation.engine.tolerance import raw_value, to_decimal
+from reconciliation.engine.trade_breaks import (
+    SPLIT_RULES,
     TradeMatch,
     attach,
     breaks_frame,
@@ -23,9 +25,7 @@ from reconciliation.engine.trades import (
     match_key,
     prepare,
     split_cause,
-    to_decimal,
     tolerance_table,
-    units,
     value_causes,
     within,
 )
@@ -65,7 +65,7 @@ def reconcile_fees(
     match: TradeMatch, internal: pl.DataFrame, external: pl.DataFrame, rules: ToleranceRules
 ) -> pl.DataFrame:
     """Fee breaks (type "fees"): per matched trade, then totals per (account, fee asset)."""
-    m = match.matches.with_columns(split=pl.col("rule").str.starts_with("split:"))
+    m = match.matches.with_columns(split=pl.col("rule").is_in(SPLIT_RULES))
     per_trade = fee_breaks(attach(m, tolerance_table(m, rules, ("fee",))), "fees")
     return pl.concat([per_trade, _total_breaks(match, internal, external, rules)]).sort("break_key")
 

@@ -1,4 +1,9 @@
-"""Split fills (SPEC 2.1, step c of trade matching): one row against several rows on the other side.
+"""Split fills (SPEC 2.1): one row against several rows on the other side.
+
+By id (step a of trade matching, `id_groups`): internal rows that all book one exchange trade id
+are one many-to-one match with it, their summed quantity and fee and VWAP compared to it.
+
+By time (step c, `match_splits`), among rows left unmatched by steps a and b:
 
 One-to-many (one internal fill, several exchange trades) runs first, then many-to-one on what is
 left. A group is: one single row and a run of rows on the other side with the same account, pair
@@ -22,7 +27,9 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 import polars as pl
 
-from reconciliation.engine.trades import KEYS, SIDE_COLUMNS, attach, i128, to_decimal, units, within
+from reconciliation.engine.tolerance import raw as units
+from reconciliation.engine.tolerance import to_decimal
+from reconciliation.engine.trade_breaks import KEYS, SIDE_COLUMNS, attach, i128, within
 from reconciliation.engine.types import DECIMAL
 
 MAX_CANDIDATES = 16
@@ -31,6 +38,56 @@ RESULT = {
     "rule": pl.String, "internal_rows": pl.List(pl.UInt32), "external_rows": pl.List(pl.UInt32),
     "internal_price": DECIMAL, "external_price": DECIMAL,
 }  # fmt: skip
+
+
+def id_groups(pairs: pl.DataFrame, internal, external, table: pl.DataFrame) -> pl.DataFrame:
+    """Many-to-one matches by id among `pairs` (i_row, e_row joined on the exchange trade id).
+
+    An external row is claimed by a group when several internal rows claim it and nothing else
+    (its trade id is unique on the exchange side), all on one pair and side, and their quantities
+    sum to it within tolerance, or none of them alone is within tolerance of it (the sum's
+    difference is then a split_fill break). Otherwise one of them alone is the whole fill and the
+    rest booked it again: left to the one-to-one pass. Vectorised but for the exact VWAP.
+    """
+    shared = pairs.filter((pl.len().over("e_row") > 1) & (pl.len().over("i_row") == 1))
+    if shared.is_empty():
+        return pl.DataFrame(schema=RESULT)
+    i_rows, e_rows = shared["i_row"], shared["e_row"]
+    members = pl.concat([
+        shared.select("i_row", "e_row", "account"),
+        internal.select("trade_id", "executed_at", "side", "price", _pair="pair",
+                        _q=units("quantity"))[i_rows],
+        external.select("pair", _eq=units("quantity"), _price="price")[e_rows],
+    ], how="horizontal")  # fmt: skip
+    members = attach(members, table).sort("e_row", "executed_at", "trade_id")
+    quantity = pl.col("quantity_abs").first(), pl.col("quantity_rel").first()
+    groups = members.group_by("e_row").agg(
+        pl.col("i_row"), qs="_q", prices="price", total=pl.col("_q").sum(),
+        external=pl.col("_eq").first(), external_price=pl.col("_price").first(),
+        piece=within(pl.col("_q") - pl.col("_eq"), pl.col("_eq"), *quantity).any(),
+        whole=within(pl.col("_q").sum() - pl.col("_eq").first(), pl.col("_eq").first(),
+                     *quantity),
+        labels=(pl.col("_pair").n_unique() == 1) & (pl.col("side").n_unique() == 1),
+    ).sort("e_row")  # fmt: skip
+    groups = groups.filter(
+        pl.col("labels") & (pl.col("total") != i128(0)) & (pl.col("whole") | ~pl.col("piece"))
+    )
+    with localcontext(prec=120):  # exact: products of two 38-digit numbers fit
+        vwaps = [
+            _vwap(qs, prices)
+            for qs, prices in zip(groups["qs"].to_list(), groups["prices"].to_list(), strict=True)
+        ]
+    return groups.select(
+        rule=pl.lit("id:many-to-one"), internal_rows="i_row",
+        external_rows=pl.col("e_row").reshape((-1, 1)).arr.to_list(),
+        internal_price=pl.Series(vwaps, dtype=DECIMAL), external_price="external_price",
+    ).cast(RESULT)  # fmt: skip
+
+
+def _vwap(qs: list[int], prices: list[Decimal]) -> Decimal:
+    """sum(q * price) / sum(q) rounded half-even to 18 places (q raw; the sum not 0; prec 120)."""
+    notional = sum(q * p for q, p in zip(qs, prices, strict=True))
+    return (notional / sum(qs)).quantize(_PLACE, rounding=ROUND_HALF_EVEN)
 
 
 def match_splits(internal: pl.DataFrame, external: pl.DataFrame, table: pl.DataFrame):
@@ -151,10 +208,10 @@ def _vwap_within(qs, prices, price, absolute, relative, single_internal) -> Deci
     limit = max(absolute * total, relative * external)
     if abs(notional - price * total) > limit:
         return None
-    return (notional / total).quantize(_PLACE, rounding=ROUND_HALF_EVEN)
+    return _vwap(qs, prices)
 
 
-# --- Split matches in the shape of trades._pair_matches ----------------------------------------
+# --- Split matches in the shape of trades._pair_matches ------------------------------------------
 
 
 def _matched_side(splits: pl.DataFrame, rows: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -166,6 +223,7 @@ def _matched_side(splits: pl.DataFrame, rows: str, frame: pl.DataFrame) -> pl.Da
     grouped = joined.group_by("_m", maintain_order=True).agg(
         pl.col("account", "pair", "side", "base", "quote").first(), ids=pl.col("trade_id"),
         quantity=units("quantity").sum(), fee=units("fee").sum(), fee_asset=charged,
+        first=pl.col("executed_at").min(), last=pl.col("executed_at").max(),
     )  # fmt: skip
     return grouped.with_columns(
         to_decimal(pl.col("quantity")), to_decimal(pl.col("fee")),
@@ -174,12 +232,17 @@ def _matched_side(splits: pl.DataFrame, rows: str, frame: pl.DataFrame) -> pl.Da
 
 
 def split_matches(splits: pl.DataFrame, internal: pl.DataFrame, external: pl.DataFrame):
-    """One row per split match: quantities and fees summed, VWAP price on the many side."""
+    """One row per split match: quantities and fees summed, VWAP price on the many side.
+
+    Its times are the internal and external rows furthest apart (splits by time are all within
+    the window; the pieces of an id group need not be).
+    """
     i = _matched_side(splits, "internal_rows", internal)
     e = _matched_side(splits, "external_rows", external).select(pl.all().name.prefix("e_"))
     both = pl.concat([i, e, splits.select("rule", "internal_price", "external_price")],
                      how="horizontal")  # fmt: skip
     ids = [pl.col(c).list.join("+") for c in ("ids", "e_ids")]
+    early = (pl.col("first") - pl.col("e_last")).abs() >= (pl.col("last") - pl.col("e_first")).abs()
     return both.select(
         "rule", "account", "pair", "side", "base", "quote",
         match_id=pl.concat_str("account", pl.lit("|"), ids[0], pl.lit("|"), ids[1]),
@@ -190,6 +253,6 @@ def split_matches(splits: pl.DataFrame, internal: pl.DataFrame, external: pl.Dat
         internal_fee="fee", external_fee="e_fee",
         internal_fee_asset=pl.col("fee_asset").replace("", None),
         external_fee_asset=pl.col("e_fee_asset").replace("", None),
-        internal_time=pl.lit(None, pl.Datetime("us", "UTC")),
-        external_time=pl.lit(None, pl.Datetime("us", "UTC")),
+        internal_time=pl.when(early).then("first").otherwise("last"),
+        external_time=pl.when(early).then("e_last").otherwise("e_first"),
     )  # fmt: skip

@@ -4,165 +4,54 @@ Steps, each only on rows not matched yet: (a) by id, (b) one-to-one by account/p
 in time with quantity and price within tolerance, (c) split fills (trade_splits.py), (d) the rest
 is missing on the other side. Fields of matched trades that differ beyond tolerance are breaks.
 
+Step a pairs an internal row with the external row whose trade id is the internal
+exchange_trade_id (or, when none is booked, its own trade id). Several internal rows booking one
+exchange trade id are a split in the book: one many-to-one match ("id:many-to-one", see
+trade_splits.id_groups) unless one of them alone is the whole fill (the fill booked twice: the
+row closest in time wins). An internal row carries one exchange id, so one-to-many is step c's.
+
 Step b is greedy and order-independent: candidates are each row's nearest row in time on the other
 side (both ways, with and without equal quantity, by account/pair/side, within the window); the
 closest verified pairs win (ties by trade id), and the rest try again against what is left, up to
 MAX_ROUNDS times. Limit: a row whose nearest candidates all fail the quantity/price check is not
 paired with a farther row whose quantity is merely within tolerance (an equal one is found).
 
-Money stays exact: Decimal(38,18) columns are compared as their Int128 units of 1e-18. polars 1.33
-silently wraps Decimal products and rejects most Decimal divisions, so tolerance and percentage
-arithmetic is done on those integers in ways that cannot overflow (see `within`, `with_percent`).
+Money stays exact (see trade_breaks.py): Decimal(38,18) columns are compared as Int128 units.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
 import numpy as np
 import polars as pl
 
-from reconciliation.engine.causes import DECIMAL_SHIFT, DUPLICATE, SIGN_FLIP, TIMING
-from reconciliation.engine.tolerance import SCALE, raw_value, to_decimal, with_quotient
+from reconciliation.engine import fees, trade_splits
+from reconciliation.engine.causes import DUPLICATE, SIGN_FLIP, TIMING
 from reconciliation.engine.tolerance import raw as units
-from reconciliation.engine.types import (
-    BREAKS,
-    DECIMAL,
-    TRADES,
-    Tolerance,
-    ToleranceRules,
-    empty_breaks,
+from reconciliation.engine.tolerance import to_decimal
+from reconciliation.engine.trade_breaks import (
+    KEYS,
+    SIDE_COLUMNS,
+    TradeMatch,
+    attach,
+    breaks_frame,
+    i128,
+    json_details,
+    match_details,
+    match_key,
+    prepare,
+    tolerance_table,
+    value_breaks,
+    within,
 )
+from reconciliation.engine.types import DECIMAL, ToleranceRules
 
-KEYS = ["account", "pair", "side"]
 MAX_ROUNDS = 32  # vectorised rounds before finishing a greedy assignment in plain Python
 DUPLICATE_WINDOW_US = 1_000_000
-ROUNDING, SPLIT_FILL, TIMEZONE = "rounding", "split_fill", "timezone"
+TIMEZONE = "timezone"
 MISSING_INTERNAL, MISSING_EXTERNAL = "missing_internal", "missing_external"
-
-
-@dataclass(frozen=True)
-class TradeMatch:
-    """Matched trades (one row per match, with the rule that matched them) and the breaks."""
-
-    matches: pl.DataFrame
-    breaks: pl.DataFrame
-
-
-# --- Exact arithmetic on Int128 units (raw counts of 1e-18, see tolerance.py) -------------------
-
-
-def i128(value: int) -> pl.Expr:
-    return pl.lit(value, pl.Int128)
-
-
-def within(diff: pl.Expr, external: pl.Expr, absolute: pl.Expr, relative: pl.Expr) -> pl.Expr:
-    """|diff| <= max(absolute, relative * |external|), exactly, on raw Int128 values."""
-    d, e = diff.abs(), external.abs()
-    # relative * |external| split into whole and fractional parts of external: with relative <= 1
-    # (checked where tolerances are resolved) nothing exceeds 1e38, and only constant divisors are
-    # used, which keeps this ~10x faster than tolerance.within_tolerance on a million rows.
-    scale = i128(SCALE)
-    return (d <= absolute) | (d <= relative * (e // scale) + (relative * (e % scale)) // scale)
-
-
-def checked(tolerance: Tolerance, account: str, asset: str) -> Tolerance:
-    """`tolerance` if `within` can apply it exactly (relative <= 1), else ValueError."""
-    if not 0 <= tolerance.relative <= 1 or tolerance.absolute < 0:
-        raise ValueError(f"tolerance for {account} {asset} out of range: {tolerance}")
-    return tolerance
-
-
-def _places(value: pl.Expr) -> pl.Expr:
-    """Decimal places a raw value actually uses (0 for whole numbers)."""
-    text = value.abs().cast(pl.String)
-    zeros = text.str.len_chars() - text.str.strip_chars_end("0").str.len_chars()
-    return pl.when(value == i128(0)).then(0).otherwise((18 - zeros).clip(lower_bound=0))
-
-
-def value_causes(internal: pl.Expr, external: pl.Expr) -> list[pl.Expr]:
-    """Causes read off two differing raw values: sign flip, decimal shift, rounding."""
-    diff_digits = (internal - external).abs().cast(pl.String).str.len_chars()
-    smaller = pl.min_horizontal(_places(internal), _places(external))
-    significant = [v.abs().cast(pl.String).str.strip_chars_end("0") for v in (internal, external)]
-    nonzero = (internal != i128(0)) & (external != i128(0))
-    return [
-        pl.when(nonzero & (internal + external == i128(0))).then(pl.lit(SIGN_FLIP)),
-        pl.when(nonzero & (significant[0] == significant[1]) & (internal.abs() != external.abs()))
-        .then(pl.lit(DECIMAL_SHIFT)),
-        # Below one unit of the last place the coarser side books: one side rounded.
-        pl.when(nonzero & (diff_digits <= 18 - smaller)).then(pl.lit(ROUNDING)),
-    ]  # fmt: skip
-
-
-def with_percent(frame: pl.DataFrame, diff: str, external: str, out: str) -> pl.DataFrame:
-    """Add `out` = diff / |external| * 100 as Decimal(38,18); null when external is 0."""
-    frame = frame.with_columns(_den=pl.col(external).abs())
-    frame = with_quotient(frame, diff, "_den", "_pct_raw", shift=2)
-    return frame.with_columns(to_decimal(pl.col("_pct_raw")).alias(out)).drop("_den", "_pct_raw")
-
-
-# --- Inputs and tolerances -----------------------------------------------------------------------
-
-
-def prepare(frame: pl.DataFrame) -> pl.DataFrame:
-    """The TRADES columns, exact types (optional ones may be absent), and a row number `_row`."""
-    optional = {"order_id", "exchange_trade_id", "base", "quote", "fee", "fee_asset"}
-    absent = [c for c in TRADES if c not in frame.columns]
-    if set(absent) - optional:
-        raise ValueError(f"trades frame lacks column(s) {sorted(set(absent) - optional)}")
-    frame = frame.with_columns(pl.lit(None, TRADES[c]).alias(c) for c in absent)
-    frame = frame.select(pl.col(c).cast(t) for c, t in TRADES.items())
-    blank = ("order_id", "exchange_trade_id", "fee_asset")
-    frame = frame.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in blank)
-    frame = frame.with_columns(pl.col("fee").fill_null(Decimal(0)))
-    if frame["base"].null_count() or frame["quote"].null_count():
-        # Split each distinct pair once, not every row.
-        pairs = frame["pair"].unique().drop_nulls().to_list()
-        for column, part in (("base", 0), ("quote", -1)):
-            names = {p: p.split("/")[part] for p in pairs}
-            frame = frame.with_columns(
-                pl.col(column).fill_null(
-                    pl.col("pair").replace_strict(names, default=None, return_dtype=pl.String)
-                )
-            )
-    return frame.with_row_index("_row")
-
-
-def _plain(value: Decimal) -> str:
-    return format(value.normalize(), "f") if value else "0"
-
-
-def tolerance_table(keys: pl.DataFrame, rules: ToleranceRules, fields=("quantity", "price", "fee")):
-    """Per distinct (account, pair): {field}_abs/_rel in Int128 units, window_us and rule text."""
-    rows = []
-    for account, pair in keys.select("account", "pair").unique().iter_rows():
-        row, text = {"account": account, "pair": pair}, ["pair+side"]
-        window = rules.for_key(account, pair, "executed_at").time_window
-        row["window_us"] = int(window / timedelta(microseconds=1))
-        text.append(f"time({_plain(Decimal(row['window_us']).scaleb(-6))}s)")
-        for name in fields:
-            tolerance = checked(rules.for_key(account, pair, name), account, pair)
-            row[f"{name}_abs"] = raw_value(tolerance.absolute)
-            row[f"{name}_rel"] = raw_value(tolerance.relative)
-            if name in ("quantity", "price"):
-                text.append(f"{name}(abs {_plain(tolerance.absolute)}, "
-                            f"rel {_plain(tolerance.relative)})")  # fmt: skip
-        rows.append(row | {"window_rule": "+".join(text)})
-    schema = {"account": pl.String, "pair": pl.String, "window_us": pl.Int64}
-    schema |= {f"{n}_{k}": pl.Int128 for n in fields for k in ("abs", "rel")}
-    return pl.DataFrame(rows, schema=schema | {"window_rule": pl.String})
-
-
-def attach(frame: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
-    """`frame` with the tolerance columns of its (account, pair); literals when all are the same."""
-    values = table.drop("account", "pair")
-    if len(set(values.iter_rows())) == 1:
-        row = zip(values.schema.items(), values.row(0), strict=True)
-        return frame.with_columns(pl.lit(v, t).alias(c) for (c, t), v in row)
-    return frame.join(table, on=["account", "pair"], how="left")
 
 
 # --- Matching steps ------------------------------------------------------------------------------
@@ -201,17 +90,25 @@ def one_to_one(candidates: pl.DataFrame, order: list[str]) -> pl.DataFrame:
     return pl.concat(chosen).drop("_rank")
 
 
-def _id_pairs(internal: pl.DataFrame, external: pl.DataFrame) -> pl.DataFrame:
-    """Step a: exchange trade id; internal rows without one fall back to their own trade id."""
+def _id_pairs(internal: pl.DataFrame, external: pl.DataFrame, table: pl.DataFrame):
+    """Step a: exchange trade id; internal rows without one fall back to their own trade id.
+
+    One-to-one pairs (i_row, e_row, rule), and the many-to-one groups of internal rows booking one
+    exchange trade in pieces (in the shape of trade_splits.match_splits).
+    """
     right = external.select(e_row="_row", account="account", _id="trade_id")
     left = internal.select(i_row="_row", account="account", _x="exchange_trade_id", _t="trade_id")
-    found = []
+    found, groups = [], pl.DataFrame(schema=trade_splits.RESULT)
     for column, rows in (("_x", pl.col("_x").is_not_null()), ("_t", pl.col("_x").is_null())):
         pairs = (
             left.filter(rows)
             .select("i_row", "account", _id=column)
             .join(right, on=["account", "_id"])
         )
+        if column == "_x" and not _distinct(pairs["e_row"]):
+            groups = trade_splits.id_groups(pairs, internal, external, table)
+            pairs = _without(pairs, groups["internal_rows"].explode(), "i_row")
+            right = _without(right, groups["external_rows"].explode(), "e_row")
         if not (_distinct(pairs["i_row"]) and _distinct(pairs["e_row"])):
             # An id booked twice: the pair closest in time wins, the rest go on to later steps.
             i_rows, e_rows = pairs["i_row"], pairs["e_row"]
@@ -220,7 +117,7 @@ def _id_pairs(internal: pl.DataFrame, external: pl.DataFrame) -> pl.DataFrame:
             pairs = one_to_one(ranked, ["_dt", "_i", "_id"])
         found.append(pairs.select("i_row", "e_row"))
         right = _without(right, pairs["e_row"], "e_row")
-    return pl.concat(found).with_columns(rule=pl.lit("id"))
+    return pl.concat(found).with_columns(rule=pl.lit("id")), groups
 
 
 def _nearest(a: pl.DataFrame, b: pl.DataFrame, by: list[str], window_us: int) -> pl.DataFrame:
@@ -279,8 +176,6 @@ def _verify_window(candidates, left, right, table) -> pl.DataFrame:
 
 # --- Matched trades ------------------------------------------------------------------------------
 
-SIDE_COLUMNS = ["trade_id", "pair", "side", "quantity", "price", "fee", "fee_asset", "executed_at"]
-
 
 def _single_list(column: str) -> pl.Expr:
     return pl.col(column).reshape((-1, 1)).arr.to_list()  # ~50x faster than concat_list
@@ -306,67 +201,6 @@ def _pair_matches(pairs: pl.DataFrame, internal: pl.DataFrame, external: pl.Data
 
 
 # --- Breaks --------------------------------------------------------------------------------------
-
-
-def json_details(**values: pl.Expr) -> pl.Expr:
-    """A break's details as a JSON object with sorted keys (the vectorised `types.details`)."""
-    return pl.struct(*(values[k].alias(k) for k in sorted(values))).struct.json_encode()
-
-
-def breaks_frame(frame: pl.DataFrame, *, type_: str, field: str, key: pl.Expr, asset: pl.Expr,
-                 entity: pl.Expr, internal: pl.Expr, external: pl.Expr, causes: list[pl.Expr],
-                 suggested: pl.Expr, details: pl.Expr, difference: pl.Expr | None = None,
-                 percent_of: pl.Expr | None = None) -> pl.DataFrame:  # fmt: skip
-    """BREAKS rows from `frame`; `difference` and `percent_of` are Int128 units (or None)."""
-    if frame.is_empty():
-        return empty_breaks()
-    pct = pl.lit(None, DECIMAL)
-    if difference is not None and percent_of is not None:
-        frame = with_percent(frame.with_columns(_d=difference, _b=percent_of), "_d", "_b", "_pct")
-        difference, pct = pl.col("_d"), pl.col("_pct")
-    return frame.select(
-        type=pl.lit(type_), break_key=key, account=pl.col("account"), asset=asset, entity=entity,
-        field=pl.lit(field), internal_value=internal.cast(DECIMAL),
-        external_value=external.cast(DECIMAL),
-        difference=pl.lit(None, DECIMAL) if difference is None else to_decimal(difference),
-        difference_pct=pct, causes=pl.concat_list(causes).list.drop_nulls().cast(BREAKS["causes"]),
-        suggested_value=suggested.cast(DECIMAL), details=details,
-    )  # fmt: skip
-
-
-def match_key(type_: str, field: str) -> pl.Expr:
-    """f"{type}|{account}|{external trade id(s)}|{field}" of a match's break."""
-    ids = pl.col("external_ids").list.join("+")
-    return pl.concat_str(pl.lit(type_ + "|"), "account", pl.lit("|"), ids, pl.lit("|" + field))
-
-
-def match_details(field: str | None = None, **extra: pl.Expr) -> pl.Expr:
-    """The evidence of a match's break: the match, its rule, and the tolerance used."""
-    if field is not None:
-        extra |= {f"tolerance_{k}": to_decimal(pl.col(f"{field}_{k}")).cast(pl.String)
-                  for k in ("abs", "rel")}  # fmt: skip
-    ids = {k: pl.col(k) for k in ("match_id", "rule", "internal_ids", "external_ids")}
-    return json_details(**ids, **extra)
-
-
-def split_cause() -> pl.Expr:
-    return pl.when(pl.col("split")).then(pl.lit(SPLIT_FILL))
-
-
-def value_breaks(m: pl.DataFrame, type_: str, field: str, asset: str) -> pl.DataFrame:
-    """Breaks where internal_{field} and external_{field} differ beyond the field's tolerance."""
-    i, e = pl.col("_i"), pl.col("_e")
-    f = m.with_columns(_i=units(f"internal_{field}"), _e=units(f"external_{field}"))
-    # Most matches agree exactly: a cheap cut on the absolute tolerance first.
-    f = f.filter((i - e).abs() > pl.col(f"{field}_abs"))
-    f = f.filter(~within(i - e, e, pl.col(f"{field}_abs"), pl.col(f"{field}_rel")))
-    return breaks_frame(
-        f, type_=type_, field=field, key=match_key(type_, field), asset=pl.col(asset),
-        entity=pl.col("external_ids").list.join("+"), internal=to_decimal(i),
-        external=to_decimal(e), difference=i - e, percent_of=e,
-        causes=[*value_causes(i, e), split_cause()], suggested=to_decimal(e),
-        details=match_details(field),
-    )  # fmt: skip
 
 
 def _time_breaks(m: pl.DataFrame) -> pl.DataFrame:
@@ -512,18 +346,16 @@ def match_trades(
     internal: pl.DataFrame, external: pl.DataFrame, rules: ToleranceRules
 ) -> TradeMatch:
     """Match the firm's fills (internal) to the exchange's trades (external): matches, breaks."""
-    # Imported here: both build on this module's helpers, and match_trades is their only caller.
-    from reconciliation.engine import fees, trade_splits
-
     ins, ext = prepare(internal), prepare(external)
     keys = pl.concat([f.lazy().select("account", "pair") for f in (ins, ext)]).unique().collect()
     table = tolerance_table(keys, rules)
-    pairs = _id_pairs(ins, ext)
-    rest_i, rest_e = _without(ins, pairs["i_row"]), _without(ext, pairs["e_row"])
+    pairs, by_id = _id_pairs(ins, ext, table)
+    rest_i = _without(ins, pl.concat([pairs["i_row"], by_id["internal_rows"].explode()]))
+    rest_e = _without(ext, pl.concat([pairs["e_row"], by_id["external_rows"].explode()]))
     window = _window_pairs(rest_i, rest_e, table)
     pairs = pl.concat([pairs, window])
     rest_i, rest_e = _without(rest_i, window["i_row"]), _without(rest_e, window["e_row"])
-    splits = trade_splits.match_splits(rest_i, rest_e, table)
+    splits = pl.concat([by_id, trade_splits.match_splits(rest_i, rest_e, table)])
     split_i, split_e = splits["internal_rows"].explode(), splits["external_rows"].explode()
     rest_i, rest_e = _without(rest_i, split_i), _without(rest_e, split_e)
     _assert_once(pairs["i_row"], split_i)
