@@ -1,9 +1,10 @@
 """Trade matching benchmark: `python bench/engine_trades.py [--rows N] [--naive-rows M]`.
 
 Standalone (no Django). Generates N exchange trades and about N internal fills with a known truth
-(most matched by id, some only by time/quantity/price, ~1% split fills both ways, ~1% missing on
-each side, price/quantity/fee/time differences on some id matches; a tenth of quantities use all
-18 places), then measures in the same run, on the same data:
+(most matched by id, some only by time/quantity/price, ~1% split fills both ways, ~0.5% book
+fills split in pieces that each carry the exchange id, ~1% missing on each side,
+price/quantity/fee/time differences on some id matches; a tenth of quantities use all 18 places),
+then measures in the same run, on the same data:
 
 - `match_trades` (median of 3 runs in this process), checked against the truth;
 - a naive per-row Python loop doing the same matching with `Decimal`, on the trades of a subset of
@@ -54,6 +55,7 @@ RULES = ToleranceRules(
 SHARES = {  # share of external trades per kind (the rest are plain id matches)
     "price": 0.01, "quantity": 0.002, "fee": 0.002, "time": 0.001,
     "window": 0.03, "split_one_many": 0.005, "split_many_one": 0.005, "missing_internal": 0.01,
+    "split_by_id": 0.005,
 }  # fmt: skip
 MISSING_EXTERNAL = 0.01  # internal fills with no exchange trade, as a share of N
 
@@ -146,7 +148,7 @@ def _kind(kind, k, r, base, rows_e, rows_i, truth) -> None:
 
 
 def _split(kind, k, r, base, rows_e, rows_i, truth) -> None:
-    many_external = kind == "split_one_many"
+    many_external, by_id = kind == "split_one_many", kind == "split_by_id"
     pieces = []
     for j in range(r["pieces"]):
         q = (base["quantity"] / (j + 2)).quantize(Decimal("1e-8"))
@@ -162,11 +164,13 @@ def _split(kind, k, r, base, rows_e, rows_i, truth) -> None:
               "executed_at": base["executed_at"] + timedelta(milliseconds=200)}  # fmt: skip
     many_ids = [f"{'E' if many_external else 'I'}{k}.{j}" for j in range(len(pieces))]
     one_id = f"{'I' if many_external else 'E'}{k}"
+    exchange_id = {"exchange_trade_id": one_id} if by_id else {}
     for piece, pid in zip(pieces, many_ids, strict=True):
-        (rows_e if many_external else rows_i).append({**piece, "trade_id": pid})
+        (rows_e if many_external else rows_i).append({**piece, "trade_id": pid, **exchange_id})
     (rows_i if many_external else rows_e).append({**single, "trade_id": one_id})
     ids = ((one_id,), tuple(many_ids)) if many_external else (tuple(many_ids), (one_id,))
     rule = "split:one-to-many" if many_external else "split:many-to-one"
+    rule = "id:many-to-one" if by_id else rule
     truth["matches"].add((r["account"], *ids, rule))
 
 
@@ -189,10 +193,14 @@ def naive(internal: pl.DataFrame, external: pl.DataFrame, rules: ToleranceRules)
     ins = [dict(r, row=n) for n, r in enumerate(internal.iter_rows(named=True))]
     ext = [dict(r, row=n) for n, r in enumerate(external.iter_rows(named=True))]
     used_i, used_e, matches = set(), set(), []
-    by_id = {}
+    by_id, booked = {}, defaultdict(list)
     for e in ext:
         by_id.setdefault((e["account"], e["trade_id"]), e)
+        booked[(e["account"], e["trade_id"])].append(e)
+    _naive_id_groups(ins, booked, used_i, used_e, matches, rules)
     for i in ins:
+        if i["row"] in used_i:
+            continue
         e = by_id.get((i["account"], i["exchange_trade_id"] or i["trade_id"]))
         if e is not None and e["row"] not in used_e:
             used_i.add(i["row"])
@@ -202,6 +210,26 @@ def naive(internal: pl.DataFrame, external: pl.DataFrame, rules: ToleranceRules)
     _naive_splits(ins, ext, used_i, used_e, matches, rules, one_internal=True)
     _naive_splits(ext, ins, used_e, used_i, matches, rules, one_internal=False)
     return _naive_result(ins, ext, used_i, used_e, matches, rules)
+
+
+def _naive_id_groups(ins, booked, used_i, used_e, matches, rules) -> None:
+    """Book fills sharing an exchange id that exists once: one match, unless one alone is it."""
+    groups = defaultdict(list)
+    for i in ins:
+        if i["exchange_trade_id"]:
+            groups[(i["account"], i["exchange_trade_id"])].append(i)
+    for key, rows in groups.items():
+        if len(rows) < 2 or len(booked.get(key, [])) != 1:
+            continue
+        e, total = booked[key][0], sum(r["quantity"] for r in rows)
+        if len({(r["pair"], r["side"]) for r in rows}) > 1 or total == 0:
+            continue
+        tol = rules.for_key(e["account"], e["pair"], "quantity")
+        piece = any(_within(r["quantity"] - e["quantity"], e["quantity"], tol) for r in rows)
+        if _within(total - e["quantity"], e["quantity"], tol) or not piece:
+            used_i.update(r["row"] for r in rows)
+            used_e.add(e["row"])
+            matches.append(("id:many-to-one", rows, [e]))
 
 
 def _groups(rows: list[dict], used: set) -> dict:
@@ -281,11 +309,14 @@ def _naive_result(ins, ext, used_i, used_e, matches, rules):
             sums[0]["quantity"] - sums[1]["quantity"], sums[1]["quantity"], tol["quantity"]
         ):
             breaks.add(key + "quantity")
-        if len(i_rows) == len(e_rows) == 1:
-            i, e = i_rows[0], e_rows[0]
-            if not _within(i["price"] - e["price"], e["price"], tol["price"]):
+        if len(e_rows) == 1 and (len(i_rows) == 1 or rule == "id:many-to-one"):
+            e = e_rows[0]
+            with localcontext(prec=120):
+                price = sum(r["quantity"] * r["price"] for r in i_rows) / sums[0]["quantity"]
+            price = price.quantize(Decimal("1e-18"), rounding=ROUND_HALF_EVEN)
+            if not _within(price - e["price"], e["price"], tol["price"]):
                 breaks.add(key + "price")
-            if abs(i["executed_at"] - e["executed_at"]) > WINDOW:
+            if max(abs(i["executed_at"] - e["executed_at"]) for i in i_rows) > WINDOW:
                 breaks.add(key + "executed_at")
         if not _within(sums[0]["fee"] - sums[1]["fee"], sums[1]["fee"], tol["fee"]):
             breaks.add(key + "fee")

@@ -3,6 +3,14 @@
 Every engine function takes polars DataFrames whose money columns are `DECIMAL`
 (`pl.Decimal(38, 18)`, exact) and returns polars DataFrames; nothing is ever a float.
 The caller (the run service) loads stored records into these shapes and stores the results.
+
+Never multiply or divide two DECIMAL columns with `*` or `/`: polars 1.33 wraps products past
+~170 without an error and refuses division. `engine/tolerance.py` does both exactly on the
+underlying integers (Int128 counts of 10^-18), rounding half-even.
+
+Balance frames may carry an `as_of` column (used to find timing differences); rows with the same
+(account, asset) are summed. Tolerance fields: quantity, price, fee, fee_asset, executed_at,
+value, fee_total, realised_pnl, collateral, used_margin.
 """
 
 from __future__ import annotations
@@ -51,8 +59,12 @@ BREAKS = {
     "difference_pct": DECIMAL,  # difference / |external| * 100; null when external is 0/null
     "causes": pl.List(pl.String),  # likely causes, most likely first (see causes.py)
     "suggested_value": DECIMAL,  # what the internal value should become to resolve it
-    "details": pl.String,  # JSON object: evidence (ledger entry ids, matched rows, rule used)
+    # A JSON object: evidence (ledger entry ids, matched rows, the rule used). Built vectorised,
+    # so compact rather than byte-identical to `details()`; it parses to the same objects.
+    "details": pl.String,
 }
+# For fields that are not numbers (fee_asset, side, pair) the values are null and both labels
+# are in `details`; times (executed_at) are epoch seconds, exact to the microsecond.
 
 
 def empty_breaks() -> pl.DataFrame:

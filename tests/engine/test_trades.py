@@ -72,6 +72,53 @@ def test_id_match_needs_the_same_account():
     assert result.matches.is_empty()
 
 
+def test_book_fills_sharing_an_exchange_id_match_it_as_one_split():
+    internal = [fill("i1", exchange_trade_id="K1", quantity="0.5", price="99", fee="0.04"),
+                fill("i2", at=1, exchange_trade_id="K1", quantity="0.5", price="101",
+                     fee="0.06")]  # fmt: skip
+    result = run(internal, [fill("K1")])
+    assert matched(result) == {("id:many-to-one", ("i1", "i2"), ("K1",))}
+    row = result.matches.row(0, named=True)
+    assert (row["internal_quantity"], row["internal_price"], row["internal_fee"]) == (
+        Decimal(1), Decimal(100), Decimal("0.1"),
+    )  # fmt: skip
+    assert result.breaks.is_empty()
+
+
+def test_book_fills_sharing_an_exchange_id_that_do_not_sum_to_it_give_one_split_fill_break():
+    internal = [fill("i1", exchange_trade_id="K1", quantity="0.5", fee="0.05"),
+                fill("i2", at=1, exchange_trade_id="K1", quantity="0.75", fee="0.05")]  # fmt: skip
+    result = run(internal, [fill("K1", quantity="1.5")])
+    assert matched(result) == {("id:many-to-one", ("i1", "i2"), ("K1",))}
+    assert list(breaks_by_key(result)) == ["trades|main|K1|quantity"]
+    row = breaks_by_key(result)["trades|main|K1|quantity"]
+    assert (row["internal_value"], row["external_value"]) == (Decimal("1.25"), Decimal("1.5"))
+    assert row["causes"] == ["split_fill"]
+
+
+def test_three_book_fills_sharing_an_exchange_id_match_it_at_their_vwap():
+    internal = [fill("i3", at=2, exchange_trade_id="K1", quantity="0.5", price="100.4", fee="0.05"),
+                fill("i1", exchange_trade_id="K1", quantity="0.2", price="99", fee="0.02"),
+                fill("i2", at=1, exchange_trade_id="K1", quantity="0.3", fee="0.03")]  # fmt: skip
+    result = run(internal, [fill("K1"), fill("K2", at=100)])
+    assert matched(result) == {("id:many-to-one", ("i1", "i2", "i3"), ("K1",))}
+    assert result.matches["internal_price"].to_list() == [Decimal(100)]
+    assert set(breaks_by_key(result)) == {"trades|main|missing|K2"}
+
+
+def test_a_piece_booked_hours_off_is_a_time_break_of_the_split():
+    halves = {"exchange_trade_id": "K1", "quantity": "0.5", "fee": "0.05"}
+    internal = [fill("i1", **halves), fill("i2", at=-3600, **halves)]
+    row = breaks_by_key(run(internal, [fill("K1")]))["trades|main|K1|executed_at"]
+    assert (row["difference"], row["causes"]) == (Decimal(-3600), ["timezone", "timing"])
+
+
+def test_book_fills_sharing_an_exchange_id_on_different_sides_are_not_grouped():
+    internal = [fill("i1", exchange_trade_id="K1", quantity="0.5"),
+                fill("i2", at=1, exchange_trade_id="K1", quantity="0.5", side="sell")]  # fmt: skip
+    assert matched(run(internal, [fill("K1")])) == {("id", ("i1",), ("K1",))}
+
+
 # --- Step b: time window -------------------------------------------------------------------------
 
 

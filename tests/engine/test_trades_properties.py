@@ -126,3 +126,32 @@ def test_a_fill_split_into_pieces_at_one_price_is_matched_one_to_many(quantity, 
                           RULES)  # fmt: skip
     assert result.matches["rule"].to_list() == ["split:one-to-many"]
     assert result.matches["external_quantity"].to_list() == [quantity]
+
+
+@SETTINGS
+@given(trade_rows(), st.data())
+def test_splitting_a_book_fill_into_pieces_carrying_its_exchange_id_creates_no_break(rows, data):
+    k = data.draw(st.integers(0, len(rows) - 1))
+    whole = rows[k]
+    n = data.draw(st.integers(2, 4))
+    quantity, fee = (int(whole[c].scaleb(18)) for c in ("quantity", "fee"))
+    if quantity < n:  # every piece has a quantity
+        whole = rows[k] = {**whole, "quantity": Decimal(n)}
+        quantity = n * 10**18
+    cuts = data.draw(st.lists(st.integers(1, quantity - 1), min_size=n - 1, max_size=n - 1,
+                              unique=True))  # fmt: skip
+    fee_cuts = data.draw(st.lists(st.integers(0, fee), min_size=n - 1, max_size=n - 1))
+    q_edges, f_edges = [0, *sorted(cuts), quantity], [0, *sorted(fee_cuts), fee]
+    pieces = [
+        {**whole, "trade_id": f"T{k}.{j}", "exchange_trade_id": whole["trade_id"],
+         "quantity": Decimal(q_edges[j + 1] - q_edges[j]).scaleb(-18),
+         "fee": Decimal(f_edges[j + 1] - f_edges[j]).scaleb(-18),
+         "executed_at": whole["executed_at"] + timedelta(milliseconds=j)}
+        for j in range(n)
+    ]  # fmt: skip
+    assert sum(p["quantity"] for p in pieces) == whole["quantity"]
+    internal = [r for j, r in enumerate(rows) if j != k] + pieces
+    result = match_trades(trades(*internal), trades(*rows), RULES)
+    assert result.breaks.is_empty()
+    groups = result.matches.filter(pl.col("rule") == "id:many-to-one")
+    assert groups["internal_ids"].to_list() == [[p["trade_id"] for p in pieces]]
