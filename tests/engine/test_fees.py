@@ -91,3 +91,11 @@ def test_split_fill_fees_are_compared_as_sums():
     row = fees(internal, external)["fees|main|K1+K2|fee"]
     assert row["difference"] == Decimal("0.1")
     assert row["causes"] == ["split_fill"]
+
+
+def test_fees_of_book_fills_sharing_an_exchange_id_are_compared_as_sums():
+    halves = {"exchange_trade_id": "K1", "quantity": "0.5", "fee": "0.06"}
+    found = fees([fill("i1", **halves), fill("i2", at=1, **halves)], [fill("K1", fee="0.11")])
+    row = found["fees|main|K1|fee"]
+    assert (row["internal_value"], row["difference"]) == (Decimal("0.12"), Decimal("0.01"))
+    assert row["causes"] == ["split_fill"]
