@@ -21,6 +21,7 @@ from config.models import IdempotentRequest
 
 HEADER = "Idempotency-Key"
 KEEP_FOR = timedelta(hours=24)
+ABANDONED_AFTER = timedelta(minutes=15)
 
 
 class IdempotencyKeyReused(DomainError):
@@ -34,18 +35,20 @@ class IdempotentRequestInFlight(DomainError):
 
 
 def request_fingerprint(request) -> str:
+    """A hash of what the request asks for: media type, form fields, files, or the raw body."""
     digest = hashlib.sha256()
-    digest.update(request.content_type.encode() + b"\0")
-    for name in sorted(request.FILES):
-        for upload in request.FILES.getlist(name):
-            digest.update(name.encode() + b"\0" + (upload.name or "").encode() + b"\0")
-            for chunk in upload.chunks():
-                digest.update(chunk)
-            upload.seek(0)
-    fields = request.POST if request.FILES else None
-    if fields is not None:
-        for name in sorted(fields):
-            digest.update(f"{name}={fields.getlist(name)}".encode())
+    # The media type only: a multipart boundary changes on every retry of the same upload.
+    media_type = request.content_type.split(";")[0].strip().lower()
+    digest.update(media_type.encode() + b"\0")
+    if media_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        for name in sorted(request.FILES):
+            for upload in request.FILES.getlist(name):
+                digest.update(name.encode() + b"\0" + (upload.name or "").encode() + b"\0")
+                for chunk in upload.chunks():
+                    digest.update(chunk)
+                upload.seek(0)
+        for name in sorted(request.POST):
+            digest.update(f"{name}={request.POST.getlist(name)}".encode())
     else:
         digest.update(request.body)
     return digest.hexdigest()
@@ -53,15 +56,26 @@ def request_fingerprint(request) -> str:
 
 def _claim(user, route: str, key: str, fingerprint: str) -> IdempotentRequest | None:
     """Claim the key (None: it is ours to run) or return the earlier request's record."""
-    IdempotentRequest.objects.filter(created_at__lt=timezone.now() - KEEP_FOR).delete()
-    try:
-        with transaction.atomic():
-            IdempotentRequest.objects.create(
-                user=user, route=route, key=key, request_hash=fingerprint
-            )
-        return None
-    except IntegrityError:
-        return IdempotentRequest.objects.get(user=user, route=route, key=key)
+    now = timezone.now()
+    IdempotentRequest.objects.filter(created_at__lt=now - KEEP_FOR).delete()
+    # A request whose process died leaves its key in flight: after a while it is abandoned.
+    IdempotentRequest.objects.filter(
+        user=user, route=route, key=key, state=IdempotentRequest.State.IN_FLIGHT,
+        created_at__lt=now - ABANDONED_AFTER,
+    ).delete()  # fmt: skip
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                IdempotentRequest.objects.create(
+                    user=user, route=route, key=key, request_hash=fingerprint
+                )
+            return None
+        except IntegrityError:
+            earlier = IdempotentRequest.objects.filter(user=user, route=route, key=key).first()
+            if earlier is not None:
+                return earlier
+            # The earlier request failed and let its key go meanwhile: claim it again.
+    raise IdempotentRequestInFlight("The Idempotency-Key is busy; retry in a moment.")
 
 
 def idempotent(view_method):

@@ -78,6 +78,7 @@ class DatasetListCreate(generics.GenericAPIView):
             selectors.account_named(source, values["account"]) if values.get("account") else None
         )
         if values.get("file"):
+            ingest.check_size(values["file"].size)  # before the upload is read into memory
             result = ingest.import_file(
                 source=source,
                 account=account,

@@ -64,6 +64,24 @@ ON CONFLICT (identity) DO UPDATE SET
 RETURNING (xmax = 0) AS inserted
 """  # noqa: S608 - constant SQL; values are parameters
 
+# A run of older data than a run already stored (re-running last month, say) adds to the history
+# but decides nothing about today: it changes no status and no latest values, and a difference
+# only it sees is recorded as resolved, since the newer run did not see it.
+MERGE_OLDER = f"""
+INSERT INTO reconciliation_break (
+    identity, type, break_key, internal_account_id, external_account_id, account, asset, entity,
+    field, status, accepted_reason, first_seen_run_id, last_seen_run_id, first_seen_at,
+    last_seen_at, times_seen, resolved_at, internal_value, external_value, difference,
+    difference_pct, value_rc, severity, causes, suggested_value, details)
+SELECT {IDENTITY}, %(type)s, s.break_key, %(internal)s, %(external)s, s.account, s.asset,
+    s.entity, s.field, 'resolved', '', %(run)s, %(run)s, %(now)s, %(now)s, 1, %(now)s,
+    s.internal_value, s.external_value, s.difference, s.difference_pct, s.value_rc, s.severity,
+    s.causes, s.suggested_value, s.details
+FROM staged_breaks s
+ON CONFLICT (identity) DO UPDATE SET times_seen = reconciliation_break.times_seen + 1
+RETURNING (xmax = 0) AS inserted
+"""  # noqa: S608 - constant SQL; values are parameters
+
 OBSERVE = f"""
 INSERT INTO reconciliation_breakobservation (
     run_id, break_record_id, internal_value, external_value, difference, value_rc, severity)
@@ -88,6 +106,22 @@ class RunResult:
     matches: pl.DataFrame | None = None
 
 
+def _json_list(column: str) -> pl.Expr:
+    """A list of strings as a JSON array, escaped (ids are free text in the generic format)."""
+    escaped = pl.col(column).list.eval(
+        pl.element()
+        .cast(pl.String)
+        .str.replace_all("\\", "\\\\", literal=True)
+        .str.replace_all('"', '\\"', literal=True)
+        .str.replace_all(r"[\x00-\x1f]", " ")
+    )
+    return (
+        pl.when(escaped.list.len() == 0)
+        .then(pl.lit("[]"))
+        .otherwise(pl.lit('["') + escaped.list.join('","') + pl.lit('"]'))
+    )
+
+
 def _csv(frame: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.write_csv(buffer, include_header=False, null_value="", quote_style="non_numeric")
@@ -95,15 +129,10 @@ def _csv(frame: pl.DataFrame) -> bytes:
 
 
 def _staged(breaks: pl.DataFrame) -> pl.DataFrame:
-    causes = pl.col("causes").fill_null(pl.lit([], dtype=pl.List(pl.String)))
     return (
         breaks.unique(subset=["break_key"], keep="first", maintain_order=True)
-        .with_columns(
-            causes=pl.when(causes.list.len() == 0)
-            .then(pl.lit("[]"))
-            .otherwise(pl.lit('["') + causes.list.join('","') + pl.lit('"]')),
-            details=pl.col("details").fill_null("{}"),
-        )
+        .with_columns(pl.col("causes").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+        .with_columns(causes=_json_list("causes"), details=pl.col("details").fill_null("{}"))
         .select(STAGED)
     )
 
@@ -140,11 +169,14 @@ def store_results(run: Run, result: RunResult, *, engine_ms: int) -> bool:
         )
         staged = _staged(result.breaks)
         _copy(cursor, f"COPY staged_breaks ({', '.join(STAGED)}) FROM STDIN (FORMAT csv)", staged)
-        cursor.execute(MERGE, params)
+        newest = not _newer_run_exists(run)
+        cursor.execute(MERGE if newest else MERGE_OLDER, params)
         inserted = sum(1 for (is_new,) in cursor.fetchall() if is_new)
         cursor.execute(OBSERVE, params)
-        cursor.execute(RESOLVE, params)
-        resolved = cursor.rowcount
+        resolved = 0
+        if newest:
+            cursor.execute(RESOLVE, params)
+            resolved = cursor.rowcount
         cursor.execute("DROP TABLE staged_breaks")
         matches = _store_matches(cursor, run, result.matches)
         by_severity = staged.group_by("severity").len().sort("severity").rows()
@@ -163,22 +195,26 @@ def store_results(run: Run, result: RunResult, *, engine_ms: int) -> bool:
     return True
 
 
+def _newer_run_exists(run: Run) -> bool:
+    """Whether a stored run of the same type and accounts reconciled later data."""
+    return Run.objects.filter(
+        type=run.type,
+        status=Run.Status.SUCCEEDED,
+        internal_dataset__account_id=run.internal_dataset.account_id,
+        external_dataset__account_id=run.external_dataset.account_id,
+        as_of__gt=run.as_of,
+    ).exists()
+
+
 def _store_matches(cursor, run: Run, matches: pl.DataFrame | None) -> int | None:
     if matches is None:
         return None
     frame = matches.select(
         pl.lit(run.pk).alias("run_id"),
         *[
-            (
-                pl.col(name).list.eval(pl.element().cast(pl.String)).list.join('","')
-                if name.endswith("_ids")
-                else pl.col(name)
-            )
+            _json_list(name).alias(name) if name.endswith("_ids") else pl.col(name)
             for name in MATCH_COLUMNS
         ],
-    ).with_columns(
-        internal_ids=pl.lit('["') + pl.col("internal_ids") + pl.lit('"]'),
-        external_ids=pl.lit('["') + pl.col("external_ids") + pl.lit('"]'),
     )
     columns = ", ".join(["run_id", *MATCH_COLUMNS])
     _copy(cursor, f"COPY reconciliation_tradematch ({columns}) FROM STDIN (FORMAT csv)", frame)

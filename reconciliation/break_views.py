@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.access import has_capability, requires_capability
@@ -88,7 +89,9 @@ def bulk(request):
         messages.error(request, exc.message)
     else:
         messages.success(request, f"{count} break{'s' if count != 1 else ''} updated.")
-    return redirect(request.POST.get("next") or "breaks:list")
+    target = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+    return redirect(target if target and safe else "breaks:list")
 
 
 @requires_capability("view_breaks")

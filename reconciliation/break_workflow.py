@@ -70,17 +70,21 @@ def accept(ids: list[int], *, reason: str, by) -> int:
     return len(changed)
 
 
-def reopen(break_id: int, *, by) -> Break:
+def reopen(ids: list[int], *, by) -> int:
+    """Reopen accepted breaks; all of them or, if one is not accepted, none."""
+    _check_size(ids)
     with transaction.atomic():
-        (item,) = _locked([break_id]) or [None]
-        if item is None or item.status != Break.Status.ACCEPTED:
-            raise BreakActionRefused("Only an accepted break can be reopened.")
-        Break.objects.filter(pk=item.pk).update(status=Break.Status.OPEN, accepted_reason="")
-        audit.record(action="break.reopened", actor=by, object_type="break", object_id=item.pk,
-                     before={"status": "accepted", "reason": item.accepted_reason},
-                     after={"status": "open"})  # fmt: skip
-    item.refresh_from_db()
-    return item
+        items = _locked(ids)
+        if len(items) != len(set(ids)) or any(b.status != Break.Status.ACCEPTED for b in items):
+            raise BreakActionRefused("Only accepted breaks can be reopened; nothing was changed.")
+        Break.objects.filter(pk__in=[b.pk for b in items]).update(
+            status=Break.Status.OPEN, accepted_reason=""
+        )
+        for item in items:
+            audit.record(action="break.reopened", actor=by, object_type="break",
+                         object_id=item.pk, before={"status": "accepted",
+                         "reason": item.accepted_reason}, after={"status": "open"})  # fmt: skip
+    return len(items)
 
 
 def assign(ids: list[int], *, assignee_id: int | None, by) -> int:

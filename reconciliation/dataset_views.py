@@ -24,10 +24,12 @@ def upload(request):
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         source, account = form.cleaned_data["source"], form.cleaned_data["account"]
-        data = form.cleaned_data["file"].read()
-        filename = form.cleaned_data["file"].name
+        upload = form.cleaned_data["file"]
+        filename = upload.name
         context = {"form": form, "source": source, "account": account, "filename": filename}
         try:
+            ingest.check_size(upload.size)  # before the upload is read into memory
+            data = upload.read()
             parsed = ingest.parse_file(
                 source=source,
                 account=account,

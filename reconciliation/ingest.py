@@ -170,12 +170,17 @@ def _check_target(source: Source, account: Account | None, fmt: Format) -> None:
         raise DatasetRejected(f"An account is needed to load {fmt.label}.")
 
 
-def _check_size(data: bytes) -> None:
-    if len(data) > settings.IMPORT_MAX_BYTES:
+def check_size(size: int) -> None:
+    """Refuse a file over IMPORT_MAX_BYTES (doors call it before reading an upload)."""
+    if size > settings.IMPORT_MAX_BYTES:
         raise DatasetRejected(
-            f"The file is {len(data):,} bytes; the limit is {settings.IMPORT_MAX_BYTES:,} "
+            f"The file is {size:,} bytes; the limit is {settings.IMPORT_MAX_BYTES:,} "
             "(IMPORT_MAX_BYTES)."
         )
+
+
+def _check_size(data: bytes) -> None:
+    check_size(len(data))
 
 
 def _rejected(errors: RowErrors) -> DatasetRejected:
@@ -224,6 +229,7 @@ def import_file(
 ) -> ImportResult:
     """Load a file as one dataset (or return the dataset it already is)."""
     fmt = format_named(format_code)
+    _check_target(source, account, fmt)
     content_hash = hashlib.sha256(format_code.encode() + b"\0" + data).hexdigest()
     existing = _existing(source, account, fmt.kind, content_hash)
     if existing is not None:

@@ -206,7 +206,7 @@ class BreakActions(APIView):
         elif action == "assign":
             count = break_workflow.assign(ids, assignee_id=values.get("assignee"), by=request.user)
         else:
-            count = len([break_workflow.reopen(i, by=request.user) for i in ids])
+            count = break_workflow.reopen(ids, by=request.user)
         return Response({"updated": count})
 
 

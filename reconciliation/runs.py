@@ -205,11 +205,13 @@ def execute_run(run_id: int) -> str:
         progress(70, "storing breaks")
         from reconciliation import break_store
 
-        stored = break_store.store_results(run, result, engine_ms=engine_ms)
-        if not stored:
-            return Run.objects.get(pk=run.pk).status
-        _finish(run, Run.Status.SUCCEEDED)
-        return Run.Status.SUCCEEDED
+        break_store.store_results(run, result, engine_ms=engine_ms)
+        current = Run.objects.get(pk=run.pk)
+        if current.status == Run.Status.RUNNING and current.break_count is not None:
+            # Stored now, or by an earlier delivery whose worker died before finishing.
+            _finish(run, Run.Status.SUCCEEDED)
+            return Run.Status.SUCCEEDED
+        return current.status
     except RunCancelled:
         _finish(run, Run.Status.CANCELLED, "Cancelled on request.")
         return Run.Status.CANCELLED

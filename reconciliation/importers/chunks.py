@@ -40,6 +40,9 @@ def parsed_pieces(
     header = data[: data.find(b"\n") + 1]
     lines_before = 0
     for start, end in pieces(data, size):
+        if not data[start:end].strip():  # only blank lines left at the end of the file
+            lines_before += data.count(b"\n", start, end)
+            continue
         parsed = parse(header + data[start:end])
         errors = RowErrors(total=parsed.errors.total)
         for error in parsed.errors.listed:

@@ -112,7 +112,11 @@ def parse(
 ) -> Parsed:
     """Parse a generic file of `kind`; `account` (if given) must match every row's account."""
     table, rows = read(filename, data, limits)
-    table = table.rename_columns([name.strip().lower() for name in table.column_names])
+    names = [name.strip().lower() for name in table.column_names]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise FileRejected(f"The header names a column twice: {', '.join(repeated)}.")
+    table = table.rename_columns(names)
     reading.require_columns(table, REQUIRED[kind], f"a generic {kind} file")
     return parse_table(kind, table, rows, account=account, aliases=aliases)
 

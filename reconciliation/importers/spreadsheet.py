@@ -103,6 +103,10 @@ def read_first_sheet(data: bytes, limits: Limits) -> tuple[pa.Table, pa.Array]:
         names = [str(cell).strip() if cell is not None else "" for cell in header]
         while names and not names[-1]:
             names.pop()
+        names = [name or f"_column_{index + 1}" for index, name in enumerate(names)]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise FileRejected(f"The header names a column twice: {', '.join(repeated)}.")
         columns: dict[str, list[str]] = {name: [] for name in names}
         rows: list[int] = []
         for number, line in enumerate(lines, start=2):
