@@ -21,6 +21,15 @@ class DomainError(Exception):
         self.fields = fields or {}
 
 
+def add_to_form(form, error: DomainError) -> None:
+    """Show a domain error on a form: field errors by field, the rest at the top."""
+    if not error.fields:
+        form.add_error(None, error.message)
+    for field, problems in error.fields.items():
+        for problem in problems:
+            form.add_error(field if field in form.fields else None, problem)
+
+
 def _body(code: str, message: str, fields: dict | None = None) -> dict:
     return {"code": code, "message": message, "fields": fields or {}}
 

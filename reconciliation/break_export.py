@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterable, Iterator
 
-from reconciliation.export import neutralised, plain
+from reconciliation.export import plain, write_csv_rows, write_json_rows
 from reconciliation.models import Break, BreakObservation, Run
 
 FIELDS = [
@@ -56,20 +54,8 @@ def breaks(queryset) -> Iterator[dict]:
 
 
 def write_csv(rows: Iterable[dict], stream) -> int:
-    writer = csv.DictWriter(stream, fieldnames=FIELDS, lineterminator="\n")
-    writer.writeheader()
-    count = 0
-    for row in rows:
-        writer.writerow(neutralised(row))
-        count += 1
-    return count
+    return write_csv_rows(rows, FIELDS, stream)
 
 
 def write_json(rows: Iterable[dict], stream) -> int:
-    stream.write("[")
-    count = 0
-    for row in rows:
-        stream.write(("," if count else "") + "\n" + json.dumps(row, ensure_ascii=False))
-        count += 1
-    stream.write("\n]\n")
-    return count
+    return write_json_rows(rows, stream)

@@ -70,21 +70,13 @@ def break_export_csv(request):
 @require_POST
 def bulk(request):
     ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
-    action = request.POST.get("action", "")
+    assignee = request.POST.get("assignee", "")
     try:
-        if action == "accept":
-            count = break_workflow.accept(
-                ids, reason=request.POST.get("reason", ""), by=request.user
-            )
-        elif action == "investigate":
-            count = break_workflow.investigate(ids, by=request.user)
-        elif action == "assign":
-            assignee = request.POST.get("assignee", "")
-            count = break_workflow.assign(
-                ids, assignee_id=int(assignee) if assignee.isdigit() else None, by=request.user
-            )
-        else:
-            raise break_workflow.BreakActionRefused("Choose an action.")
+        count = break_workflow.apply(
+            request.POST.get("action", ""), ids, by=request.user,
+            reason=request.POST.get("reason", ""),
+            assignee_id=int(assignee) if assignee.isdigit() else None,
+        )  # fmt: skip
     except break_workflow.BreakActionRefused as exc:
         messages.error(request, exc.message)
     else:

@@ -122,3 +122,16 @@ def comment(break_id: int, *, text: str, by) -> BreakComment:
         audit.record(action="break.commented", actor=by, object_type="break", object_id=item.pk,
                      after={"comment_id": note.pk, "text": text})  # fmt: skip
     return note
+
+
+def apply(action: str, ids: list[int], *, by, reason: str = "", assignee_id: int | None = None):
+    """Run one named action on breaks (the page's and the API's bulk door); returns the count."""
+    if action == "investigate":
+        return investigate(ids, by=by)
+    if action == "accept":
+        return accept(ids, reason=reason, by=by)
+    if action == "assign":
+        return assign(ids, assignee_id=assignee_id, by=by)
+    if action == "reopen":
+        return reopen(ids, by=by)
+    raise BreakActionRefused("Choose an action: investigate, accept, assign or reopen.")

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import requires_capability
+from config.errors import add_to_form
 from reconciliation import export, ingest, selectors, services, staging
 from reconciliation.forms import AliasForm, UploadForm
 from reconciliation.models import Account, AssetAlias, Source
@@ -147,9 +148,7 @@ def aliases(request, alias_id: int | None = None):
         try:
             services.save_alias(**form.cleaned_data, by=request.user, alias=alias)
         except services.InvalidAlias as exc:
-            for field, problems in exc.fields.items():
-                for problem in problems:
-                    form.add_error(field, problem)
+            add_to_form(form, exc)
         else:
             messages.success(request, "Alias saved.")
             return redirect("datasets:aliases")

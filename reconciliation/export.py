@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 
@@ -43,26 +43,39 @@ def records(dataset: Dataset) -> Iterator[dict[str, str]]:
         yield {name: plain(value) for name, value in zip(names, row, strict=True)}
 
 
-def write_csv(dataset: Dataset, stream) -> int:
-    writer = csv.DictWriter(stream, fieldnames=field_names(dataset.kind), lineterminator="\n")
+def write_csv_rows(rows: Iterable[dict], fields: list[str], stream) -> int:
+    """Rows as CSV with a header, formula-like text neutralised; returns how many rows."""
+    writer = csv.DictWriter(stream, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     count = 0
-    for row in records(dataset):
+    for row in rows:
         writer.writerow(neutralised(row))
         count += 1
     return count
 
 
-def write_json(dataset: Dataset, stream) -> int:
+def write_json_rows(rows: Iterable[dict], stream) -> int:
+    """Rows as a JSON array, streamed one object a line; returns how many rows."""
     stream.write("[")
     count = 0
-    for row in records(dataset):
-        row["extra"] = json.loads(row["extra"]) if row["extra"] else {}
-        row["row_number"] = int(row["row_number"])
+    for row in rows:
         stream.write(("," if count else "") + "\n" + json.dumps(row, ensure_ascii=False))
         count += 1
     stream.write("\n]\n")
     return count
+
+
+def write_csv(dataset: Dataset, stream) -> int:
+    return write_csv_rows(records(dataset), field_names(dataset.kind), stream)
+
+
+def _as_json(row: dict) -> dict:
+    return {**row, "extra": json.loads(row["extra"]) if row["extra"] else {},
+            "row_number": int(row["row_number"])}  # fmt: skip
+
+
+def write_json(dataset: Dataset, stream) -> int:
+    return write_json_rows(map(_as_json, records(dataset)), stream)
 
 
 def neutralised(row: dict[str, str]) -> dict[str, str]:

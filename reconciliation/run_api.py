@@ -198,15 +198,10 @@ class BreakActions(APIView):
         body = BreakActionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         values, ids = body.validated_data, body.validated_data["ids"]
-        action = values["action"]
-        if action == "investigate":
-            count = break_workflow.investigate(ids, by=request.user)
-        elif action == "accept":
-            count = break_workflow.accept(ids, reason=values.get("reason", ""), by=request.user)
-        elif action == "assign":
-            count = break_workflow.assign(ids, assignee_id=values.get("assignee"), by=request.user)
-        else:
-            count = break_workflow.reopen(ids, by=request.user)
+        count = break_workflow.apply(
+            values["action"], ids, by=request.user, reason=values.get("reason", ""),
+            assignee_id=values.get("assignee"),
+        )  # fmt: skip
         return Response({"updated": count})
 
 

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.access import has_capability, requires_capability
+from config.errors import add_to_form
 from reconciliation import runs
 from reconciliation.break_selectors import access_run
 from reconciliation.models import Dataset, RuleSetVersion, Run
@@ -44,10 +45,9 @@ def run_list(request):
                 by=request.user,
             )  # fmt: skip
         except runs.RunRefused as exc:
-            form.add_error(None, exc.message)
-            for field, problems in exc.fields.items():
-                for problem in problems:
-                    form.add_error(field if field in form.fields else None, problem)
+            if exc.fields:
+                form.add_error(None, exc.message)
+            add_to_form(form, exc)
         else:
             messages.success(request, f"Run {run.pk} queued.")
             return redirect("runs:detail", run_id=run.pk)

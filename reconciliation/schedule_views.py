@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import has_capability, requires_capability
+from config.errors import add_to_form
 from reconciliation import runs, schedules
 from reconciliation.models import Account, RuleSet, Schedule, Source
 
@@ -54,9 +55,7 @@ def schedule_list(request, schedule_id: int | None = None):
         try:
             schedules.save_schedule(**form.cleaned_data, by=request.user, schedule=editing)
         except schedules.ScheduleInvalid as exc:
-            for field, problems in exc.fields.items():
-                for problem in problems:
-                    form.add_error(field if field in form.fields else None, problem)
+            add_to_form(form, exc)
         else:
             messages.success(request, "Schedule saved.")
             return redirect("schedules:list")

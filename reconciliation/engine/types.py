@@ -134,27 +134,3 @@ class ToleranceRules:
         if not matching:
             return self.default
         return max(matching, key=lambda o: o.specificity).tolerance
-
-    def frame(self, keys: pl.DataFrame, field_name: str) -> pl.DataFrame:
-        """`keys` (columns account, asset) with abs_tolerance, rel_tolerance, window_us added.
-
-        Resolved once per distinct (account, asset), so it stays fast for millions of rows.
-        """
-        distinct = keys.select("account", "asset").unique()
-        rows = []
-        for account, asset in distinct.iter_rows():
-            tolerance = self.for_key(account, asset, field_name)
-            window = int(tolerance.time_window / timedelta(microseconds=1))
-            rows.append((account, asset, tolerance.absolute, tolerance.relative, window))
-        resolved = pl.DataFrame(
-            rows,
-            schema={
-                "account": pl.String,
-                "asset": pl.String,
-                "abs_tolerance": DECIMAL,
-                "rel_tolerance": DECIMAL,
-                "window_us": pl.Int64,
-            },
-            orient="row",
-        )
-        return keys.join(resolved, on=["account", "asset"], how="left", nulls_equal=True)
