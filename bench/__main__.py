@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = {"ingest": "bench.ingest_kraken_trades", "breaks-list": "bench.breaks_list"}
+BENCHMARKS = {
+    "ingest": "bench.ingest_kraken_trades",
+    "breaks-list": "bench.breaks_list",
+    "end-to-end": "bench.end_to_end",
+}
 ROOT = Path(__file__).resolve().parent.parent
 
 

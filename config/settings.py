@@ -193,6 +193,10 @@ IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES = env.int(
 UPLOAD_STAGING_DIR = Path(
     env.str("UPLOAD_STAGING_DIR", default=str(BASE_DIR / ".data" / "uploads"))
 )
+# Runs: a run whose two datasets hold at least RUN_PARTITION_MIN_ROWS rows is split by asset into
+# up to RUN_PARTITIONS parts that any workers execute in parallel (reconciliation/partitions.py).
+RUN_PARTITIONS = env.int("RUN_PARTITIONS", default=4)
+RUN_PARTITION_MIN_ROWS = env.int("RUN_PARTITION_MIN_ROWS", default=400_000)
 # Fernet key that encrypts stored exchange credentials (see README); empty: none can be stored.
 CREDENTIALS_ENCRYPTION_KEY = env.str("CREDENTIALS_ENCRYPTION_KEY", default="")
 REPORTS_DIR = Path(env.str("REPORTS_DIR", default=str(BASE_DIR / ".data" / "reports")))

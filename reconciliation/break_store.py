@@ -98,6 +98,10 @@ WHERE type = %(type)s AND internal_account_id = %(internal)s
 """
 
 
+class RunCancelled(Exception):
+    """A cancel was asked for: the run stops at its next step and stores nothing."""
+
+
 @dataclass(frozen=True)
 class RunResult:
     """What the engine found: breaks (BREAKS + value_rc, severity) and, for trades, matches."""
@@ -154,11 +158,16 @@ def store_results(run: Run, result: RunResult, *, engine_ms: int) -> bool:
         "now": now,
     }
     with transaction.atomic(), connection.cursor() as cursor:
-        locked = Run.objects.select_for_update().filter(
-            pk=run.pk, status=Run.Status.RUNNING, break_count__isnull=True
+        locked = (
+            Run.objects.select_for_update()
+            .filter(pk=run.pk, status=Run.Status.RUNNING, break_count__isnull=True)
+            .values_list("cancel_requested", flat=True)
+            .first()
         )
-        if not locked.exists():
+        if locked is None:
             return False
+        if locked:  # asked while the breaks were being computed: nothing is stored
+            raise RunCancelled
         # Dropped explicitly too: ON COMMIT only fires at the outermost commit.
         cursor.execute("DROP TABLE IF EXISTS staged_breaks")
         cursor.execute(

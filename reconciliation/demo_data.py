@@ -11,6 +11,12 @@ them, deterministically, with one difference of each kind a reconciliation must 
               ADA.F  missing from the book
     trades    one Kraken fill missing from the book, one price 0.5% off, one fill split in
               two in the book, one fee booked twice its size, one book fill Kraken never saw
+    pnl       SOL    the book's PnL leaves out the fees of its sells (unbooked fee)
+              BTC    the book uses average cost where the rule set says FIFO
+              DOGE   no PnL booked for DOGE at all
+    margin    BTC    the open short booked as long (sign flip)
+              USD    used margin booked a hundredth of its size (decimal shift)
+              EUR    collateral the book does not have
 """
 
 from __future__ import annotations
@@ -18,13 +24,13 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from reconciliation import ingest, services
+from reconciliation import frames, ingest, services
 from reconciliation.importers.assets import KRAKEN_WALLET_SUFFIX
-from reconciliation.models import Account
+from reconciliation.models import Account, Dataset
 
 SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "data" / "exchange"
 QUOTE_PRICES_USD = {"USD": Decimal(1), "EUR": Decimal("1.0840"), "USDC": Decimal("0.9998")}
@@ -158,6 +164,57 @@ def prices(trades: list[dict], as_of: str) -> bytes:
     return _csv(rows)
 
 
+def margin(as_of: str, *, book: bool) -> bytes:
+    """A margin snapshot; the book's differs from the exchange's as listed above."""
+    rows = [
+        ("USD", "250000.0000", "482.1155" if book else "48211.5500", ""),
+        ("BTC", "0", "0", "-1.2500" if not book else "1.2500"),
+        ("ETH", "0", "0", "10.0000"),
+    ]
+    if not book:
+        rows.append(("EUR", "5000.0000", "0", ""))
+    return _csv([
+        {"account": "main", "asset": asset, "collateral": collateral, "used_margin": used,
+         "as_of": as_of, "open_position": position}
+        for asset, collateral, used, position in rows
+    ])  # fmt: skip
+
+
+PNL_PERIOD = ("2026-01-01T00:00:00Z", "2026-03-01T00:00:00Z")
+
+
+def book_pnl(exchange_trades) -> bytes:
+    """The book's realised PnL for the demo period, from the exchange's trades, as listed above."""
+    import polars as pl
+
+    from reconciliation.engine import pnl
+
+    start, end = (datetime.fromisoformat(t) for t in PNL_PERIOD)
+    pairs = exchange_trades.select("base", "quote").unique().sort("base", "quote")
+    periods = pairs.select(
+        pl.lit("main").alias("account"), pl.col("base").alias("asset"),
+        pl.col("quote").alias("currency"), pl.lit(start).alias("period_start"),
+        pl.lit(end).alias("period_end"),
+    )  # fmt: skip
+    trades = exchange_trades.with_columns(account=pl.lit("main"))
+    fifo = pnl.realised_pnl(trades, periods, "fifo").filter(pl.col("sells") > 0)
+    average = pnl.realised_pnl(trades, periods, "average")
+    rows = []
+    for row in fifo.iter_rows(named=True):
+        key = (row["asset"], row["currency"])
+        value = row["realised_pnl"]
+        if key == ("DOGE", "USD"):
+            continue
+        if key == ("SOL", "USD"):
+            value += row["sell_fees_in_quote"]
+        if key == ("BTC", "USD"):
+            value = average.filter(asset="BTC", currency="USD")["realised_pnl"].item()
+        rows.append({"account": "main", "asset": row["asset"], "realised_pnl": format(value, "f"),
+                     "currency": row["currency"], "period_start": PNL_PERIOD[0],
+                     "period_end": PNL_PERIOD[1]})  # fmt: skip
+    return _csv(rows)
+
+
 def load(by=None) -> dict[str, int]:
     """Load (or find, if already loaded) the demo datasets; returns {name: dataset id}."""
     accounts = _accounts()
@@ -171,6 +228,8 @@ def load(by=None) -> dict[str, int]:
         "book balances": (accounts.book, "generic-balances", book_balances(ledger, as_of)),
         "book trades": (accounts.book, "generic-trades", book_trades(trades)),
         "prices": (None, "prices", prices(trades, as_of)),
+        "book margin": (accounts.book, "generic-margin", margin(as_of, book=True)),
+        "kraken margin": (accounts.kraken, "generic-margin", margin(as_of, book=False)),
     }  # fmt: skip
     loaded = {}
     for name, (account, format_code, data) in loads.items():
@@ -180,4 +239,9 @@ def load(by=None) -> dict[str, int]:
             filename=name.replace(" ", "-") + ".csv", by=by,
         )  # fmt: skip
         loaded[name] = result.dataset.pk
+    exchange_trades = frames.load(Dataset.objects.get(pk=loaded["kraken trades"]))
+    loaded["book pnl"] = ingest.import_file(
+        source=accounts.book.source, account=accounts.book, format_code="generic-pnl",
+        data=book_pnl(exchange_trades), filename="book-pnl.csv", by=by,
+    ).dataset.pk  # fmt: skip
     return loaded

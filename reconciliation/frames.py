@@ -14,7 +14,7 @@ from reconciliation.models import Dataset
 from reconciliation.models.datasets import RECORD_MODELS
 
 SCHEMAS = {"balances": types.BALANCES, "ledger": types.LEDGER, "trades": types.TRADES,
-           "prices": types.PRICES}  # fmt: skip
+           "prices": types.PRICES, "margin": types.MARGIN, "pnl": types.PNL}  # fmt: skip
 
 
 def _arrow_type(polars_type):
@@ -25,17 +25,33 @@ def _arrow_type(polars_type):
     return pa.string()
 
 
-def load(dataset: Dataset) -> pl.DataFrame:
-    """The dataset's records in the engine's shape for its kind, in file order."""
+# The column a run is partitioned by (SPEC 7.4): the asset, or for trades the pair's base.
+PARTITION_COLUMN = {"balances": "asset", "ledger": "asset", "trades": "base", "margin": "asset",
+                    "pnl": "asset"}  # fmt: skip
+# An asset's suffix (DOT.S, staked DOT) stays in the same part as the asset itself: a ledger's
+# earn-wallet entries of DOT become DOT.S only after loading.
+PARTITION_KEY = "split_part({column}, '.', 1)"
+
+
+def load(dataset: Dataset, assets: list[str] | None = None) -> pl.DataFrame:
+    """The dataset's records in the engine's shape for its kind, in file order.
+
+    With `assets`, only the rows of those assets (suffixes included): one part of a run.
+    """
     schema = SCHEMAS[dataset.kind]
     model = RECORD_MODELS[dataset.kind]
     names = list(schema)
-    # The table and columns are ours and the id an int: nothing here comes from a user.
+    # The table and columns are ours and the id an int; assets are passed as a parameter.
     select = f"SELECT {', '.join(names)} FROM {model._meta.db_table}"  # noqa: S608
-    sql = f"COPY ({select} WHERE dataset_id = {int(dataset.pk)} ORDER BY row_number) TO STDOUT"
-    sql += " (FORMAT csv)"
+    where = f"dataset_id = {int(dataset.pk)}"
+    params = None
+    if assets is not None:
+        key = PARTITION_KEY.format(column=PARTITION_COLUMN[dataset.kind])
+        where += f" AND {key} = ANY(%s)"
+        params = (list(assets),)
+    sql = f"COPY ({select} WHERE {where} ORDER BY row_number) TO STDOUT (FORMAT csv)"
     buffer = io.BytesIO()
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    with connection.cursor() as cursor, cursor.cursor.copy(sql, params) as copy:
         for chunk in copy:
             buffer.write(chunk)
     buffer.seek(0)
@@ -51,3 +67,13 @@ def load(dataset: Dataset) -> pl.DataFrame:
         ),
     )
     return pl.from_arrow(table).cast(schema)
+
+
+def rows_by_partition_key(dataset: Dataset) -> dict[str, int]:
+    """How many rows the dataset has per partition key (asset without suffix)."""
+    model = RECORD_MODELS[dataset.kind]
+    key = PARTITION_KEY.format(column=PARTITION_COLUMN[dataset.kind])
+    sql = f"SELECT {key}, count(*) FROM {model._meta.db_table} WHERE dataset_id = %s GROUP BY 1"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [dataset.pk])
+        return dict(cursor.fetchall())

@@ -36,6 +36,7 @@ TIME_COLUMN = {
     "ledger": "occurred_at",
     "prices": "as_of",
     "margin": "as_of",
+    "pnl": "period_end",
 }
 
 
@@ -139,6 +140,7 @@ FORMATS: dict[str, Format] = {
         Format("generic-trades", "trades", "Book: trades", "", _generic("trades")),
         Format("generic-ledger", "ledger", "Book: ledger entries", "", _generic("ledger")),
         Format("generic-margin", "margin", "Book: margin", "", _generic("margin")),
+        Format("generic-pnl", "pnl", "Book: realised PnL", "", _generic("pnl")),
         Format("prices", "prices", "Prices", "", _generic("prices")),
     ]
 }
@@ -311,7 +313,7 @@ def store(
     """Store parsed rows as one dataset, in one transaction, with COPY."""
     kind = parsed.kind
     table = _complete(parsed.table, kind, account)
-    start, end = pc.min_max(table[TIME_COLUMN[kind]]).values()
+    start, end = _period(table, kind)
     with transaction.atomic():
         existing = _lock_and_find(source, account, kind, content_hash)
         if existing is not None:
@@ -320,7 +322,7 @@ def store(
         copy_records(dataset_id, kind, table)
         dataset = _create_dataset(
             dataset_id, kind=kind, format_code=format_code, source=source, account=account,
-            period=(start.as_py(), end.as_py()), content_hash=content_hash,
+            period=(start, end), content_hash=content_hash,
             row_count=table.num_rows, original_name=original_name, notes=parsed.notes, by=by,
         )  # fmt: skip
     return ImportResult(dataset, True)
@@ -426,6 +428,14 @@ def _import_in_pieces(
             notes=notes, by=by,
         )  # fmt: skip
     return ImportResult(dataset, True)
+
+
+def _period(table: pa.Table, kind: str) -> tuple:
+    """(first, last) time of the data; PnL figures cover their periods from start to end."""
+    start, end = (v.as_py() for v in pc.min_max(table[TIME_COLUMN[kind]]).values())
+    if kind == "pnl":
+        start = pc.min(table["period_start"]).as_py()
+    return start, end
 
 
 def _widen(period, min_max) -> tuple:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import polars as pl
 
 from reconciliation.break_store import RunResult
-from reconciliation.engine import balances, fees, trades, valuation
+from reconciliation.engine import balances, fees, margin, pnl, trades, valuation
 from reconciliation.engine.rule_definition import RuleDefinition
+from reconciliation.engine.types import PRICES
 from reconciliation.importers.assets import KRAKEN_WALLET_SUFFIX
 from reconciliation.models import Run
 
@@ -93,7 +94,8 @@ def where_it_started(run: Run, account: str, asset: str) -> dict | None:
         return None
     from reconciliation.runs import load_inputs
 
-    _, _, internal_ledger, external_ledger = balance_sides(run, load_inputs(run))
+    inputs = load_inputs(run, assets=[asset.split(".")[0]])
+    _, _, internal_ledger, external_ledger = balance_sides(run, inputs)
     return balances.where_divergence_started(internal_ledger, external_ledger, account, asset)
 
 
@@ -108,13 +110,43 @@ def _trades(run: Run, inputs: dict, definition: RuleDefinition) -> RunResult:
     return RunResult(match.breaks, match.matches)
 
 
+def _margin(run: Run, inputs: dict, definition: RuleDefinition) -> pl.DataFrame:
+    account = run.internal_dataset.account.code
+    internal = _one_account(inputs["internal"], account)
+    external = _one_account(inputs["external"], account)
+    return margin.reconcile_margin(internal, external, definition.tolerances["margin"])
+
+
+def _pnl(run: Run, inputs: dict, definition: RuleDefinition) -> pl.DataFrame:
+    """The book's realised PnL against what the exchange's trades realise (FIFO or average)."""
+    account = run.internal_dataset.account.code
+    book = _one_account(inputs["internal"], account)
+    exchange_trades = _one_account(inputs["external"], account)
+    return pnl.reconcile_pnl(
+        book, exchange_trades, definition.tolerances["pnl"], method=definition.pnl_method
+    )
+
+
 def reconcile(run: Run, inputs: dict, definition: RuleDefinition) -> RunResult:
     """The run's breaks, valued in the reporting currency and graded by severity."""
     if run.type in ("trades", "fees"):
         result = _trades(run, inputs, definition)
+    elif run.type == "margin":
+        result = RunResult(_margin(run, inputs, definition), None)
+    elif run.type == "pnl":
+        result = RunResult(_pnl(run, inputs, definition), None)
     else:
         result = RunResult(_balances(run, inputs, definition), None)
     return RunResult(_grade(run, inputs, definition, result.breaks), result.matches)
+
+
+def _prices_of_nothing(run: Run, definition: RuleDefinition) -> pl.DataFrame:
+    """The selected prices when no prices dataset was given: the reporting currency's own 1."""
+    return valuation.select_prices(
+        pl.DataFrame(schema=PRICES), as_of=run.as_of,
+        reporting_currency=definition.reporting_currency, source_priority=[],
+        staleness=definition.price_staleness, last_known_good=False,
+    )  # fmt: skip
 
 
 def _with_suffixed(prices: pl.DataFrame, assets: list[str]) -> pl.DataFrame:
@@ -130,13 +162,13 @@ def _with_suffixed(prices: pl.DataFrame, assets: list[str]) -> pl.DataFrame:
 
 
 def _grade(run, inputs, definition: RuleDefinition, found: pl.DataFrame) -> pl.DataFrame:
+    """Value every break in the reporting currency; an asset without a price is left unvalued
+    (severity "high"), while amounts in the reporting currency itself need no price."""
     prices = _prices(run, inputs, definition)
-    if prices is not None:
-        prices = _with_suffixed(prices, found.get_column("asset").unique().to_list())
-        found = valuation.value_breaks(
-            found, prices, reporting_currency=definition.reporting_currency
-        )
-    elif "value_rc" not in found.columns:
-        found = found.with_columns(value_rc=pl.lit(None, dtype=pl.Decimal(38, 18)))
+    if prices is None:
+        prices = _prices_of_nothing(run, definition)
+    assets = found.get_column("value_asset" if "value_asset" in found.columns else "asset")
+    prices = _with_suffixed(prices, assets.unique().to_list())
+    found = valuation.value_breaks(found, prices, reporting_currency=definition.reporting_currency)
     grades = valuation.severity(found.get_column("value_rc"), list(definition.severity_bands))
     return found.with_columns(severity=grades)

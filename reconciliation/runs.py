@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 from rest_framework import status
 
 from audit import services as audit
 from config.errors import DomainError
-from reconciliation import frames, rule_sets
+from reconciliation import break_store, frames, rule_sets
+from reconciliation.break_store import RunCancelled, RunResult
 from reconciliation.engine import rule_definition
 from reconciliation.models import Dataset, RuleSet, RuleSetVersion, Run
 
@@ -34,6 +37,8 @@ INPUTS = {
     "valuation": ({"balances"}, {"balances", "ledger"}, True),
     "trades": ({"trades"}, {"trades"}, False),
     "fees": ({"trades"}, {"trades"}, False),
+    "pnl": ({"pnl"}, {"trades"}, False),
+    "margin": ({"margin"}, {"margin"}, False),
 }
 
 
@@ -44,10 +49,6 @@ class RunRefused(DomainError):
 class RunNotCancellable(DomainError):
     code = "run_not_cancellable"
     http_status = status.HTTP_409_CONFLICT
-
-
-class RunCancelled(Exception):
-    pass
 
 
 def default_rule_set_version() -> RuleSetVersion:
@@ -71,8 +72,10 @@ def _check_inputs(type_: str, internal: Dataset, external: Dataset, prices: Data
         problems["external"] = [
             f"dataset {external.pk} is {external.kind}, not {' or '.join(sorted(external_kinds))}"
         ]
-    if needs_prices and (prices is None or prices.kind != "prices"):
+    if needs_prices and prices is None:
         problems["prices"] = ["a prices dataset is needed to value positions"]
+    elif prices is not None and prices.kind != "prices":
+        problems["prices"] = [f"dataset {prices.pk} is {prices.kind}, not prices"]
     if internal.pk == external.pk:
         problems["external"] = ["must be another dataset than the internal one"]
     if problems:
@@ -171,66 +174,110 @@ def _claim(run_id: int) -> Run | None:
             f"The run was started {MAX_DELIVERIES} times without finishing (its worker "
             "stopped each time); it was given up. Start it again."
         )
-        _finish(run, Run.Status.FAILED, message)
+        finish(run, Run.Status.FAILED, message)
         return None
     return run
 
 
-def _finish(run: Run, status_: str, message: str = "") -> None:
+def finish(run: Run, status_: str, message: str = "") -> bool:
+    """End a running run once; False if it had already ended (then nothing is recorded)."""
     with transaction.atomic():
-        Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(
+        ended = Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(
             status=status_, message=message, finished_at=timezone.now(),
             phase=status_, progress=100 if status_ == Run.Status.SUCCEEDED else F("progress"),
         )  # fmt: skip
-        audit.record(action=f"run.{status_}", object_type="run", object_id=run.pk,
-                     after={"message": message} if message else None)  # fmt: skip
+        if ended:
+            audit.record(action=f"run.{status_}", object_type="run", object_id=run.pk,
+                         after={"message": message} if message else None)  # fmt: skip
+    return bool(ended)
+
+
+@dataclass
+class Outcome:
+    status: str = Run.Status.RUNNING
+
+
+@contextmanager
+def failures_recorded(run: Run):
+    """Turn a cancel or an error inside the block into the run's end, with a message to act on."""
+    outcome = Outcome()
+    try:
+        yield outcome
+    except RunCancelled:
+        finish(run, Run.Status.CANCELLED, "Cancelled on request.")
+        outcome.status = Run.Status.CANCELLED
+    except DomainError as exc:
+        finish(run, Run.Status.FAILED, exc.message)
+        outcome.status = Run.Status.FAILED
+    except Exception as exc:
+        logger.exception("run %s failed", run.pk)
+        finish(run, Run.Status.FAILED, f"Unexpected error ({type(exc).__name__}); it is logged "
+               "with the run id. Retry, or report it if it happens again.")  # fmt: skip
+        outcome.status = Run.Status.FAILED
+
+
+def store_and_finish(run: Run, result: RunResult, *, engine_ms: int) -> str:
+    """Store the run's results (once) and end it as succeeded; returns its status."""
+    Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(
+        progress=80, phase="storing breaks"
+    )  # a cancel asked from now on is checked under the store's lock
+    break_store.store_results(run, result, engine_ms=engine_ms)
+    current = Run.objects.get(pk=run.pk)
+    if current.status == Run.Status.RUNNING and current.break_count is not None:
+        # Stored now, or by an earlier delivery whose worker died before finishing.
+        finish(run, Run.Status.SUCCEEDED)
+        return Run.Status.SUCCEEDED
+    return current.status
 
 
 def execute_run(run_id: int) -> str:
-    """Run the engine for a run and store its breaks; returns the run's final status."""
+    """Run the engine for a run and store its breaks; returns the run's status.
+
+    A large run is split into parts for several workers (reconciliation/partitions.py): then
+    this returns "running" at once and the last part to finish stores the breaks.
+    """
+    from reconciliation import partitions, run_engine
+
     run = _claim(run_id)
     if run is None:
         return Run.objects.filter(pk=run_id).values_list("status", flat=True).first() or "missing"
     progress = Progress(run.pk)
-    try:
+    with failures_recorded(run) as outcome:
+        if run.partition_count or partitions.should_split(run):
+            outcome.status = partitions.split(run)
+            return outcome.status
         progress(5, "loading datasets")
         inputs = load_inputs(run)
         progress(30, "reconciling")
         definition = rule_definition.validate(run.rule_set_version.definition)
         started = time.perf_counter()
-        from reconciliation import run_engine
-
         result = run_engine.reconcile(run, inputs, definition)
         engine_ms = int((time.perf_counter() - started) * 1000)
-        progress(70, "storing breaks")
-        from reconciliation import break_store
-
-        break_store.store_results(run, result, engine_ms=engine_ms)
-        current = Run.objects.get(pk=run.pk)
-        if current.status == Run.Status.RUNNING and current.break_count is not None:
-            # Stored now, or by an earlier delivery whose worker died before finishing.
-            _finish(run, Run.Status.SUCCEEDED)
-            return Run.Status.SUCCEEDED
-        return current.status
-    except RunCancelled:
-        _finish(run, Run.Status.CANCELLED, "Cancelled on request.")
-        return Run.Status.CANCELLED
-    except DomainError as exc:
-        _finish(run, Run.Status.FAILED, exc.message)
-        return Run.Status.FAILED
-    except Exception as exc:
-        logger.exception("run %s failed", run.pk)
-        _finish(run, Run.Status.FAILED, f"Unexpected error ({type(exc).__name__}); it is logged "
-                "with the run id. Retry, or report it if it happens again.")  # fmt: skip
-        return Run.Status.FAILED
+        outcome.status = store_and_finish(run, result, engine_ms=engine_ms)
+    return outcome.status
 
 
-def load_inputs(run: Run) -> dict:
-    """The run's datasets as engine frames."""
-    inputs = {
-        "internal": frames.load(run.internal_dataset),
-        "external": frames.load(run.external_dataset),
+def load_inputs(run: Run, assets: list[str] | None = None) -> dict:
+    """The run's datasets as engine frames (with `assets`: only those assets' rows)."""
+    wanted = {
+        "internal": (run.internal_dataset, assets),
+        "external": (run.external_dataset, assets),
     }
     if run.prices_dataset is not None:
-        inputs["prices"] = frames.load(run.prices_dataset)
-    return inputs
+        wanted["prices"] = (run.prices_dataset, None)
+    if connection.in_atomic_block:
+        # Inside a transaction (a test, a preview) other connections would not see its data.
+        return {name: frames.load(*args) for name, args in wanted.items()}
+    # Each side on its own connection: PostgreSQL renders both at once while Arrow parses.
+    with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
+        futures = {
+            name: pool.submit(_load_on_own_connection, *args) for name, args in wanted.items()
+        }
+        return {name: future.result() for name, future in futures.items()}
+
+
+def _load_on_own_connection(dataset: Dataset, assets: list[str] | None):
+    try:
+        return frames.load(dataset, assets)
+    finally:
+        connections.close_all()  # this thread's connection, not the caller's

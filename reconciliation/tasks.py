@@ -11,6 +11,14 @@ def execute_run(run_id: int) -> str:
     return runs.execute_run(run_id)
 
 
+@shared_task(name="reconciliation.execute_partition", bind=True)
+def execute_partition(self, run_id: int, number: int) -> str:
+    """Execute one part of a large run (safe to deliver twice: see reconciliation/partitions.py)."""
+    from reconciliation import partitions
+
+    return partitions.execute_partition(run_id, number, worker=self.request.hostname or "")
+
+
 @shared_task(name="reconciliation.run_schedule")
 def run_schedule(schedule_id: int) -> int | None:
     """Start a scheduled run (beat sends this); returns the run id, or None if skipped."""

@@ -48,6 +48,7 @@ def fee_breaks(m: pl.DataFrame, type_: str) -> pl.DataFrame:
         external=pl.col("external_fee"), causes=[pl.lit("fee_asset"), split_cause()],
         suggested=pl.lit(None, DECIMAL),
         details=match_details(None, internal_fee_asset=assets[0], external_fee_asset=assets[1]),
+        value_amount=e.abs(),  # the exchange's fee, in its asset, is not booked as such
     )  # fmt: skip
     amounts = m.filter(~other_asset & ~within(i - e, e, pl.col("fee_abs"), pl.col("fee_rel")))
     unbooked = pl.when((i == i128(0)) & (e != i128(0))).then(pl.lit(UNBOOKED_FEE))

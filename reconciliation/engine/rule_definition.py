@@ -16,7 +16,7 @@ from reconciliation.engine.types import TYPES, Override, Tolerance, ToleranceRul
 SEVERITIES = ("low", "medium", "high", "critical")
 PNL_METHODS = ("fifo", "average")
 FIELDS = ("quantity", "price", "fee", "fee_asset", "executed_at", "value", "realised_pnl",
-          "collateral", "used_margin", "fee_total")  # fmt: skip
+          "collateral", "used_margin", "open_position", "fee_total")  # fmt: skip
 
 # The seed's defaults (the default rule set's first version is made from these).
 DEFAULT = {

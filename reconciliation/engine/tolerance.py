@@ -72,7 +72,13 @@ def product(a: pl.Expr, b: pl.Expr, rounding: str = "half_even") -> pl.Expr:
     cross_a, cross_b = a1 * b0, a0 * b1
     low = a0 * b0
     if rounding == "half_even":
-        low_part = _round_half_even(low // SCALE, low % SCALE, SCALE)
+        # Half-even looks at the parity of the whole result, not of low's quotient alone
+        # (high is a multiple of SCALE, so even).
+        quotient, remainder = low // SCALE, low % SCALE
+        odd = (cross_a % 2 + cross_b % 2 + quotient % 2) % 2 == 1
+        rest = SCALE - remainder
+        up = (remainder > rest) | ((remainder == rest) & odd)
+        low_part = quotient + up.cast(pl.Int128)
     elif rounding == "down":
         low_part = low // SCALE
     else:

@@ -16,7 +16,7 @@ from decimal import Decimal
 import polars as pl
 
 from reconciliation.engine.causes import DECIMAL_SHIFT, SIGN_FLIP
-from reconciliation.engine.tolerance import SCALE, raw_value, to_decimal, with_quotient
+from reconciliation.engine.tolerance import SCALE, product, raw_value, to_decimal, with_quotient
 from reconciliation.engine.tolerance import raw as units
 from reconciliation.engine.types import (
     BREAKS,
@@ -167,14 +167,20 @@ def json_details(**values: pl.Expr) -> pl.Expr:
 def breaks_frame(frame: pl.DataFrame, *, type_: str, field: str, key: pl.Expr, asset: pl.Expr,
                  entity: pl.Expr, internal: pl.Expr, external: pl.Expr, causes: list[pl.Expr],
                  suggested: pl.Expr, details: pl.Expr, difference: pl.Expr | None = None,
-                 percent_of: pl.Expr | None = None) -> pl.DataFrame:  # fmt: skip
-    """BREAKS rows from `frame`; `difference` and `percent_of` are Int128 units (or None)."""
+                 percent_of: pl.Expr | None = None, value_asset: pl.Expr | None = None,
+                 value_amount: pl.Expr | None = None) -> pl.DataFrame:  # fmt: skip
+    """BREAKS + EXPOSURE rows from `frame`; difference, percent_of, value_amount in Int128 units.
+
+    What a break is worth defaults to |difference| of `asset` (see types.EXPOSURE).
+    """
     if frame.is_empty():
-        return empty_breaks()
+        return empty_breaks(exposure=True)
     pct = pl.lit(None, DECIMAL)
     if difference is not None and percent_of is not None:
         frame = with_percent(frame.with_columns(_d=difference, _b=percent_of), "_d", "_b", "_pct")
         difference, pct = pl.col("_d"), pl.col("_pct")
+    if value_amount is None:
+        value_amount = pl.lit(None, pl.Int128) if difference is None else difference.abs()
     return frame.select(
         type=pl.lit(type_), break_key=key, account=pl.col("account"), asset=asset, entity=entity,
         field=pl.lit(field), internal_value=internal.cast(DECIMAL),
@@ -182,6 +188,8 @@ def breaks_frame(frame: pl.DataFrame, *, type_: str, field: str, key: pl.Expr, a
         difference=pl.lit(None, DECIMAL) if difference is None else to_decimal(difference),
         difference_pct=pct, causes=pl.concat_list(causes).list.drop_nulls().cast(BREAKS["causes"]),
         suggested_value=suggested.cast(DECIMAL), details=details,
+        value_asset=asset if value_asset is None else value_asset,
+        value_amount=to_decimal(value_amount),
     )  # fmt: skip
 
 
@@ -212,10 +220,12 @@ def value_breaks(m: pl.DataFrame, type_: str, field: str, asset: str) -> pl.Data
     # Most matches agree exactly: a cheap cut on the absolute tolerance first.
     f = f.filter((i - e).abs() > pl.col(f"{field}_abs"))
     f = f.filter(~within(i - e, e, pl.col(f"{field}_abs"), pl.col(f"{field}_rel")))
+    # A price difference is worth itself times the quantity traded (in the quote asset).
+    amount = product((i - e).abs(), units("external_quantity")) if field == "price" else None
     return breaks_frame(
         f, type_=type_, field=field, key=match_key(type_, field), asset=pl.col(asset),
         entity=pl.col("external_ids").list.join("+"), internal=to_decimal(i),
         external=to_decimal(e), difference=i - e, percent_of=e,
         causes=[*value_causes(i, e), split_cause()], suggested=to_decimal(e),
-        details=match_details(field),
+        details=match_details(field), value_amount=amount,
     )  # fmt: skip

@@ -222,6 +222,8 @@ def _time_breaks(m: pl.DataFrame) -> pl.DataFrame:
         internal=seconds("internal_time"), external=seconds("external_time"),
         difference=pl.col("_us") * i128(10**12), causes=[zone, pl.lit(TIMING)],
         suggested=seconds("external_time"),
+        # Both sides traded the same amounts, only at another time: no amount is at stake.
+        value_asset=pl.col("base"), value_amount=i128(0),
         details=match_details(None, window_us=pl.col("window_us"), internal_time=times["internal"],
                               external_time=times["external"]),
     )  # fmt: skip
@@ -230,6 +232,10 @@ def _time_breaks(m: pl.DataFrame) -> pl.DataFrame:
 def _label_breaks(m: pl.DataFrame) -> pl.DataFrame:
     """An id match whose side or pair differs (a sign flip or a mis-booked instrument)."""
     found = []
+    quantity = units("internal_quantity")
+    # The book holds the trade the wrong way round (twice its quantity apart), or in another
+    # instrument (its whole quantity).
+    worth = {"side": quantity * i128(2), "pair": quantity}
     for field, cause in (("side", SIGN_FLIP), ("pair", "pair_mismatch")):
         f = m.filter(pl.col(field) != pl.col(f"external_{field}"))
         found.append(breaks_frame(
@@ -238,6 +244,7 @@ def _label_breaks(m: pl.DataFrame) -> pl.DataFrame:
             external=pl.lit(None), causes=[pl.lit(cause)], suggested=pl.lit(None),
             details=match_details(None, internal=pl.col(field),
                                   external=pl.col(f"external_{field}")),
+            value_asset=pl.col("base"), value_amount=worth[field],
         ))  # fmt: skip
     return pl.concat(found)
 

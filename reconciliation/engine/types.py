@@ -44,6 +44,15 @@ PRICES = {
     "asset": pl.String, "quote": pl.String, "price": DECIMAL, "as_of": TIME,
     "price_source": pl.String,
 }  # fmt: skip
+MARGIN = {
+    "account": pl.String, "asset": pl.String, "collateral": DECIMAL, "used_margin": DECIMAL,
+    "open_position": DECIMAL, "as_of": TIME,
+}  # fmt: skip
+# The book's realised PnL per traded asset, in `currency`, over [period_start, period_end).
+PNL = {
+    "account": pl.String, "asset": pl.String, "realised_pnl": DECIMAL, "currency": pl.String,
+    "period_start": TIME, "period_end": TIME,
+}  # fmt: skip
 
 # --- Output: one row per break ------------------------------------------------------------------
 BREAKS = {
@@ -63,12 +72,15 @@ BREAKS = {
     # so compact rather than byte-identical to `details()`; it parses to the same objects.
     "details": pl.String,
 }
+# An engine may add what a break is worth, for valuing it in the reporting currency: it is worth
+# `value_amount` (>= 0) of `value_asset`. Without them a break is worth |difference| of `asset`.
+EXPOSURE = {"value_asset": pl.String, "value_amount": DECIMAL}
 # For fields that are not numbers (fee_asset, side, pair) the values are null and both labels
 # are in `details`; times (executed_at) are epoch seconds, exact to the microsecond.
 
 
-def empty_breaks() -> pl.DataFrame:
-    return pl.DataFrame(schema=BREAKS)
+def empty_breaks(exposure: bool = False) -> pl.DataFrame:
+    return pl.DataFrame(schema={**BREAKS, **EXPOSURE} if exposure else BREAKS)
 
 
 def details(**values) -> str:

@@ -156,13 +156,16 @@ def select_prices(
     )
 
 
-def _with_prices(frame: pl.DataFrame, prices: pl.DataFrame, currency: str) -> pl.DataFrame:
-    """frame plus price_raw, price_source, price_as_of, stale for its asset (1 for currency)."""
+def _with_prices(
+    frame: pl.DataFrame, prices: pl.DataFrame, currency: str, on: str = "asset"
+) -> pl.DataFrame:
+    """frame plus price_raw, price_source, price_as_of, stale of its `on` asset (currency: 1)."""
     prices = prices.filter(pl.col("asset") != currency).select(
-        "asset", raw("price").alias("price_raw"), "price_source", "price_as_of", "stale"
-    )
-    joined = frame.join(prices, on="asset", how="left", maintain_order="left")
-    is_currency = pl.col("asset") == currency
+        pl.col("asset").alias(on), raw("price").alias("price_raw"), "price_source",
+        "price_as_of", "stale",
+    )  # fmt: skip
+    joined = frame.join(prices, on=on, how="left", maintain_order="left")
+    is_currency = pl.col(on) == currency
     return joined.with_columns(
         pl.when(is_currency)
         .then(pl.lit(SCALE, dtype=pl.Int128))
@@ -179,16 +182,22 @@ def _with_prices(frame: pl.DataFrame, prices: pl.DataFrame, currency: str) -> pl
 def value_breaks(
     breaks: pl.DataFrame, prices_selected: pl.DataFrame, *, reporting_currency: str
 ) -> pl.DataFrame:
-    """BREAKS plus value_rc (|difference| * price, 18 places) and the price used."""
-    priced = _with_prices(breaks, prices_selected, reporting_currency)
-    size = raw("difference").abs()
-    # A valuation break's difference is already in the reporting currency.
+    """BREAKS plus value_rc (what the break is worth, 18 places) and the price used.
+
+    A break is worth `value_amount` of `value_asset` where the engine says so (types.EXPOSURE),
+    else |difference| of its asset; a valuation break's difference is already in the currency.
+    """
+    columns = breaks.columns
+    asset = pl.col("value_asset") if "value_asset" in columns else pl.col("asset")
+    amount = raw("value_amount") if "value_amount" in columns else raw("difference").abs()
+    frame = breaks.with_columns(_value_asset=asset, _amount=amount)
+    priced = _with_prices(frame, prices_selected, reporting_currency, on="_value_asset")
     value = (
         pl.when(pl.col("type") == "valuation")
-        .then(size)
-        .otherwise(product(size, pl.col("price_raw")))
+        .then(pl.col("_amount"))
+        .otherwise(product(pl.col("_amount"), pl.col("price_raw")))
     )
-    _check_range(priced, value, [pl.col("difference"), pl.col("price_raw")])
+    _check_range(priced, value, [pl.col("_amount"), pl.col("price_raw")])
     return priced.select(
         *BREAKS,
         to_decimal(value).alias("value_rc"),

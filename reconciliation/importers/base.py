@@ -53,7 +53,12 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "margin": {
         "row_number": "int", "account": "str", "asset": "str", "collateral": "decimal",
-        "used_margin": "decimal", "as_of": "time", "extra": "json",
+        "used_margin": "decimal", "open_position": "decimal?", "as_of": "time",
+        "extra": "json",
+    },
+    "pnl": {
+        "row_number": "int", "account": "str", "asset": "str", "realised_pnl": "decimal",
+        "currency": "str", "period_start": "time", "period_end": "time", "extra": "json",
     },
 }  # fmt: skip
 

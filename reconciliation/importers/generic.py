@@ -25,13 +25,15 @@ REQUIRED = {
     "ledger": ["entry_id", "account", "asset", "amount", "fee", "type", "occurred_at"],
     "margin": ["account", "asset", "collateral", "used_margin", "as_of"],
     "prices": ["asset", "quote", "price", "as_of", "source"],
+    "pnl": ["account", "asset", "realised_pnl", "currency", "period_start", "period_end"],
 }  # fmt: skip
 OPTIONAL = {
     "balances": ["wallet"],
     "trades": ["order_id", "exchange_trade_id", "cost"],
     "ledger": ["reference", "subtype", "wallet", "balance"],
-    "margin": [],
+    "margin": ["open_position"],
     "prices": [],
+    "pnl": [],
 }
 # The columns that identify a row: a second row with the same key is a duplicate.
 KEYS = {
@@ -40,6 +42,7 @@ KEYS = {
     "ledger": ["entry_id"],
     "margin": ["account", "asset", "as_of"],
     "prices": ["asset", "quote", "as_of", "price_source"],
+    "pnl": ["account", "asset", "currency", "period_start", "period_end"],
 }
 CONTAINERS = {".csv": "CSV", ".json": "JSON", ".xlsx": "XLSX"}
 
@@ -230,6 +233,7 @@ def _margin(table, rows, errors, aliases):
         "asset": _asset(table, rows, "asset", errors, aliases),
         "collateral": base.decimals(_text(table, "collateral"), rows, "collateral", errors),
         "used_margin": base.decimals(_text(table, "used_margin"), rows, "used_margin", errors),
+        "open_position": _optional_decimal(table, rows, "open_position", errors),
         "as_of": base.iso_times(_text(table, "as_of"), rows, "as_of", errors),
     }
 
@@ -247,10 +251,29 @@ def _prices(table, rows, errors, aliases):
     }
 
 
+def _pnl(table, rows, errors, aliases):
+    start = base.iso_times(_text(table, "period_start"), rows, "period_start", errors)
+    end = base.iso_times(_text(table, "period_end"), rows, "period_end", errors)
+    backwards = pc.fill_null(pc.greater_equal(start, end), False)
+    errors.add_mask(
+        backwards, rows, _text(table, "period_end"), "period_end",
+        "must be after period_start (a period is [start, end))",
+    )  # fmt: skip
+    return {
+        "account": base.required_text(_text(table, "account"), rows, "account", errors),
+        "asset": _asset(table, rows, "asset", errors, aliases),
+        "realised_pnl": base.decimals(_text(table, "realised_pnl"), rows, "realised_pnl", errors),
+        "currency": _asset(table, rows, "currency", errors, aliases),
+        "period_start": start,
+        "period_end": end,
+    }
+
+
 _COLUMN_PARSERS = {
     "balances": _balances,
     "trades": _trades,
     "ledger": _ledger,
     "margin": _margin,
     "prices": _prices,
+    "pnl": _pnl,
 }

@@ -5,6 +5,7 @@ from reconciliation.models.datasets import (
     Dataset,
     LedgerEntryRecord,
     MarginRecord,
+    PnlRecord,
     PriceRecord,
     TradeRecord,
 )
@@ -14,6 +15,7 @@ from reconciliation.models.runs import (
     BreakComment,
     BreakObservation,
     Run,
+    RunPartition,
     Schedule,
     TradeMatch,
 )
@@ -30,10 +32,12 @@ __all__ = [
     "ExchangeCredential",
     "LedgerEntryRecord",
     "MarginRecord",
+    "PnlRecord",
     "PriceRecord",
     "RuleSet",
     "RuleSetVersion",
     "Run",
+    "RunPartition",
     "Schedule",
     "Source",
     "TradeMatch",

@@ -151,11 +151,32 @@ class MarginRecord(Record):
     asset = models.CharField(max_length=40)
     collateral = models.DecimalField(**MONEY)
     used_margin = models.DecimalField(**MONEY)
+    open_position = models.DecimalField(
+        null=True, blank=True, help_text="signed quantity in open margin positions", **MONEY
+    )
     as_of = models.DateTimeField()
 
     class Meta(Record.Meta):
         constraints = [
             models.UniqueConstraint(fields=["dataset", "row_number"], name="margin_row_once")
+        ]
+
+
+class PnlRecord(Record):
+    account = models.CharField(max_length=100)
+    asset = models.CharField(max_length=40)
+    realised_pnl = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=40)
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+
+    class Meta(Record.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "row_number"], name="pnl_row_once"),
+            models.CheckConstraint(
+                condition=models.Q(period_start__lt=models.F("period_end")),
+                name="pnl_period_forwards",
+            ),
         ]
 
 
@@ -165,4 +186,5 @@ RECORD_MODELS = {
     "ledger": LedgerEntryRecord,
     "prices": PriceRecord,
     "margin": MarginRecord,
+    "pnl": PnlRecord,
 }

@@ -44,6 +44,9 @@ class Run(models.Model):
     match_count = models.PositiveIntegerField(null=True, blank=True)
     by_severity = models.JSONField(default=dict, blank=True)
     engine_ms = models.PositiveIntegerField(null=True, blank=True)
+    partition_count = models.PositiveSmallIntegerField(
+        default=0, help_text="0: executed whole; otherwise split by asset into this many parts"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -69,6 +72,46 @@ class Run(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+
+class RunPartition(models.Model):
+    """One part of a large run (a group of assets), executed by any worker (SPEC 7.4).
+
+    Its result (breaks and matches as Arrow IPC) waits here until every part is done; the last
+    part to finish merges them into the run's breaks, through the same store as a whole run.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="partitions")
+    number = models.PositiveSmallIntegerField()
+    assets = models.JSONField(help_text="asset codes (without suffix) this part reconciles")
+    row_count = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    deliveries = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)
+    breaks = models.BinaryField(null=True, blank=True)
+    matches = models.BinaryField(null=True, blank=True)
+    break_count = models.PositiveIntegerField(null=True, blank=True)
+    engine_ms = models.PositiveIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="run_partition_once"),
+            models.CheckConstraint(
+                condition=~models.Q(status="done") | models.Q(break_count__isnull=False),
+                name="done_partition_has_result",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"part {self.number} of run {self.run_id}"
 
 
 class Break(models.Model):
@@ -176,7 +219,12 @@ class BreakComment(models.Model):
 class TradeMatch(models.Model):
     """A matched set of internal and external trades, and the rule that matched them."""
 
-    run = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="+", db_index=False)
+    # No database FK: a run stores up to millions of matches in one COPY, and a deferred FK
+    # check per row would double the time of its commit. The store writes them only for the run
+    # it holds locked (break_store.py), and runs are never deleted.
+    run = models.ForeignKey(
+        Run, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
+    )
     match_id = models.CharField(max_length=200)
     rule = models.CharField(max_length=300)
     account = models.CharField(max_length=100)
@@ -190,9 +238,9 @@ class TradeMatch(models.Model):
     external_price = models.DecimalField(**MONEY)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["run", "match_id"], name="trade_match_once_per_run")
-        ]
+        # Once per run is guaranteed by the store (one locked transaction per run); a unique
+        # index over (run, match_id) would add a third to the time of storing a million.
+        indexes = [models.Index(fields=["run", "id"], name="trade_match_by_run")]
 
     def __str__(self) -> str:
         return f"match {self.match_id} ({self.rule})"

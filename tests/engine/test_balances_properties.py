@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 
 import polars as pl
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -147,6 +148,18 @@ raws = st.one_of(
     st.integers(-(10**30), 10**30),
     st.sampled_from([0, 1, -1, 10**18, 5 * 10**17, LIMIT, -LIMIT]),
 )
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [  # exact ties: the result's own last place decides (x.5 -> even)
+        (15 * 10**17, 1, 2), (25 * 10**17, 1, 2), (35 * 10**17, 3, 10), (-15 * 10**17, 1, -2),
+        (5 * 10**17, 1, 0), (10**18 + 5 * 10**17, 10**18 + 1, 15 * 10**17 + 2),
+    ],
+)  # fmt: skip
+def test_product_rounds_exact_ties_to_the_even_last_place(a, b, expected):
+    frame = pl.DataFrame({"a": [a], "b": [b]}, schema={"a": pl.Int128, "b": pl.Int128})
+    assert frame.select(product(pl.col("a"), pl.col("b"))).item() == expected
 
 
 @settings(max_examples=200, deadline=None)

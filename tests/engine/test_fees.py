@@ -9,7 +9,7 @@ import polars as pl
 
 from reconciliation.engine.fees import reconcile_fees
 from reconciliation.engine.trades import match_trades
-from reconciliation.engine.types import BREAKS, Override, Tolerance, ToleranceRules
+from reconciliation.engine.types import BREAKS, EXPOSURE, Override, Tolerance, ToleranceRules
 from tests.engine.test_trades import fill, trades
 
 EXACT = ToleranceRules(Tolerance())
@@ -19,7 +19,7 @@ def fees(internal: list[dict], external: list[dict], rules: ToleranceRules = EXA
     """Fee breaks by break key, after matching the same trades with the same rules."""
     ins, ext = trades(*internal), trades(*external)
     found = reconcile_fees(match_trades(ins, ext, rules), ins, ext, rules)
-    assert found.schema == pl.Schema(BREAKS)
+    assert found.schema == pl.Schema({**BREAKS, **EXPOSURE})
     assert set(found["type"]) <= {"fees"}
     return {row["break_key"]: row for row in found.iter_rows(named=True)}
 

@@ -10,7 +10,14 @@ import polars as pl
 import pytest
 
 from reconciliation.engine.trades import MATCH_COLUMNS, duplicates, match_trades
-from reconciliation.engine.types import BREAKS, TRADES, Override, Tolerance, ToleranceRules
+from reconciliation.engine.types import (
+    BREAKS,
+    EXPOSURE,
+    TRADES,
+    Override,
+    Tolerance,
+    ToleranceRules,
+)
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 RULES = ToleranceRules(Tolerance())  # exact, 5 s window
@@ -377,7 +384,7 @@ def test_matches_and_breaks_have_the_contract_columns():
     result = run([fill("i1", exchange_trade_id="K1", price="101"), fill("i2", at=50)], [fill("K1")])
     assert result.matches.columns == MATCH_COLUMNS
     assert result.matches.schema["internal_ids"] == pl.List(pl.String)
-    assert result.breaks.schema == pl.Schema(BREAKS)
+    assert result.breaks.schema == pl.Schema({**BREAKS, **EXPOSURE})
 
 
 def test_optional_columns_may_be_absent():
@@ -423,3 +430,32 @@ def test_breaks_of_an_id_booked_twice_keep_distinct_keys():
     assert sorted(result.breaks["break_key"]) == [
         "trades|main|missing|K1", "trades|main|missing|K1#2",
     ]  # fmt: skip
+
+
+# --- What each break is worth (valued later in the reporting currency) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("internal", "key", "worth"),
+    [
+        # 2.5 BTC traded 1.2 USD apart: 3 USD.
+        ({"price": "101.2", "quantity": "2.5"}, "price", ("USD", "3")),
+        ({"quantity": "1.25"}, "quantity", ("BTC", "0.25")),
+        ({"fee": "0.35"}, "fee", ("USD", "0.25")),
+        ({"fee_asset": "BTC", "fee": "0.0001"}, "fee_asset", ("USD", "0.1")),
+        ({"side": "sell", "quantity": "2"}, "side", ("BTC", "4")),  # long instead of short
+        ({"at": 60}, "executed_at", ("BTC", "0")),  # the same amounts, another time
+    ],
+)
+def test_each_break_says_what_it_is_worth_and_in_which_asset(internal, key, worth):
+    at = internal.pop("at", 0)
+    external = {"quantity": internal["quantity"]} if key in ("price", "side") else {}
+    result = run([fill("i1", at, exchange_trade_id="K1", **internal)], [fill("K1", **external)])
+    row = breaks_by_key(result)[f"trades|main|K1|{key}"]
+    assert (row["value_asset"], row["value_amount"]) == (worth[0], Decimal(worth[1]))
+
+
+def test_a_missing_trade_is_worth_its_quantity_of_the_base_asset():
+    result = run([fill("i1", quantity="0.75")], [])
+    row = breaks_by_key(result)["trades|main|missing|i1"]
+    assert (row["value_asset"], row["value_amount"]) == ("BTC", Decimal("0.75"))

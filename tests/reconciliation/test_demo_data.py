@@ -20,7 +20,7 @@ def _exchange_closing(asset: str, wallet: str = "spot / main") -> Decimal:
 def test_demo_loads_once_with_deliberate_differences():
     first = demo_data.load()
     assert demo_data.load() == first
-    assert Dataset.objects.count() == 5
+    assert Dataset.objects.count() == len(first) == 8
     book = dict(BalanceRecord.objects.values_list("asset", "quantity"))
     assert book["ETH"] == _exchange_closing("ETH") * 10
     assert book["USD"] - _exchange_closing("USD") == Decimal("25000")

@@ -1,10 +1,19 @@
 """Runs: validation, execution, reproducibility, identity across runs, cancel, failures."""
 
+from decimal import Decimal
+
 import pytest
 
 from audit.models import AuditEvent
 from reconciliation import demo_data, ingest, runs
-from reconciliation.models import Break, BreakObservation, Dataset, RuleSetVersion, Run
+from reconciliation.models import (
+    Break,
+    BreakObservation,
+    Dataset,
+    RuleSetVersion,
+    Run,
+    TradeRecord,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -242,3 +251,62 @@ def test_overview_counts_open_breaks_and_shows_the_latest_run(demo, client_as):
     critical = Break.objects.filter(severity="critical", status="open").count()
     assert f'sev-critical">critical</span> <strong>{critical}</strong>' in page
     assert f'href="/runs/{run.pk}/"' in page
+
+
+def test_margin_run_finds_collateral_used_margin_and_open_position_differences(demo):
+    run = run_now(start(demo, "margin", "book margin", "kraken margin"))
+    assert run.status == "succeeded", run.message
+    found = {(b.asset, b.field): b for b in Break.objects.filter(type="margin")}
+    assert set(found) == {("BTC", "open_position"), ("USD", "used_margin"), ("EUR", "collateral")}
+    assert "sign_flip" in found["BTC", "open_position"].causes
+    assert "decimal_shift" in found["USD", "used_margin"].causes
+    assert "missing_position" in found["EUR", "collateral"].causes
+    used = found["USD", "used_margin"]
+    assert used.value_rc == abs(used.difference) and used.severity == "critical"
+    assert found["EUR", "collateral"].value_rc == Decimal("5000.0000") * Decimal("1.0840")
+
+
+def test_trade_breaks_are_valued_in_the_reporting_currency(demo):
+    # Prices as of the last trade (the demo's price file is later, and never looked ahead to).
+    as_of = demo["kraken trades"].as_of.isoformat().replace("+00:00", "Z")
+    prices = ingest.import_file(
+        source=demo["prices"].source, account=None, format_code="prices",
+        data=demo_data.prices(demo_data._trade_rows(), as_of), filename="prices.csv",
+    ).dataset  # fmt: skip
+    run = run_now(start({**demo, "prices": prices}, "trades", "book trades", "kraken trades"))
+    price = Break.objects.get(type="trades", field="price")
+    quantity = TradeRecord.objects.get(
+        dataset_id=demo["kraken trades"].pk, trade_id=price.entity
+    ).quantity
+    rate = Decimal(1) if price.asset == "USD" else demo_data.QUOTE_PRICES_USD[price.asset]
+    places = Decimal("1e-18")
+    # |price difference| x quantity, in the quote asset, then in USD: each rounded once.
+    worth = (abs(price.difference) * quantity).quantize(places)
+    assert price.value_rc == (worth * rate).quantize(places)
+    assert Break.objects.filter(type="trades", value_rc__isnull=True).count() == 0
+    assert run.by_severity == {
+        s: Break.objects.filter(type="trades", severity=s).count() for s in run.by_severity
+    }
+
+
+def test_without_a_prices_dataset_amounts_in_the_reporting_currency_are_still_valued(demo):
+    run = runs.start_run(type="margin", internal=demo["book margin"],
+                         external=demo["kraken margin"])  # fmt: skip
+    run_now(run)
+    used = Break.objects.get(type="margin", asset="USD")
+    assert used.value_rc == abs(used.difference)
+    assert Break.objects.get(type="margin", asset="EUR").value_rc is None  # no price: unknown
+    assert Break.objects.get(type="margin", asset="EUR").severity == "high"
+
+
+def test_pnl_run_checks_the_books_realised_pnl_against_the_exchanges_trades(demo):
+    run = run_now(start(demo, "pnl", "book pnl", "kraken trades"))
+    assert run.status == "succeeded", run.message
+    found = {b.entity.split()[0]: b for b in Break.objects.filter(type="pnl")}
+    assert set(found) == {"SOL/USD", "BTC/USD", "DOGE/USD"}
+    assert "unbooked_fee" in found["SOL/USD"].causes
+    assert "pnl_method" in found["BTC/USD"].causes
+    assert "missing_position" in found["DOGE/USD"].causes
+    for found_break in found.values():
+        assert found_break.field == "realised_pnl"
+        assert found_break.value_rc == abs(found_break.difference)

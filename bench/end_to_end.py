@@ -1,0 +1,255 @@
+"""End to end: both sides already loaded -> run -> breaks stored; and a split run on 1 vs 2 workers.
+
+Setup (not timed): N exchange trades and about N book fills with split fills and injected
+differences (the generator of bench/engine_trades.py), and N book balances against N exchange
+balances (bench/engine_balances.py), each loaded through the product's import path into a
+throw-away database.
+
+Timed:
+- `trades` and `position` runs executed whole, each in a fresh process (`runs.execute_run`, as a
+  worker does): from start to breaks, observations and matches stored; the process's peak RSS.
+  Targets: <= 12 s, <= 2 GB.
+- the same trades run split into RUN_PARTITIONS parts, executed by real Celery worker processes
+  (concurrency 1 each): once with one worker, once with two; start to succeeded.
+  Target: two workers >= 1.7x faster than one.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import polars as pl
+
+ROOT = Path(__file__).resolve().parent.parent
+PARTS = 4
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    params = connection.settings_dict
+    host = quote(str(params.get("HOST") or "127.0.0.1"), safe="")
+    password = quote(str(params.get("PASSWORD") or ""), safe="")
+    credentials = f"{params['USER']}:{password}" if password else params["USER"]
+    return f"postgres://{credentials}@{host}:{params.get('PORT') or 5432}/{params['NAME']}"
+
+
+def _child_env(**extra: str) -> dict:
+    from django.conf import settings
+
+    return {**os.environ, "DATABASE_URL": _database_url(), "REDIS_URL": settings.REDIS_URL,
+            "DJANGO_SETTINGS_MODULE": "config.settings", **extra}  # fmt: skip
+
+
+# --- Setup ---------------------------------------------------------------------------------------
+
+
+def _trades_csv(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.with_columns(
+        account=pl.lit("main"),
+        order_id=pl.col("order_id").fill_null(""),
+        exchange_trade_id=pl.col("exchange_trade_id").fill_null(""),
+    ).select(
+        "trade_id", "account", "pair", "side", "quantity", "price", "fee", "fee_asset",
+        "executed_at", "order_id", "exchange_trade_id",
+    ).write_csv(buffer, datetime_format="%Y-%m-%dT%H:%M:%S%.6fZ")  # fmt: skip
+    return buffer.getvalue()
+
+
+def _balances_csv(frame: pl.DataFrame) -> bytes:
+    # One dataset is one account: the generator's (account, asset) keys become assets of `main`.
+    buffer = io.BytesIO()
+    frame.select(
+        pl.lit("main").alias("account"),
+        (pl.col("asset") + pl.col("account").str.replace("acct", "N")).alias("asset"),
+        "quantity",
+        pl.lit("2026-02-27T10:16:05Z").alias("as_of"),
+    ).write_csv(buffer)
+    return buffer.getvalue()
+
+
+def _load(source: str, kind: str, fmt: str, data: bytes) -> int:
+    from reconciliation import ingest, services
+
+    account, _ = services.ensure_account(
+        source_code=source, account_code="main", kind=kind, by=None
+    )
+    result = ingest.import_file(
+        source=account.source, account=account, format_code=fmt, data=data, filename=f"{fmt}.csv"
+    )
+    return result.dataset.pk
+
+
+def _setup(rows: int) -> dict:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import engine_balances
+    import engine_trades
+
+    started = time.perf_counter()
+    internal, external, _ = engine_trades.generate(rows)
+    ids = {
+        "book trades": _load("book", "internal", "generic-trades", _trades_csv(internal)),
+        "exchange trades": _load("venue", "exchange", "generic-trades", _trades_csv(external)),
+    }
+    del internal, external
+    internal, external, _ = engine_balances.generate(rows)
+    ids["book balances"] = _load("book", "internal", "generic-balances", _balances_csv(internal))
+    ids["exchange balances"] = _load(
+        "venue", "exchange", "generic-balances", _balances_csv(external)
+    )
+    print(f"  setup: loaded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return ids
+
+
+# --- A whole run in a fresh process --------------------------------------------------------------
+
+
+def _start(type_: str, internal: int, external: int) -> int:
+    from reconciliation import runs
+    from reconciliation.models import Dataset
+
+    run = runs.start_run(
+        type=type_,
+        internal=Dataset.objects.get(pk=internal),
+        external=Dataset.objects.get(pk=external),
+    )
+    return run.pk
+
+
+def measure_whole(run_id: int) -> dict:
+    """In a fresh process: execute one run as a worker does, timed, with peak memory."""
+    from reconciliation import runs
+    from reconciliation.models import Run
+
+    started = time.perf_counter()
+    status = runs.execute_run(run_id)
+    seconds = time.perf_counter() - started
+    run = Run.objects.get(pk=run_id)
+    return {"status": status, "seconds": round(seconds, 2), "engine_ms": run.engine_ms,
+            "breaks": run.break_count, "matches": run.match_count,
+            "peak_rss_mb": _peak_rss_mb()}  # fmt: skip
+
+
+def _peak_rss_mb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
+def _whole(type_: str, internal: int, external: int, queue: str) -> dict:
+    run_id = _start(type_, internal, external)
+    env = _child_env(RUN_PARTITIONS="1", CELERY_QUEUE=queue)
+    code = (
+        "import django, json; django.setup(); from bench import end_to_end; "
+        f"print('RESULT ' + json.dumps(end_to_end.measure_whole({run_id})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
+    import json
+
+    line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")][-1]
+    return json.loads(line[len("RESULT ") :])
+
+
+# --- A split run on real workers -----------------------------------------------------------------
+
+
+@contextmanager
+def _workers(count: int, queue: str, folder: Path):
+    import redis
+    from django.conf import settings
+
+    from config.health import HEARTBEAT_KEY
+
+    env = _child_env(CELERY_QUEUE=queue, RUN_PARTITIONS=str(PARTS), RUN_PARTITION_MIN_ROWS="1",
+                     WORKER_HEARTBEAT_INTERVAL="1")  # fmt: skip
+    processes, names = [], []
+    for n in range(count):
+        name = f"bench{n}-{queue}@localhost"
+        log = open(folder / f"worker-{n}.log", "w")  # noqa: SIM115 - closed with the process
+        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "warning",
+                   "--concurrency", "1", "-n", name, "--without-mingle",
+                   "--without-gossip"]  # fmt: skip
+        processes.append((subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
+                                           stderr=subprocess.STDOUT), log))  # fmt: skip
+        names.append(name)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    deadline = time.monotonic() + 90
+    while not all(client.hget(HEARTBEAT_KEY, name) for name in names):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"workers did not start; see {folder}/worker-*.log")
+        time.sleep(0.2)
+    try:
+        yield
+    finally:
+        for process, log in processes:
+            process.terminate()
+            process.wait(timeout=30)
+            log.close()
+
+
+def _split(internal: int, external: int, workers: int, folder: Path) -> dict:
+    from django.conf import settings
+
+    from config.celery import app
+    from reconciliation.models import Run, RunPartition
+
+    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    settings.RUN_PARTITIONS, settings.RUN_PARTITION_MIN_ROWS = PARTS, 1
+    app.conf.task_default_queue = queue
+    with _workers(workers, queue, folder):
+        started = time.perf_counter()
+        run_id = _start("trades", internal, external)
+        while Run.objects.filter(pk=run_id, status__in=["queued", "running"]).exists():
+            time.sleep(0.05)
+        seconds = time.perf_counter() - started
+    run = Run.objects.get(pk=run_id)
+    parts = RunPartition.objects.filter(run=run)
+    return {"status": run.status, "seconds": round(seconds, 2), "breaks": run.break_count,
+            "parts": parts.count(), "workers_used": len({p.worker for p in parts})}  # fmt: skip
+
+
+def run(rows: int, folder: Path) -> dict:
+    from bench.database import bench_database
+    from config.celery import app
+
+    with bench_database():
+        ids = _setup(rows)
+        idle = f"bench-{uuid.uuid4().hex[:8]}"  # a queue nobody reads: runs are executed here
+        app.conf.task_default_queue = idle
+        trades = _whole("trades", ids["book trades"], ids["exchange trades"], idle)
+        print(f"  whole trades run: {trades}", file=sys.stderr)
+        position = _whole("position", ids["book balances"], ids["exchange balances"], idle)
+        print(f"  whole position run: {position}", file=sys.stderr)
+        one = _split(ids["book trades"], ids["exchange trades"], 1, folder)
+        print(f"  split run, 1 worker: {one}", file=sys.stderr)
+        two = _split(ids["book trades"], ids["exchange trades"], 2, folder)
+        print(f"  split run, 2 workers: {two}", file=sys.stderr)
+        _forget_queue(idle)
+    return {
+        "rows_per_side": rows,
+        "trades_whole": trades,
+        "position_whole": position,
+        "split_trades_1_worker": one,
+        "split_trades_2_workers": two,
+        "speedup_2_workers": round(one["seconds"] / two["seconds"], 2),
+    }
+
+
+def _forget_queue(queue: str) -> None:
+    import redis
+    from django.conf import settings
+
+    redis.Redis.from_url(settings.REDIS_URL).delete(queue)

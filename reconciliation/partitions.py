@@ -1,0 +1,199 @@
+"""Large runs split by asset and executed by several workers, then merged (SPEC 7.4).
+
+A run whose datasets hold at least `RUN_PARTITION_MIN_ROWS` rows is split into up to
+`RUN_PARTITIONS` parts, each a group of assets (an asset's suffixes, DOT.S, go with DOT; a trade
+goes with its pair's base), balanced by row count. Every part is a Celery task that any worker
+may take: it loads only its assets' rows, runs the same engine, and keeps its result (breaks and
+matches as Arrow IPC) on its `RunPartition` row. The part that finds all parts done merges the
+results and stores them through the same guarded store as a whole run, so the breaks are the
+same whether a run was split or not (tested), and only PostgreSQL and Redis are shared.
+
+Every step may run twice (a redelivered task, two parts finishing at once): a part is claimed
+with a delivery count, its result is written only while it is not done, and the store takes the
+run's lock and stores once. `fees` is never split: its totals per fee asset span every pair.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections import Counter
+
+import polars as pl
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from reconciliation import frames
+from reconciliation.break_store import RunCancelled, RunResult
+from reconciliation.engine import rule_definition
+from reconciliation.models import Run, RunPartition
+
+logger = logging.getLogger(__name__)
+SPLIT_TYPES = {"position", "cash", "valuation", "trades", "pnl", "margin"}
+
+
+def should_split(run: Run) -> bool:
+    rows = run.internal_dataset.row_count + run.external_dataset.row_count
+    return (
+        run.type in SPLIT_TYPES
+        and settings.RUN_PARTITIONS > 1
+        and rows >= settings.RUN_PARTITION_MIN_ROWS
+    )
+
+
+def plan(run: Run, parts: int) -> list[tuple[list[str], int]]:
+    """Assets in up to `parts` groups of about equal rows: [(assets, rows)], largest first."""
+    counts = Counter()
+    for dataset in (run.internal_dataset, run.external_dataset):
+        counts.update(frames.rows_by_partition_key(dataset))
+    groups = [([], 0) for _ in range(min(parts, len(counts)))]
+    # Largest asset first into the emptiest group: deterministic, and close to even.
+    for asset, rows in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        emptiest = min(range(len(groups)), key=lambda i: (groups[i][1], i))
+        assets, total = groups[emptiest]
+        groups[emptiest] = ([*assets, asset], total + rows)
+    return [(sorted(assets), rows) for assets, rows in groups if assets]
+
+
+def split(run: Run) -> str:
+    """Create the run's parts (once) and queue those not done; the run stays running."""
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().get(pk=run.pk)
+        if locked.status != Run.Status.RUNNING:
+            return locked.status
+        if not locked.partition_count:
+            planned = plan(run, settings.RUN_PARTITIONS)
+            RunPartition.objects.bulk_create(
+                RunPartition(run=run, number=n, assets=assets, row_count=rows)
+                for n, (assets, rows) in enumerate(planned, start=1)
+            )
+            Run.objects.filter(pk=run.pk).update(
+                partition_count=len(planned), progress=10,
+                phase=f"reconciling in {len(planned)} parts",
+            )  # fmt: skip
+        waiting = list(
+            RunPartition.objects.filter(run=run)
+            .exclude(status=RunPartition.Status.DONE)
+            .values_list("number", flat=True)
+        )
+        transaction.on_commit(lambda: _enqueue(run.pk, waiting))
+    if not waiting:  # redelivered after every part was done: the merge may be what is missing
+        return merge_when_done(run.pk)
+    return Run.Status.RUNNING
+
+
+def _enqueue(run_id: int, numbers: list[int]) -> None:
+    from reconciliation.tasks import execute_partition
+
+    for number in numbers:
+        execute_partition.delay(run_id, number)
+
+
+def _claim(run_id: int, number: int, worker: str) -> RunPartition | None:
+    """Mark the part running and count this delivery; None if there is nothing to do."""
+    claimed = RunPartition.objects.filter(
+        run_id=run_id, number=number, run__status=Run.Status.RUNNING,
+        status__in=[RunPartition.Status.QUEUED, RunPartition.Status.RUNNING],
+    ).update(status=RunPartition.Status.RUNNING, deliveries=F("deliveries") + 1,
+             started_at=timezone.now(), worker=worker[:200])  # fmt: skip
+    if not claimed:
+        return None
+    return RunPartition.objects.select_related(
+        "run__internal_dataset__account", "run__external_dataset__account",
+        "run__prices_dataset", "run__rule_set_version",
+    ).get(run_id=run_id, number=number)  # fmt: skip
+
+
+def _check_cancel(run_id: int) -> None:
+    if Run.objects.filter(pk=run_id, cancel_requested=True).exists():
+        raise RunCancelled
+
+
+def execute_partition(run_id: int, number: int, *, worker: str = "") -> str:
+    """Reconcile one part of a run; the part that completes the set merges and stores them."""
+    from reconciliation import runs
+
+    part = _claim(run_id, number, worker)
+    if part is None:
+        # Done already (this is a redelivery) or the run is over: finish what may be left.
+        return merge_when_done(run_id)
+    run = part.run
+    if part.deliveries > runs.MAX_DELIVERIES:
+        message = (
+            f"Part {number} of the run was started {runs.MAX_DELIVERIES} times without "
+            "finishing (its worker stopped each time); the run was given up. Start it again."
+        )
+        runs.finish(run, Run.Status.FAILED, message)
+        return Run.Status.FAILED
+    with runs.failures_recorded(run) as outcome:
+        _check_cancel(run_id)
+        inputs = runs.load_inputs(run, assets=part.assets)
+        definition = rule_definition.validate(run.rule_set_version.definition)
+        started = time.perf_counter()
+        from reconciliation import run_engine
+
+        result = run_engine.reconcile(run, inputs, definition)
+        engine_ms = int((time.perf_counter() - started) * 1000)
+        _check_cancel(run_id)
+        _keep(part, result, engine_ms)
+        outcome.status = merge_when_done(run_id)
+    return outcome.status
+
+
+def _ipc(frame: pl.DataFrame | None) -> bytes | None:
+    if frame is None:
+        return None
+    buffer = io.BytesIO()
+    frame.write_ipc(buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def _frame(data) -> pl.DataFrame | None:
+    return None if data is None else pl.read_ipc(io.BytesIO(bytes(data)))
+
+
+def _keep(part: RunPartition, result: RunResult, engine_ms: int) -> None:
+    """Keep the part's result, once, and show how many parts are done."""
+    with transaction.atomic():
+        RunPartition.objects.filter(pk=part.pk).exclude(status=RunPartition.Status.DONE).update(
+            status=RunPartition.Status.DONE, breaks=_ipc(result.breaks),
+            matches=_ipc(result.matches), break_count=result.breaks.height,
+            engine_ms=engine_ms, finished_at=timezone.now(),
+        )  # fmt: skip
+        done = RunPartition.objects.filter(run_id=part.run_id, status="done").count()
+        total = part.run.partition_count
+        Run.objects.filter(pk=part.run_id, status=Run.Status.RUNNING).update(
+            progress=10 + 60 * done // total, phase=f"reconciling: {done} of {total} parts done"
+        )
+
+
+def merge_when_done(run_id: int) -> str:
+    """If every part is done and the run not yet stored: merge the parts, store, finish."""
+    from reconciliation import runs
+
+    run = Run.objects.select_related(
+        "internal_dataset__account", "external_dataset__account", "rule_set_version"
+    ).get(pk=run_id)
+    if run.status != Run.Status.RUNNING or not run.partition_count:
+        return run.status
+    parts = RunPartition.objects.filter(run=run)
+    if parts.exclude(status=RunPartition.Status.DONE).exists():
+        return Run.Status.RUNNING
+    with runs.failures_recorded(run) as outcome:
+        _check_cancel(run_id)
+        Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(
+            progress=75, phase="merging parts"
+        )
+        rows = list(parts.order_by("number").values_list("breaks", "matches", "engine_ms"))
+        breaks = pl.concat([_frame(b) for b, _, _ in rows], how="vertical_relaxed")
+        matches = [_frame(m) for _, m, _ in rows if m is not None]
+        result = RunResult(
+            breaks.sort("break_key"),
+            pl.concat(matches, how="vertical_relaxed") if matches else None,
+        )
+        engine_ms = max(ms or 0 for _, _, ms in rows)
+        outcome.status = runs.store_and_finish(run, result, engine_ms=engine_ms)
+    return outcome.status

@@ -1,0 +1,203 @@
+"""Large runs split by asset into parts that any worker executes, merged into one result."""
+
+import pytest
+
+from reconciliation import demo_data, frames, partitions, runs
+from reconciliation.models import Break, BreakObservation, Dataset, Run, RunPartition, TradeMatch
+from tests.worker import running_worker
+
+pytestmark = pytest.mark.django_db
+
+CASES = [
+    ("position", "book balances", "kraken ledgers"),
+    ("cash", "book balances", "kraken ledgers"),
+    ("valuation", "book balances", "kraken ledgers"),
+    ("trades", "book trades", "kraken trades"),
+]
+
+
+@pytest.fixture
+def demo():
+    return {name: Dataset.objects.get(pk=pk) for name, pk in demo_data.load().items()}
+
+
+@pytest.fixture
+def split_everything(settings):
+    settings.RUN_PARTITION_MIN_ROWS = 1
+    settings.RUN_PARTITIONS = 3
+
+
+def start(demo, type_, internal, external):
+    return runs.start_run(
+        type=type_, internal=demo[internal], external=demo[external], prices=demo["prices"]
+    )
+
+
+def observed(run):
+    rows = BreakObservation.objects.filter(run=run).values_list(
+        "break_record__break_key", "internal_value", "external_value", "difference",
+        "value_rc", "severity",
+    )  # fmt: skip
+    return sorted(rows)
+
+
+def execute_parts(run, order=None):
+    statuses = [
+        partitions.execute_partition(run.pk, number)
+        for number in (order or range(1, run.partition_count + 1))
+    ]
+    run.refresh_from_db()
+    return statuses
+
+
+def whole_then_split(demo, settings, case):
+    settings.RUN_PARTITIONS = 1
+    whole = start(demo, *case)
+    assert runs.execute_run(whole.pk) == "succeeded"
+    settings.RUN_PARTITIONS, settings.RUN_PARTITION_MIN_ROWS = 3, 1
+    split = start(demo, *case)
+    assert runs.execute_run(split.pk) == "running"
+    split.refresh_from_db()
+    return Run.objects.get(pk=whole.pk), split
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_a_split_run_finds_exactly_what_a_whole_run_finds(demo, settings, case):
+    whole, split = whole_then_split(demo, settings, case)
+    assert split.partition_count == 3 and split.status == "running"
+    statuses = execute_parts(split, order=[2, 3, 1])
+    assert statuses == ["running", "running", "succeeded"]
+    assert split.status == "succeeded" and split.progress == 100
+    assert observed(split) == observed(whole) and split.break_count == whole.break_count
+    assert split.by_severity == whole.by_severity
+    if case[0] == "trades":
+        matched = {r: sorted(TradeMatch.objects.filter(run=r).values_list("match_id", "rule"))
+                   for r in (whole, split)}  # fmt: skip
+        assert matched[split] == matched[whole] and split.match_count == whole.match_count
+
+
+def test_parts_hold_every_asset_once_with_suffixes_beside_their_asset(demo, split_everything):
+    run = start(demo, "position", "book balances", "kraken ledgers")
+    runs.execute_run(run.pk)
+    parts = list(RunPartition.objects.filter(run=run))
+    assets = [a for part in parts for a in part.assets]
+    assert len(assets) == len(set(assets))
+    expected = set(frames.rows_by_partition_key(demo["book balances"]))
+    expected |= set(frames.rows_by_partition_key(demo["kraken ledgers"]))
+    assert set(assets) == expected and not any("." in a for a in assets)
+    rows = sorted(part.row_count for part in parts)
+    assert sum(rows) == demo["book balances"].row_count + demo["kraken ledgers"].row_count
+    assert partitions.plan(run, 3) == partitions.plan(run, 3)  # the same split every time
+
+
+def test_a_part_delivered_twice_and_the_run_task_again_store_nothing_twice(demo, split_everything):
+    run = start(demo, "position", "book balances", "kraken ledgers")
+    runs.execute_run(run.pk)
+    run.refresh_from_db()
+    execute_parts(run)
+    assert run.status == "succeeded"
+    stored = observed(run)
+    assert partitions.execute_partition(run.pk, 1) == "succeeded"
+    assert runs.execute_run(run.pk) == "succeeded"
+    run.refresh_from_db()
+    assert observed(run) == stored and run.break_count == len(stored)
+    assert set(Break.objects.values_list("times_seen", flat=True)) == {1}
+    assert RunPartition.objects.get(run=run, number=1).deliveries == 1
+
+
+def test_a_part_whose_worker_died_is_done_again_and_the_run_finishes(demo, split_everything):
+    run = start(demo, "position", "book balances", "kraken ledgers")
+    runs.execute_run(run.pk)
+    run.refresh_from_db()
+    execute_parts(run, order=[1, 2])
+    RunPartition.objects.filter(run=run, number=3).update(status="running", deliveries=1)
+    assert partitions.execute_partition(run.pk, 3) == "succeeded"
+    assert RunPartition.objects.get(run=run, number=3).deliveries == 2
+
+
+def test_the_run_task_redelivered_after_every_part_was_done_merges_them(demo, split_everything):
+    run = start(demo, "position", "book balances", "kraken ledgers")
+    runs.execute_run(run.pk)
+    run.refresh_from_db()
+    from reconciliation import run_engine
+    from reconciliation.engine import rule_definition
+
+    for number in (1, 2, 3):  # every part done, but the merge never happened (worker died)
+        part = partitions._claim(run.pk, number, "w")
+        definition = rule_definition.validate(run.rule_set_version.definition)
+        result = run_engine.reconcile(run, runs.load_inputs(run, part.assets), definition)
+        partitions._keep(part, result, 1)
+    assert Run.objects.get(pk=run.pk).break_count is None
+    assert runs.execute_run(run.pk) == "succeeded"
+    stored = BreakObservation.objects.filter(run=run).count()
+    assert Run.objects.get(pk=run.pk).break_count == stored
+
+
+def test_a_part_given_up_after_three_deliveries_fails_the_run(demo, split_everything):
+    run = start(demo, "position", "book balances", "kraken ledgers")
+    runs.execute_run(run.pk)
+    RunPartition.objects.filter(run=run, number=2).update(status="running", deliveries=3)
+    assert partitions.execute_partition(run.pk, 2) == "failed"
+    run.refresh_from_db()
+    assert run.status == "failed" and "Part 2" in run.message and "Start it again" in run.message
+    assert partitions.execute_partition(run.pk, 1) == "failed"  # the others stop too
+    assert not BreakObservation.objects.filter(run=run).exists()
+
+
+def test_cancel_between_parts_stops_the_run_and_stores_nothing(demo, split_everything):
+    run = start(demo, "position", "book balances", "kraken ledgers")
+    runs.execute_run(run.pk)
+    run.refresh_from_db()
+    partitions.execute_partition(run.pk, 1)
+    runs.cancel_run(run, by=None)
+    assert partitions.execute_partition(run.pk, 2) == "cancelled"
+    assert partitions.execute_partition(run.pk, 3) == "cancelled"
+    run.refresh_from_db()
+    assert run.status == "cancelled" and run.break_count is None
+    assert not BreakObservation.objects.filter(run=run).exists()
+
+
+def test_small_runs_and_fee_runs_are_not_split(demo, settings):
+    settings.RUN_PARTITION_MIN_ROWS = 10**9
+    run = start(demo, "position", "book balances", "kraken ledgers")
+    assert runs.execute_run(run.pk) == "succeeded" and not RunPartition.objects.exists()
+    settings.RUN_PARTITION_MIN_ROWS = 1
+    fees = start(demo, "fees", "book trades", "kraken trades")
+    assert runs.execute_run(fees.pk) == "succeeded"
+    assert Run.objects.get(pk=fees.pk).partition_count == 0
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_two_worker_processes_share_the_parts_of_a_run(settings):
+    settings.RUN_PARTITION_MIN_ROWS = 1
+    settings.RUN_PARTITIONS = 4
+    from config.celery import app
+
+    demo = {name: Dataset.objects.get(pk=pk) for name, pk in demo_data.load().items()}
+    extra = {"RUN_PARTITION_MIN_ROWS": "1", "RUN_PARTITIONS": "4"}
+    with running_worker(concurrency=2, extra_env=extra) as (queue, _hostname):
+        previous = app.conf.task_default_queue
+        app.conf.task_default_queue = queue
+        try:
+            run = start(demo, "trades", "book trades", "kraken trades")
+            run = _wait(run)
+        finally:
+            app.conf.task_default_queue = previous
+    assert run.status == "succeeded", run.message
+    assert run.partition_count == 4
+    parts = RunPartition.objects.filter(run=run)
+    assert {p.status for p in parts} == {"done"} and all(p.worker for p in parts)
+    assert BreakObservation.objects.filter(run=run).count() == run.break_count
+
+
+def _wait(run, timeout=120):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if not run.is_active:
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"run {run.pk} still {run.status} ({run.phase})")
