@@ -9,6 +9,7 @@ seen in this run is resolved; a resolved break seen again is open again.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import dataclass
 
@@ -20,26 +21,24 @@ from audit import services as audit
 from reconciliation.models import Run
 
 STAGED = [
-    "break_key", "account", "asset", "entity", "field", "internal_value", "external_value",
-    "difference", "difference_pct", "value_rc", "severity", "causes", "suggested_value", "details",
+    "identity", "break_key", "account", "asset", "entity", "field", "internal_value",
+    "external_value", "difference", "difference_pct", "value_rc", "severity", "causes",
+    "suggested_value", "details",
 ]  # fmt: skip
 MATCH_COLUMNS = [
     "match_id", "rule", "account", "pair", "side", "internal_ids", "external_ids",
     "internal_quantity", "external_quantity", "internal_price", "external_price",
 ]  # fmt: skip
 
-IDENTITY = (
-    "encode(sha256(convert_to(%(type)s || '|' || %(internal)s || '|' || %(external)s || '|' "
-    "|| s.break_key, 'UTF8')), 'hex')"
-)
 
-MERGE = f"""
+MERGE = """
+WITH merged AS (
 INSERT INTO reconciliation_break (
     identity, type, break_key, internal_account_id, external_account_id, account, asset, entity,
     field, status, accepted_reason, first_seen_run_id, last_seen_run_id, first_seen_at,
     last_seen_at, times_seen, internal_value, external_value, difference, difference_pct,
     value_rc, severity, causes, suggested_value, details)
-SELECT {IDENTITY}, %(type)s, s.break_key, %(internal)s, %(external)s, s.account, s.asset,
+SELECT s.identity, %(type)s, s.break_key, %(internal)s, %(external)s, s.account, s.asset,
     s.entity, s.field, 'open', '', %(run)s, %(run)s, %(now)s, %(now)s, 1, s.internal_value,
     s.external_value, s.difference, s.difference_pct, s.value_rc, s.severity, s.causes,
     s.suggested_value, s.details
@@ -61,34 +60,37 @@ ON CONFLICT (identity) DO UPDATE SET
                   ELSE reconciliation_break.status END,
     resolved_at = CASE WHEN reconciliation_break.status = 'resolved' THEN NULL
                        ELSE reconciliation_break.resolved_at END
-RETURNING (xmax = 0) AS inserted
-"""  # noqa: S608 - constant SQL; values are parameters
+RETURNING (xmax = 0) AS inserted)
+SELECT count(*) FILTER (WHERE inserted) FROM merged
+"""
 
 # A run of older data than a run already stored (re-running last month, say) adds to the history
 # but decides nothing about today: it changes no status and no latest values, and a difference
 # only it sees is recorded as resolved, since the newer run did not see it.
-MERGE_OLDER = f"""
+MERGE_OLDER = """
+WITH merged AS (
 INSERT INTO reconciliation_break (
     identity, type, break_key, internal_account_id, external_account_id, account, asset, entity,
     field, status, accepted_reason, first_seen_run_id, last_seen_run_id, first_seen_at,
     last_seen_at, times_seen, resolved_at, internal_value, external_value, difference,
     difference_pct, value_rc, severity, causes, suggested_value, details)
-SELECT {IDENTITY}, %(type)s, s.break_key, %(internal)s, %(external)s, s.account, s.asset,
+SELECT s.identity, %(type)s, s.break_key, %(internal)s, %(external)s, s.account, s.asset,
     s.entity, s.field, 'resolved', '', %(run)s, %(run)s, %(now)s, %(now)s, 1, %(now)s,
     s.internal_value, s.external_value, s.difference, s.difference_pct, s.value_rc, s.severity,
     s.causes, s.suggested_value, s.details
 FROM staged_breaks s
 ON CONFLICT (identity) DO UPDATE SET times_seen = reconciliation_break.times_seen + 1
-RETURNING (xmax = 0) AS inserted
-"""  # noqa: S608 - constant SQL; values are parameters
+RETURNING (xmax = 0) AS inserted)
+SELECT count(*) FILTER (WHERE inserted) FROM merged
+"""
 
-OBSERVE = f"""
+OBSERVE = """
 INSERT INTO reconciliation_breakobservation (
     run_id, break_record_id, internal_value, external_value, difference, value_rc, severity)
 SELECT %(run)s, b.id, s.internal_value, s.external_value, s.difference, s.value_rc, s.severity
-FROM staged_breaks s JOIN reconciliation_break b ON b.identity = {IDENTITY}
+FROM staged_breaks s JOIN reconciliation_break b ON b.identity = s.identity
 ON CONFLICT DO NOTHING
-"""  # noqa: S608 - constant SQL; values are parameters
+"""
 
 RESOLVE = """
 UPDATE reconciliation_break SET status = 'resolved', resolved_at = %(now)s
@@ -132,9 +134,19 @@ def _csv(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def _staged(breaks: pl.DataFrame) -> pl.DataFrame:
+def _identities(keys: pl.Series, scope: str) -> pl.Series:
+    """Each break's identity across runs: sha256 of "type|internal account|external account|key".
+
+    Hashed here once (100,000 keys take about 0.1 s) rather than twice in SQL (merge, observe).
+    """
+    values = [hashlib.sha256(f"{scope}|{key}".encode()).hexdigest() for key in keys.to_list()]
+    return pl.Series("identity", values, dtype=pl.String)
+
+
+def _staged(breaks: pl.DataFrame, scope: str) -> pl.DataFrame:
+    unique = breaks.unique(subset=["break_key"], keep="first", maintain_order=True)
     return (
-        breaks.unique(subset=["break_key"], keep="first", maintain_order=True)
+        unique.with_columns(_identities(unique.get_column("break_key"), scope))
         .with_columns(pl.col("causes").fill_null(pl.lit([], dtype=pl.List(pl.String))))
         .with_columns(causes=_json_list("causes"), details=pl.col("details").fill_null("{}"))
         .select(STAGED)
@@ -147,8 +159,13 @@ def _copy(cursor, sql: str, frame: pl.DataFrame) -> None:
             copy.write(_csv(frame.slice(start, 100_000)))
 
 
-def store_results(run: Run, result: RunResult, *, engine_ms: int) -> bool:
-    """Store everything the run found, once; False if it was already stored or is not running."""
+def store_results(
+    run: Run, result: RunResult, *, engine_ms: int, match_count: int | None = None
+) -> bool:
+    """Store everything the run found, once; False if it was already stored or is not running.
+
+    `match_count`: matches already stored by the parts of a split run (result.matches is None).
+    """
     now = timezone.now()
     params = {
         "type": run.type,
@@ -171,23 +188,27 @@ def store_results(run: Run, result: RunResult, *, engine_ms: int) -> bool:
         # Dropped explicitly too: ON COMMIT only fires at the outermost commit.
         cursor.execute("DROP TABLE IF EXISTS staged_breaks")
         cursor.execute(
-            "CREATE TEMP TABLE staged_breaks (break_key text, account text, asset text, "
+            "CREATE TEMP TABLE staged_breaks (identity text, break_key text, account text, "
+            "asset text, "
             "entity text, field text, internal_value numeric, external_value numeric, "
             "difference numeric, difference_pct numeric, value_rc numeric, severity text, "
             "causes jsonb, suggested_value numeric, details jsonb) ON COMMIT DROP"
         )
-        staged = _staged(result.breaks)
+        scope = f"{run.type}|{params['internal']}|{params['external']}"
+        staged = _staged(result.breaks, scope)
         _copy(cursor, f"COPY staged_breaks ({', '.join(STAGED)}) FROM STDIN (FORMAT csv)", staged)
         newest = not _newer_run_exists(run)
         cursor.execute(MERGE if newest else MERGE_OLDER, params)
-        inserted = sum(1 for (is_new,) in cursor.fetchall() if is_new)
+        inserted = cursor.fetchone()[0]
         cursor.execute(OBSERVE, params)
         resolved = 0
         if newest:
             cursor.execute(RESOLVE, params)
             resolved = cursor.rowcount
         cursor.execute("DROP TABLE staged_breaks")
-        matches = _store_matches(cursor, run, result.matches)
+        matches = store_matches(cursor, run, result.matches)
+        if result.matches is None:
+            matches = match_count
         by_severity = staged.group_by("severity").len().sort("severity").rows()
         Run.objects.filter(pk=run.pk).update(
             break_count=staged.height,
@@ -215,7 +236,8 @@ def _newer_run_exists(run: Run) -> bool:
     ).exists()
 
 
-def _store_matches(cursor, run: Run, matches: pl.DataFrame | None) -> int | None:
+def store_matches(cursor, run: Run, matches: pl.DataFrame | None) -> int | None:
+    """COPY a run's trade matches; the caller's transaction makes it once (see store_results)."""
     if matches is None:
         return None
     frame = matches.select(

@@ -3,10 +3,11 @@
 A run whose datasets hold at least `RUN_PARTITION_MIN_ROWS` rows is split into up to
 `RUN_PARTITIONS` parts, each a group of assets (an asset's suffixes, DOT.S, go with DOT; a trade
 goes with its pair's base), balanced by row count. Every part is a Celery task that any worker
-may take: it loads only its assets' rows, runs the same engine, and keeps its result (breaks and
-matches as Arrow IPC) on its `RunPartition` row. The part that finds all parts done merges the
-results and stores them through the same guarded store as a whole run, so the breaks are the
-same whether a run was split or not (tested), and only PostgreSQL and Redis are shared.
+may take: it loads only its assets' rows, runs the same engine, stores its trade matches and
+keeps its breaks (as Arrow IPC) on its `RunPartition` row, in one transaction. The part that
+finds all parts done merges the breaks and stores them through the same guarded store as a whole
+run, so the breaks are the same whether a run was split or not (tested), and only PostgreSQL
+and Redis are shared. A split run that fails or is cancelled keeps no matches (runs.finish).
 
 Every step may run twice (a redelivered task, two parts finishing at once): a part is claimed
 with a delivery count, its result is written only while it is not done, and the store takes the
@@ -22,11 +23,11 @@ from collections import Counter
 
 import polars as pl
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from reconciliation import frames
+from reconciliation import break_store, frames
 from reconciliation.break_store import RunCancelled, RunResult
 from reconciliation.engine import rule_definition
 from reconciliation.models import Run, RunPartition
@@ -143,26 +144,29 @@ def execute_partition(run_id: int, number: int, *, worker: str = "") -> str:
     return outcome.status
 
 
-def _ipc(frame: pl.DataFrame | None) -> bytes | None:
-    if frame is None:
-        return None
+def _ipc(frame: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.write_ipc(buffer, compression="zstd")
     return buffer.getvalue()
 
 
-def _frame(data) -> pl.DataFrame | None:
-    return None if data is None else pl.read_ipc(io.BytesIO(bytes(data)))
+def _frame(data) -> pl.DataFrame:
+    return pl.read_ipc(io.BytesIO(bytes(data)))
 
 
 def _keep(part: RunPartition, result: RunResult, engine_ms: int) -> None:
-    """Keep the part's result, once, and show how many parts are done."""
-    with transaction.atomic():
-        RunPartition.objects.filter(pk=part.pk).exclude(status=RunPartition.Status.DONE).update(
-            status=RunPartition.Status.DONE, breaks=_ipc(result.breaks),
-            matches=_ipc(result.matches), break_count=result.breaks.height,
-            engine_ms=engine_ms, finished_at=timezone.now(),
+    """Keep the part's breaks and store its matches, once; show how many parts are done."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        kept = (
+            RunPartition.objects.filter(pk=part.pk)
+            .exclude(status=RunPartition.Status.DONE)
+            .update(status=RunPartition.Status.DONE, breaks=_ipc(result.breaks),
+                    break_count=result.breaks.height, engine_ms=engine_ms,
+                    finished_at=timezone.now())
         )  # fmt: skip
+        if kept:  # parts store their matches in parallel; only the breaks wait for the merge
+            matches = break_store.store_matches(cursor, part.run, result.matches)
+            RunPartition.objects.filter(pk=part.pk).update(match_count=matches)
         done = RunPartition.objects.filter(run_id=part.run_id, status="done").count()
         total = part.run.partition_count
         Run.objects.filter(pk=part.run_id, status=Run.Status.RUNNING).update(
@@ -187,13 +191,12 @@ def merge_when_done(run_id: int) -> str:
         Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(
             progress=75, phase="merging parts"
         )
-        rows = list(parts.order_by("number").values_list("breaks", "matches", "engine_ms"))
+        rows = list(parts.order_by("number").values_list("breaks", "match_count", "engine_ms"))
         breaks = pl.concat([_frame(b) for b, _, _ in rows], how="vertical_relaxed")
-        matches = [_frame(m) for _, m, _ in rows if m is not None]
-        result = RunResult(
-            breaks.sort("break_key"),
-            pl.concat(matches, how="vertical_relaxed") if matches else None,
-        )
+        counts = [count for _, count, _ in rows if count is not None]
+        result = RunResult(breaks.sort("break_key"), None)
         engine_ms = max(ms or 0 for _, _, ms in rows)
-        outcome.status = runs.store_and_finish(run, result, engine_ms=engine_ms)
+        outcome.status = runs.store_and_finish(
+            run, result, engine_ms=engine_ms, match_count=sum(counts) if counts else None
+        )
     return outcome.status

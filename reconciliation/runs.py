@@ -25,7 +25,7 @@ from config.errors import DomainError
 from reconciliation import break_store, frames, rule_sets
 from reconciliation.break_store import RunCancelled, RunResult
 from reconciliation.engine import rule_definition
-from reconciliation.models import Dataset, RuleSet, RuleSetVersion, Run
+from reconciliation.models import Dataset, RuleSet, RuleSetVersion, Run, TradeMatch
 
 logger = logging.getLogger(__name__)
 MAX_DELIVERIES = 3
@@ -186,6 +186,10 @@ def finish(run: Run, status_: str, message: str = "") -> bool:
             status=status_, message=message, finished_at=timezone.now(),
             phase=status_, progress=100 if status_ == Run.Status.SUCCEEDED else F("progress"),
         )  # fmt: skip
+        if ended and status_ != Run.Status.SUCCEEDED:
+            # Parts of a split run store their matches as they finish: a run that did not
+            # succeed keeps none.
+            TradeMatch.objects.filter(run_id=run.pk).delete()
         if ended:
             audit.record(action=f"run.{status_}", object_type="run", object_id=run.pk,
                          after={"message": message} if message else None)  # fmt: skip
@@ -216,12 +220,14 @@ def failures_recorded(run: Run):
         outcome.status = Run.Status.FAILED
 
 
-def store_and_finish(run: Run, result: RunResult, *, engine_ms: int) -> str:
+def store_and_finish(
+    run: Run, result: RunResult, *, engine_ms: int, match_count: int | None = None
+) -> str:
     """Store the run's results (once) and end it as succeeded; returns its status."""
     Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(
         progress=80, phase="storing breaks"
     )  # a cancel asked from now on is checked under the store's lock
-    break_store.store_results(run, result, engine_ms=engine_ms)
+    break_store.store_results(run, result, engine_ms=engine_ms, match_count=match_count)
     current = Run.objects.get(pk=run.pk)
     if current.status == Run.Status.RUNNING and current.break_count is not None:
         # Stored now, or by an earlier delivery whose worker died before finishing.

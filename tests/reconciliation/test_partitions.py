@@ -201,3 +201,28 @@ def _wait(run, timeout=120):
             return run
         time.sleep(0.2)
     raise AssertionError(f"run {run.pk} still {run.status} ({run.phase})")
+
+
+def test_a_cancelled_split_run_keeps_none_of_the_matches_its_parts_stored(demo, split_everything):
+    run = start(demo, "trades", "book trades", "kraken trades")
+    runs.execute_run(run.pk)
+    run.refresh_from_db()
+    partitions.execute_partition(run.pk, 1)
+    assert TradeMatch.objects.filter(run=run).exists()  # a part stores its own matches
+    runs.cancel_run(run, by=None)
+    assert partitions.execute_partition(run.pk, 2) == "cancelled"
+    assert not TradeMatch.objects.filter(run=run).exists()
+
+
+def test_a_part_stores_its_matches_once_even_when_delivered_again(demo, split_everything):
+    run = start(demo, "trades", "book trades", "kraken trades")
+    runs.execute_run(run.pk)
+    run.refresh_from_db()
+    partitions.execute_partition(run.pk, 1)
+    stored = TradeMatch.objects.filter(run=run).count()
+    assert stored == RunPartition.objects.get(run=run, number=1).match_count
+    partitions.execute_partition(run.pk, 1)  # redelivered after it was done
+    assert TradeMatch.objects.filter(run=run).count() == stored
+    execute_parts(run, order=[2, 3])
+    assert run.status == "succeeded"
+    assert run.match_count == TradeMatch.objects.filter(run=run).count()
