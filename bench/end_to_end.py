@@ -10,7 +10,8 @@ Timed:
   worker does): from start to breaks, observations and matches stored; the process's peak RSS.
   Targets: <= 12 s, <= 2 GB.
 - the same trades run split into RUN_PARTITIONS parts, executed by real Celery worker processes
-  (concurrency 1 each): once with one worker, once with two; start to succeeded.
+  (concurrency 1 each): once with one worker, once with two; start to succeeded, and how many of
+  the machine's cores were busy meanwhile (workers and PostgreSQL share them here).
   Target: two workers >= 1.7x faster than one.
 """
 
@@ -210,15 +211,24 @@ def _split(internal: int, external: int, workers: int, folder: Path) -> dict:
     settings.RUN_PARTITIONS, settings.RUN_PARTITION_MIN_ROWS = PARTS, 1
     app.conf.task_default_queue = queue
     with _workers(workers, queue, folder):
-        started = time.perf_counter()
+        started, busy_before = time.perf_counter(), _busy_seconds()
         run_id = _start("trades", internal, external)
         while Run.objects.filter(pk=run_id, status__in=["queued", "running"]).exists():
             time.sleep(0.05)
         seconds = time.perf_counter() - started
+        busy = (_busy_seconds() - busy_before) / seconds
     run = Run.objects.get(pk=run_id)
     parts = RunPartition.objects.filter(run=run)
     return {"status": run.status, "seconds": round(seconds, 2), "breaks": run.break_count,
-            "parts": parts.count(), "workers_used": len({p.worker for p in parts})}  # fmt: skip
+            "parts": parts.count(), "workers_used": len({p.worker for p in parts}),
+            "cores_busy": round(busy, 2), "cores": os.cpu_count()}  # fmt: skip
+
+
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy so far (workers and PostgreSQL alike)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def run(rows: int, folder: Path) -> dict:
