@@ -104,6 +104,10 @@ class RunCancelled(Exception):
     """A cancel was asked for: the run stops at its next step and stores nothing."""
 
 
+class RunOver(Exception):
+    """The run ended meanwhile (another part failed, a cancel was honoured): nothing to do."""
+
+
 @dataclass(frozen=True)
 class RunResult:
     """What the engine found: breaks (BREAKS + value_rc, severity) and, for trades, matches."""

@@ -77,3 +77,23 @@ def rows_by_partition_key(dataset: Dataset) -> dict[str, int]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [dataset.pk])
         return dict(cursor.fetchall())
+
+
+def bases_sharing_trade_ids(internal: Dataset, external: Dataset) -> list[tuple[str, ...]]:
+    """Groups of bases (without suffix) whose trades share an id, on either side: the book's
+    trade id or exchange trade id, the exchange's trade id."""
+    table = RECORD_MODELS["trades"]._meta.db_table
+    key = PARTITION_KEY.format(column="base")
+    sql = f"""
+        WITH ids AS (
+            SELECT {key} AS base, trade_id AS id FROM {table} WHERE dataset_id IN (%s, %s)
+            UNION ALL
+            SELECT {key}, exchange_trade_id FROM {table}
+            WHERE dataset_id = %s AND exchange_trade_id <> ''
+        )
+        SELECT array_agg(DISTINCT base ORDER BY base) FROM ids
+        GROUP BY id HAVING count(DISTINCT base) > 1
+    """  # noqa: S608 - our table and expression; ids are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [internal.pk, external.pk, internal.pk])
+        return sorted({tuple(row[0]) for row in cursor.fetchall()})

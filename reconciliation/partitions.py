@@ -28,12 +28,15 @@ from django.db.models import F
 from django.utils import timezone
 
 from reconciliation import break_store, frames
-from reconciliation.break_store import RunCancelled, RunResult
+from reconciliation.break_store import RunCancelled, RunOver, RunResult
 from reconciliation.engine import rule_definition
+from reconciliation.engine.types import empty_breaks
 from reconciliation.models import Run, RunPartition
 
 logger = logging.getLogger(__name__)
-SPLIT_TYPES = {"position", "cash", "valuation", "trades", "pnl", "margin"}
+# Not split: `fees` (its totals per fee asset span every pair) and `pnl` (a part would not see the
+# book's periods of the other parts' assets, where unbooked PnL is looked for).
+SPLIT_TYPES = {"position", "cash", "valuation", "trades", "margin"}
 
 
 def should_split(run: Run) -> bool:
@@ -50,13 +53,37 @@ def plan(run: Run, parts: int) -> list[tuple[list[str], int]]:
     counts = Counter()
     for dataset in (run.internal_dataset, run.external_dataset):
         counts.update(frames.rows_by_partition_key(dataset))
-    groups = [([], 0) for _ in range(min(parts, len(counts)))]
-    # Largest asset first into the emptiest group: deterministic, and close to even.
-    for asset, rows in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+    units = _units(run, counts)
+    groups = [([], 0) for _ in range(min(parts, len(units)))]
+    # Largest unit first into the emptiest group: deterministic, and close to even.
+    for assets, rows in sorted(units, key=lambda unit: (-unit[1], unit[0])):
         emptiest = min(range(len(groups)), key=lambda i: (groups[i][1], i))
-        assets, total = groups[emptiest]
-        groups[emptiest] = ([*assets, asset], total + rows)
+        held, total = groups[emptiest]
+        groups[emptiest] = ([*held, *assets], total + rows)
     return [(sorted(assets), rows) for assets, rows in groups if assets]
+
+
+def _units(run: Run, counts: Counter) -> list[tuple[list[str], int]]:
+    """Assets that must stay in one part, with their rows: each asset alone, except that trades
+    sharing an id across bases (an id match booked under another pair, an id booked twice)
+    keep their bases together, so matching by id sees them as a whole run does."""
+    parent = {asset: asset for asset in counts}
+
+    def root(asset: str) -> str:
+        while parent[asset] != asset:
+            asset = parent[asset]
+        return asset
+
+    if run.type == "trades":
+        for bases in frames.bases_sharing_trade_ids(run.internal_dataset, run.external_dataset):
+            first = root(bases[0])
+            for other in bases[1:]:
+                parent[root(other)] = first
+    units: dict[str, tuple[list[str], int]] = {}
+    for asset, rows in counts.items():
+        assets, total = units.get(root(asset), ([], 0))
+        units[root(asset)] = ([*assets, asset], total + rows)
+    return [(sorted(assets), rows) for assets, rows in units.values()]
 
 
 def split(run: Run) -> str:
@@ -75,13 +102,15 @@ def split(run: Run) -> str:
                 partition_count=len(planned), progress=10,
                 phase=f"reconciling in {len(planned)} parts",
             )  # fmt: skip
+        # Only parts nobody took yet: a part a worker is executing is redelivered by the broker
+        # itself if that worker dies (tasks are acknowledged late).
         waiting = list(
-            RunPartition.objects.filter(run=run)
-            .exclude(status=RunPartition.Status.DONE)
-            .values_list("number", flat=True)
+            RunPartition.objects.filter(run=run, status=RunPartition.Status.QUEUED).values_list(
+                "number", flat=True
+            )
         )
         transaction.on_commit(lambda: _enqueue(run.pk, waiting))
-    if not waiting:  # redelivered after every part was done: the merge may be what is missing
+    if not waiting:  # redelivered after the parts were taken: the merge may be what is missing
         return merge_when_done(run.pk)
     return Run.Status.RUNNING
 
@@ -109,7 +138,10 @@ def _claim(run_id: int, number: int, worker: str) -> RunPartition | None:
 
 
 def _check_cancel(run_id: int) -> None:
-    if Run.objects.filter(pk=run_id, cancel_requested=True).exists():
+    state = Run.objects.filter(pk=run_id).values_list("status", "cancel_requested").first()
+    if state is None or state[0] != Run.Status.RUNNING:
+        raise RunOver
+    if state[1]:
         raise RunCancelled
 
 
@@ -157,6 +189,18 @@ def _frame(data) -> pl.DataFrame:
 def _keep(part: RunPartition, result: RunResult, engine_ms: int) -> None:
     """Keep the part's breaks and store its matches, once; show how many parts are done."""
     with transaction.atomic(), connection.cursor() as cursor:
+        # Under the run's lock: a run that ended meanwhile (finish takes the same lock and then
+        # deletes matches) gets nothing more from this part.
+        state = (
+            Run.objects.select_for_update()
+            .filter(pk=part.run_id)
+            .values_list("status", "cancel_requested")
+            .first()
+        )
+        if state[0] != Run.Status.RUNNING:
+            raise RunOver
+        if state[1]:
+            raise RunCancelled
         kept = (
             RunPartition.objects.filter(pk=part.pk)
             .exclude(status=RunPartition.Status.DONE)
@@ -186,6 +230,16 @@ def merge_when_done(run_id: int) -> str:
     parts = RunPartition.objects.filter(run=run)
     if parts.exclude(status=RunPartition.Status.DONE).exists():
         return Run.Status.RUNNING
+    if run.break_count is not None:  # stored by a merge whose worker died before finishing
+        return runs.store_and_finish(run, RunResult(empty_breaks()), engine_ms=0)
+    Run.objects.filter(pk=run_id).update(merges=F("merges") + 1)
+    if Run.objects.get(pk=run_id).merges > runs.MAX_DELIVERIES:
+        message = (
+            f"Merging the run's parts was started {runs.MAX_DELIVERIES} times without finishing "
+            "(its worker stopped each time, perhaps for lack of memory); the run was given up."
+        )
+        runs.finish(run, Run.Status.FAILED, message)
+        return Run.Status.FAILED
     with runs.failures_recorded(run) as outcome:
         _check_cancel(run_id)
         Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(
@@ -199,4 +253,6 @@ def merge_when_done(run_id: int) -> str:
         outcome.status = runs.store_and_finish(
             run, result, engine_ms=engine_ms, match_count=sum(counts) if counts else None
         )
+    if outcome.status == Run.Status.SUCCEEDED:
+        parts.update(breaks=None)  # merged into the run's breaks: no need to keep them twice
     return outcome.status

@@ -114,7 +114,9 @@ def _margin(run: Run, inputs: dict, definition: RuleDefinition) -> pl.DataFrame:
     account = run.internal_dataset.account.code
     internal = _one_account(inputs["internal"], account)
     external = _one_account(inputs["external"], account)
-    return margin.reconcile_margin(internal, external, definition.tolerances["margin"])
+    return margin.reconcile_margin(
+        internal, external, definition.tolerances["margin"], as_of=run.as_of
+    )
 
 
 def _pnl(run: Run, inputs: dict, definition: RuleDefinition) -> pl.DataFrame:

@@ -23,7 +23,7 @@ from rest_framework import status
 from audit import services as audit
 from config.errors import DomainError
 from reconciliation import break_store, frames, rule_sets
-from reconciliation.break_store import RunCancelled, RunResult
+from reconciliation.break_store import RunCancelled, RunOver, RunResult
 from reconciliation.engine import rule_definition
 from reconciliation.models import Dataset, RuleSet, RuleSetVersion, Run, TradeMatch
 
@@ -158,11 +158,10 @@ def _claim(run_id: int) -> Run | None:
     with transaction.atomic():
         claimed = Run.objects.filter(
             pk=run_id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]
-        ).update(
-            status=Run.Status.RUNNING,
-            deliveries=F("deliveries") + 1,
-            started_at=timezone.now(),
-            phase="starting",
+        ).update(status=Run.Status.RUNNING, deliveries=F("deliveries") + 1)
+        # A run already split keeps its start and its parts' progress.
+        Run.objects.filter(pk=run_id, partition_count=0).update(
+            started_at=timezone.now(), phase="starting"
         )
         if not claimed:
             return None
@@ -180,9 +179,17 @@ def _claim(run_id: int) -> Run | None:
 
 
 def finish(run: Run, status_: str, message: str = "") -> bool:
-    """End a running run once; False if it had already ended (then nothing is recorded)."""
+    """End a running run once; False if it had already ended (then nothing is recorded).
+
+    A run whose results are stored can only succeed: its breaks have been merged, and a late
+    cancel or failure (a second merge, a redelivered task) must not say otherwise.
+    """
     with transaction.atomic():
-        ended = Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(
+        running = Run.objects.select_for_update().filter(pk=run.pk, status=Run.Status.RUNNING)
+        stored = running.values_list("break_count", flat=True).first() is not None
+        if stored and status_ != Run.Status.SUCCEEDED:
+            status_, message = Run.Status.SUCCEEDED, ""
+        ended = running.update(
             status=status_, message=message, finished_at=timezone.now(),
             phase=status_, progress=100 if status_ == Run.Status.SUCCEEDED else F("progress"),
         )  # fmt: skip
@@ -207,17 +214,19 @@ def failures_recorded(run: Run):
     outcome = Outcome()
     try:
         yield outcome
+        return
+    except RunOver:
+        pass
     except RunCancelled:
         finish(run, Run.Status.CANCELLED, "Cancelled on request.")
-        outcome.status = Run.Status.CANCELLED
     except DomainError as exc:
         finish(run, Run.Status.FAILED, exc.message)
-        outcome.status = Run.Status.FAILED
     except Exception as exc:
         logger.exception("run %s failed", run.pk)
         finish(run, Run.Status.FAILED, f"Unexpected error ({type(exc).__name__}); it is logged "
                "with the run id. Retry, or report it if it happens again.")  # fmt: skip
-        outcome.status = Run.Status.FAILED
+    # How the run ended (a run whose results were stored meanwhile ends as succeeded).
+    outcome.status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).first()
 
 
 def store_and_finish(

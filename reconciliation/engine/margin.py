@@ -1,13 +1,17 @@
 """Margin reconciliation: collateral, used margin and open margin positions, book vs exchange.
 
-Per (account, asset) each side's rows are summed (several wallets or positions), then each field
-is compared on its own, as raw Int128 counts of 1e-18 (see tolerance.py), within the tolerance
-the rules give that field: one break per (account, asset, field) beyond tolerance. All three
-fields are amounts or quantities of the row's asset, so a break's `asset` is the row's asset and
-the run can value it with that asset's price. Nothing is ever a float.
+A margin dataset holds snapshots: per (account, asset) each side's latest snapshot (at or before
+the run's as-of time, when one is given) is compared, its rows summed should a source send
+several rows for one moment. Each field is compared on its own, as raw Int128 counts of 1e-18
+(see tolerance.py), within the tolerance the rules give that field: one break per (account,
+asset, field) beyond tolerance. All three fields are amounts or quantities of the row's asset,
+so a break's `asset` is the row's asset and the run can value it with that asset's price.
+Nothing is ever a float.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import polars as pl
 
@@ -33,18 +37,30 @@ def _typed(frame: pl.DataFrame) -> pl.LazyFrame:
     )
 
 
-def _side(frame: pl.DataFrame, name: str) -> pl.LazyFrame:
-    """One side summed per (account, asset): raw `{name}_{field}` and the latest `{name}_as_of`."""
+def _side(frame: pl.DataFrame, name: str, as_of: datetime | None) -> pl.LazyFrame:
+    """One side's latest snapshot per (account, asset): raw `{name}_{field}`, `{name}_as_of`."""
+    typed = _typed(frame)
+    if as_of is not None:
+        typed = typed.filter(pl.col("as_of").is_null() | (pl.col("as_of") <= as_of))
+    # Earlier snapshots of a key are history, not more collateral: only the latest counts.
+    latest_only = typed.filter(
+        pl.col("as_of").eq_missing(pl.col("as_of").max().over(KEY))
+        | pl.col("as_of").max().over(KEY).is_null()
+    )
     # A null open_position means no open position; a present key therefore never sums to null,
     # so null after the join means only "this side has no row for the key".
     sums = [raw(f).fill_null(0).sum().alias(f"{name}_{f}") for f in FIELDS]
     latest = pl.col("as_of").max().alias(f"{name}_as_of")
-    return _typed(frame).group_by(KEY).agg(*sums, latest)
+    return latest_only.group_by(KEY).agg(*sums, latest)
 
 
-def join_margin(internal: pl.DataFrame, external: pl.DataFrame) -> pl.DataFrame:
+def join_margin(
+    internal: pl.DataFrame, external: pl.DataFrame, as_of: datetime | None = None
+) -> pl.DataFrame:
     """Both sides per (account, asset): int_/ext_ per field (raw, null where missing), as_of."""
-    joined = _side(internal, "int").join(_side(external, "ext"), on=KEY, how="full", coalesce=True)
+    joined = _side(internal, "int", as_of).join(
+        _side(external, "ext", as_of), on=KEY, how="full", coalesce=True
+    )
     return joined.collect()
 
 
@@ -123,9 +139,16 @@ def _field_breaks(joined: pl.DataFrame, rules: ToleranceRules, field: str) -> pl
 
 
 def reconcile_margin(
-    internal: pl.DataFrame, external: pl.DataFrame, rules: ToleranceRules
+    internal: pl.DataFrame,
+    external: pl.DataFrame,
+    rules: ToleranceRules,
+    *,
+    as_of: datetime | None = None,
 ) -> pl.DataFrame:
-    """Margin breaks (BREAKS, type "margin") per (account, asset, field), sorted by break_key."""
-    joined = join_margin(internal, external)
+    """Margin breaks (BREAKS, type "margin") per (account, asset, field), sorted by break_key.
+
+    `as_of`: snapshots taken after it are left out (a run never looks ahead).
+    """
+    joined = join_margin(internal, external, as_of)
     found = [_field_breaks(joined, rules, field) for field in FIELDS]
     return pl.concat(found).sort("break_key")

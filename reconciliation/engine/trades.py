@@ -29,8 +29,8 @@ import polars as pl
 
 from reconciliation.engine import fees, trade_splits
 from reconciliation.engine.causes import DUPLICATE, SIGN_FLIP, TIMING
+from reconciliation.engine.tolerance import product, to_decimal
 from reconciliation.engine.tolerance import raw as units
-from reconciliation.engine.tolerance import to_decimal
 from reconciliation.engine.trade_breaks import (
     KEYS,
     SIDE_COLUMNS,
@@ -271,6 +271,8 @@ def _missing_breaks(rest: pl.DataFrame, internal_side: bool, duplicated: pl.Seri
         causes=[pl.lit(cause), dup],
         suggested=pl.lit(Decimal(0), DECIMAL) if internal_side else pl.col("quantity"),
         details=details,
+        # Worth its notional, in the quote asset (no price needed when that is the currency).
+        value_asset=pl.col("quote"), value_amount=product(q, units("price")),
     )  # fmt: skip
 
 

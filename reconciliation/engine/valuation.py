@@ -193,8 +193,8 @@ def value_breaks(
     frame = breaks.with_columns(_value_asset=asset, _amount=amount)
     priced = _with_prices(frame, prices_selected, reporting_currency, on="_value_asset")
     value = (
-        pl.when(pl.col("type") == "valuation")
-        .then(pl.col("_amount"))
+        pl.when((pl.col("type") == "valuation") | (pl.col("_amount") == 0))
+        .then(pl.col("_amount"))  # nothing is worth nothing, priced or not
         .otherwise(product(pl.col("_amount"), pl.col("price_raw")))
     )
     _check_range(priced, value, [pl.col("_amount"), pl.col("price_raw")])

@@ -47,6 +47,9 @@ class Run(models.Model):
     partition_count = models.PositiveSmallIntegerField(
         default=0, help_text="0: executed whole; otherwise split by asset into this many parts"
     )
+    merges = models.PositiveSmallIntegerField(
+        default=0, help_text="attempts to merge a split run's parts (a worker may die in one)"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -286,6 +286,19 @@ def test_rows_of_one_key_are_summed():
     assert reconcile_margin(internal, external, ZERO_RULES).height == 0
 
 
+def test_only_the_latest_snapshot_of_each_side_counts():
+    earlier = margin(("main", "USD", "250000", "48000"), as_of=T0 - timedelta(days=1))
+    latest = margin(("main", "USD", "250000", "48000"))
+    assert reconcile_margin(pl.concat([earlier, latest]), latest, ZERO_RULES).height == 0
+
+
+def test_snapshots_after_the_runs_as_of_are_left_out():
+    later = margin(("main", "USD", "1", "1"), as_of=T0 + timedelta(hours=1))
+    book = pl.concat([BOOK, later])
+    assert reconcile_margin(book, BOOK, ZERO_RULES, as_of=T0).height == 0
+    assert reconcile_margin(book, BOOK, ZERO_RULES).height > 0
+
+
 def test_a_missing_open_position_column_counts_as_zero():
     internal = margin(("main", "BTC", "1", "0"), open_position=False)
     flat, short = margin(("main", "BTC", "1", "0", "0")), margin(("main", "BTC", "1", "0", "-1"))
@@ -328,7 +341,7 @@ rule_sets = st.builds(
         max_size=5,
     ),
 )
-# Keys may repeat: those rows are summed, whatever their order.
+# Keys may repeat: rows of a key's latest snapshot are summed, whatever their order.
 datasets = st.lists(
     st.tuples(
         st.sampled_from(ACCOUNTS),
@@ -354,9 +367,14 @@ def test_shuffling_rows_changes_nothing(internal, external, rules, random):
 
 
 def _sums(frame: pl.DataFrame) -> dict:
-    """Per (account, asset) the summed fields, an absent open_position counted as 0."""
+    """Per (account, asset) the latest snapshot's fields summed, no open_position counted as 0."""
+    latest: dict = {}
+    for account, asset, *_, moment in frame.iter_rows():
+        latest[(account, asset)] = max(latest.get((account, asset), moment), moment)
     totals: dict = {}
-    for account, asset, *values, _ in frame.iter_rows():
+    for account, asset, *values, moment in frame.iter_rows():
+        if moment != latest[(account, asset)]:
+            continue
         previous = totals.get((account, asset), [Decimal(0)] * len(FIELDS))
         totals[(account, asset)] = [p + (v or 0) for p, v in zip(previous, values, strict=True)]
     return totals

@@ -455,7 +455,7 @@ def test_each_break_says_what_it_is_worth_and_in_which_asset(internal, key, wort
     assert (row["value_asset"], row["value_amount"]) == (worth[0], Decimal(worth[1]))
 
 
-def test_a_missing_trade_is_worth_its_quantity_of_the_base_asset():
-    result = run([fill("i1", quantity="0.75")], [])
+def test_a_missing_trade_is_worth_its_notional_in_the_quote_asset():
+    result = run([fill("i1", quantity="0.75", price="100.5")], [])
     row = breaks_by_key(result)["trades|main|missing|i1"]
-    assert (row["value_asset"], row["value_amount"]) == ("BTC", Decimal("0.75"))
+    assert (row["value_asset"], row["value_amount"]) == ("USD", Decimal("75.375"))

@@ -205,6 +205,19 @@ def test_value_of_a_tiny_difference_rounds_half_even():
     assert valued["value_rc"].to_list() == [Decimal("0.000000000000000002")]
 
 
+def test_what_a_break_says_it_is_worth_is_valued_and_nothing_needs_no_price():
+    found = reconcile_balances(
+        balances(("main", "BTC", "2"), ("main", "ETH", "1")),
+        balances(("main", "BTC", "1"), ("main", "ETH", "2")),
+        rules(),
+    ).with_columns(
+        value_asset=pl.Series(["USD", "ETH"]),
+        value_amount=pl.Series([Decimal("7.5"), Decimal(0)], dtype=BREAKS["difference"]),
+    )
+    valued = value_breaks(found, chosen_prices(), reporting_currency="USD")  # no prices at all
+    assert valued["value_rc"].to_list() == [Decimal("7.5"), Decimal(0)]
+
+
 # --- reconcile_valuation -------------------------------------------------------------------------
 
 

@@ -226,3 +226,68 @@ def test_a_part_stores_its_matches_once_even_when_delivered_again(demo, split_ev
     execute_parts(run, order=[2, 3])
     assert run.status == "succeeded"
     assert run.match_count == TradeMatch.objects.filter(run=run).count()
+
+
+def test_a_part_finishing_after_the_run_failed_stores_nothing(demo, split_everything):
+    run = start(demo, "trades", "book trades", "kraken trades")
+    runs.execute_run(run.pk)
+    run.refresh_from_db()
+    runs.finish(run, "failed", "Part 1 could not be read.")  # another part failed meanwhile
+    assert partitions.execute_partition(run.pk, 2) == "failed"
+    assert not TradeMatch.objects.filter(run=run).exists()
+    assert RunPartition.objects.get(run=run, number=2).status != "done"
+
+
+def test_a_run_whose_breaks_are_stored_can_only_end_succeeded(demo):
+    run = start(demo, "position", "book balances", "kraken ledgers")
+    runs.execute_run(run.pk)
+    Run.objects.filter(pk=run.pk).update(status="running", finished_at=None)  # stored, unfinished
+    runs.finish(run, "cancelled", "Cancelled on request.")  # a late cancel from a second merge
+    run.refresh_from_db()
+    assert run.status == "succeeded" and run.break_count is not None
+
+
+def test_a_merge_killed_again_and_again_fails_the_run_instead_of_looping(demo, split_everything):
+    run = start(demo, "position", "book balances", "kraken ledgers")
+    runs.execute_run(run.pk)
+    run.refresh_from_db()
+    execute_parts(run, order=[1, 2])
+    Run.objects.filter(pk=run.pk).update(merges=runs.MAX_DELIVERIES)  # three merges died
+    assert partitions.execute_partition(run.pk, 3) == "failed"
+    run.refresh_from_db()
+    assert run.status == "failed" and "Merging the run's parts" in run.message
+
+
+def test_trades_sharing_an_id_across_pairs_stay_in_one_part(book, kraken, settings):
+    from reconciliation import ingest
+
+    header = "trade_id,account,pair,side,quantity,price,fee,fee_asset,executed_at\n"
+    rows = {
+        book: ["T1,main,ETH/USD,buy,1,100,0,USD,2026-01-01T00:00:00Z",
+               "T2,main,SOL/USD,buy,1,10,0,USD,2026-01-01T00:00:00Z",
+               "T3,main,ADA/USD,buy,1,1,0,USD,2026-01-01T00:00:00Z"],
+        kraken: ["T1,main,BTC/USD,buy,1,100,0,USD,2026-01-01T00:00:00Z",
+                 "T2,main,SOL/USD,buy,1,10,0,USD,2026-01-01T00:00:00Z",
+                 "T9,main,DOT/USD,buy,1,5,0,USD,2026-01-01T00:00:00Z"],
+    }  # fmt: skip
+    datasets = {
+        account: ingest.import_file(
+            source=account.source, account=account, format_code="generic-trades",
+            data=(header + "\n".join(lines) + "\n").encode(), filename="t.csv",
+        ).dataset
+        for account, lines in rows.items()
+    }  # fmt: skip
+    settings.RUN_PARTITIONS, settings.RUN_PARTITION_MIN_ROWS = 1, 1
+    whole = runs.start_run(type="trades", internal=datasets[book], external=datasets[kraken])
+    runs.execute_run(whole.pk)
+    settings.RUN_PARTITIONS = 4
+    split = runs.start_run(type="trades", internal=datasets[book], external=datasets[kraken])
+    runs.execute_run(split.pk)
+    split.refresh_from_db()
+    groups = [p.assets for p in RunPartition.objects.filter(run=split)]
+    assert ["BTC", "ETH"] in groups  # linked by the id T1, booked under another pair
+    execute_parts(split)
+    assert split.status == "succeeded"
+    assert observed(split) == observed(Run.objects.get(pk=whole.pk))
+    keys = [key for key, *_ in observed(split)]
+    assert "trades|main|T1|pair" in keys
