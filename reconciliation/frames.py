@@ -91,8 +91,10 @@ def bases_sharing_trade_ids(internal: Dataset, external: Dataset) -> list[tuple[
             SELECT {key}, exchange_trade_id FROM {table}
             WHERE dataset_id = %s AND exchange_trade_id <> ''
         )
+        -- A hash aggregate finds the few shared ids; only those are sorted into their bases.
         SELECT array_agg(DISTINCT base ORDER BY base) FROM ids
-        GROUP BY id HAVING count(DISTINCT base) > 1
+        WHERE id IN (SELECT id FROM ids GROUP BY id HAVING min(base) <> max(base))
+        GROUP BY id
     """  # noqa: S608 - our table and expression; ids are parameters
     with connection.cursor() as cursor:
         cursor.execute(sql, [internal.pk, external.pk, internal.pk])

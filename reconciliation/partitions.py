@@ -186,17 +186,24 @@ def _frame(data) -> pl.DataFrame:
     return pl.read_ipc(io.BytesIO(bytes(data)))
 
 
+PROGRESS = """
+UPDATE reconciliation_run SET progress = %s, phase = %s
+WHERE id IN (SELECT id FROM reconciliation_run WHERE id = %s AND status = 'running'
+             FOR NO KEY UPDATE SKIP LOCKED)
+"""
+
+
 def _keep(part: RunPartition, result: RunResult, engine_ms: int) -> None:
     """Keep the part's breaks and store its matches, once; show how many parts are done."""
     with transaction.atomic(), connection.cursor() as cursor:
-        # Under the run's lock: a run that ended meanwhile (finish takes the same lock and then
-        # deletes matches) gets nothing more from this part.
-        state = (
-            Run.objects.select_for_update()
-            .filter(pk=part.run_id)
-            .values_list("status", "cancel_requested")
-            .first()
+        # A shared lock on the run: parts store side by side, while `finish` (which updates the
+        # run, then deletes its matches) waits for them, and a part waits for a finish under way
+        # and then sees the run ended: it adds nothing to a run that is over.
+        cursor.execute(
+            "SELECT status, cancel_requested FROM reconciliation_run WHERE id = %s FOR SHARE",
+            [part.run_id],
         )
+        state = cursor.fetchone()
         if state[0] != Run.Status.RUNNING:
             raise RunOver
         if state[1]:
@@ -211,11 +218,13 @@ def _keep(part: RunPartition, result: RunResult, engine_ms: int) -> None:
         if kept:  # parts store their matches in parallel; only the breaks wait for the merge
             matches = break_store.store_matches(cursor, part.run, result.matches)
             RunPartition.objects.filter(pk=part.pk).update(match_count=matches)
-        done = RunPartition.objects.filter(run_id=part.run_id, status="done").count()
-        total = part.run.partition_count
-        Run.objects.filter(pk=part.run_id, status=Run.Status.RUNNING).update(
-            progress=10 + 60 * done // total, phase=f"reconciling: {done} of {total} parts done"
-        )
+    # After the commit, and only if no other part holds the run just now: progress is for
+    # people, and waiting for it would queue the parts behind one another.
+    done = RunPartition.objects.filter(run_id=part.run_id, status="done").count()
+    total = part.run.partition_count
+    phase = f"reconciling: {done} of {total} parts done"
+    with connection.cursor() as cursor:
+        cursor.execute(PROGRESS, [10 + 60 * done // total, phase, part.run_id])
 
 
 def merge_when_done(run_id: int) -> str:

@@ -241,3 +241,30 @@ def test_a_run_whose_whole_worker_is_killed_is_finished_by_the_next_worker():
             reference = _reference_run(internal, external, second)
     assert first.process.returncode == -signal.SIGKILL
     _assert_finished_once_like(run, reference)
+
+
+def test_a_split_run_whose_worker_dies_inside_a_part_is_finished_once():
+    """A part is killed mid-way: redelivered, done once; the run merges and stores once."""
+    from reconciliation.models import RunPartition
+
+    internal, external = _datasets()
+    split = {"RUN_PARTITIONS": "4", "RUN_PARTITION_MIN_ROWS": "1"}
+    with worker_process(extra_env=split) as worker, _sending_to(worker.queue):
+        run = runs.start_run(type="trades", internal=internal, external=external)
+        deadline = time.monotonic() + 60
+        while not RunPartition.objects.filter(run=run, status="running").exists():
+            assert time.monotonic() < deadline, worker.log()[-4000:]
+            time.sleep(0.02)
+        (pool_process,) = worker.pool_pids()
+        os.kill(pool_process, signal.SIGKILL)
+        run = _wait_until_finished(run, worker)
+        reference = runs.start_run(type="trades", internal=internal, external=external)
+        reference = _wait_until_finished(reference, worker)
+    assert run.status == reference.status == "succeeded", (run.message, reference.message)
+    assert run.partition_count == 4
+    assert max(RunPartition.objects.filter(run=run).values_list("deliveries", flat=True)) == 2
+    assert run.break_count == reference.break_count == EXPECTED_BREAKS
+    assert _observations(run) == _observations(reference)
+    assert BreakObservation.objects.filter(run=run).count() == run.break_count
+    assert TradeMatch.objects.filter(run=run).count() == run.match_count
+    assert run.match_count == reference.match_count
