@@ -88,12 +88,14 @@ def _units(run: Run, counts: Counter) -> list[tuple[list[str], int]]:
 
 def split(run: Run) -> str:
     """Create the run's parts (once) and queue those not done; the run stays running."""
+    # Planned before taking the run's lock (its queries take seconds on millions of rows, and a
+    # cancel would wait for them); the plan is the same for every delivery.
+    planned = plan(run, settings.RUN_PARTITIONS) if not run.partition_count else []
     with transaction.atomic():
         locked = Run.objects.select_for_update().get(pk=run.pk)
         if locked.status != Run.Status.RUNNING:
             return locked.status
         if not locked.partition_count:
-            planned = plan(run, settings.RUN_PARTITIONS)
             RunPartition.objects.bulk_create(
                 RunPartition(run=run, number=n, assets=assets, row_count=rows)
                 for n, (assets, rows) in enumerate(planned, start=1)
