@@ -9,7 +9,8 @@ Timed:
 - `trades` and `position` runs executed whole, each in a fresh process (`runs.execute_run`, as a
   worker does): from start to breaks, observations and matches stored; the process's peak RSS.
   Targets: <= 12 s, <= 2 GB.
-- the same trades run split into RUN_PARTITIONS parts, executed by real Celery worker processes
+- the same trades and position runs split into RUN_PARTITIONS parts, executed by real Celery
+  worker processes
   (concurrency 1 each): once with one worker, once with two; start to succeeded, and how many of
   the machine's cores were busy meanwhile (workers and PostgreSQL share them here).
   Target: two workers >= 1.7x faster than one.
@@ -201,7 +202,7 @@ def _workers(count: int, queue: str, folder: Path):
             log.close()
 
 
-def _split(internal: int, external: int, workers: int, folder: Path) -> dict:
+def _split(type_: str, internal: int, external: int, workers: int, folder: Path) -> dict:
     from django.conf import settings
 
     from config.celery import app
@@ -212,7 +213,7 @@ def _split(internal: int, external: int, workers: int, folder: Path) -> dict:
     app.conf.task_default_queue = queue
     with _workers(workers, queue, folder):
         started, busy_before = time.perf_counter(), _busy_seconds()
-        run_id = _start("trades", internal, external)
+        run_id = _start(type_, internal, external)
         while Run.objects.filter(pk=run_id, status__in=["queued", "running"]).exists():
             time.sleep(0.05)
         seconds = time.perf_counter() - started
@@ -243,18 +244,24 @@ def run(rows: int, folder: Path) -> dict:
         print(f"  whole trades run: {trades}", file=sys.stderr)
         position = _whole("position", ids["book balances"], ids["exchange balances"], idle)
         print(f"  whole position run: {position}", file=sys.stderr)
-        one = _split(ids["book trades"], ids["exchange trades"], 1, folder)
-        print(f"  split run, 1 worker: {one}", file=sys.stderr)
-        two = _split(ids["book trades"], ids["exchange trades"], 2, folder)
-        print(f"  split run, 2 workers: {two}", file=sys.stderr)
+        split = {}
+        for type_, side in (("trades", "trades"), ("position", "balances")):
+            for workers in (1, 2):
+                split[type_, workers] = _split(
+                    type_, ids[f"book {side}"], ids[f"exchange {side}"], workers, folder
+                )
+                print(f"  split {type_} run, {workers} worker(s): {split[type_, workers]}",
+                      file=sys.stderr)  # fmt: skip
         _forget_queue(idle)
     return {
         "rows_per_side": rows,
         "trades_whole": trades,
         "position_whole": position,
-        "split_trades_1_worker": one,
-        "split_trades_2_workers": two,
-        "speedup_2_workers": round(one["seconds"] / two["seconds"], 2),
+        **{f"split_{t}_{w}_worker{'s' if w > 1 else ''}": v for (t, w), v in split.items()},
+        **{
+            f"speedup_2_workers_{t}": round(split[t, 1]["seconds"] / split[t, 2]["seconds"], 2)
+            for t in ("trades", "position")
+        },
     }
 
 

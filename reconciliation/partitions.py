@@ -16,6 +16,7 @@ run's lock and stores once. `fees` is never split: its totals per fee asset span
 
 from __future__ import annotations
 
+import heapq
 import io
 import logging
 import time
@@ -54,13 +55,16 @@ def plan(run: Run, parts: int) -> list[tuple[list[str], int]]:
     for dataset in (run.internal_dataset, run.external_dataset):
         counts.update(frames.rows_by_partition_key(dataset))
     units = _units(run, counts)
-    groups = [([], 0) for _ in range(min(parts, len(units)))]
+    size = min(parts, len(units))
+    groups: list[list[str]] = [[] for _ in range(size)]
+    emptiest = [(0, i) for i in range(size)]  # a heap of (rows, group): linear in the assets
     # Largest unit first into the emptiest group: deterministic, and close to even.
     for assets, rows in sorted(units, key=lambda unit: (-unit[1], unit[0])):
-        emptiest = min(range(len(groups)), key=lambda i: (groups[i][1], i))
-        held, total = groups[emptiest]
-        groups[emptiest] = ([*held, *assets], total + rows)
-    return [(sorted(assets), rows) for assets, rows in groups if assets]
+        total, index = heapq.heappop(emptiest)
+        groups[index].extend(assets)
+        heapq.heappush(emptiest, (total + rows, index))
+    totals = dict((index, total) for total, index in emptiest)
+    return [(sorted(groups[i]), totals[i]) for i in range(size) if groups[i]]
 
 
 def _units(run: Run, counts: Counter) -> list[tuple[list[str], int]]:
@@ -79,11 +83,12 @@ def _units(run: Run, counts: Counter) -> list[tuple[list[str], int]]:
             first = root(bases[0])
             for other in bases[1:]:
                 parent[root(other)] = first
-    units: dict[str, tuple[list[str], int]] = {}
+    assets_of: dict[str, list[str]] = {}
+    rows_of: Counter = Counter()
     for asset, rows in counts.items():
-        assets, total = units.get(root(asset), ([], 0))
-        units[root(asset)] = ([*assets, asset], total + rows)
-    return [(sorted(assets), rows) for assets, rows in units.values()]
+        assets_of.setdefault(root(asset), []).append(asset)
+        rows_of[root(asset)] += rows
+    return [(sorted(assets), rows_of[key]) for key, assets in assets_of.items()]
 
 
 def split(run: Run) -> str:

@@ -291,3 +291,15 @@ def test_trades_sharing_an_id_across_pairs_stay_in_one_part(book, kraken, settin
     assert observed(split) == observed(Run.objects.get(pk=whole.pk))
     keys = [key for key, *_ in observed(split)]
     assert "trades|main|T1|pair" in keys
+
+
+def test_a_plan_over_many_assets_holds_each_once_in_balanced_parts(demo, monkeypatch):
+    run = start(demo, "position", "book balances", "kraken ledgers")
+    counts = {f"A{n:06d}": 1 + n % 7 for n in range(200_000)}  # a book of 200,000 assets
+    monkeypatch.setattr(frames, "rows_by_partition_key", lambda dataset: counts)
+    planned = partitions.plan(run, 4)
+    assets = [asset for group, _ in planned for asset in group]
+    assert len(assets) == len(set(assets)) == len(counts)
+    totals = [rows for _, rows in planned]
+    assert sum(totals) == 2 * sum(counts.values())  # both datasets counted
+    assert max(totals) - min(totals) <= 2 * 7  # no part more than one asset's rows heavier
