@@ -195,7 +195,9 @@ UPLOAD_STAGING_DIR = Path(
 )
 # Runs: a run whose two datasets hold at least RUN_PARTITION_MIN_ROWS rows is split by asset into
 # up to RUN_PARTITIONS parts that any workers execute in parallel (reconciliation/partitions.py).
-RUN_PARTITIONS = env.int("RUN_PARTITIONS", default=4)
+# Off (1) by default: on one machine the workers share its cores with PostgreSQL and a split run
+# is no faster (README, Performance); set it where workers run on several machines.
+RUN_PARTITIONS = env.int("RUN_PARTITIONS", default=1)
 RUN_PARTITION_MIN_ROWS = env.int("RUN_PARTITION_MIN_ROWS", default=400_000)
 # Fernet key that encrypts stored exchange credentials (see README); empty: none can be stored.
 CREDENTIALS_ENCRYPTION_KEY = env.str("CREDENTIALS_ENCRYPTION_KEY", default="")

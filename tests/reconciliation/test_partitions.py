@@ -158,13 +158,19 @@ def test_cancel_between_parts_stops_the_run_and_stores_nothing(demo, split_every
 
 
 def test_small_runs_and_fee_runs_are_not_split(demo, settings):
-    settings.RUN_PARTITION_MIN_ROWS = 10**9
+    settings.RUN_PARTITIONS, settings.RUN_PARTITION_MIN_ROWS = 3, 10**9
     run = start(demo, "position", "book balances", "kraken ledgers")
     assert runs.execute_run(run.pk) == "succeeded" and not RunPartition.objects.exists()
     settings.RUN_PARTITION_MIN_ROWS = 1
     fees = start(demo, "fees", "book trades", "kraken trades")
     assert runs.execute_run(fees.pk) == "succeeded"
     assert Run.objects.get(pk=fees.pk).partition_count == 0
+
+
+def test_runs_are_not_split_unless_configured(demo, settings):
+    settings.RUN_PARTITION_MIN_ROWS = 1  # RUN_PARTITIONS keeps its default, 1
+    run = start(demo, "trades", "book trades", "kraken trades")
+    assert runs.execute_run(run.pk) == "succeeded" and not RunPartition.objects.exists()
 
 
 @pytest.mark.worker
