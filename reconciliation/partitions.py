@@ -162,12 +162,7 @@ def execute_partition(run_id: int, number: int, *, worker: str = "") -> str:
         return merge_when_done(run_id)
     run = part.run
     if part.deliveries > runs.MAX_DELIVERIES:
-        message = (
-            f"Part {number} of the run was started {runs.MAX_DELIVERIES} times without "
-            "finishing (its worker stopped each time); the run was given up. Start it again."
-        )
-        runs.finish(run, Run.Status.FAILED, message)
-        return Run.Status.FAILED
+        return runs.give_up(run, f"Part {number} of the run")
     with runs.failures_recorded(run) as outcome:
         _check_cancel(run_id)
         inputs = runs.load_inputs(run, assets=part.assets)
@@ -250,12 +245,7 @@ def merge_when_done(run_id: int) -> str:
         return runs.store_and_finish(run, RunResult(empty_breaks()), engine_ms=0)
     Run.objects.filter(pk=run_id).update(merges=F("merges") + 1)
     if Run.objects.get(pk=run_id).merges > runs.MAX_DELIVERIES:
-        message = (
-            f"Merging the run's parts was started {runs.MAX_DELIVERIES} times without finishing "
-            "(its worker stopped each time, perhaps for lack of memory); the run was given up."
-        )
-        runs.finish(run, Run.Status.FAILED, message)
-        return Run.Status.FAILED
+        return runs.give_up(run, "Merging the run's parts")
     with runs.failures_recorded(run) as outcome:
         _check_cancel(run_id)
         Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(

@@ -99,10 +99,13 @@ def where_it_started(run: Run, account: str, asset: str) -> dict | None:
     return balances.where_divergence_started(internal_ledger, external_ledger, account, asset)
 
 
-def _trades(run: Run, inputs: dict, definition: RuleDefinition) -> RunResult:
+def _both_sides(run: Run, inputs: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
     account = run.internal_dataset.account.code
-    internal = _one_account(inputs["internal"], account)
-    external = _one_account(inputs["external"], account)
+    return _one_account(inputs["internal"], account), _one_account(inputs["external"], account)
+
+
+def _trades(run: Run, inputs: dict, definition: RuleDefinition) -> RunResult:
+    internal, external = _both_sides(run, inputs)
     match = trades.match_trades(internal, external, definition.tolerances["trades"])
     if run.type == "fees":
         found = fees.reconcile_fees(match, internal, external, definition.tolerances["fees"])
@@ -111,22 +114,16 @@ def _trades(run: Run, inputs: dict, definition: RuleDefinition) -> RunResult:
 
 
 def _margin(run: Run, inputs: dict, definition: RuleDefinition) -> pl.DataFrame:
-    account = run.internal_dataset.account.code
-    internal = _one_account(inputs["internal"], account)
-    external = _one_account(inputs["external"], account)
-    return margin.reconcile_margin(
-        internal, external, definition.tolerances["margin"], as_of=run.as_of
-    )
+    internal, external = _both_sides(run, inputs)
+    rules = definition.tolerances["margin"]
+    return margin.reconcile_margin(internal, external, rules, as_of=run.as_of)
 
 
 def _pnl(run: Run, inputs: dict, definition: RuleDefinition) -> pl.DataFrame:
     """The book's realised PnL against what the exchange's trades realise (FIFO or average)."""
-    account = run.internal_dataset.account.code
-    book = _one_account(inputs["internal"], account)
-    exchange_trades = _one_account(inputs["external"], account)
-    return pnl.reconcile_pnl(
-        book, exchange_trades, definition.tolerances["pnl"], method=definition.pnl_method
-    )
+    book, exchange_trades = _both_sides(run, inputs)
+    rules = definition.tolerances["pnl"]
+    return pnl.reconcile_pnl(book, exchange_trades, rules, method=definition.pnl_method)
 
 
 def reconcile(run: Run, inputs: dict, definition: RuleDefinition) -> RunResult:

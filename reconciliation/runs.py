@@ -169,13 +169,19 @@ def _claim(run_id: int) -> Run | None:
             "internal_dataset", "external_dataset", "prices_dataset", "rule_set_version"
         ).get(pk=run_id)
     if run.deliveries > MAX_DELIVERIES:
-        message = (
-            f"The run was started {MAX_DELIVERIES} times without finishing (its worker "
-            "stopped each time); it was given up. Start it again."
-        )
-        finish(run, Run.Status.FAILED, message)
+        give_up(run, "The run")
         return None
     return run
+
+
+def give_up(run: Run, what: str) -> str:
+    """Fail a run one of whose steps keeps dying (a worker killed each time, out of memory)."""
+    message = (
+        f"{what} was started {MAX_DELIVERIES} times without finishing (its worker stopped "
+        "each time, perhaps for lack of memory); the run was given up. Start it again."
+    )
+    finish(run, Run.Status.FAILED, message)
+    return Run.Status.FAILED
 
 
 def finish(run: Run, status_: str, message: str = "") -> bool:
