@@ -137,3 +137,16 @@ def _wait_for_heartbeat(hostname: str, process: subprocess.Popen, log_path: Path
             break
         time.sleep(0.2)
     raise RuntimeError(f"worker {hostname} did not start:\n{log_path.read_text()[-4000:]}")
+
+
+@contextmanager
+def sending_to(queue: str):
+    """Tasks sent meanwhile (a run's, on commit) go to `queue`."""
+    from config.celery import app
+
+    previous = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    try:
+        yield queue
+    finally:
+        app.conf.task_default_queue = previous

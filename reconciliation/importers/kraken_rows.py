@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -130,6 +131,28 @@ def _row_numbers(length: int) -> pa.Array:
     return pa.array(range(1, length + 1), pa.int64())
 
 
+@dataclass(frozen=True)
+class _Records:
+    """An answer's entries, oldest first and from `since` on, with row numbers and columns."""
+
+    keys: list[str]
+    records: list[dict]
+    rows: pa.Array
+    dropped: int
+
+    @classmethod
+    def of(cls, entries: list, since: datetime | None) -> _Records:
+        kept, dropped = _after_since(_chronological(entries), since)
+        records = [entry for _, entry in kept]
+        return cls([key for key, _ in kept], records, _row_numbers(len(records)), dropped)
+
+    def field(self, name: str) -> pa.Array:
+        return _strings(record.get(name) for record in self.records)
+
+    def text(self, name: str) -> pa.Array:
+        return pa.array([_text(r.get(name)) or "" for r in self.records], pa.string())
+
+
 def _assets(codes: pa.Array, rows: pa.Array, column: str, aliases, errors: RowErrors):
     codes = required_text(codes, rows, column, errors)
     assets = normalise_assets(codes, aliases)
@@ -186,19 +209,12 @@ _LEDGER_FIELDS = {"refid", "time", "type", "subtype", "asset", "amount", "fee", 
 
 def ledger_table(entries: list, aliases: dict[str, str], since: datetime | None) -> Parsed:
     errors = RowErrors()
-    entries, dropped = _after_since(_chronological(entries), since)
-    records = [entry for _, entry in entries]
-    rows = _row_numbers(len(records))
-
-    def field(name: str) -> pa.Array:
-        return _strings(record.get(name) for record in records)
-
-    def text(name: str) -> pa.Array:
-        return pa.array([_text(record.get(name)) or "" for record in records], pa.string())
-
+    answer = _Records.of(entries, since)
+    records, rows, dropped = answer.records, answer.rows, answer.dropped
+    field, text = answer.field, answer.text
     columns = {
         "row_number": rows,
-        "entry_id": pa.array([key for key, _ in entries], pa.string()),
+        "entry_id": pa.array(answer.keys, pa.string()),
         "reference": text("refid"),
         "asset": _assets(field("asset"), rows, "asset", aliases, errors),
         "wallet": text("wallet"),
@@ -259,16 +275,9 @@ class PairResolver:
 
 def trades_table(entries: list, aliases, since: datetime | None, pairs: PairResolver) -> Parsed:
     errors = RowErrors()
-    entries, dropped = _after_since(_chronological(entries), since)
-    records = [entry for _, entry in entries]
-    rows = _row_numbers(len(records))
-
-    def field(name: str) -> pa.Array:
-        return _strings(record.get(name) for record in records)
-
-    def text(name: str) -> pa.Array:
-        return pa.array([_text(record.get(name)) or "" for record in records], pa.string())
-
+    answer = _Records.of(entries, since)
+    records, rows, dropped = answer.records, answer.rows, answer.dropped
+    field, text = answer.field, answer.text
     bases, quotes, names = [], [], []
     for row, record in zip(rows.to_pylist(), records, strict=True):
         pair_id = _text(record.get("pair")) or ""
@@ -285,7 +294,7 @@ def trades_table(entries: list, aliases, since: datetime | None, pairs: PairReso
     quote = pa.array(quotes, pa.string())
     columns = {
         "row_number": rows,
-        "trade_id": pa.array([key for key, _ in entries], pa.string()),
+        "trade_id": pa.array(answer.keys, pa.string()),
         "order_id": text("ordertxid"),
         "exchange_trade_id": text("trade_id"),
         "pair": pa.array(names, pa.string()),

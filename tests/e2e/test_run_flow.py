@@ -1,23 +1,17 @@
 import pytest
 
-from config.celery import app
 from reconciliation import demo_data
 from reconciliation.models import Break
 from tests.e2e.test_sign_in_flow import sign_in
-from tests.worker import running_worker
+from tests.worker import running_worker, sending_to
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def worker_queue():
-    with running_worker() as (queue, _hostname):
-        previous = app.conf.task_default_queue
-        app.conf.task_default_queue = queue
-        try:
-            yield queue
-        finally:
-            app.conf.task_default_queue = previous
+    with running_worker() as (queue, _hostname), sending_to(queue):
+        yield queue
 
 
 def test_risk_runs_a_reconciliation_and_works_a_break(

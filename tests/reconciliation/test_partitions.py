@@ -4,7 +4,7 @@ import pytest
 
 from reconciliation import demo_data, frames, partitions, runs
 from reconciliation.models import Break, BreakObservation, Dataset, Run, RunPartition, TradeMatch
-from tests.worker import running_worker
+from tests.worker import running_worker, sending_to
 
 pytestmark = pytest.mark.django_db
 
@@ -178,18 +178,10 @@ def test_runs_are_not_split_unless_configured(demo, settings):
 def test_two_worker_processes_share_the_parts_of_a_run(settings):
     settings.RUN_PARTITION_MIN_ROWS = 1
     settings.RUN_PARTITIONS = 4
-    from config.celery import app
-
     demo = {name: Dataset.objects.get(pk=pk) for name, pk in demo_data.load().items()}
     extra = {"RUN_PARTITION_MIN_ROWS": "1", "RUN_PARTITIONS": "4"}
-    with running_worker(concurrency=2, extra_env=extra) as (queue, _hostname):
-        previous = app.conf.task_default_queue
-        app.conf.task_default_queue = queue
-        try:
-            run = start(demo, "trades", "book trades", "kraken trades")
-            run = _wait(run)
-        finally:
-            app.conf.task_default_queue = previous
+    with running_worker(concurrency=2, extra_env=extra) as (queue, _hostname), sending_to(queue):
+        run = _wait(start(demo, "trades", "book trades", "kraken trades"))
     assert run.status == "succeeded", run.message
     assert run.partition_count == 4
     parts = RunPartition.objects.filter(run=run)

@@ -5,24 +5,18 @@ import json
 import pytest
 from django.core.management import call_command
 
-from config.celery import app
 from reconciliation import demo_data
 from reconciliation.models import BreakObservation, Run
 from reconciliation.tasks import execute_run
-from tests.worker import running_worker
+from tests.worker import running_worker, sending_to
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def worker_queue():
-    with running_worker(concurrency=2) as (queue, _hostname):
-        previous = app.conf.task_default_queue
-        app.conf.task_default_queue = queue
-        try:
-            yield queue
-        finally:
-            app.conf.task_default_queue = previous
+    with running_worker(concurrency=2) as (queue, _hostname), sending_to(queue):
+        yield queue
 
 
 def test_command_starts_a_run_that_a_worker_executes(worker_queue, capsys):

@@ -12,7 +12,6 @@ import signal
 import time
 import uuid
 from collections import Counter
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,10 +21,9 @@ from django.db.models import Count
 from audit import selectors as audit_selectors
 from audit import services as audit_services
 from audit.models import AuditEvent
-from config.celery import app
 from reconciliation import ingest, runs, services
 from reconciliation.models import Break, BreakObservation, Dataset, Run, TradeMatch
-from tests.worker import Worker, worker_process
+from tests.worker import Worker, sending_to, worker_process
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -76,17 +74,6 @@ def _datasets() -> tuple[Dataset, Dataset]:
     )  # fmt: skip
     assert internal.row_count == external.row_count == TRADES
     return internal, external
-
-
-@contextmanager
-def _sending_to(queue: str):
-    """Tasks sent meanwhile (a run's, on commit) go to `queue`."""
-    previous = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
-    try:
-        yield
-    finally:
-        app.conf.task_default_queue = previous
 
 
 def _state(run: Run) -> dict:
@@ -197,7 +184,7 @@ def test_a_run_whose_pool_process_is_killed_while_storing_is_finished_by_the_red
     """SIGKILL of the pool process: the main process requeues the task (reject on worker lost)."""
     internal, external = _datasets()
     audit_services.export_head()  # verify_chain then also checks this head is kept
-    with worker_process(extra_env=WHOLE_RUN) as worker, _sending_to(worker.queue):
+    with worker_process(extra_env=WHOLE_RUN) as worker, sending_to(worker.queue):
         run = runs.start_run(type="trades", internal=internal, external=external)
         _wait_for_phase(run, STORING, worker)
         # Inside the store's transaction, while PostgreSQL merges the staged breaks (a statement
@@ -222,7 +209,7 @@ def test_a_run_whose_whole_worker_is_killed_is_finished_by_the_next_worker():
     audit_services.export_head()
     queue = f"test-{uuid.uuid4().hex[:12]}"
     env = {**WHOLE_RUN, "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT)}
-    with _sending_to(queue):
+    with sending_to(queue):
         with worker_process(extra_env=env, queue=queue, name=f"{queue}-first") as first:
             run = runs.start_run(type="trades", internal=internal, external=external)
             _wait_for_phase(run, BEFORE_STORING, first)
@@ -249,7 +236,7 @@ def test_a_split_run_whose_worker_dies_inside_a_part_is_finished_once():
 
     internal, external = _datasets()
     split = {"RUN_PARTITIONS": "4", "RUN_PARTITION_MIN_ROWS": "1"}
-    with worker_process(extra_env=split) as worker, _sending_to(worker.queue):
+    with worker_process(extra_env=split) as worker, sending_to(worker.queue):
         run = runs.start_run(type="trades", internal=internal, external=external)
         deadline = time.monotonic() + 60
         while not RunPartition.objects.filter(run=run, status="running").exists():
