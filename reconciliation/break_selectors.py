@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from reconciliation import match_store
 from reconciliation.models import Break, Run
 from reconciliation.selectors import accessible
 
@@ -70,6 +72,18 @@ def access_run(user, run_id) -> Run:
         "prices_dataset", "rule_set_version__rule_set", "created_by",
     )  # fmt: skip
     return accessible(user, queryset, run_id, "run")
+
+
+def match_page(run: Run, *, after: str = "", size: int = 100) -> match_store.Page:
+    """One page of a run's trade matches, by match id (see match_store.page)."""
+    with connection.cursor() as cursor:
+        return match_store.page(cursor, run.pk, after=after, size=size)
+
+
+def run_matches(run: Run):
+    """All of a run's trade matches as a frame, in match id order."""
+    with connection.cursor() as cursor:
+        return match_store.all_matches(cursor, run.pk)
 
 
 def overview_figures() -> dict:

@@ -18,16 +18,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit import services as audit
+from reconciliation import match_store
 from reconciliation.models import Run
 
 STAGED = [
     "identity", "break_key", "account", "asset", "entity", "field", "internal_value",
     "external_value", "difference", "difference_pct", "value_rc", "severity", "causes",
     "suggested_value", "details",
-]  # fmt: skip
-MATCH_COLUMNS = [
-    "match_id", "rule", "account", "pair", "side", "internal_ids", "external_ids",
-    "internal_quantity", "external_quantity", "internal_price", "external_price",
 ]  # fmt: skip
 
 
@@ -210,9 +207,9 @@ def store_results(
             cursor.execute(RESOLVE, params)
             resolved = cursor.rowcount
         cursor.execute("DROP TABLE staged_breaks")
-        matches = store_matches(cursor, run, result.matches)
-        if result.matches is None:
-            matches = match_count
+        matches = match_count
+        if result.matches is not None:
+            matches = match_store.store(cursor, run.pk, 0, result.matches)
         by_severity = staged.group_by("severity").len().sort("severity").rows()
         Run.objects.filter(pk=run.pk).update(
             break_count=staged.height,
@@ -238,19 +235,3 @@ def _newer_run_exists(run: Run) -> bool:
         external_dataset__account_id=run.external_dataset.account_id,
         as_of__gt=run.as_of,
     ).exists()
-
-
-def store_matches(cursor, run: Run, matches: pl.DataFrame | None) -> int | None:
-    """COPY a run's trade matches; the caller's transaction makes it once (see store_results)."""
-    if matches is None:
-        return None
-    frame = matches.select(
-        pl.lit(run.pk).alias("run_id"),
-        *[
-            _json_list(name).alias(name) if name.endswith("_ids") else pl.col(name)
-            for name in MATCH_COLUMNS
-        ],
-    )
-    columns = ", ".join(["run_id", *MATCH_COLUMNS])
-    _copy(cursor, f"COPY reconciliation_tradematch ({columns}) FROM STDIN (FORMAT csv)", frame)
-    return frame.height

@@ -1,16 +1,25 @@
-"""Stored records into engine frames, fast and exact: COPY out, read by Arrow as decimal128."""
+"""Datasets as engine frames, fast and exact.
+
+Each import also writes its records in the engine's shape as compressed Arrow IPC
+(`DatasetFrame`, `write`): a run reads those back in a fraction of a second. A dataset without
+them (imported before they existed, or written by other means) is read from its records:
+COPY out, parsed by Arrow as decimal128. Both give the same frame (tests/reconciliation/
+test_frames.py).
+"""
 
 from __future__ import annotations
 
 import io
 
 import polars as pl
+import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.db import connection
 
 from reconciliation.engine import types
-from reconciliation.models import Dataset
+from reconciliation.models import Dataset, DatasetFrame
 from reconciliation.models.datasets import RECORD_MODELS
 
 SCHEMAS = {"balances": types.BALANCES, "ledger": types.LEDGER, "trades": types.TRADES,
@@ -33,11 +42,69 @@ PARTITION_COLUMN = {"balances": "asset", "ledger": "asset", "trades": "base", "m
 PARTITION_KEY = "split_part({column}, '.', 1)"
 
 
+FRAME_TABLE = DatasetFrame._meta.db_table
+
+
+def write(dataset_id: int, kind: str, number: int, table: pa.Table) -> None:
+    """Keep one imported piece (canonical columns, decimals as validated text) as a frame."""
+    schema = SCHEMAS[kind]
+    columns = {}
+    for name, kind_of in schema.items():
+        values = table[name]
+        if kind_of == types.DECIMAL:  # plain decimals of <= 20 + 18 digits: exact
+            values = pc.cast(values, pa.decimal128(38, 18))
+        columns[name] = values
+    frame = pl.from_arrow(pa.table({"row_number": table["row_number"], **columns}))
+    if not frame.get_column("row_number").is_sorted():
+        frame = frame.sort("row_number")
+    buffer = io.BytesIO()
+    frame.drop("row_number").cast(schema).write_ipc(buffer, compression="lz4")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {FRAME_TABLE} (dataset_id, number, row_count, data) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s)",
+            [dataset_id, number, frame.height, buffer.getvalue()],
+        )
+
+
 def load(dataset: Dataset, assets: list[str] | None = None) -> pl.DataFrame:
     """The dataset's records in the engine's shape for its kind, in file order.
 
     With `assets`, only the rows of those assets (suffixes included): one part of a run.
     """
+    frame = stored(dataset)
+    if frame is None:
+        return load_records(dataset, assets)
+    if assets is not None:
+        frame = frame.filter(partition_key(dataset.kind).is_in(list(assets)))
+    return frame
+
+
+def partition_key(kind: str) -> pl.Expr:
+    """PARTITION_KEY in polars: the partition column up to its first dot."""
+    return pl.col(PARTITION_COLUMN[kind]).str.split(".").list.first()
+
+
+def stored(dataset: Dataset) -> pl.DataFrame | None:
+    """The dataset's columnar copy, whole; None if it has none."""
+    connection.ensure_connection()
+    # A cursor of psycopg's own with binary results: the bytes as they are, rather than hex
+    # text twice their size (Django's cursors bind on the client, which cannot).
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(
+            f"SELECT row_count, data FROM {FRAME_TABLE} WHERE dataset_id = %s ORDER BY number",  # noqa: S608
+            [dataset.pk],
+            binary=True,
+        )
+        pieces = cursor.fetchall()
+    if sum(count for count, _ in pieces) != dataset.row_count or not pieces:
+        return None  # none written (or, never expected, not all): read the records
+    frames = [pl.read_ipc(io.BytesIO(data), memory_map=False) for _, data in pieces]
+    return pl.concat(frames, rechunk=False) if len(frames) > 1 else frames[0]
+
+
+def load_records(dataset: Dataset, assets: list[str] | None = None) -> pl.DataFrame:
+    """The dataset read from its records (see `load`)."""
     schema = SCHEMAS[dataset.kind]
     model = RECORD_MODELS[dataset.kind]
     names = list(schema)
@@ -69,8 +136,13 @@ def load(dataset: Dataset, assets: list[str] | None = None) -> pl.DataFrame:
     return pl.from_arrow(table).cast(schema)
 
 
-def rows_by_partition_key(dataset: Dataset) -> dict[str, int]:
-    """How many rows the dataset has per partition key (asset without suffix)."""
+def rows_by_partition_key(dataset: Dataset, frame: pl.DataFrame | None = None) -> dict[str, int]:
+    """How many rows the dataset has per partition key (asset without suffix).
+
+    From `frame` (the dataset's stored frame) when given, else from its records.
+    """
+    if frame is not None:
+        return dict(frame.group_by(partition_key(dataset.kind)).len().rows())
     model = RECORD_MODELS[dataset.kind]
     key = PARTITION_KEY.format(column=PARTITION_COLUMN[dataset.kind])
     sql = f"SELECT {key}, count(*) FROM {model._meta.db_table} WHERE dataset_id = %s GROUP BY 1"  # noqa: S608
@@ -79,9 +151,16 @@ def rows_by_partition_key(dataset: Dataset) -> dict[str, int]:
         return dict(cursor.fetchall())
 
 
-def bases_sharing_trade_ids(internal: Dataset, external: Dataset) -> list[tuple[str, ...]]:
+def bases_sharing_trade_ids(
+    internal: Dataset, external: Dataset, stored_frames: tuple | None = None
+) -> list[tuple[str, ...]]:
     """Groups of bases (without suffix) whose trades share an id, on either side: the book's
-    trade id or exchange trade id, the exchange's trade id."""
+    trade id or exchange trade id, the exchange's trade id.
+
+    From `stored_frames` (internal, external) when given, else from the records.
+    """
+    if stored_frames is not None:
+        return _bases_sharing_ids_in(*stored_frames)
     table = RECORD_MODELS["trades"]._meta.db_table
     key = PARTITION_KEY.format(column="base")
     sql = f"""
@@ -99,3 +178,18 @@ def bases_sharing_trade_ids(internal: Dataset, external: Dataset) -> list[tuple[
     with connection.cursor() as cursor:
         cursor.execute(sql, [internal.pk, external.pk, internal.pk])
         return sorted({tuple(row[0]) for row in cursor.fetchall()})
+
+
+def _bases_sharing_ids_in(internal: pl.DataFrame, external: pl.DataFrame) -> list[tuple]:
+    base = partition_key("trades").alias("base")
+    ids = pl.concat([
+        internal.select(base, pl.col("trade_id").alias("id")),
+        external.select(base, pl.col("trade_id").alias("id")),
+        internal.filter(pl.col("exchange_trade_id") != "").select(
+            base, pl.col("exchange_trade_id").alias("id")
+        ),
+    ])  # fmt: skip
+    shared = (
+        ids.group_by("id").agg(pl.col("base").unique().sort()).filter(pl.col("base").list.len() > 1)
+    )
+    return sorted({tuple(bases) for bases in shared.get_column("base").to_list()})

@@ -23,6 +23,7 @@ from rest_framework import status
 
 from audit import services as audit
 from config.errors import DomainError
+from reconciliation import frames
 from reconciliation.importers import base, chunks, generic, reading, spreadsheet
 from reconciliation.importers.assets import aliases_for
 from reconciliation.importers.base import FileRejected, Parsed, RowErrors
@@ -320,6 +321,7 @@ def store(
             return ImportResult(existing, False)
         dataset_id = _next_dataset_id()
         copy_records(dataset_id, kind, table)
+        frames.write(dataset_id, kind, 0, table)
         dataset = _create_dataset(
             dataset_id, kind=kind, format_code=format_code, source=source, account=account,
             period=(start, end), content_hash=content_hash,
@@ -412,6 +414,7 @@ def _import_in_pieces(
                     continue  # keep reading to list the errors, but store nothing more
                 table = _complete(piece.table, fmt.kind, account)
                 copy_records(dataset_id, fmt.kind, table)
+                frames.write(dataset_id, fmt.kind, len(rows), table)
                 keys.append(table[fmt.key].combine_chunks())
                 rows.append(table["row_number"].combine_chunks())
                 count += table.num_rows

@@ -28,7 +28,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from reconciliation import break_store, frames
+from reconciliation import frames, match_store
 from reconciliation.break_store import RunCancelled, RunOver, RunResult
 from reconciliation.engine import rule_definition
 from reconciliation.engine.types import empty_breaks
@@ -51,10 +51,15 @@ def should_split(run: Run) -> bool:
 
 def plan(run: Run, parts: int) -> list[tuple[list[str], int]]:
     """Assets in up to `parts` groups of about equal rows: [(assets, rows)], largest first."""
+    sides = (run.internal_dataset, run.external_dataset)
+    # Counted from the datasets' stored frames when both have them (a second for millions of
+    # rows), else by queries on the records.
+    stored = [frames.stored(dataset) for dataset in sides]
+    stored_frames = tuple(stored) if all(f is not None for f in stored) else None
     counts = Counter()
-    for dataset in (run.internal_dataset, run.external_dataset):
-        counts.update(frames.rows_by_partition_key(dataset))
-    units = _units(run, counts)
+    for dataset, frame in zip(sides, stored, strict=True):
+        counts.update(frames.rows_by_partition_key(dataset, frame if stored_frames else None))
+    units = _units(run, counts, stored_frames)
     size = min(parts, len(units))
     groups: list[list[str]] = [[] for _ in range(size)]
     emptiest = [(0, i) for i in range(size)]  # a heap of (rows, group): linear in the assets
@@ -67,7 +72,7 @@ def plan(run: Run, parts: int) -> list[tuple[list[str], int]]:
     return [(sorted(groups[i]), totals[i]) for i in range(size) if groups[i]]
 
 
-def _units(run: Run, counts: Counter) -> list[tuple[list[str], int]]:
+def _units(run: Run, counts: Counter, stored_frames) -> list[tuple[list[str], int]]:
     """Assets that must stay in one part, with their rows: each asset alone, except that trades
     sharing an id across bases (an id match booked under another pair, an id booked twice)
     keep their bases together, so matching by id sees them as a whole run does."""
@@ -79,7 +84,10 @@ def _units(run: Run, counts: Counter) -> list[tuple[list[str], int]]:
         return asset
 
     if run.type == "trades":
-        for bases in frames.bases_sharing_trade_ids(run.internal_dataset, run.external_dataset):
+        shared = frames.bases_sharing_trade_ids(
+            run.internal_dataset, run.external_dataset, stored_frames
+        )
+        for bases in shared:
             first = root(bases[0])
             for other in bases[1:]:
                 parent[root(other)] = first
@@ -217,8 +225,9 @@ def _keep(part: RunPartition, result: RunResult, engine_ms: int) -> None:
                     break_count=result.breaks.height, engine_ms=engine_ms,
                     finished_at=timezone.now())
         )  # fmt: skip
-        if kept:  # parts store their matches in parallel; only the breaks wait for the merge
-            matches = break_store.store_matches(cursor, part.run, result.matches)
+        # Parts store their matches in parallel; only the breaks wait for the merge.
+        if kept and result.matches is not None:
+            matches = match_store.store(cursor, part.run_id, part.number, result.matches)
             RunPartition.objects.filter(pk=part.pk).update(match_count=matches)
     # After the commit, and only if no other part holds the run just now: progress is for
     # people, and waiting for it would queue the parts behind one another.

@@ -1,14 +1,19 @@
 """REST API for runs and breaks."""
 
+from decimal import Decimal
+
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from config.idempotency import idempotent
 from reconciliation import break_selectors, break_workflow, runs
-from reconciliation.models import Break, BreakComment, Dataset, RuleSetVersion, Run, TradeMatch
+from reconciliation.export import plain
+from reconciliation.models import Break, BreakComment, Dataset, RuleSetVersion, Run
 from reconciliation.serializers import PlainDecimalField
 
 
@@ -55,17 +60,6 @@ class BreakSerializer(serializers.ModelSerializer):
             "difference", "difference_pct", "value_rc", "severity", "causes", "suggested_value",
             "details",
         ]  # fmt: skip
-
-
-class MatchSerializer(serializers.ModelSerializer):
-    internal_quantity = PlainDecimalField()
-    external_quantity = PlainDecimalField()
-    internal_price = PlainDecimalField()
-    external_price = PlainDecimalField()
-
-    class Meta:
-        model = TradeMatch
-        exclude = ["id", "run"]
 
 
 class CommentSerializer(serializers.ModelSerializer):
@@ -148,19 +142,45 @@ class RunCancel(APIView):
         return Response(RunSerializer(run).data)
 
 
-class RunMatches(generics.ListAPIView):
-    """The trade matches a run recorded, with the rule that made each."""
+class RunMatches(APIView):
+    """The trade matches a run recorded, with the rule that made each, in match id order.
+
+    Pages go forward by match id: `after` (the last id of the previous page, as in `next`) and
+    `page_size` (1 to 1000, 100 by default). Decimals are plain strings.
+    """
 
     required_capability = "view_breaks"
-    serializer_class = MatchSerializer
-    pagination_class = type("ByMatch", (CursorPagination,), {"ordering": "match_id"})
-    filter_backends = []
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return TradeMatch.objects.none()
-        run = break_selectors.access_run(self.request.user, self.kwargs["run_id"])
-        return TradeMatch.objects.filter(run=run)
+    @extend_schema(
+        parameters=[OpenApiParameter("after", str), OpenApiParameter("page_size", int)],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request, run_id):
+        run = break_selectors.access_run(request.user, run_id)
+        size = _page_size(request.query_params.get("page_size"))
+        after = request.query_params.get("after", "")
+        found = break_selectors.match_page(run, after=after, size=size)
+        following = None
+        if found.next_after is not None:
+            following = replace_query_param(request.build_absolute_uri(), "after", found.next_after)
+        return Response({
+            "count": run.match_count or 0,
+            "next": following,
+            "results": [_plain_match(m) for m in found.matches],
+        })  # fmt: skip
+
+
+def _page_size(value: str | None) -> int:
+    if value is None:
+        return 100
+    if not value.isdigit() or not 1 <= int(value) <= 1000:
+        raise serializers.ValidationError({"page_size": ["must be a whole number from 1 to 1000"]})
+    return int(value)
+
+
+def _plain_match(match: dict) -> dict:
+    return {key: plain(value) if isinstance(value, Decimal) else value
+            for key, value in match.items()}  # fmt: skip
 
 
 class BreakList(generics.ListAPIView):

@@ -22,10 +22,10 @@ from rest_framework import status
 
 from audit import services as audit
 from config.errors import DomainError
-from reconciliation import break_store, frames, rule_sets
+from reconciliation import break_store, frames, match_store, rule_sets
 from reconciliation.break_store import RunCancelled, RunOver, RunResult
 from reconciliation.engine import rule_definition
-from reconciliation.models import Dataset, RuleSet, RuleSetVersion, Run, TradeMatch
+from reconciliation.models import Dataset, RuleSet, RuleSetVersion, Run
 
 logger = logging.getLogger(__name__)
 MAX_DELIVERIES = 3
@@ -202,7 +202,8 @@ def finish(run: Run, status_: str, message: str = "") -> bool:
         if ended and status_ != Run.Status.SUCCEEDED:
             # Parts of a split run store their matches as they finish: a run that did not
             # succeed keeps none.
-            TradeMatch.objects.filter(run_id=run.pk).delete()
+            with connection.cursor() as cursor:
+                match_store.delete(cursor, run.pk)
         if ended:
             audit.record(action=f"run.{status_}", object_type="run", object_id=run.pk,
                          after={"message": message} if message else None)  # fmt: skip

@@ -3,6 +3,7 @@
 from reconciliation.models.datasets import (
     BalanceRecord,
     Dataset,
+    DatasetFrame,
     LedgerEntryRecord,
     MarginRecord,
     PnlRecord,
@@ -14,10 +15,10 @@ from reconciliation.models.runs import (
     Break,
     BreakComment,
     BreakObservation,
+    MatchChunk,
     Run,
     RunPartition,
     Schedule,
-    TradeMatch,
 )
 from reconciliation.models.sources import Account, AssetAlias, ExchangeCredential, Source
 
@@ -29,9 +30,11 @@ __all__ = [
     "BreakComment",
     "BreakObservation",
     "Dataset",
+    "DatasetFrame",
     "ExchangeCredential",
     "LedgerEntryRecord",
     "MarginRecord",
+    "MatchChunk",
     "PnlRecord",
     "PriceRecord",
     "RuleSet",
@@ -40,6 +43,5 @@ __all__ = [
     "RunPartition",
     "Schedule",
     "Source",
-    "TradeMatch",
     "TradeRecord",
 ]

@@ -180,6 +180,32 @@ class PnlRecord(Record):
         ]
 
 
+class DatasetFrame(models.Model):
+    """A piece of a dataset's records in the engine's shape, as compressed Arrow IPC.
+
+    Written with the records, in the transaction that imports them, and immutable like them
+    (trigger). A run reads these instead of asking PostgreSQL to render a million rows as text:
+    the records stay the truth (queries, record pages, exports); this is their columnar copy
+    for the engine (reconciliation/frames.py). Datasets imported before frames existed, or
+    written by other means, have none and are read from their records.
+    """
+
+    dataset = models.ForeignKey(
+        Dataset, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
+    number = models.PositiveIntegerField()
+    row_count = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "number"], name="dataset_frame_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"frame {self.number} of dataset {self.dataset_id}"
+
+
 RECORD_MODELS = {
     "balances": BalanceRecord,
     "trades": TradeRecord,

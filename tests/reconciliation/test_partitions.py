@@ -3,7 +3,8 @@
 import pytest
 
 from reconciliation import demo_data, frames, partitions, runs
-from reconciliation.models import Break, BreakObservation, Dataset, Run, RunPartition, TradeMatch
+from reconciliation.break_selectors import run_matches
+from reconciliation.models import Break, BreakObservation, Dataset, MatchChunk, Run, RunPartition
 from tests.worker import running_worker, sending_to
 
 pytestmark = pytest.mark.django_db
@@ -71,8 +72,7 @@ def test_a_split_run_finds_exactly_what_a_whole_run_finds(demo, settings, case):
     assert observed(split) == observed(whole) and split.break_count == whole.break_count
     assert split.by_severity == whole.by_severity
     if case[0] == "trades":
-        matched = {r: sorted(TradeMatch.objects.filter(run=r).values_list("match_id", "rule"))
-                   for r in (whole, split)}  # fmt: skip
+        matched = {r: run_matches(r).select("match_id", "rule").rows() for r in (whole, split)}
         assert matched[split] == matched[whole] and split.match_count == whole.match_count
 
 
@@ -206,10 +206,10 @@ def test_a_cancelled_split_run_keeps_none_of_the_matches_its_parts_stored(demo, 
     runs.execute_run(run.pk)
     run.refresh_from_db()
     partitions.execute_partition(run.pk, 1)
-    assert TradeMatch.objects.filter(run=run).exists()  # a part stores its own matches
+    assert run_matches(run).height  # a part stores its own matches
     runs.cancel_run(run, by=None)
     assert partitions.execute_partition(run.pk, 2) == "cancelled"
-    assert not TradeMatch.objects.filter(run=run).exists()
+    assert not MatchChunk.objects.filter(run=run).exists()
 
 
 def test_a_part_stores_its_matches_once_even_when_delivered_again(demo, split_everything):
@@ -217,13 +217,14 @@ def test_a_part_stores_its_matches_once_even_when_delivered_again(demo, split_ev
     runs.execute_run(run.pk)
     run.refresh_from_db()
     partitions.execute_partition(run.pk, 1)
-    stored = TradeMatch.objects.filter(run=run).count()
+    stored = run_matches(run).height
     assert stored == RunPartition.objects.get(run=run, number=1).match_count
     partitions.execute_partition(run.pk, 1)  # redelivered after it was done
-    assert TradeMatch.objects.filter(run=run).count() == stored
+    assert run_matches(run).height == stored
     execute_parts(run, order=[2, 3])
     assert run.status == "succeeded"
-    assert run.match_count == TradeMatch.objects.filter(run=run).count()
+    assert run.match_count == run_matches(run).height
+    assert run_matches(run).get_column("match_id").is_unique().all()
 
 
 def test_a_part_finishing_after_the_run_failed_stores_nothing(demo, split_everything):
@@ -232,7 +233,7 @@ def test_a_part_finishing_after_the_run_failed_stores_nothing(demo, split_everyt
     run.refresh_from_db()
     runs.finish(run, "failed", "Part 1 could not be read.")  # another part failed meanwhile
     assert partitions.execute_partition(run.pk, 2) == "failed"
-    assert not TradeMatch.objects.filter(run=run).exists()
+    assert not MatchChunk.objects.filter(run=run).exists()
     assert RunPartition.objects.get(run=run, number=2).status != "done"
 
 
@@ -291,10 +292,39 @@ def test_trades_sharing_an_id_across_pairs_stay_in_one_part(book, kraken, settin
     assert "trades|main|T1|pair" in keys
 
 
+def test_the_plan_reads_the_same_from_stored_frames_as_from_records(book, kraken):
+    from reconciliation import ingest
+
+    header = "trade_id,account,pair,side,quantity,price,fee,fee_asset,executed_at"
+    rows = {
+        book: [header + ",exchange_trade_id",
+               "B1,main,ETH/USD,buy,1,100,0,USD,2026-01-01T00:00:00Z,K7",
+               "B2,main,SOL.S/USD,buy,1,10,0,USD,2026-01-01T00:00:00Z,",
+               "K8,main,ADA/USD,buy,1,1,0,USD,2026-01-01T00:00:00Z,"],
+        kraken: [header,
+                 "K7,main,BTC/USD,buy,1,100,0,USD,2026-01-01T00:00:00Z",
+                 "B2,main,DOT/USD,buy,1,10,0,USD,2026-01-01T00:00:00Z",
+                 "K8,main,ADA/USD,buy,1,1,0,USD,2026-01-01T00:00:00Z"],
+    }  # fmt: skip
+    internal, external = (
+        ingest.import_file(
+            source=account.source, account=account, format_code="generic-trades",
+            data=("\n".join(lines) + "\n").encode(), filename="t.csv",
+        ).dataset
+        for account, lines in rows.items()
+    )  # fmt: skip
+    stored = (frames.stored(internal), frames.stored(external))
+    shared = frames.bases_sharing_trade_ids(internal, external, stored)
+    assert shared == frames.bases_sharing_trade_ids(internal, external)
+    assert shared == [("BTC", "ETH"), ("DOT", "SOL")]  # by exchange trade id; SOL.S is SOL
+    for dataset, frame in zip((internal, external), stored, strict=True):
+        assert frames.rows_by_partition_key(dataset, frame) == frames.rows_by_partition_key(dataset)
+
+
 def test_a_plan_over_many_assets_holds_each_once_in_balanced_parts(demo, monkeypatch):
     run = start(demo, "position", "book balances", "kraken ledgers")
     counts = {f"A{n:06d}": 1 + n % 7 for n in range(200_000)}  # a book of 200,000 assets
-    monkeypatch.setattr(frames, "rows_by_partition_key", lambda dataset: counts)
+    monkeypatch.setattr(frames, "rows_by_partition_key", lambda dataset, frame=None: counts)
     planned = partitions.plan(run, 4)
     assets = [asset for group, _ in planned for asset in group]
     assert len(assets) == len(set(assets)) == len(counts)

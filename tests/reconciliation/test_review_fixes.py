@@ -115,10 +115,10 @@ def test_trade_ids_with_quotes_and_backslashes_are_stored_exactly(book, kraken):
     ).dataset  # fmt: skip
     run = runs.start_run(type="trades", internal=internal, external=kraken_rows)
     assert runs.execute_run(run.pk) == "succeeded"
-    from reconciliation.models import TradeMatch
+    from reconciliation.break_selectors import run_matches
 
-    match = TradeMatch.objects.get(run=run)
-    assert match.internal_ids == ['T"1\\\\x'] and match.external_ids == ['E"1']
+    (match,) = run_matches(run).to_dicts()
+    assert match["internal_ids"] == ['T"1\\\\x'] and match["external_ids"] == ['E"1']
 
 
 def test_pieces_ending_in_blank_lines_load_like_one_pass(kraken, monkeypatch):

@@ -22,7 +22,8 @@ from audit import selectors as audit_selectors
 from audit import services as audit_services
 from audit.models import AuditEvent
 from reconciliation import ingest, runs, services
-from reconciliation.models import Break, BreakObservation, Dataset, Run, TradeMatch
+from reconciliation.break_selectors import run_matches
+from reconciliation.models import Break, BreakObservation, Dataset, Run
 from tests.worker import Worker, sending_to, worker_process
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -167,7 +168,7 @@ def _assert_finished_once_like(run: Run, reference: Run) -> None:
     # Each break merged once per run (a second merge by the redelivery would count 3).
     assert set(Break.objects.values_list("times_seen", flat=True)) == {2}
     assert Break.objects.count() == EXPECTED_BREAKS
-    assert TradeMatch.objects.filter(run=run).count() == run.match_count
+    assert run_matches(run).height == run.match_count
     actions = Counter(
         AuditEvent.objects.filter(object_type="run", object_id=str(run.pk)).values_list(
             "action", flat=True
@@ -253,5 +254,5 @@ def test_a_split_run_whose_worker_dies_inside_a_part_is_finished_once():
     assert run.break_count == reference.break_count == EXPECTED_BREAKS
     assert _observations(run) == _observations(reference)
     assert BreakObservation.objects.filter(run=run).count() == run.break_count
-    assert TradeMatch.objects.filter(run=run).count() == run.match_count
+    assert run_matches(run).height == run.match_count
     assert run.match_count == reference.match_count
