@@ -3,16 +3,16 @@
 Setup (not timed): N exchange trades and about N book fills with split fills and injected
 differences (the generator of bench/engine_trades.py), and N book balances against N exchange
 balances (bench/engine_balances.py), each loaded through the product's import path into a
-throw-away database.
+throw-away database, with the columnar copy a worker writes after each import.
 
 Timed:
 - `trades` and `position` runs executed whole, each in a fresh process (`runs.execute_run`, as a
   worker does): from start to breaks, observations and matches stored; the process's peak RSS.
   Targets: <= 12 s, <= 2 GB.
 - the same trades and position runs split into RUN_PARTITIONS parts, executed by real Celery
-  worker processes
-  (concurrency 1 each): once with one worker, once with two; start to succeeded, and how many of
-  the machine's cores were busy meanwhile (workers and PostgreSQL share them here).
+  worker processes (concurrency 1 each, each confined to a core of its own): once with one
+  worker, once with two; start to succeeded, and how many of the machine's cores were busy
+  meanwhile (PostgreSQL shares them with the workers here).
   Target: two workers >= 1.7x faster than one.
 """
 
@@ -109,6 +109,14 @@ def _setup(rows: int) -> dict:
         "venue", "exchange", "generic-balances", _balances_csv(external)
     )
     print(f"  setup: loaded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    # What a worker does after each import: the datasets' columnar copies for the engine.
+    from reconciliation import frames
+    from reconciliation.models import Dataset
+
+    started = time.perf_counter()
+    for pk in ids.values():
+        frames.prepare(Dataset.objects.get(pk=pk))
+    print(f"  setup: frames prepared in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return ids
 
 
@@ -177,13 +185,17 @@ def _workers(count: int, queue: str, folder: Path):
 
     env = _child_env(CELERY_QUEUE=queue, RUN_PARTITIONS=str(PARTS), RUN_PARTITION_MIN_ROWS="1",
                      WORKER_HEARTBEAT_INTERVAL="1")  # fmt: skip
+    # Each worker confined to a core of its own, with one engine thread, as on machines of one
+    # core each: otherwise a single worker's engine already keeps both cores of this machine
+    # busy, and a second worker has nothing left to add. PostgreSQL is not confined.
+    env["POLARS_MAX_THREADS"] = "1"
     processes, names = [], []
     for n in range(count):
         name = f"bench{n}-{queue}@localhost"
         log = open(folder / f"worker-{n}.log", "w")  # noqa: SIM115 - closed with the process
-        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "warning",
-                   "--concurrency", "1", "-n", name, "--without-mingle",
-                   "--without-gossip"]  # fmt: skip
+        command = ["taskset", "--cpu-list", str(n % (os.cpu_count() or 1)), sys.executable, "-m",
+                   "celery", "-A", "config", "worker", "-l", "warning", "--concurrency", "1",
+                   "-n", name, "--without-mingle", "--without-gossip"]  # fmt: skip
         processes.append((subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
                                            stderr=subprocess.STDOUT), log))  # fmt: skip
         names.append(name)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 
 from reconciliation.export import plain, write_csv_rows, write_json_rows
 from reconciliation.models import Break, BreakObservation, Run
@@ -12,6 +14,23 @@ FIELDS = [
     "external_value", "difference", "difference_pct", "value_rc", "severity", "causes",
     "status", "first_seen_at", "last_seen_at", "times_seen",
 ]  # fmt: skip
+
+
+MATCH_FIELDS = [
+    "match_id", "rule", "account", "pair", "side", "internal_ids", "external_ids",
+    "internal_quantity", "external_quantity", "internal_price", "external_price",
+    "internal_fee", "external_fee", "internal_fee_asset", "external_fee_asset",
+]  # fmt: skip
+
+
+def match_row(match: dict) -> dict:
+    """A trade match with plain decimals and its ids as JSON arrays (ids may hold any text)."""
+    return {
+        name: json.dumps(match[name], ensure_ascii=False) if name.endswith("_ids")
+        else plain(match[name]) if isinstance(match[name], Decimal)
+        else ("" if match[name] is None else match[name])
+        for name in MATCH_FIELDS
+    }  # fmt: skip
 
 
 def _row(item: Break, observation: BreakObservation | None = None) -> dict:

@@ -80,6 +80,12 @@ def match_page(run: Run, *, after: str = "", size: int = 100) -> match_store.Pag
         return match_store.page(cursor, run.pk, after=after, size=size)
 
 
+def iter_matches(run: Run):
+    """A run's trade matches one by one, in match id order, as dicts."""
+    with connection.cursor() as cursor:
+        yield from match_store.iterate(cursor, run.pk)
+
+
 def run_matches(run: Run):
     """All of a run's trade matches as a frame, in match id order."""
     with connection.cursor() as cursor:

@@ -1,9 +1,9 @@
 """Datasets as engine frames, fast and exact.
 
-Each import also writes its records in the engine's shape as compressed Arrow IPC
-(`DatasetFrame`, `write`): a run reads those back in a fraction of a second. A dataset without
-them (imported before they existed, or written by other means) is read from its records:
-COPY out, parsed by Arrow as decimal128. Both give the same frame (tests/reconciliation/
+After each import a worker writes its records in the engine's shape as compressed Arrow IPC
+(`DatasetFrame`, `prepare`): a run reads those back in a fraction of a second. A dataset without
+them (just imported, or imported before they existed) is read from its records: COPY out,
+parsed by Arrow as decimal128. Both give the same frame (tests/reconciliation/
 test_frames.py).
 """
 
@@ -14,9 +14,8 @@ import io
 import polars as pl
 import psycopg
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from django.db import connection
+from django.db import connection, transaction
 
 from reconciliation.engine import types
 from reconciliation.models import Dataset, DatasetFrame
@@ -45,26 +44,35 @@ PARTITION_KEY = "split_part({column}, '.', 1)"
 FRAME_TABLE = DatasetFrame._meta.db_table
 
 
-def write(dataset_id: int, kind: str, number: int, table: pa.Table) -> None:
-    """Keep one imported piece (canonical columns, decimals as validated text) as a frame."""
-    schema = SCHEMAS[kind]
-    columns = {}
-    for name, kind_of in schema.items():
-        values = table[name]
-        if kind_of == types.DECIMAL:  # plain decimals of <= 20 + 18 digits: exact
-            values = pc.cast(values, pa.decimal128(38, 18))
-        columns[name] = values
-    frame = pl.from_arrow(pa.table({"row_number": table["row_number"], **columns}))
-    if not frame.get_column("row_number").is_sorted():
-        frame = frame.sort("row_number")
-    buffer = io.BytesIO()
-    frame.drop("row_number").cast(schema).write_ipc(buffer, compression="lz4")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {FRAME_TABLE} (dataset_id, number, row_count, data) "  # noqa: S608
-            "VALUES (%s, %s, %s, %s)",
-            [dataset_id, number, frame.height, buffer.getvalue()],
-        )
+FRAME_ROWS = 500_000  # rows per stored piece: bounded memory for whoever writes or reads one
+
+
+def prepare_after_commit(dataset_id: int) -> None:
+    """Have a worker write the dataset's frame once its import commits (the import itself
+    stays as fast as before; until the frame is there, runs read the records)."""
+    from reconciliation.tasks import prepare_frame
+
+    transaction.on_commit(lambda: prepare_frame.delay(dataset_id))
+
+
+def prepare(dataset: Dataset) -> bool:
+    """Write the dataset's columnar copy from its records, once; False if it had one."""
+    if stored(dataset) is not None:
+        return False
+    frame = load_records(dataset)
+    connection.ensure_connection()
+    # psycopg's own cursor sends the bytes as a binary parameter, not as escaped text.
+    with transaction.atomic(), psycopg.Cursor(connection.connection) as cursor:
+        for number, start in enumerate(range(0, frame.height, FRAME_ROWS)):
+            piece = frame.slice(start, FRAME_ROWS)
+            buffer = io.BytesIO()
+            piece.write_ipc(buffer, compression="lz4")
+            cursor.execute(
+                f"INSERT INTO {FRAME_TABLE} (dataset_id, number, row_count, data) "  # noqa: S608
+                "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",  # prepared twice at once
+                [dataset.pk, number, piece.height, buffer.getvalue()],
+            )
+    return True
 
 
 def load(dataset: Dataset, assets: list[str] | None = None) -> pl.DataFrame:
@@ -189,7 +197,20 @@ def _bases_sharing_ids_in(internal: pl.DataFrame, external: pl.DataFrame) -> lis
             base, pl.col("exchange_trade_id").alias("id")
         ),
     ])  # fmt: skip
+    # Grouped by hashes first (integers group ten times faster than strings): a hash seen with
+    # two bases marks candidates, which are then grouped by the ids themselves (a collision
+    # only adds a candidate, never loses one).
+    hashed = ids.select(pl.col("id").hash().alias("h"), pl.col("base").hash().alias("b"))
+    marked = (
+        hashed.group_by("h")
+        .agg(pl.col("b").min().alias("low"), pl.col("b").max().alias("high"))
+        .filter(pl.col("low") != pl.col("high"))
+        .get_column("h")
+    )
+    candidates = ids.filter(hashed.get_column("h").is_in(marked.implode()))
     shared = (
-        ids.group_by("id").agg(pl.col("base").unique().sort()).filter(pl.col("base").list.len() > 1)
+        candidates.group_by("id")
+        .agg(pl.col("base").unique().sort())
+        .filter(pl.col("base").list.len() > 1)
     )
     return sorted({tuple(bases) for bases in shared.get_column("base").to_list()})

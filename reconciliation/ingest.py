@@ -321,7 +321,6 @@ def store(
             return ImportResult(existing, False)
         dataset_id = _next_dataset_id()
         copy_records(dataset_id, kind, table)
-        frames.write(dataset_id, kind, 0, table)
         dataset = _create_dataset(
             dataset_id, kind=kind, format_code=format_code, source=source, account=account,
             period=(start, end), content_hash=content_hash,
@@ -366,6 +365,7 @@ def _create_dataset(
         notes=notes,
         loaded_by=by if getattr(by, "is_authenticated", False) else None,
     )
+    frames.prepare_after_commit(dataset.pk)
     audit.record(
         action="dataset.imported",
         actor=by,
@@ -414,7 +414,6 @@ def _import_in_pieces(
                     continue  # keep reading to list the errors, but store nothing more
                 table = _complete(piece.table, fmt.kind, account)
                 copy_records(dataset_id, fmt.kind, table)
-                frames.write(dataset_id, fmt.kind, len(rows), table)
                 keys.append(table[fmt.key].combine_chunks())
                 rows.append(table["row_number"].combine_chunks())
                 count += table.num_rows

@@ -10,6 +10,7 @@ write their own chunks. Match ids are ordered by their bytes (collation "C") eve
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import polars as pl
@@ -96,6 +97,17 @@ def page(cursor, run_id: int, *, after: str = "", size: int = 100) -> Page:
     more = found.height > size
     rows = found.head(size).to_dicts()
     return Page(rows, rows[-1]["match_id"] if more else None)
+
+
+def iterate(cursor, run_id: int, size: int = CHUNK_ROWS) -> Iterator[dict]:
+    """Every match of a run in match id order, a page at a time (memory stays bounded)."""
+    after = ""
+    while True:
+        found = page(cursor, run_id, after=after, size=size)
+        yield from found.matches
+        if found.next_after is None:
+            return
+        after = found.next_after
 
 
 def all_matches(cursor, run_id: int) -> pl.DataFrame:

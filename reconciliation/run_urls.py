@@ -7,6 +7,7 @@ runs_patterns = (
         path("", run_views.run_list, name="list"),
         path("<int:run_id>/", run_views.run_detail, name="detail"),
         path("<int:run_id>/cancel/", run_views.cancel, name="cancel"),
+        path("<int:run_id>/matches.csv", run_views.run_matches_csv, name="matches"),
     ],
     "runs",
 )

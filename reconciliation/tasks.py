@@ -19,6 +19,16 @@ def execute_partition(self, run_id: int, number: int) -> str:
     return partitions.execute_partition(run_id, number, worker=self.request.hostname or "")
 
 
+@shared_task(name="reconciliation.prepare_frame")
+def prepare_frame(dataset_id: int) -> bool:
+    """Write a dataset's columnar copy for the engine (safe to deliver twice)."""
+    from reconciliation import frames
+    from reconciliation.models import Dataset
+
+    dataset = Dataset.objects.filter(pk=dataset_id).first()
+    return frames.prepare(dataset) if dataset is not None else False
+
+
 @shared_task(name="reconciliation.run_schedule")
 def run_schedule(schedule_id: int) -> int | None:
     """Start a scheduled run (beat sends this); returns the run id, or None if skipped."""

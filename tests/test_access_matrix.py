@@ -36,6 +36,7 @@ def test_every_role_reads_every_reading_page_and_endpoint(client_as, world, role
         *READ_PAGES, *READ_API, f"/breaks/{item.pk}/", f"/runs/{run.pk}/",
         f"/datasets/{world['ids']['prices']}/", f"/rules/versions/{version.pk}/",
         f"/api/breaks/{item.pk}/", f"/api/runs/{run.pk}/", f"/api/runs/{run.pk}/matches/",
+        f"/runs/{run.pk}/matches.csv",
     ]  # fmt: skip
     for path in paths:
         assert client.get(path).status_code == 200, path
@@ -44,7 +45,8 @@ def test_every_role_reads_every_reading_page_and_endpoint(client_as, world, role
 def test_nobody_without_a_role_reads_anything(make_user, world):
     client = Client()
     client.force_login(make_user())
-    for path in [*READ_PAGES, f"/breaks/{world['break'].pk}/"]:
+    pages = [*READ_PAGES, f"/breaks/{world['break'].pk}/", f"/runs/{world['run'].pk}/matches.csv"]
+    for path in pages:
         assert client.get(path).status_code == 403, path
     for path in READ_API[1:]:
         assert client.get(path).status_code == 403, path

@@ -103,3 +103,24 @@ def test_the_api_pages_through_a_runs_matches(trades_run, client_as):
 def test_the_api_refuses_a_page_size_it_cannot_serve(trades_run, client_as, size):
     response = client_as("finance").get(f"/api/runs/{trades_run.pk}/matches/?page_size={size}")
     assert response.status_code == 400 and "page_size" in response.json()["fields"]
+
+
+def test_the_run_page_offers_every_match_as_csv(trades_run, client_as):
+    import csv
+    import io
+    import json
+
+    client = client_as("finance")
+    assert "download as CSV" in client.get(f"/runs/{trades_run.pk}/").content.decode()
+    response = client.get(f"/runs/{trades_run.pk}/matches.csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(rows) == trades_run.match_count
+    assert [r["match_id"] for r in rows] == sorted((r["match_id"] for r in rows), key=str.encode)
+    assert all(isinstance(json.loads(r["internal_ids"]), list) for r in rows)
+    assert {r["rule"] for r in rows} >= {"id"}
+
+
+def test_matches_of_a_run_are_not_shown_to_a_user_without_access(trades_run, client_as):
+    response = client_as().get(f"/runs/{trades_run.pk}/matches.csv")
+    assert response.status_code == 403

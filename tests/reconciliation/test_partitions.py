@@ -313,6 +313,7 @@ def test_the_plan_reads_the_same_from_stored_frames_as_from_records(book, kraken
         ).dataset
         for account, lines in rows.items()
     )  # fmt: skip
+    frames.prepare(internal), frames.prepare(external)
     stored = (frames.stored(internal), frames.stored(external))
     shared = frames.bases_sharing_trade_ids(internal, external, stored)
     assert shared == frames.bases_sharing_trade_ids(internal, external)
