@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from collections import deque
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
@@ -29,6 +27,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.engine_balances import timed
 from reconciliation.engine.pnl import PNL_METHOD, realised_pnl, reconcile_pnl
 from reconciliation.engine.tolerance import to_decimal
 from reconciliation.engine.types import PNL, TIME, Tolerance, ToleranceRules
@@ -169,15 +168,6 @@ def _fifo_basis(lots: deque, quantity: Decimal) -> Decimal:
 
 
 # --- Run ------------------------------------------------------------------------------------------
-
-
-def timed(function, repeat: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def measure(trades: pl.DataFrame, method: str) -> dict:

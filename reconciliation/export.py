@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -52,6 +53,20 @@ def write_csv_rows(rows: Iterable[dict], fields: list[str], stream) -> int:
         writer.writerow(neutralised(row))
         count += 1
     return count
+
+
+def csv_pieces(rows: Iterable[dict], fields: list[str], size: int = 5000) -> Iterator[str]:
+    """Rows as CSV text (as write_csv_rows) in pieces of `size` rows, for a streamed response."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for count, row in enumerate(rows, start=1):
+        writer.writerow(neutralised(row))
+        if count % size == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def write_json_rows(rows: Iterable[dict], stream) -> int:

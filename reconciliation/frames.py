@@ -12,11 +12,11 @@ from __future__ import annotations
 import io
 
 import polars as pl
-import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from django.db import connection, transaction
 
+from reconciliation import arrow_bytes
 from reconciliation.engine import types
 from reconciliation.models import Dataset, DatasetFrame
 from reconciliation.models.datasets import RECORD_MODELS
@@ -42,8 +42,6 @@ PARTITION_KEY = "split_part({column}, '.', 1)"
 
 
 FRAME_TABLE = DatasetFrame._meta.db_table
-
-
 FRAME_ROWS = 500_000  # rows per stored piece: bounded memory for whoever writes or reads one
 
 
@@ -57,20 +55,16 @@ def prepare_after_commit(dataset_id: int) -> None:
 
 def prepare(dataset: Dataset) -> bool:
     """Write the dataset's columnar copy from its records, once; False if it had one."""
-    if stored(dataset) is not None:
+    if DatasetFrame.objects.filter(dataset=dataset).exists():
         return False
     frame = load_records(dataset)
-    connection.ensure_connection()
-    # psycopg's own cursor sends the bytes as a binary parameter, not as escaped text.
-    with transaction.atomic(), psycopg.Cursor(connection.connection) as cursor:
+    with transaction.atomic(), arrow_bytes.binary_cursor() as cursor:
         for number, start in enumerate(range(0, frame.height, FRAME_ROWS)):
             piece = frame.slice(start, FRAME_ROWS)
-            buffer = io.BytesIO()
-            piece.write_ipc(buffer, compression="lz4")
             cursor.execute(
                 f"INSERT INTO {FRAME_TABLE} (dataset_id, number, row_count, data) "  # noqa: S608
                 "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",  # prepared twice at once
-                [dataset.pk, number, piece.height, buffer.getvalue()],
+                [dataset.pk, number, piece.height, arrow_bytes.encode(piece)],
             )
     return True
 
@@ -95,19 +89,16 @@ def partition_key(kind: str) -> pl.Expr:
 
 def stored(dataset: Dataset) -> pl.DataFrame | None:
     """The dataset's columnar copy, whole; None if it has none."""
-    connection.ensure_connection()
-    # A cursor of psycopg's own with binary results: the bytes as they are, rather than hex
-    # text twice their size (Django's cursors bind on the client, which cannot).
-    with psycopg.Cursor(connection.connection) as cursor:
+    with arrow_bytes.binary_cursor() as cursor:
         cursor.execute(
             f"SELECT row_count, data FROM {FRAME_TABLE} WHERE dataset_id = %s ORDER BY number",  # noqa: S608
             [dataset.pk],
             binary=True,
         )
         pieces = cursor.fetchall()
-    if sum(count for count, _ in pieces) != dataset.row_count or not pieces:
+    if not pieces or sum(count for count, _ in pieces) != dataset.row_count:
         return None  # none written (or, never expected, not all): read the records
-    frames = [pl.read_ipc(io.BytesIO(data), memory_map=False) for _, data in pieces]
+    frames = [arrow_bytes.decode(data) for _, data in pieces]
     return pl.concat(frames, rechunk=False) if len(frames) > 1 else frames[0]
 
 

@@ -9,13 +9,12 @@ write their own chunks. Match ids are ordered by their bytes (collation "C") eve
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import polars as pl
-import psycopg
 
+from reconciliation import arrow_bytes
 from reconciliation.engine import types
 
 COLUMNS = {
@@ -46,22 +45,12 @@ def store(cursor, run_id: int, part: int, matches: pl.DataFrame) -> int:
     for number, start in enumerate(range(0, frame.height, CHUNK_ROWS)):
         chunk = frame[order.slice(start, CHUNK_ROWS)]
         ids = chunk.get_column("match_id")
-        rows.append((run_id, part, number, ids[0], ids[-1], chunk.height, _ipc(chunk)))
+        rows.append((run_id, part, number, ids[0], ids[-1], chunk.height,
+                     arrow_bytes.encode(chunk)))  # fmt: skip
     if rows:
-        # psycopg's own cursor sends the bytes as a binary parameter, not as escaped text.
-        with psycopg.Cursor(cursor.connection) as binary:
+        with arrow_bytes.binary_cursor() as binary:
             binary.executemany(INSERT, rows)
     return frame.height
-
-
-def _ipc(frame: pl.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.write_ipc(buffer, compression="lz4")
-    return buffer.getvalue()
-
-
-def _frame(data) -> pl.DataFrame:
-    return pl.read_ipc(io.BytesIO(bytes(data)), memory_map=False)
 
 
 def delete(cursor, run_id: int) -> None:
@@ -92,7 +81,7 @@ def page(cursor, run_id: int, *, after: str = "", size: int = 100) -> Page:
         if found.height > size and first > found.get_column("match_id")[size]:
             break  # this chunk and all later ones start above every id we keep
         cursor.execute(f"SELECT data FROM {TABLE} WHERE id = %s", [chunk_id])  # noqa: S608
-        chunk = _frame(cursor.fetchone()[0]).filter(pl.col("match_id") > after)
+        chunk = arrow_bytes.decode(cursor.fetchone()[0]).filter(pl.col("match_id") > after)
         found = pl.concat([found, chunk]).sort("match_id").head(size + 1)
     more = found.height > size
     rows = found.head(size).to_dicts()
@@ -113,7 +102,7 @@ def iterate(cursor, run_id: int, size: int = CHUNK_ROWS) -> Iterator[dict]:
 def all_matches(cursor, run_id: int) -> pl.DataFrame:
     """Every match of a run, in match id order (exports, tests)."""
     cursor.execute(f"SELECT data FROM {TABLE} WHERE run_id = %s ORDER BY part, number", [run_id])  # noqa: S608
-    chunks = [_frame(data) for (data,) in cursor.fetchall()]
+    chunks = [arrow_bytes.decode(data) for (data,) in cursor.fetchall()]
     if not chunks:
         return pl.DataFrame(schema=COLUMNS)
     return pl.concat(chunks).sort("match_id")

@@ -17,7 +17,6 @@ run's lock and stores once. `fees` is never split: its totals per fee asset span
 from __future__ import annotations
 
 import heapq
-import io
 import logging
 import time
 from collections import Counter
@@ -28,7 +27,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from reconciliation import frames, match_store
+from reconciliation import arrow_bytes, frames, match_store
 from reconciliation.break_store import RunCancelled, RunOver, RunResult
 from reconciliation.engine import rule_definition
 from reconciliation.engine.types import empty_breaks
@@ -186,16 +185,6 @@ def execute_partition(run_id: int, number: int, *, worker: str = "") -> str:
     return outcome.status
 
 
-def _ipc(frame: pl.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.write_ipc(buffer, compression="zstd")
-    return buffer.getvalue()
-
-
-def _frame(data) -> pl.DataFrame:
-    return pl.read_ipc(io.BytesIO(bytes(data)))
-
-
 PROGRESS = """
 UPDATE reconciliation_run SET progress = %s, phase = %s
 WHERE id IN (SELECT id FROM reconciliation_run WHERE id = %s AND status = 'running'
@@ -221,7 +210,8 @@ def _keep(part: RunPartition, result: RunResult, engine_ms: int) -> None:
         kept = (
             RunPartition.objects.filter(pk=part.pk)
             .exclude(status=RunPartition.Status.DONE)
-            .update(status=RunPartition.Status.DONE, breaks=_ipc(result.breaks),
+            .update(status=RunPartition.Status.DONE,
+                    breaks=arrow_bytes.encode(result.breaks, "zstd"),
                     break_count=result.breaks.height, engine_ms=engine_ms,
                     finished_at=timezone.now())
         )  # fmt: skip
@@ -261,7 +251,7 @@ def merge_when_done(run_id: int) -> str:
             progress=75, phase="merging parts"
         )
         rows = list(parts.order_by("number").values_list("breaks", "match_count", "engine_ms"))
-        breaks = pl.concat([_frame(b) for b, _, _ in rows], how="vertical_relaxed")
+        breaks = pl.concat([arrow_bytes.decode(b) for b, _, _ in rows], how="vertical_relaxed")
         counts = [count for _, count, _ in rows if count is not None]
         result = RunResult(breaks.sort("break_key"), None)
         engine_ms = max(ms or 0 for _, _, ms in rows)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import itertools
-
 from django import forms
 from django.contrib import messages
 from django.http import StreamingHttpResponse
@@ -15,7 +12,7 @@ from accounts.access import has_capability, requires_capability
 from config.errors import add_to_form
 from reconciliation import break_export, break_selectors, runs
 from reconciliation.break_selectors import access_run
-from reconciliation.export import write_csv_rows
+from reconciliation.export import csv_pieces
 from reconciliation.models import Dataset, RuleSetVersion, Run
 
 
@@ -77,20 +74,10 @@ def run_matches_csv(request, run_id: int):
     """The run's trade matches as CSV, streamed (a million would not fit in one response)."""
     run = access_run(request.user, run_id)
     rows = map(break_export.match_row, break_selectors.iter_matches(run))
-    response = StreamingHttpResponse(_csv_pieces(rows), content_type="text/csv; charset=utf-8")
+    pieces = csv_pieces(rows, break_export.MATCH_FIELDS)
+    response = StreamingHttpResponse(pieces, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-matches.csv"'
     return response
-
-
-def _csv_pieces(rows, size: int = 5000):
-    """CSV text in pieces of `size` rows, the header first."""
-    buffer = io.StringIO()
-    write_csv_rows([], break_export.MATCH_FIELDS, buffer)
-    yield buffer.getvalue()
-    while batch := list(itertools.islice(rows, size)):
-        buffer = io.StringIO()
-        write_csv_rows(batch, break_export.MATCH_FIELDS, buffer)
-        yield buffer.getvalue().split("\n", 1)[1]  # without its header
 
 
 @requires_capability("start_runs")

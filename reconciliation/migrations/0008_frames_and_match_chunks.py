@@ -1,8 +1,9 @@
 """Datasets get a columnar copy for the engine; trade matches are stored as columnar chunks;
 breaks lose a pattern index and two per-row account checks nobody needed.
 
-Existing trade matches are moved into chunks (nothing is lost); existing datasets keep being
-read from their records until imported again (reconciliation/frames.py reads either).
+Existing trade matches are moved into chunks (nothing is lost). Datasets imported before get no
+copy (a worker writes one after each new import) and are read from their records
+(reconciliation/frames.py reads either).
 """
 
 import io
