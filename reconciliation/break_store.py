@@ -28,7 +28,20 @@ STAGED = [
 ]  # fmt: skip
 
 
-MERGE = """
+# Each merged break's observation by this run, from the ids the merge returns (no second
+# lookup of 125,000 identities); the statement answers how many breaks are new.
+OBSERVE = """
+, observed AS (
+INSERT INTO reconciliation_breakobservation (
+    run_id, break_record_id, internal_value, external_value, difference, value_rc, severity)
+SELECT %(run)s, m.id, s.internal_value, s.external_value, s.difference, s.value_rc, s.severity
+FROM merged m JOIN staged_breaks s ON s.identity = m.identity
+ON CONFLICT DO NOTHING)
+SELECT count(*) FILTER (WHERE inserted) FROM merged
+"""
+
+MERGE = (
+    """
 WITH merged AS (
 INSERT INTO reconciliation_break (
     identity, type, break_key, internal_account_id, external_account_id, account, asset, entity,
@@ -57,14 +70,16 @@ ON CONFLICT (identity) DO UPDATE SET
                   ELSE reconciliation_break.status END,
     resolved_at = CASE WHEN reconciliation_break.status = 'resolved' THEN NULL
                        ELSE reconciliation_break.resolved_at END
-RETURNING (xmax = 0) AS inserted)
-SELECT count(*) FILTER (WHERE inserted) FROM merged
+RETURNING id, identity, (xmax = 0) AS inserted)
 """
+    + OBSERVE
+)
 
 # A run of older data than a run already stored (re-running last month, say) adds to the history
 # but decides nothing about today: it changes no status and no latest values, and a difference
 # only it sees is recorded as resolved, since the newer run did not see it.
-MERGE_OLDER = """
+MERGE_OLDER = (
+    """
 WITH merged AS (
 INSERT INTO reconciliation_break (
     identity, type, break_key, internal_account_id, external_account_id, account, asset, entity,
@@ -77,17 +92,11 @@ SELECT s.identity, %(type)s, s.break_key, %(internal)s, %(external)s, s.account,
     s.causes, s.suggested_value, s.details
 FROM staged_breaks s
 ON CONFLICT (identity) DO UPDATE SET times_seen = reconciliation_break.times_seen + 1
-RETURNING (xmax = 0) AS inserted)
-SELECT count(*) FILTER (WHERE inserted) FROM merged
+RETURNING id, identity, (xmax = 0) AS inserted)
 """
+    + OBSERVE
+)
 
-OBSERVE = """
-INSERT INTO reconciliation_breakobservation (
-    run_id, break_record_id, internal_value, external_value, difference, value_rc, severity)
-SELECT %(run)s, b.id, s.internal_value, s.external_value, s.difference, s.value_rc, s.severity
-FROM staged_breaks s JOIN reconciliation_break b ON b.identity = s.identity
-ON CONFLICT DO NOTHING
-"""
 
 RESOLVE = """
 UPDATE reconciliation_break SET status = 'resolved', resolved_at = %(now)s
@@ -201,7 +210,6 @@ def store_results(
         newest = not _newer_run_exists(run)
         cursor.execute(MERGE if newest else MERGE_OLDER, params)
         inserted = cursor.fetchone()[0]
-        cursor.execute(OBSERVE, params)
         resolved = 0
         if newest:
             cursor.execute(RESOLVE, params)

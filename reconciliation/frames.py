@@ -78,17 +78,26 @@ def load(dataset: Dataset, assets: list[str] | None = None) -> pl.DataFrame:
     if frame is None:
         return load_records(dataset, assets)
     if assets is not None:
-        frame = frame.filter(partition_key(dataset.kind).is_in(list(assets)))
+        frame = frame.filter(in_partition(frame, dataset.kind, assets))
     return frame
 
 
-def partition_key(kind: str) -> pl.Expr:
-    """PARTITION_KEY in polars: the partition column up to its first dot."""
-    return pl.col(PARTITION_COLUMN[kind]).str.split(".").list.first()
+def partition_keys(values: pl.Series | pl.Expr) -> pl.Series | pl.Expr:
+    """PARTITION_KEY in polars: each value up to its first dot."""
+    return values.str.split(".").list.first()
 
 
-def stored(dataset: Dataset) -> pl.DataFrame | None:
-    """The dataset's columnar copy, whole; None if it has none."""
+def in_partition(frame: pl.DataFrame, kind: str, assets) -> pl.Expr:
+    """Rows whose partition key is among `assets`: keys are worked out once per distinct value
+    (twenty bases in a million trades), not once per row."""
+    values = frame.get_column(PARTITION_COLUMN[kind]).unique()
+    assets = pl.Series(list(assets), dtype=pl.String).implode()
+    wanted = values.filter(partition_keys(values).is_in(assets))
+    return pl.col(PARTITION_COLUMN[kind]).is_in(wanted.implode())
+
+
+def stored(dataset: Dataset, columns: list[str] | None = None) -> pl.DataFrame | None:
+    """The dataset's columnar copy, whole or only `columns`; None if it has none."""
     with arrow_bytes.binary_cursor() as cursor:
         cursor.execute(
             f"SELECT row_count, data FROM {FRAME_TABLE} WHERE dataset_id = %s ORDER BY number",  # noqa: S608
@@ -98,7 +107,7 @@ def stored(dataset: Dataset) -> pl.DataFrame | None:
         pieces = cursor.fetchall()
     if not pieces or sum(count for count, _ in pieces) != dataset.row_count:
         return None  # none written (or, never expected, not all): read the records
-    frames = [arrow_bytes.decode(data) for _, data in pieces]
+    frames = [arrow_bytes.decode(data, columns) for _, data in pieces]
     return pl.concat(frames, rechunk=False) if len(frames) > 1 else frames[0]
 
 
@@ -141,7 +150,9 @@ def rows_by_partition_key(dataset: Dataset, frame: pl.DataFrame | None = None) -
     From `frame` (the dataset's stored frame) when given, else from its records.
     """
     if frame is not None:
-        return dict(frame.group_by(partition_key(dataset.kind)).len().rows())
+        per_value = frame.group_by(PARTITION_COLUMN[dataset.kind]).len()
+        keys = partition_keys(per_value.get_column(PARTITION_COLUMN[dataset.kind]))
+        return dict(per_value.group_by(keys.alias("key")).agg(pl.col("len").sum()).rows())
     model = RECORD_MODELS[dataset.kind]
     key = PARTITION_KEY.format(column=PARTITION_COLUMN[dataset.kind])
     sql = f"SELECT {key}, count(*) FROM {model._meta.db_table} WHERE dataset_id = %s GROUP BY 1"  # noqa: S608
@@ -180,7 +191,7 @@ def bases_sharing_trade_ids(
 
 
 def _bases_sharing_ids_in(internal: pl.DataFrame, external: pl.DataFrame) -> list[tuple]:
-    base = partition_key("trades").alias("base")
+    base = pl.col("base")
     ids = pl.concat([
         internal.select(base, pl.col("trade_id").alias("id")),
         external.select(base, pl.col("trade_id").alias("id")),
@@ -188,20 +199,17 @@ def _bases_sharing_ids_in(internal: pl.DataFrame, external: pl.DataFrame) -> lis
             base, pl.col("exchange_trade_id").alias("id")
         ),
     ])  # fmt: skip
-    # Grouped by hashes first (integers group ten times faster than strings): a hash seen with
-    # two bases marks candidates, which are then grouped by the ids themselves (a collision
-    # only adds a candidate, never loses one).
-    hashed = ids.select(pl.col("id").hash().alias("h"), pl.col("base").hash().alias("b"))
-    marked = (
-        hashed.group_by("h")
-        .agg(pl.col("b").min().alias("low"), pl.col("b").max().alias("high"))
-        .filter(pl.col("low") != pl.col("high"))
-        .get_column("h")
-    )
-    candidates = ids.filter(hashed.get_column("h").is_in(marked.implode()))
+    # Hashes first: an id hash seen with two base hashes marks candidates, which are then
+    # grouped by the ids themselves (a collision only adds a candidate, never loses one).
+    # Sorted rather than grouped (three million hashes: 0.2 s against 1.2 s on one core): in
+    # a sorted run of equal id hashes, two bases show as two neighbours that differ. Bases are
+    # compared as they are (DOT and DOT.S differ) and become partition keys on the few found.
+    hashed = ids.select(pl.col("id").hash().alias("h"), pl.col("base").hash().alias("b")).sort("h")
+    h, b = pl.col("h"), pl.col("b")
+    marked = hashed.filter((h == h.shift(1)) & (b != b.shift(1))).get_column("h").unique()
+    candidates = ids.filter(pl.col("id").hash().is_in(marked.implode()))
     shared = (
-        candidates.group_by("id")
-        .agg(pl.col("base").unique().sort())
-        .filter(pl.col("base").list.len() > 1)
+        candidates.group_by("id").agg(pl.col("base").unique()).filter(pl.col("base").list.len() > 1)
     )
-    return sorted({tuple(bases) for bases in shared.get_column("base").to_list()})
+    keys = shared.select(pl.col("base").list.eval(partition_keys(pl.element()).unique().sort()))
+    return sorted({tuple(k) for k in keys.get_column("base").to_list() if len(k) > 1})

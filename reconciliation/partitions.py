@@ -53,7 +53,7 @@ def plan(run: Run, parts: int) -> list[tuple[list[str], int]]:
     sides = (run.internal_dataset, run.external_dataset)
     # Counted from the datasets' stored frames when both have them (a second for millions of
     # rows), else by queries on the records.
-    stored = [frames.stored(dataset) for dataset in sides]
+    stored = [frames.stored(dataset, _plan_columns(run, dataset)) for dataset in sides]
     stored_frames = tuple(stored) if all(f is not None for f in stored) else None
     counts = Counter()
     for dataset, frame in zip(sides, stored, strict=True):
@@ -69,6 +69,12 @@ def plan(run: Run, parts: int) -> list[tuple[list[str], int]]:
         heapq.heappush(emptiest, (total + rows, index))
     totals = dict((index, total) for total, index in emptiest)
     return [(sorted(groups[i]), totals[i]) for i in range(size) if groups[i]]
+
+
+def _plan_columns(run: Run, dataset) -> list[str]:
+    """What planning reads of a stored copy: the partition column, and for trades the ids."""
+    column = frames.PARTITION_COLUMN[dataset.kind]
+    return [column, "trade_id", "exchange_trade_id"] if run.type == "trades" else [column]
 
 
 def _units(run: Run, counts: Counter, stored_frames) -> list[tuple[list[str], int]]:

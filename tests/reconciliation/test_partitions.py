@@ -300,8 +300,10 @@ def test_the_plan_reads_the_same_from_stored_frames_as_from_records(book, kraken
         book: [header + ",exchange_trade_id",
                "B1,main,ETH/USD,buy,1,100,0,USD,2026-01-01T00:00:00Z,K7",
                "B2,main,SOL.S/USD,buy,1,10,0,USD,2026-01-01T00:00:00Z,",
-               "K8,main,ADA/USD,buy,1,1,0,USD,2026-01-01T00:00:00Z,"],
+               "K8,main,ADA/USD,buy,1,1,0,USD,2026-01-01T00:00:00Z,",
+               "X1,main,XRP.S/USD,buy,1,1,0,USD,2026-01-01T00:00:00Z,"],
         kraken: [header,
+                 "X1,main,XRP/USD,buy,1,1,0,USD,2026-01-01T00:00:00Z",
                  "K7,main,BTC/USD,buy,1,100,0,USD,2026-01-01T00:00:00Z",
                  "B2,main,DOT/USD,buy,1,10,0,USD,2026-01-01T00:00:00Z",
                  "K8,main,ADA/USD,buy,1,1,0,USD,2026-01-01T00:00:00Z"],
@@ -314,12 +316,17 @@ def test_the_plan_reads_the_same_from_stored_frames_as_from_records(book, kraken
         for account, lines in rows.items()
     )  # fmt: skip
     frames.prepare(internal), frames.prepare(external)
+    sides = (internal, external)
     stored = (frames.stored(internal), frames.stored(external))
     shared = frames.bases_sharing_trade_ids(internal, external, stored)
     assert shared == frames.bases_sharing_trade_ids(internal, external)
-    assert shared == [("BTC", "ETH"), ("DOT", "SOL")]  # by exchange trade id; SOL.S is SOL
+    # By exchange trade id; SOL.S is SOL, and an id under XRP and XRP.S links nothing.
+    assert shared == [("BTC", "ETH"), ("DOT", "SOL")]
+    planned = tuple(frames.stored(d, ["base", "trade_id", "exchange_trade_id"]) for d in sides)
+    assert frames.bases_sharing_trade_ids(internal, external, planned) == shared
     for dataset, frame in zip((internal, external), stored, strict=True):
         assert frames.rows_by_partition_key(dataset, frame) == frames.rows_by_partition_key(dataset)
+    assert frames.rows_by_partition_key(internal, stored[0])["XRP"] == 1
 
 
 def test_a_plan_over_many_assets_holds_each_once_in_balanced_parts(demo, monkeypatch):

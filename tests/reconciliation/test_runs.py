@@ -60,6 +60,23 @@ def test_the_same_inputs_give_the_same_breaks(demo):
     assert set(Break.objects.values_list("times_seen", flat=True)) == {2}
 
 
+def test_breaks_seen_again_are_rewritten_in_place_without_touching_an_index(demo):
+    """Seeing a break again changes no indexed column, and pages keep room: HOT updates."""
+    from django.db import connection
+
+    run_now(start(demo))
+    seen = Break.objects.count()
+    with connection.cursor() as cursor:
+        hot = "SELECT pg_stat_get_xact_tuples_hot_updated('reconciliation_break'::regclass)"
+        cursor.execute(hot)
+        before = cursor.fetchone()[0]
+        second = run_now(start(demo))
+        cursor.execute(hot)  # counted in this (the test's) transaction, so exact
+        assert cursor.fetchone()[0] - before == seen == second.break_count
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'reconciliation_break'")
+        assert "fillfactor=50" in cursor.fetchone()[0]
+
+
 def test_a_break_no_longer_seen_is_resolved_and_reopens_if_it_returns(demo):
     run_now(start(demo))
     eth = Break.objects.get(type="position", asset="ETH")
