@@ -13,6 +13,12 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+FOREIGN_KEY_INDEXES = [
+    ("reconciliation_break_assignee_id_ff71c760", "assignee_id"),
+    ("reconciliation_break_external_account_id_c6e42128", "external_account_id"),
+    ("reconciliation_break_internal_account_id_9cc163b6", "internal_account_id"),
+]
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -29,39 +35,54 @@ class Migration(migrations.Migration):
             model_name="break",
             name="reconciliat_last_se_1095d8_idx",
         ),
-        migrations.AlterField(
-            model_name="break",
-            name="assignee",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-            ),
-        ),
-        migrations.AlterField(
-            model_name="break",
-            name="external_account",
-            field=models.ForeignKey(
-                db_constraint=False,
-                db_index=False,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="reconciliation.account",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="break",
-            name="internal_account",
-            field=models.ForeignKey(
-                db_constraint=False,
-                db_index=False,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="reconciliation.account",
-            ),
+        # The plain indexes Django made for these foreign keys are dropped by name: altering the
+        # fields would also drop and re-add the assignee's foreign key, checking every break.
+        migrations.SeparateDatabaseAndState(
+            database_operations=[
+                migrations.RunSQL(
+                    [f"DROP INDEX IF EXISTS {name}" for name, _ in FOREIGN_KEY_INDEXES],
+                    [
+                        f"CREATE INDEX IF NOT EXISTS {name} ON reconciliation_break ({column})"
+                        for name, column in FOREIGN_KEY_INDEXES
+                    ],
+                )
+            ],
+            state_operations=[
+                migrations.AlterField(
+                    model_name="break",
+                    name="assignee",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="break",
+                    name="external_account",
+                    field=models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="reconciliation.account",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="break",
+                    name="internal_account",
+                    field=models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="reconciliation.account",
+                    ),
+                ),
+            ],
         ),
         migrations.AddIndex(
             model_name="break",

@@ -179,11 +179,12 @@ class Break(models.Model):
 
     class Meta:
         ordering = ["-last_seen_at", "-id"]
-        # A run that sees a break again changes no indexed column (last seen, values, sightings
-        # are not indexed), and the table keeps half of each page free (fillfactor 50, set in
-        # migration 0009): PostgreSQL then rewrites the row in its page without touching any
-        # index (a HOT update). Seeing 125,000 breaks again took 5.5 s with every index
-        # rewritten, 1.3 s this way; the price is a table twice as large on disk.
+        # A run that sees a break again changes no indexed column unless the break's severity or
+        # status changes (last seen, values, sightings are not indexed), and the table keeps
+        # half of each page free (fillfactor 50, set in migration 0009): PostgreSQL then
+        # rewrites the row in its page without touching any index (a HOT update). Seeing
+        # 125,000 breaks again took 5.5 s with every index rewritten, 1.3 s this way; the price
+        # is a table twice as large on disk.
         indexes = [
             models.Index(fields=["status", "-id"]),
             models.Index(fields=["type", "status", "-id"]),
