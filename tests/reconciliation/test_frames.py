@@ -1,5 +1,6 @@
 """A dataset's columnar copy (DatasetFrame) gives exactly the frame its records give."""
 
+import polars as pl
 import pytest
 from django.db import connection, transaction
 from django.db.utils import ProgrammingError
@@ -90,3 +91,17 @@ def test_frames_cannot_be_changed(demo):
     update = "UPDATE reconciliation_datasetframe SET row_count = 1 WHERE id = %s"
     with pytest.raises(ProgrammingError, match="immutable"), transaction.atomic():
         connection.cursor().execute(update, [frame.pk])
+
+
+@pytest.mark.parametrize("copies", [1, 400])  # few rows a value, and many (keys worked per value)
+def test_partition_filters_and_counts_agree_however_often_values_repeat(copies):
+    from types import SimpleNamespace
+
+    values = ["DOT", "DOT.S", "ETH", "ETH.F", "SOL", "", "SOL.S.X"] * copies
+    frame = pl.DataFrame({"asset": values})
+    wanted = ["DOT", "SOL"]
+    picked = frame.filter(frames.in_partition(frame, "balances", wanted)).get_column("asset")
+    assert sorted(set(picked)) == ["DOT", "DOT.S", "SOL", "SOL.S.X"]
+    assert picked.len() == 4 * copies
+    counts = frames.rows_by_partition_key(SimpleNamespace(kind="balances"), frame)
+    assert counts == {"DOT": 2 * copies, "ETH": 2 * copies, "SOL": 2 * copies, "": copies}
