@@ -2,9 +2,10 @@
 
 All in one transaction, which first locks the run and checks it is running and not yet stored,
 so a redelivered task stores nothing twice. Breaks are staged with COPY into a temporary table
-and merged with one INSERT ... ON CONFLICT: a break seen before keeps its identity, status,
-assignee and comments, and counts one more sighting; a break of the same type and accounts not
-seen in this run is resolved; a resolved break seen again is open again.
+and merged with one INSERT ... ON CONFLICT, which also writes this run's observation of each: a
+break seen before keeps its identity, status, assignee and comments, and counts one more
+sighting; a break of the same type and accounts not seen in this run is resolved; a resolved
+break seen again is open again.
 """
 
 from __future__ import annotations

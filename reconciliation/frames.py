@@ -96,11 +96,11 @@ def _few_values(frame: pl.DataFrame, column: str) -> bool:
 def in_partition(frame: pl.DataFrame, kind: str, assets) -> pl.Expr:
     """Rows whose partition key is among `assets`."""
     column = PARTITION_COLUMN[kind]
-    assets = pl.Series(list(assets), dtype=pl.String).implode()
+    wanted = pl.Series(list(assets), dtype=pl.String).implode()
     if not _few_values(frame, column):
-        return partition_keys(pl.col(column)).is_in(assets)
+        return partition_keys(pl.col(column)).is_in(wanted)
     values = frame.get_column(column).unique()
-    return pl.col(column).is_in(values.filter(partition_keys(values).is_in(assets)).implode())
+    return pl.col(column).is_in(values.filter(partition_keys(values).is_in(wanted)).implode())
 
 
 def stored(dataset: Dataset, columns: list[str] | None = None) -> pl.DataFrame | None:

@@ -1,5 +1,7 @@
 """A dataset's columnar copy (DatasetFrame) gives exactly the frame its records give."""
 
+from types import SimpleNamespace
+
 import polars as pl
 import pytest
 from django.db import connection, transaction
@@ -95,8 +97,6 @@ def test_frames_cannot_be_changed(demo):
 
 @pytest.mark.parametrize("copies", [1, 400])  # few rows a value, and many (keys worked per value)
 def test_partition_filters_and_counts_agree_however_often_values_repeat(copies):
-    from types import SimpleNamespace
-
     values = ["DOT", "DOT.S", "ETH", "ETH.F", "SOL", "", "SOL.S.X"] * copies
     frame = pl.DataFrame({"asset": values})
     wanted = ["DOT", "SOL"]

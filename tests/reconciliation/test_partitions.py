@@ -317,14 +317,14 @@ def test_the_plan_reads_the_same_from_stored_frames_as_from_records(book, kraken
     )  # fmt: skip
     frames.prepare(internal), frames.prepare(external)
     sides = (internal, external)
-    stored = (frames.stored(internal), frames.stored(external))
+    stored = tuple(frames.stored(dataset) for dataset in sides)
     shared = frames.bases_sharing_trade_ids(internal, external, stored)
     assert shared == frames.bases_sharing_trade_ids(internal, external)
     # By exchange trade id; SOL.S is SOL, and an id under XRP and XRP.S links nothing.
     assert shared == [("BTC", "ETH"), ("DOT", "SOL")]
     planned = tuple(frames.stored(d, ["base", "trade_id", "exchange_trade_id"]) for d in sides)
     assert frames.bases_sharing_trade_ids(internal, external, planned) == shared
-    for dataset, frame in zip((internal, external), stored, strict=True):
+    for dataset, frame in zip(sides, stored, strict=True):
         assert frames.rows_by_partition_key(dataset, frame) == frames.rows_by_partition_key(dataset)
     assert frames.rows_by_partition_key(internal, stored[0])["XRP"] == 1
 
