@@ -6,16 +6,22 @@ and merged with one INSERT ... ON CONFLICT, which also writes this run's observa
 break seen before keeps its identity, status, assignee and comments, and counts one more
 sighting; a break of the same type and accounts not seen in this run is resolved; a resolved
 break seen again is open again.
+
+A whole run's matches are written meanwhile on a connection of their own (a million matches
+are a second of work that need not wait for the breaks) and committed before the breaks: the
+store waits for them before it marks the run stored, and a run that fails after they were
+committed keeps none (runs.finish deletes them, as it does for the parts of a split run).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from audit import services as audit
@@ -177,6 +183,19 @@ def store_results(
 
     `match_count`: matches already stored by the parts of a split run (result.matches is None).
     """
+    # Inside a caller's transaction (a test) another connection would not see the run.
+    beside = result.matches is not None and not connection.in_atomic_block
+    with ThreadPoolExecutor(max_workers=1) as pool:  # left only once the matches are done
+        return _store(run, result, engine_ms, match_count, pool if beside else None)
+
+
+def _store(
+    run: Run,
+    result: RunResult,
+    engine_ms: int,
+    match_count: int | None,
+    pool: ThreadPoolExecutor | None,
+) -> bool:
     now = timezone.now()
     params = {
         "type": run.type,
@@ -186,8 +205,10 @@ def store_results(
         "now": now,
     }
     with transaction.atomic(), connection.cursor() as cursor:
+        # FOR NO KEY UPDATE: the matches' connection takes FOR KEY SHARE (runs.finish, which
+        # deletes the matches of a run that failed, takes FOR UPDATE and waits for them).
         locked = (
-            Run.objects.select_for_update()
+            Run.objects.select_for_update(no_key=True)
             .filter(pk=run.pk, status=Run.Status.RUNNING, break_count__isnull=True)
             .values_list("cancel_requested", flat=True)
             .first()
@@ -196,6 +217,9 @@ def store_results(
             return False
         if locked:  # asked while the breaks were being computed: nothing is stored
             raise RunCancelled
+        matches_stored = None
+        if pool is not None:
+            matches_stored = pool.submit(_store_matches_beside, run.pk, result.matches)
         # Dropped explicitly too: ON COMMIT only fires at the outermost commit.
         cursor.execute("DROP TABLE IF EXISTS staged_breaks")
         cursor.execute(
@@ -217,7 +241,9 @@ def store_results(
             resolved = cursor.rowcount
         cursor.execute("DROP TABLE staged_breaks")
         matches = match_count
-        if result.matches is not None:
+        if matches_stored is not None:
+            matches = _stored_count(matches_stored)
+        elif result.matches is not None:
             matches = match_store.store(cursor, run.pk, 0, result.matches)
         by_severity = staged.group_by("severity").len().sort("severity").rows()
         Run.objects.filter(pk=run.pk).update(
@@ -233,6 +259,31 @@ def store_results(
                    "matches": matches},
         )  # fmt: skip
     return True
+
+
+def _store_matches_beside(run_id: int, matches: pl.DataFrame) -> int | None:
+    """Store a whole run's matches in a transaction of their own; None if the run is over."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT status = 'running' AND break_count IS NULL FROM reconciliation_run "
+                "WHERE id = %s FOR KEY SHARE",
+                [run_id],
+            )
+            open_ = cursor.fetchone()
+            if not (open_ and open_[0]):
+                return None
+            match_store.delete(cursor, run_id)  # left by a delivery whose worker died
+            return match_store.store(cursor, run_id, 0, matches)
+    finally:
+        connections.close_all()  # this thread's connection, not the caller's
+
+
+def _stored_count(matches_stored: Future) -> int:
+    stored = matches_stored.result()  # an error there rolls the breaks back too
+    if stored is None:  # the run ended meanwhile: it cannot while we hold it, but never store
+        raise RunOver
+    return stored
 
 
 def _newer_run_exists(run: Run) -> bool:

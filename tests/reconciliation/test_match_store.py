@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciliation import demo_data, match_store, runs
-from reconciliation.models import Dataset, Run
+from reconciliation.models import Break, BreakObservation, Dataset, Run
 
 pytestmark = pytest.mark.django_db
 
@@ -124,3 +124,70 @@ def test_the_run_page_offers_every_match_as_csv(trades_run, client_as):
 def test_matches_of_a_run_are_not_shown_to_a_user_without_access(trades_run, client_as):
     response = client_as().get(f"/runs/{trades_run.pk}/matches.csv")
     assert response.status_code == 403
+
+
+# A whole run outside any caller's transaction stores its matches on a second connection while
+# the breaks are merged: these see both connections' commits, as a worker's run does.
+
+
+def _trades_run_started() -> Run:
+    ids = demo_data.load()
+    return runs.start_run(
+        type="trades",
+        internal=Dataset.objects.get(pk=ids["book trades"]),
+        external=Dataset.objects.get(pk=ids["kraken trades"]),
+    )
+
+
+def _chunks(run_id: int) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT part, number, match_count FROM {match_store.TABLE} WHERE run_id = %s "  # noqa: S608
+            "ORDER BY part, number",
+            [run_id],
+        )
+        return cursor.fetchall()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_matches_stored_beside_the_breaks_replace_what_a_dead_delivery_left():
+    run = _trades_run_started()
+    with connection.cursor() as cursor:  # a delivery that died after its matches committed
+        match_store.store(cursor, run.pk, 0, _matches(["left-1", "left-2"]))
+    runs.execute_run(run.pk)
+    run.refresh_from_db()
+    assert run.status == "succeeded" and run.match_count > 100
+    assert sum(count for _, _, count in _chunks(run.pk)) == run.match_count
+    with connection.cursor() as cursor:
+        ids = match_store.all_matches(cursor, run.pk).get_column("match_id").to_list()
+    assert len(ids) == len(set(ids)) == run.match_count and "left-1" not in ids
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_breaks_fail_to_store_keeps_none_of_its_matches(monkeypatch):
+    from reconciliation import break_store
+
+    def fails_after_the_matches_began(run):
+        raise RuntimeError("merge failed")
+
+    monkeypatch.setattr(break_store, "_newer_run_exists", fails_after_the_matches_began)
+    run = _trades_run_started()
+    runs.execute_run(run.pk)
+    run.refresh_from_db()
+    assert run.status == "failed" and "RuntimeError" in run.message
+    assert _chunks(run.pk) == [] and run.match_count is None
+    assert not BreakObservation.objects.filter(run=run).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_matches_that_fail_to_store_leave_no_breaks(monkeypatch):
+    def fails(cursor, run_id, part, matches):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(match_store, "store", fails)
+    run = _trades_run_started()
+    runs.execute_run(run.pk)
+    run.refresh_from_db()
+    assert run.status == "failed" and "OSError" in run.message
+    assert run.break_count is None and not Break.objects.exists()
+    assert not BreakObservation.objects.filter(run=run).exists()
