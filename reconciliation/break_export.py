@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
+from reconciliation import match_store
 from reconciliation.export import plain, write_csv_rows, write_json_rows
 from reconciliation.models import Break, BreakObservation, Run
 
@@ -16,11 +17,7 @@ FIELDS = [
 ]  # fmt: skip
 
 
-MATCH_FIELDS = [
-    "match_id", "rule", "account", "pair", "side", "internal_ids", "external_ids",
-    "internal_quantity", "external_quantity", "internal_price", "external_price",
-    "internal_fee", "external_fee", "internal_fee_asset", "external_fee_asset",
-]  # fmt: skip
+MATCH_FIELDS = list(match_store.COLUMNS)  # as stored, in the same order
 
 
 def match_row(match: dict) -> dict:

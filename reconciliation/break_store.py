@@ -184,9 +184,10 @@ def store_results(
     `match_count`: matches already stored by the parts of a split run (result.matches is None).
     """
     # Inside a caller's transaction (a test) another connection would not see the run.
-    beside = result.matches is not None and not connection.in_atomic_block
+    if result.matches is None or connection.in_atomic_block:
+        return _store(run, result, engine_ms, match_count, None)
     with ThreadPoolExecutor(max_workers=1) as pool:  # left only once the matches are done
-        return _store(run, result, engine_ms, match_count, pool if beside else None)
+        return _store(run, result, engine_ms, match_count, pool)
 
 
 def _store(
@@ -270,8 +271,8 @@ def _store_matches_beside(run_id: int, matches: pl.DataFrame) -> int | None:
                 "WHERE id = %s FOR KEY SHARE",
                 [run_id],
             )
-            open_ = cursor.fetchone()
-            if not (open_ and open_[0]):
+            unstored = cursor.fetchone()
+            if not (unstored and unstored[0]):
                 return None
             match_store.delete(cursor, run_id)  # left by a delivery whose worker died
             return match_store.store(cursor, run_id, 0, matches)

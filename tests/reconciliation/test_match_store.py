@@ -1,5 +1,6 @@
 """Trade matches stored as chunks: every match once, pages in match id order, the API."""
 
+import time
 from decimal import Decimal
 
 import polars as pl
@@ -139,6 +140,12 @@ def _trades_run_started() -> Run:
     )
 
 
+def _executed(run: Run) -> Run:
+    runs.execute_run(run.pk)
+    run.refresh_from_db()
+    return run
+
+
 def _chunks(run_id: int) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -154,8 +161,7 @@ def test_matches_stored_beside_the_breaks_replace_what_a_dead_delivery_left():
     run = _trades_run_started()
     with connection.cursor() as cursor:  # a delivery that died after its matches committed
         match_store.store(cursor, run.pk, 0, _matches(["left-1", "left-2"]))
-    runs.execute_run(run.pk)
-    run.refresh_from_db()
+    run = _executed(run)
     assert run.status == "succeeded" and run.match_count > 100
     assert sum(count for _, _, count in _chunks(run.pk)) == run.match_count
     with connection.cursor() as cursor:
@@ -167,13 +173,14 @@ def test_matches_stored_beside_the_breaks_replace_what_a_dead_delivery_left():
 def test_a_run_whose_breaks_fail_to_store_keeps_none_of_its_matches(monkeypatch):
     from reconciliation import break_store
 
-    def fails_after_the_matches_began(run):
+    def fails_once_the_matches_committed(run):
+        deadline = time.monotonic() + 60  # the store's connection sees their commit
+        while not _chunks(run.pk) and time.monotonic() < deadline:
+            time.sleep(0.05)
         raise RuntimeError("merge failed")
 
-    monkeypatch.setattr(break_store, "_newer_run_exists", fails_after_the_matches_began)
-    run = _trades_run_started()
-    runs.execute_run(run.pk)
-    run.refresh_from_db()
+    monkeypatch.setattr(break_store, "_newer_run_exists", fails_once_the_matches_committed)
+    run = _executed(_trades_run_started())
     assert run.status == "failed" and "RuntimeError" in run.message
     assert _chunks(run.pk) == [] and run.match_count is None
     assert not BreakObservation.objects.filter(run=run).exists()
@@ -185,9 +192,7 @@ def test_matches_that_fail_to_store_leave_no_breaks(monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(match_store, "store", fails)
-    run = _trades_run_started()
-    runs.execute_run(run.pk)
-    run.refresh_from_db()
+    run = _executed(_trades_run_started())
     assert run.status == "failed" and "OSError" in run.message
     assert run.break_count is None and not Break.objects.exists()
     assert not BreakObservation.objects.filter(run=run).exists()
