@@ -1,5 +1,6 @@
 """Every page needs a signed-in user with a role; the API answers for itself (401/403)."""
 
+from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from rest_framework.views import APIView
 
@@ -44,4 +45,19 @@ class LoginRequiredMiddleware:
             return None
         if not user_roles(request.user):
             return render_no_access(request, reason="Your account has no role yet.")
+        if _in_admin_site(request) and not admin.site.has_permission(request):
+            # The admin would send a signed-in user it refuses to its sign-in page, which sends a
+            # signed-in user back: a redirect loop. Say plainly who the admin is for instead.
+            return render_no_access(request, reason=ADMIN_ONLY)
         return None
+
+
+ADMIN_ONLY = (
+    "The Django admin is for administrators (people with the admin role). Everything your role "
+    "allows is on the desk."
+)
+
+
+def _in_admin_site(request) -> bool:
+    match = getattr(request, "resolver_match", None)
+    return match is not None and match.app_name == admin.site.name

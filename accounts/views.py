@@ -1,6 +1,9 @@
 """Sign in, sign out, and the page for users without a role."""
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.shortcuts import resolve_url
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 
 from accounts import services
@@ -13,6 +16,13 @@ class SignInView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = SignInForm
     redirect_authenticated_user = True
+
+    def get_redirect_url(self):
+        # A signed-in user sent to a sign-in page would be sent back to it: Django refuses that
+        # loop with a 500, so such a target falls back to the overview.
+        target = super().get_redirect_url()
+        sign_in_pages = {resolve_url(settings.LOGIN_URL), reverse("admin:login")}
+        return "" if target.split("?")[0] in sign_in_pages else target
 
     def form_valid(self, form):
         response = super().form_valid(form)

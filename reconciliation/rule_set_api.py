@@ -13,13 +13,20 @@ class VersionSerializer(serializers.ModelSerializer):
     rule_set = serializers.SlugRelatedField(slug_field="name", read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     published_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    fingerprint = serializers.SerializerMethodField(
+        help_text="Of the definition and notes: send it back with an edit or publish to refuse "
+        "them (409 draft_changed) if someone changed the draft since you read it."
+    )
 
     class Meta:
         model = RuleSetVersion
         fields = [
-            "id", "rule_set", "number", "status", "definition", "notes", "created_by",
-            "created_at", "published_by", "published_at",
+            "id", "rule_set", "number", "status", "definition", "notes", "fingerprint",
+            "created_by", "created_at", "published_by", "published_at",
         ]  # fmt: skip
+
+    def get_fingerprint(self, version) -> str:
+        return rule_sets.fingerprint(version)
 
 
 class RuleSetSerializer(serializers.ModelSerializer):
@@ -37,7 +44,20 @@ class CreateSerializer(serializers.Serializer):
 
 class EditSerializer(serializers.Serializer):
     definition = serializers.JSONField()
+    notes = serializers.CharField(
+        required=False, allow_blank=True, help_text="Left out: the stored notes are kept."
+    )
+    fingerprint = serializers.CharField(
+        required=False, help_text="The version's fingerprint as you read it (optional guard)."
+    )
+
+
+class PublishSerializer(serializers.Serializer):
+    """Optional: the content to save first (as in an edit), and the fingerprint you read."""
+
+    definition = serializers.JSONField(required=False)
     notes = serializers.CharField(required=False, allow_blank=True)
+    fingerprint = serializers.CharField(required=False)
 
 
 class DiffSerializer(serializers.Serializer):
@@ -87,7 +107,11 @@ class VersionDetail(APIView):
         version = selectors.access_version(request.user, version_id)
         body = EditSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        version = rule_sets.update_draft(version, **body.validated_data, by=request.user)
+        data = body.validated_data
+        version = rule_sets.update_draft(
+            version, definition=data["definition"], notes=data.get("notes"),
+            seen=data.get("fingerprint"), by=request.user,
+        )  # fmt: skip
         return Response(VersionSerializer(version).data)
 
     @extend_schema(responses={204: None})
@@ -99,10 +123,17 @@ class VersionDetail(APIView):
 class VersionPublish(APIView):
     required_capability = "configure_rules"
 
-    @extend_schema(request=None, responses=VersionSerializer)
+    @extend_schema(request=PublishSerializer, responses=VersionSerializer)
     def post(self, request, version_id: int):
         version = selectors.access_version(request.user, version_id)
-        return Response(VersionSerializer(rule_sets.publish(version, by=request.user)).data)
+        body = PublishSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        version = rule_sets.publish(
+            version, by=request.user, definition=data.get("definition"), notes=data.get("notes"),
+            seen=data.get("fingerprint"),
+        )  # fmt: skip
+        return Response(VersionSerializer(version).data)
 
 
 class VersionCompare(APIView):
