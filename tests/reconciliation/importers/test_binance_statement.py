@@ -279,3 +279,16 @@ def test_rows_of_another_binance_user_are_refused():
 def test_a_row_with_fields_missing_is_named_by_line():
     with pytest.raises(FileRejected, match="line 3 has 5 fields, the header has 7"):
         parse(S2 + "1,2024-01-01 00:00:00,Spot,Deposit,BTC,1,\n1,2024-01-01 00:00:00,Spot,a,b\n")
+
+
+def test_a_lone_carriage_return_is_a_clear_refusal_not_a_crash():
+    with pytest.raises(FileRejected, match="carriage return"):
+        parse(S2 + "1,2024-01-01 00:00:00,Spot,Dep\rosit,BTC,1\n1,2024-01-01 00:00:00,Spot\n")
+
+
+def test_control_characters_in_account_or_operation_are_row_errors():
+    good = "1,2024-01-01 00:00:00,Spot,Deposit,BTC,1,\n" * 200  # past the first 4 KiB
+    parsed = parse(S2 + good + "1,2024-01-02 00:00:00,Sp\x00ot,Deposit,BTC,1,\n"
+                   "1,2024-01-02 00:00:00,Spot,Dep\tosit,BTC,1,\n")  # fmt: skip
+    found = [(e.row, e.column) for e in parsed.errors.first()]
+    assert found == [(202, "Account"), (203, "Operation")]
