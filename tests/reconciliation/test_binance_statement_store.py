@@ -118,3 +118,24 @@ def test_a_bad_statement_stores_nothing_and_the_command_names_the_row(binance, t
                      "--format", "binance-statement", str(path))  # fmt: skip
     assert "row 3, column 'Change', value '1.2.3'" in capsys.readouterr().err
     assert Dataset.objects.count() == 0 and LedgerEntryRecord.objects.count() == 0
+
+
+def test_the_upload_page_previews_and_loads_a_statement(binance, client_as):
+    client = client_as("risk")
+    name = SAMPLES[0]
+    preview = client.post(
+        "/datasets/upload/",
+        {
+            "source": "binance",
+            "account": binance.pk,
+            "format": "binance-statement",
+            "file": SimpleUploadedFile(name, (EXCHANGE / name).read_bytes()),
+        },
+    )
+    assert preview.status_code == 200, preview.content.decode()[:500]
+    assert f"{EXPECTED[name]['data_rows']} rows for" in preview.content.decode()
+    assert Dataset.objects.count() == 0
+    client.post("/datasets/upload/confirm/", {"token": preview.context["token"]})
+    dataset = Dataset.objects.get()
+    rows = LedgerEntryRecord.objects.filter(dataset=dataset).values("asset", "amount", "fee")
+    assert net(rows) == expected_net(name)
