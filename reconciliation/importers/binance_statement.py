@@ -5,7 +5,7 @@ a spot trade is three rows (`Transaction Buy` +, `Transaction Spend` -, `Transac
 before 2022 `Buy`/`Sell`/`Fee` or `Transaction Related`). So every row becomes one ledger entry:
 `amount` = Change as written, `fee` 0 (a fee is a row of its own, of type `fee`), no balance
 (Binance writes none: balances are the sums), `wallet` = Account, `subtype` = Operation as
-written and `type` its category (deposit, withdrawal, trade, fee, ...), see `category`.
+written and `type` its category (deposit, withdrawal, trade, fee, ...), see binance_operations.
 /work/shared/EXCHANGE-FORMATS.md section 5.2 lists the layouts:
 
 * S1 `UTC_Time,Account,Operation,Coin,Change,Remark`
@@ -49,6 +49,7 @@ from .base import (
     utc_times,
 )
 from .binance import TWO_DIGIT_YEAR, file_offset
+from .binance_operations import category
 from .reading import asset_codes, column, expect_text, has_control_characters, read_export
 
 WHAT = "a Binance transaction history (statement) CSV"
@@ -74,61 +75,6 @@ REQUIRED = {
     "coin": "Coin",
     "change": "Change",
 }
-
-# Operation (lower-cased) -> type, exact names first, then by the words they start with or hold.
-# The engine knows `deposit`, `withdrawal` and `fee`; the rest group operations for people.
-EXACT = {
-    "deposit": "deposit", "fiat deposit": "deposit", "crypto deposit": "deposit",
-    "withdraw": "withdrawal", "withdrawal": "withdrawal", "fiat withdraw": "withdrawal",
-    "fiat withdrawal": "withdrawal", "crypto withdrawal": "withdrawal",
-    "fee": "fee", "transaction fee": "fee",
-    "buy": "trade", "sell": "trade", "transaction buy": "trade", "transaction spend": "trade",
-    "transaction sold": "trade", "transaction revenue": "trade", "transaction related": "trade",
-    "large otc trading": "trade", "the easiest way to trade": "trade", "buy crypto": "trade",
-    "binance convert": "convert", "small assets exchange bnb": "convert",
-    "p2p trading": "p2p",
-    "realized profit and loss": "futures", "funding fee": "futures",
-    "insurance fund compensation": "futures",
-}  # fmt: skip
-PREFIXES = (
-    ("transfer", "transfer"),
-    ("auto-invest", "convert"),
-    ("token swap", "convert"),
-)
-CONTAINS = (
-    ("staking", "staking"),
-    ("simple earn", "earn"),
-    ("savings", "earn"),
-    ("liquid swap", "earn"),
-    ("launchpool", "earn"),
-    ("vault", "earn"),
-    ("dual investment", "earn"),
-    ("commission", "commission"),
-    ("referral", "commission"),
-    ("referrer", "commission"),
-    ("rebate", "commission"),
-    ("kickback", "commission"),
-    ("distribution", "reward"),
-    ("airdrop", "reward"),
-    ("reward", "reward"),
-    ("voucher", "reward"),
-    ("cashback", "reward"),
-    ("crypto box", "reward"),
-)
-
-
-def category(operation: str) -> str:
-    """The ledger type of a Binance operation: `Withdraw` -> withdrawal, unknown -> other."""
-    name = " ".join(operation.lower().split())
-    if name in EXACT:
-        return EXACT[name]
-    for start, kind in PREFIXES:
-        if name.startswith(start):
-            return kind
-    for part, kind in CONTAINS:
-        if part in name:
-            return kind
-    return "other"
 
 
 def _roles(names: list[str]) -> dict[str, str]:
@@ -254,9 +200,11 @@ def parse_statement(data: bytes, *, aliases: dict[str, str], filename: str = "")
               if r in roles}  # fmt: skip
     others = [name for name in table.column_names if name not in mapped]
     extra_table = table.append_column("Operation (in full)", long_operation)
-    extra = extra_json(
-        extra_table, [*others, "Operation (in full)"], controls=has_control_characters(data)
-    )
+    others.append("Operation (in full)")
+    if "utc_offset" in notes:  # the time as the file wrote it, beside the UTC one stored
+        extra_table = extra_table.append_column(f"{roles['time']} (as written)", raw("time"))
+        others.append(f"{roles['time']} (as written)")
+    extra = extra_json(extra_table, others, controls=has_control_characters(data))
     length = table.num_rows
     result = canonical_table(
         "ledger",

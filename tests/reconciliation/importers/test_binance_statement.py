@@ -74,7 +74,8 @@ def test_the_2025_layout_reads_local_times_with_the_file_names_offset():
     parsed = parse((DATA / SAMPLE_2025).read_bytes(), SAMPLE_2025)
     assert parsed.notes["utc_offset"] == "+01:00"
     first = parsed.table.to_pylist()[-1]  # the file is newest first
-    assert iso(first) == EXPECTED[SAMPLE_2025]["first_utc"]  # written 25-01-06 09:00:05
+    assert iso(first) == EXPECTED[SAMPLE_2025]["first_utc"] == "2025-01-06T08:00:05Z"
+    assert json.loads(first["extra"])["Time (as written)"] == "25-01-06 09:00:05"
 
 
 # --- Every layout of one history gives the same entries -----------------------------------------
