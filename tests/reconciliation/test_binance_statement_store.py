@@ -139,3 +139,33 @@ def test_the_upload_page_previews_and_loads_a_statement(binance, client_as):
     dataset = Dataset.objects.get()
     rows = LedgerEntryRecord.objects.filter(dataset=dataset).values("asset", "amount", "fee")
     assert net(rows) == expected_net(name)
+
+
+def test_a_statement_is_the_exchange_side_of_a_position_run(binance, book):
+    from reconciliation import ingest, runs
+    from reconciliation.models import Break, BreakObservation
+
+    name = SAMPLES[1]
+    exchange = ingest.import_file(
+        source=binance.source, account=binance, format_code="binance-statement",
+        data=(EXCHANGE / name).read_bytes(), filename=name,
+    ).dataset  # fmt: skip
+    held = expected_net(name)
+    booked = {**held, "SOL": held["SOL"] * 10}  # the book's SOL a decimal place off
+    text = "account,asset,quantity,as_of\n" + "".join(
+        f"main,{asset},{quantity},{EXPECTED[name]['last_utc']}\n"
+        for asset, quantity in sorted(booked.items())
+    )
+    internal = ingest.import_file(
+        source=book.source, account=book, format_code="generic-balances", data=text.encode(),
+        filename="balances.csv",
+    ).dataset  # fmt: skip
+    run = runs.start_run(type="position", internal=internal, external=exchange)
+    runs.execute_run(run.pk)
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.message
+    [seen] = BreakObservation.objects.filter(run=run).select_related("break_record")
+    assert (seen.break_record.asset, seen.internal_value, seen.external_value) == (
+        "SOL", held["SOL"] * 10, held["SOL"],
+    )  # fmt: skip
+    assert "decimal_shift" in Break.objects.get(asset="SOL").causes
