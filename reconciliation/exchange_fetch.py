@@ -1,4 +1,5 @@
-"""Pulling an exchange account through its API (ccxt) into datasets: balances, ledger, trades."""
+"""Pulling an exchange account through its API (ccxt) into datasets: balances, ledger, trades,
+margin."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ FORMATS = {
     "balances": "kraken-api-balances",
     "ledger": "kraken-api-ledger",
     "trades": "kraken-api-trades",
+    "margin": "kraken-api-margin",
 }
+KINDS = tuple(FORMATS)
+DEFAULT_KINDS = ("balances", "ledger", "trades")  # margin only when asked (another permission)
 
 
 class ExchangeUnavailable(DomainError):
@@ -32,8 +36,14 @@ class Fetched:
     result: ingest.ImportResult | None  # None when the exchange had no rows of this kind
 
 
-def fetch_exchange(account: Account, *, since: datetime | None = None, by=None) -> list[Fetched]:
-    """Fetch the account's balances, ledger and trades and store them (all or none)."""
+def fetch_exchange(
+    account: Account,
+    *,
+    since: datetime | None = None,
+    kinds: tuple[str, ...] = DEFAULT_KINDS,
+    by=None,
+) -> list[Fetched]:
+    """Fetch the account's `kinds` (balances, ledger, trades, margin), store them (all or none)."""
     from reconciliation.importers import exchange_api
 
     if account.source.exchange != "kraken":
@@ -41,13 +51,16 @@ def fetch_exchange(account: Account, *, since: datetime | None = None, by=None) 
             f"Fetching through the API is available for Kraken accounts; {account.source.code} "
             "is not one. Upload its export files instead."
         )
+    unknown = [kind for kind in kinds if kind not in FORMATS]
+    if unknown or not kinds:
+        raise DomainError(f"Kinds to fetch are {', '.join(KINDS)}; not {', '.join(unknown)}.")
     keys = credentials.for_account(account)
     client = exchange_api.kraken_client(
         api_key=keys.api_key, secret=keys.secret, base_url=account.source.api_base_url or None
     )
     try:
         parsed = exchange_api.fetch_kraken(
-            client, since=since, aliases=ingest.asset_aliases("kraken")
+            client, since=since, aliases=ingest.asset_aliases("kraken"), kinds=kinds
         )
     except exchange_api.ExchangeFetchError as exc:
         raise ExchangeUnavailable(exc.message) from exc
@@ -73,6 +86,6 @@ def fetch_exchange(account: Account, *, since: datetime | None = None, by=None) 
         audit.record(
             action="exchange.fetched", actor=by, object_type="account", object_id=account.pk,
             after={f.kind: f.result.dataset.pk if f.result else None for f in fetched}
-            | {"since": since.isoformat() if since else None},
+            | {"since": since.isoformat() if since else None, "kinds": list(parsed)},
         )  # fmt: skip
     return fetched

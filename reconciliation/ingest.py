@@ -114,6 +114,12 @@ def _binance(data, *, filename, account, aliases, limits):
     )
 
 
+def _binance_statement(data, *, filename, account, aliases, limits):
+    from reconciliation.importers import binance_statement
+
+    return binance_statement.parse_statement(data, aliases=aliases, filename=filename)
+
+
 FORMATS: dict[str, Format] = {
     f.code: f
     for f in [
@@ -137,6 +143,13 @@ FORMATS: dict[str, Format] = {
         ),
         Format("coinbase", "ledger", "Coinbase transaction history CSV", "coinbase", _coinbase),
         Format("binance", "trades", "Binance spot trade history CSV", "binance", _binance),
+        Format(
+            "binance-statement",
+            "ledger",
+            "Binance transaction history (statement) CSV",
+            "binance",
+            _binance_statement,
+        ),
         Format("generic-balances", "balances", "Book: balances", "", _generic("balances")),
         Format("generic-trades", "trades", "Book: trades", "", _generic("trades")),
         Format("generic-ledger", "ledger", "Book: ledger entries", "", _generic("ledger")),

@@ -27,16 +27,15 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING
 from urllib.parse import urlsplit
 
 import ccxt
 
-from .base import (
-    Parsed,
-)
+from .base import Parsed
+from .kraken_margin import margin_table
 from .kraken_rows import (
     PairResolver,
     balances_table,
@@ -51,6 +50,12 @@ PAGE_LIMIT_GUARD = 100_000  # pages; a runaway loop stops with an error long bef
 DEFAULT_BASE_URL = "https://api.kraken.com"
 
 PERMISSIONS = '"Query Funds", "Query Ledger Entries" and "Query Closed Orders & Trades"'
+HISTORY_KINDS = ("balances", "ledger", "trades")  # what a fetch brings unless told otherwise
+KINDS = (*HISTORY_KINDS, "margin")
+# Kraken states margin figures in one asset; ZUSD is its default (TradeBalance `asset`).
+MARGIN_ASSET = "ZUSD"
+MARGIN_CALLS = ("margin figures (trade balance)", "open margin positions")
+MARGIN_PERMISSIONS = '"Query Open Orders & Trades"'
 
 
 class ExchangeFetchError(Exception):
@@ -123,45 +128,69 @@ def fetch_kraken(
     *,
     since: datetime | None,
     aliases: dict[str, str],
+    kinds: Collection[str] = HISTORY_KINDS,
     retry_delays: Sequence[float] = (1.0, 2.0, 4.0),
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Parsed]:
-    """Balances, ledger entries and trades of the client's account, as canonical tables.
+    """The `kinds` of the client's account (balances, ledger, trades, margin) as canonical tables.
 
     `since` (timezone-aware) keeps ledger entries and trades at or after that instant; Kraken's
     `start` is exclusive and in whole seconds, so we ask from the second before and drop the
     few earlier rows. `aliases` maps Kraken codes to assets (XXBT -> BTC); suffixes such as
-    `.S`, `.M`, `.F` are kept (DOT.S stays apart from DOT). The tables have no `account`.
+    `.S`, `.M`, `.F` are kept (DOT.S stays apart from DOT). Margin is a snapshot, as balances:
+    `since` does not apply to it. The tables have no `account`.
     """
     if since is not None and (since.tzinfo is None or since.utcoffset() is None):
         raise ValueError("since must be a timezone-aware datetime")
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown or not kinds:
+        raise ValueError(f"kinds must be some of {', '.join(KINDS)}, not {unknown or 'none'}")
     caller = _Caller(client, tuple(retry_delays), sleep)
 
     caller.call("public", "the asset and pair list", client.load_markets)
-    balances_result = caller.call("private", "balances", client.private_post_balanceex)
-    as_of = datetime.now(UTC)
-    balances = balances_table(balances_result, aliases, as_of)
+    fetched: dict[str, Parsed] = {}
+    if "balances" in kinds:
+        balances_result = caller.call("private", "balances", client.private_post_balanceex)
+        fetched["balances"] = balances_table(balances_result, aliases, datetime.now(UTC))
 
     params: dict[str, str] = {}
     start = None
     if since is not None:
         start = _start_param(since)
         params["start"] = str(start)
-    ledger_entries, ledger_notes = _paged(
-        caller, client.private_post_ledgers, "ledger", "ledger entries", params
+    if "ledger" in kinds:
+        entries, notes = _paged(
+            caller, client.private_post_ledgers, "ledger", "ledger entries", params
+        )
+        fetched["ledger"] = ledger_table(entries, aliases, since)
+        fetched["ledger"].notes.update(notes, start=start)
+    if "trades" in kinds:
+        entries, notes = _paged(
+            caller,
+            client.private_post_tradeshistory,
+            "trades",
+            "trades",
+            {**params, "trades": "true", "ledgers": "true"},
+        )
+        fetched["trades"] = trades_table(entries, aliases, since, PairResolver(client, aliases))
+        fetched["trades"].notes.update(notes, start=start)
+    if "margin" in kinds:
+        fetched["margin"] = _margin(caller, client, aliases)
+    return fetched
+
+
+def _margin(caller: _Caller, client, aliases: dict[str, str]) -> Parsed:
+    """TradeBalance (collateral, margin used) and OpenPositions, as one margin snapshot."""
+    balance = caller.call(
+        "private", MARGIN_CALLS[0], client.private_post_tradebalance, {"asset": MARGIN_ASSET}
     )
-    trade_entries, trade_notes = _paged(
-        caller,
-        client.private_post_tradeshistory,
-        "trades",
-        "trades",
-        {**params, "trades": "true", "ledgers": "true"},
+    positions = caller.call(
+        "private", MARGIN_CALLS[1], client.private_post_openpositions, {"docalcs": "true"}
     )
-    ledger = ledger_table(ledger_entries, aliases, since)
-    trades = trades_table(trade_entries, aliases, since, PairResolver(client, aliases))
-    ledger.notes.update(ledger_notes, start=start)
-    trades.notes.update(trade_notes, start=start)
-    return {"balances": balances, "ledger": ledger, "trades": trades}
+    return margin_table(
+        balance, positions, aliases=aliases, as_of=datetime.now(UTC),
+        pairs=PairResolver(client, aliases), balance_asset=MARGIN_ASSET,
+    )  # fmt: skip
 
 
 def _start_param(since: datetime) -> int:
@@ -260,6 +289,7 @@ class _Caller:
 
     def _explain(self, exc: Exception, api: str, what: str, attempt: int) -> ExchangeFetchError:
         codes = _kraken_codes(exc)
+        permissions = MARGIN_PERMISSIONS if what in MARGIN_CALLS else PERMISSIONS
         code_text = ", ".join(codes)
         said = f" (Kraken said {code_text})" if codes else ""
         host = self._host(api)
@@ -305,7 +335,7 @@ class _Caller:
         elif isinstance(exc, ccxt.PermissionDenied) or "Permission denied" in text:
             message = (
                 f"Kraken refused to give the {what}{said}: the API key lacks a permission. "
-                f"Give the key the {PERMISSIONS} permissions in Kraken's API settings (they "
+                f"Give the key the {permissions} permissions in Kraken's API settings (they "
                 "are read-only), or create a new key with them."
             )
             kind, retryable = "permission", False
@@ -325,12 +355,12 @@ class _Caller:
                     f"Kraken did not accept the API key{said}: the key or its secret (private "
                     "key) is wrong, or the key was deleted. Copy both again, in full, from "
                     "Kraken's API key page, and check that the key has the "
-                    f"{PERMISSIONS} permissions."
+                    f"{permissions} permissions."
                 )
             else:
                 message = (
                     "No Kraken API key or secret is configured for this account: add a key "
-                    f"with the {PERMISSIONS} permissions."
+                    f"with the {permissions} permissions."
                 )
             kind, retryable = "auth", False
         elif isinstance(exc, ccxt.RequestTimeout):

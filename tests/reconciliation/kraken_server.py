@@ -14,6 +14,8 @@ Routes (the files are in tests/data/exchange/kraken_api/):
 
 * `GET /0/public/Assets`, `GET /0/public/AssetPairs`: Assets.json, AssetPairs.json.
 * `POST /0/private/BalanceEx`, `POST /0/private/Balance`: BalanceEx.json, Balance.json.
+* `POST /0/private/TradeBalance`, `POST /0/private/OpenPositions`: TradeBalance.json,
+  OpenPositions.json (margin figures and open positions, whatever the form asks for).
 * `POST /0/private/Ledgers`: the page chosen by the form field `ofs` (0 → Ledgers_page1.json,
   50 → Ledgers_page2.json; any other offset → no entries, same `count`).
 * `POST /0/private/TradesHistory`: TradesHistory.json at `ofs` 0, no trades beyond.
@@ -49,6 +51,8 @@ PUBLIC_FILES = {
 PRIVATE_FILES = {
     "/0/private/BalanceEx": "BalanceEx.json",
     "/0/private/Balance": "Balance.json",
+    "/0/private/TradeBalance": "TradeBalance.json",
+    "/0/private/OpenPositions": "OpenPositions.json",
 }
 # Paged private endpoints: path -> (key of the entries in `result`, {ofs: file}).
 PAGED_FILES = {

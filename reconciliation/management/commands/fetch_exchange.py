@@ -1,11 +1,13 @@
 """Pull an exchange account through its API (keep this contract stable).
 
-    manage.py fetch_exchange --account A [--since DATE] [--json]
+    manage.py fetch_exchange --account A [--since DATE] [--kind KIND ...] [--json]
 
 A is SOURCE/ACCOUNT (or a bare account code when only one source has it). DATE is ISO 8601
-(`2026-01-01` or `2026-01-01T12:00:00Z`). With --json the last line is
+(`2026-01-01` or `2026-01-01T12:00:00Z`). KIND is balances, ledger, trades or margin, and may be
+given more than once; without it: balances, ledger and trades. With --json the last line is
 {"account": "kraken/main",
  "datasets": {"balances": {"dataset_id": .., "rows": N, "created": ..}, "ledger": .., "trades": ..}}
+with one entry per kind fetched.
 """
 
 import json
@@ -15,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from config.errors import DomainError
 from reconciliation import ingest
-from reconciliation.exchange_fetch import fetch_exchange
+from reconciliation.exchange_fetch import DEFAULT_KINDS, KINDS, fetch_exchange
 from reconciliation.selectors import account_by_label
 
 
@@ -30,18 +32,28 @@ def _since(text: str | None) -> datetime | None:
 
 
 class Command(BaseCommand):
-    help = "Fetch balances, ledger entries and trades of an exchange account through its API."
+    help = (
+        "Fetch balances, ledger entries and trades (or, with --kind margin, the margin figures) "
+        "of an exchange account through its API."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--account", required=True, help="SOURCE/ACCOUNT, e.g. kraken/main")
         parser.add_argument("--since", help="only entries after this time (ISO 8601)")
+        parser.add_argument(
+            "--kind",
+            action="append",
+            choices=KINDS,
+            help="what to fetch (repeatable); default: balances, ledger and trades",
+        )
         parser.add_argument("--json", action="store_true", help="last line as JSON")
 
     def handle(self, *args, **options):
         since = _since(options["since"])
         try:
             account = account_by_label(options["account"])
-            fetched = fetch_exchange(account, since=since)
+            kinds = tuple(dict.fromkeys(options["kind"] or DEFAULT_KINDS))
+            fetched = fetch_exchange(account, since=since, kinds=kinds)
         except ingest.DatasetRejected as exc:
             for error in exc.errors.first():
                 self.stderr.write(str(error))
