@@ -11,7 +11,7 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from config.idempotency import idempotent
-from reconciliation import break_selectors, break_workflow, runs
+from reconciliation import break_filters, break_selectors, break_workflow, runs
 from reconciliation.export import plain
 from reconciliation.models import Break, BreakComment, Dataset, RuleSetVersion, Run
 from reconciliation.serializers import PlainDecimalField
@@ -185,19 +185,20 @@ def _plain_match(match: dict) -> dict:
 
 class BreakList(generics.ListAPIView):
     """Breaks, newest first; filters: type, severity, status (comma lists), asset, account,
-    source, run, age (days), q (search)."""
+    source, run, age (days), q (search). A filter that cannot be applied is a 400 naming it."""
 
     required_capability = "view_breaks"
     serializer_class = BreakSerializer
     pagination_class = NewestFirst
     filter_backends = []
 
-    @extend_schema(parameters=[OpenApiParameter(n, str) for n in break_selectors.FILTERS])
+    @extend_schema(parameters=[OpenApiParameter(n, str) for n in break_filters.FILTERS])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return break_selectors.breaks(self.request.query_params).select_related("assignee")
+        filters = break_filters.read(self.request.query_params)
+        return break_selectors.breaks(filters).select_related("assignee")
 
 
 class BreakDetail(APIView):
