@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -38,15 +39,27 @@ def breaks(filters: dict) -> QuerySet[Break]:
         )
     if filters.get("q"):
         term = filters["q"]
+        # A match's break names the exchange's ids (entity, key); the book's are in its details.
         queryset = queryset.filter(
             Q(entity__icontains=term) | Q(break_key__icontains=term) | Q(asset=term.upper())
-        )
+            | Q(details__internal_ids__contains=[term])
+        )  # fmt: skip
     return queryset
 
 
 def sorted_breaks(filters: dict) -> QuerySet[Break]:
     order = break_filters.SORTS[filters.get("sort") or "newest"]
     return breaks(filters).order_by(*order).select_related("assignee")
+
+
+def workers() -> QuerySet:
+    """Active people who may work breaks: whom a break can be assigned to."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=["risk", "admin"])
+        .distinct()
+        .order_by("username")
+    )
 
 
 def access_break(user, break_id) -> Break:

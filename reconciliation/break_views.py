@@ -6,7 +6,6 @@ import io
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -14,7 +13,14 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import has_capability, requires_capability
 from audit import selectors as audit_selectors
-from reconciliation import break_export, break_filters, break_selectors, break_workflow, run_engine
+from reconciliation import (
+    break_evidence,
+    break_export,
+    break_filters,
+    break_selectors,
+    break_workflow,
+    run_engine,
+)
 from reconciliation.break_filters import BreakFilters
 from reconciliation.engine.types import TYPES
 from reconciliation.models import Break
@@ -54,15 +60,10 @@ def break_list(request):
     if values["after"] is not None and (values["sort"] or "newest") == "newest":
         queryset = queryset.filter(pk__lt=values["after"])  # keyset: no OFFSET, fast at any depth
     page = list(queryset[: PAGE + 1])
-    workers = (
-        get_user_model()
-        .objects.filter(is_active=True, groups__name__in=["risk", "admin"])
-        .distinct()
-    )
     context |= {
         "breaks": page[:PAGE],
         "next_after": page[PAGE - 1].pk if len(page) > PAGE else None,
-        "workers": workers,
+        "workers": break_selectors.workers(),
     }
     return render(request, "reconciliation/breaks.html", context)
 
@@ -115,6 +116,10 @@ def break_detail(request, break_id: int):
         "history": audit_selectors.events(object_type="break", object_id=str(item.pk))[:50],
         "can_work": has_capability(request.user, "work_breaks"),
         "started": _where_it_started(item),
+        "trade_ids": break_evidence.of_break(item),
+        "cause_names": break_evidence.cause_names(item),
+        "evidence": break_evidence.facts(item.details) if item.details else (),
+        "workers": break_selectors.workers(),
     }
     return render(request, "reconciliation/break.html", context)
 

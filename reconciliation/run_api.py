@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -11,7 +11,7 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from config.idempotency import idempotent
-from reconciliation import break_filters, break_selectors, break_workflow, runs
+from reconciliation import break_evidence, break_filters, break_selectors, break_workflow, runs
 from reconciliation.export import plain
 from reconciliation.models import Break, BreakComment, Dataset, RuleSetVersion, Run
 from reconciliation.serializers import PlainDecimalField
@@ -50,6 +50,8 @@ class BreakSerializer(serializers.ModelSerializer):
     value_rc = PlainDecimalField()
     suggested_value = PlainDecimalField()
     assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    book_trade_ids = serializers.SerializerMethodField()
+    exchange_trade_ids = serializers.SerializerMethodField()
 
     class Meta:
         model = Break
@@ -58,8 +60,20 @@ class BreakSerializer(serializers.ModelSerializer):
             "accepted_reason", "assignee", "first_seen_run", "last_seen_run", "first_seen_at",
             "last_seen_at", "times_seen", "resolved_at", "internal_value", "external_value",
             "difference", "difference_pct", "value_rc", "severity", "causes", "suggested_value",
-            "details",
+            "details", "book_trade_ids", "exchange_trade_ids",
         ]  # fmt: skip
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField(), allow_null=True))
+    def get_book_trade_ids(self, item) -> list[str] | None:
+        """The book's trade ids of a trades or fees break (null for other breaks)."""
+        ids = break_evidence.of_break(item)
+        return None if ids is None else ids.book
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField(), allow_null=True))
+    def get_exchange_trade_ids(self, item) -> list[str] | None:
+        """The exchange's trade ids of a trades or fees break (null for other breaks)."""
+        ids = break_evidence.of_break(item)
+        return None if ids is None else ids.exchange
 
 
 class CommentSerializer(serializers.ModelSerializer):

@@ -65,7 +65,11 @@ def run_detail(request, run_id: int):
         if request.headers.get("HX-Request")
         else ("reconciliation/run.html")
     )
-    context = {"run": run, "can_cancel": has_capability(request.user, "start_runs")}
+    context = {
+        "run": run,
+        "can_cancel": has_capability(request.user, "start_runs"),
+        "polled": template == "reconciliation/_run_status.html",
+    }
     return render(request, template, context)
 
 
