@@ -86,13 +86,19 @@ def facts(value) -> tuple[Fact, ...]:
         return (Fact("value", text(value)),)
     found = []
     for key in sorted(value):
-        label = str(key).replace("_", " ")
+        label = _label(str(key))
         inner = value[key]
         if isinstance(inner, dict) and inner:
             found.append(Fact(label, facts=facts(inner)))
         else:
             found.append(Fact(label, text(inner)))
     return tuple(found)
+
+
+def _label(key: str) -> str:
+    """internal_ids -> "book ids": the page calls the sides the book and the exchange."""
+    words = key.split("_")
+    return " ".join({"internal": "book", "external": "exchange"}.get(w, w) for w in words)
 
 
 def text(value) -> str:
