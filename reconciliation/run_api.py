@@ -98,6 +98,10 @@ class NewestFirst(CursorPagination):
     max_page_size = 1000
     page_size_query_param = "page_size"
 
+    def get_page_size(self, request):
+        # DRF falls back to the default for a bad page_size: say so instead, as for filters.
+        return _page_size(request.query_params.get(self.page_size_query_param))
+
 
 class RunListCreate(generics.GenericAPIView):
     required_capabilities = {"GET": "view_breaks", "POST": "start_runs"}

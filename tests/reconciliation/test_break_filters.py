@@ -118,3 +118,10 @@ def test_export_this_view_carries_a_search_with_an_ampersand(finished_run, doors
     assert parse_qs(urlparse(link).query) == {"q": [term]}
     shown = html.count('name="ids"')
     assert page.get(link)["X-Row-Count"] == str(shown) == "0"
+
+
+@pytest.mark.parametrize("size", ["abc", "0", "-1", "1001", "9" * 30])
+def test_a_bad_page_size_is_refused_by_the_api(db, doors, size):
+    _, api = doors
+    response = api.get("/api/breaks/", {"page_size": size})
+    assert response.status_code == 400 and "page_size" in response.json()["fields"]

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from reconciliation import break_evidence, demo_data, runs
-from reconciliation.models import Break, Dataset
+from reconciliation.models import Break, Dataset, Run
 
 pytestmark = pytest.mark.django_db
 
@@ -166,3 +166,16 @@ def test_the_polled_status_of_a_finished_run_shows_the_matches_and_clears_old_me
         'hx-swap-oob="delete:main > ul.messages"' in polled
     )
     assert "hx-get" not in polled  # polling stops
+
+
+def test_a_run_that_finished_before_its_page_was_shown_says_only_how_it_ended(demo, client_as):
+    client = client_as("risk")
+    started = client.post("/runs/", {
+        "type": "position", "internal": demo["book balances"].pk,
+        "external": demo["kraken ledgers"].pk, "prices": demo["prices"].pk,
+    })  # fmt: skip
+    assert started.status_code == 302
+    run = Run.objects.get()
+    runs.execute_run(run.pk)
+    page = client.get(started["Location"]).content.decode()
+    assert "succeeded" in page and f"Run {run.pk} queued." not in page
