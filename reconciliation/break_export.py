@@ -6,14 +6,15 @@ import json
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
-from reconciliation import match_store
+from reconciliation import break_evidence, match_store
 from reconciliation.export import plain, write_csv_rows, write_json_rows
 from reconciliation.models import Break, BreakObservation, Run
 
 FIELDS = [
     "break_id", "type", "account", "asset", "entity", "field", "internal_value",
     "external_value", "difference", "difference_pct", "value_rc", "severity", "causes",
-    "status", "first_seen_at", "last_seen_at", "times_seen",
+    "status", "first_seen_at", "last_seen_at", "times_seen", "book_trade_ids",
+    "exchange_trade_ids",
 ]  # fmt: skip
 
 
@@ -32,6 +33,7 @@ def match_row(match: dict) -> dict:
 
 def _row(item: Break, observation: BreakObservation | None = None) -> dict:
     source = observation or item
+    ids = break_evidence.of_break(item)
     return {
         "break_id": str(item.pk),
         "type": item.type,
@@ -50,6 +52,9 @@ def _row(item: Break, observation: BreakObservation | None = None) -> dict:
         "first_seen_at": plain(item.first_seen_at),
         "last_seen_at": plain(item.last_seen_at),
         "times_seen": str(item.times_seen),
+        # JSON arrays, as in the matches export: a trade id may hold any text, "+" included.
+        "book_trade_ids": "" if ids is None else json.dumps(ids.book, ensure_ascii=False),
+        "exchange_trade_ids": "" if ids is None else json.dumps(ids.exchange, ensure_ascii=False),
     }
 
 

@@ -4,57 +4,62 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from reconciliation import match_store
+from reconciliation import break_filters, match_store
 from reconciliation.models import Break, Run
 from reconciliation.selectors import accessible
 
-FILTERS = ("type", "severity", "status", "asset", "account", "source", "run", "age", "q")
-SEVERITIES = ("critical", "high", "medium", "low")
-SORTS = {
-    "newest": ("-id",),
-    "oldest": ("id",),
-    "value": ("-value_rc", "-id"),
-    "age": ("first_seen_at", "id"),
-}
+SEVERITIES = break_filters.SEVERITIES
 
 
-def breaks(params: dict) -> QuerySet[Break]:
-    """Breaks matching the filters (unknown or empty filters are ignored)."""
+def breaks(filters: dict) -> QuerySet[Break]:
+    """Breaks matching checked filters (break_filters.read); empty filters are not applied."""
     queryset = Break.objects.all()
     for name in ("type", "severity", "status"):
-        values = [v for v in str(params.get(name, "")).split(",") if v]
-        if values:
-            queryset = queryset.filter(**{f"{name}__in": values})
-    if params.get("asset"):
-        queryset = queryset.filter(asset=str(params["asset"]).upper())
-    if params.get("account"):
-        queryset = queryset.filter(account=params["account"])
-    if params.get("source"):
-        source = params["source"]
+        if filters.get(name):
+            queryset = queryset.filter(**{f"{name}__in": filters[name]})
+    if filters.get("asset"):
+        queryset = queryset.filter(asset=filters["asset"])
+    if filters.get("account"):
+        queryset = queryset.filter(account=filters["account"])
+    if filters.get("source"):
+        source = filters["source"]
         queryset = queryset.filter(
             Q(internal_account__source__code=source) | Q(external_account__source__code=source)
         )
-    if str(params.get("run", "")).isdigit():
-        queryset = queryset.filter(observations__run_id=int(params["run"]))
-    if str(params.get("age", "")).isdigit():
+    if filters.get("run") is not None:
+        queryset = queryset.filter(observations__run_id=filters["run"])
+    if filters.get("age") is not None:
         queryset = queryset.filter(
-            first_seen_at__lte=timezone.now() - timedelta(days=int(params["age"]))
+            first_seen_at__lte=timezone.now() - timedelta(days=filters["age"])
         )
-    if params.get("q"):
-        term = str(params["q"]).strip()
+    if filters.get("q"):
+        term = filters["q"]
+        # A match's break names the exchange's ids (entity, key); the book's are in its details.
         queryset = queryset.filter(
             Q(entity__icontains=term) | Q(break_key__icontains=term) | Q(asset=term.upper())
-        )
+            | Q(details__internal_ids__contains=[term])
+        )  # fmt: skip
     return queryset
 
 
-def sorted_breaks(params: dict) -> QuerySet[Break]:
-    order = SORTS.get(params.get("sort", "newest"), SORTS["newest"])
-    return breaks(params).order_by(*order).select_related("assignee")
+def sorted_breaks(filters: dict) -> QuerySet[Break]:
+    order = break_filters.SORTS[filters.get("sort") or "newest"]
+    return breaks(filters).order_by(*order).select_related("assignee")
+
+
+def workers() -> QuerySet:
+    """Active people who may work breaks: whom a break can be assigned to."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=["risk", "admin"])
+        .distinct()
+        .order_by("username")
+    )
 
 
 def access_break(user, break_id) -> Break:

@@ -6,59 +6,78 @@ import io
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
 from accounts.access import has_capability, requires_capability
 from audit import selectors as audit_selectors
-from reconciliation import break_export, break_selectors, break_workflow, run_engine
+from reconciliation import (
+    break_evidence,
+    break_export,
+    break_filters,
+    break_selectors,
+    break_workflow,
+    run_engine,
+)
+from reconciliation.break_filters import BreakFilters
 from reconciliation.engine.types import TYPES
 from reconciliation.models import Break
 
 PAGE = 50
 
 
-def _params(request) -> dict:
-    return {name: request.GET.get(name, "").strip() for name in (*break_selectors.FILTERS, "sort")}
+def _query(filters: BreakFilters) -> str:
+    """The view's filters and sort as a query string, encoded (a search may hold & or #)."""
+    values = {name: filters.data[name] for name in (*break_filters.FILTERS, "sort")}
+    return urlencode({name: value for name, value in values.items() if value})
 
 
 @requires_capability("view_breaks")
 def break_list(request):
-    params = _params(request)
-    queryset = break_selectors.sorted_breaks(params)
-    after = request.GET.get("after", "")
-    if after.isdigit() and params.get("sort", "newest") in ("", "newest"):
-        queryset = queryset.filter(pk__lt=int(after))  # keyset: no OFFSET, fast at any depth
-    page = list(queryset[: PAGE + 1])
-    query = "&".join(f"{k}={v}" for k, v in params.items() if v)
-    workers = (
-        get_user_model()
-        .objects.filter(is_active=True, groups__name__in=["risk", "admin"])
-        .distinct()
-    )
+    filters = break_filters.form(request.GET)
     context = {
-        "breaks": page[:PAGE],
-        "next_after": page[PAGE - 1].pk if len(page) > PAGE else None,
-        "params": params,
-        "query": query,
+        "filters": filters,
+        "params": filters.data,
+        "query": _query(filters),
         "types": TYPES,
-        "severities": ("critical", "high", "medium", "low"),
+        "severities": break_filters.SEVERITIES,
         "statuses": Break.Status.values,
         "can_work": has_capability(request.user, "work_breaks"),
-        "workers": workers,
         "currency": settings.REPORTING_CURRENCY,
+    }
+    if not filters.is_valid():
+        context["filter_errors"] = [
+            {"name": name, "label": filters[name].label, "value": filters.data[name],
+             "problems": problems}
+            for name, problems in filters.errors.items()
+        ]  # fmt: skip
+        # The list is not shown at all: a list filtered otherwise than asked would mislead.
+        return render(request, "reconciliation/breaks.html", context, status=400)
+    values = filters.cleaned_data
+    queryset = break_selectors.sorted_breaks(values)
+    if values["after"] is not None and (values["sort"] or "newest") == "newest":
+        queryset = queryset.filter(pk__lt=values["after"])  # keyset: no OFFSET, fast at any depth
+    page = list(queryset[: PAGE + 1])
+    context |= {
+        "breaks": page[:PAGE],
+        "next_after": page[PAGE - 1].pk if len(page) > PAGE else None,
+        "workers": break_selectors.workers(),
     }
     return render(request, "reconciliation/breaks.html", context)
 
 
 @requires_capability("view_breaks")
 def break_export_csv(request):
+    try:
+        filters = break_filters.read(request.GET)
+    except break_filters.BreakFiltersInvalid as exc:
+        body = {"code": exc.code, "message": exc.message, "fields": exc.fields}
+        return JsonResponse(body, status=exc.http_status)
     buffer = io.StringIO()
     count = break_export.write_csv(
-        break_export.breaks(break_selectors.sorted_breaks(_params(request))), buffer
+        break_export.breaks(break_selectors.sorted_breaks(filters)), buffer
     )
     response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="breaks.csv"'
@@ -97,6 +116,10 @@ def break_detail(request, break_id: int):
         "history": audit_selectors.events(object_type="break", object_id=str(item.pk))[:50],
         "can_work": has_capability(request.user, "work_breaks"),
         "started": _where_it_started(item),
+        "trade_ids": break_evidence.of_break(item),
+        "cause_names": break_evidence.cause_names(item),
+        "evidence": break_evidence.facts(item.details) if item.details else (),
+        "workers": break_selectors.workers(),
     }
     return render(request, "reconciliation/break.html", context)
 

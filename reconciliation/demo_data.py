@@ -5,7 +5,7 @@ them, deterministically, with one difference of each kind a reconciliation must 
 
     balances  BTC    book higher by an unbooked trading fee (0.0025)
               ETH    decimal shift: the book holds ten times the quantity
-              USD    a withdrawal of 25,000 missing from the book
+              USD    a withdrawal (102,974.97 and its 4.00 fee) missing from the book
               SOL.S  sign flip: the book holds the staked SOL as negative
               DOGE   timing: the book is 2 minutes later and includes a 1,500 DOGE fill
               ADA.F  missing from the book
@@ -87,7 +87,7 @@ def book_balances(ledger: list[dict], as_of: str) -> bytes:
     closing = _closing_balances(ledger)
     closing["BTC"] += Decimal("0.0025")
     closing["ETH"] *= 10
-    closing["USD"] += Decimal("25000.0000")
+    closing["USD"] += Decimal("102978.9700")  # Kraken's withdrawal LTCEI1-P2EI8-1OYH8H, net
     closing["SOL.S"] = -closing["SOL.S"]
     closing["DOGE"] += Decimal("1500.00000000")
     del closing["ADA.F"]

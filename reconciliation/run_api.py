@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -11,7 +11,7 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from config.idempotency import idempotent
-from reconciliation import break_selectors, break_workflow, runs
+from reconciliation import break_evidence, break_filters, break_selectors, break_workflow, runs
 from reconciliation.export import plain
 from reconciliation.models import Break, BreakComment, Dataset, RuleSetVersion, Run
 from reconciliation.serializers import PlainDecimalField
@@ -50,6 +50,8 @@ class BreakSerializer(serializers.ModelSerializer):
     value_rc = PlainDecimalField()
     suggested_value = PlainDecimalField()
     assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    book_trade_ids = serializers.SerializerMethodField()
+    exchange_trade_ids = serializers.SerializerMethodField()
 
     class Meta:
         model = Break
@@ -58,8 +60,20 @@ class BreakSerializer(serializers.ModelSerializer):
             "accepted_reason", "assignee", "first_seen_run", "last_seen_run", "first_seen_at",
             "last_seen_at", "times_seen", "resolved_at", "internal_value", "external_value",
             "difference", "difference_pct", "value_rc", "severity", "causes", "suggested_value",
-            "details",
+            "details", "book_trade_ids", "exchange_trade_ids",
         ]  # fmt: skip
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField(), allow_null=True))
+    def get_book_trade_ids(self, item) -> list[str] | None:
+        """The book's trade ids of a trades or fees break (null for other breaks)."""
+        ids = break_evidence.of_break(item)
+        return None if ids is None else ids.book
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField(), allow_null=True))
+    def get_exchange_trade_ids(self, item) -> list[str] | None:
+        """The exchange's trade ids of a trades or fees break (null for other breaks)."""
+        ids = break_evidence.of_break(item)
+        return None if ids is None else ids.exchange
 
 
 class CommentSerializer(serializers.ModelSerializer):
@@ -83,6 +97,10 @@ class NewestFirst(CursorPagination):
     page_size = 100
     max_page_size = 1000
     page_size_query_param = "page_size"
+
+    def get_page_size(self, request):
+        # DRF falls back to the default for a bad page_size: say so instead, as for filters.
+        return _page_size(request.query_params.get(self.page_size_query_param))
 
 
 class RunListCreate(generics.GenericAPIView):
@@ -185,19 +203,20 @@ def _plain_match(match: dict) -> dict:
 
 class BreakList(generics.ListAPIView):
     """Breaks, newest first; filters: type, severity, status (comma lists), asset, account,
-    source, run, age (days), q (search)."""
+    source, run, age (days), q (search). A filter that cannot be applied is a 400 naming it."""
 
     required_capability = "view_breaks"
     serializer_class = BreakSerializer
     pagination_class = NewestFirst
     filter_backends = []
 
-    @extend_schema(parameters=[OpenApiParameter(n, str) for n in break_selectors.FILTERS])
+    @extend_schema(parameters=[OpenApiParameter(n, str) for n in break_filters.FILTERS])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return break_selectors.breaks(self.request.query_params).select_related("assignee")
+        filters = break_filters.read(self.request.query_params)
+        return break_selectors.breaks(filters).select_related("assignee")
 
 
 class BreakDetail(APIView):

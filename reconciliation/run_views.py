@@ -65,8 +65,27 @@ def run_detail(request, run_id: int):
         if request.headers.get("HX-Request")
         else ("reconciliation/run.html")
     )
-    context = {"run": run, "can_cancel": has_capability(request.user, "start_runs")}
+    polled = template == "reconciliation/_run_status.html"
+    context = {
+        "run": run,
+        "can_cancel": has_capability(request.user, "start_runs"),
+        "polled": polled,
+    }
+    if not polled:
+        context["messages"] = _still_true(request, run)
     return render(request, template, context)
+
+
+def _still_true(request, run: Run) -> list:
+    """The flash messages for the run's page, without a start's "queued" once the run finished.
+
+    (The polled status removes them when the run finishes on the page; this is for a run that
+    finished before its page was first shown.)
+    """
+    shown = list(messages.get_messages(request))
+    if run.is_active:
+        return shown
+    return [m for m in shown if m.level != messages.SUCCESS]
 
 
 @requires_capability("view_breaks")

@@ -210,18 +210,26 @@ def _is_absent(entries: pl.LazyFrame, others: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _missing_move(sides: dict, breaks: pl.LazyFrame) -> list[pl.LazyFrame]:
-    """One side has a deposit/withdrawal the other lacks, of exactly the difference."""
-    if len(sides) < 2:
-        return []
+    """One side has a deposit/withdrawal the other lacks, of exactly the difference.
+
+    With a ledger on one side only (the book's balances against the exchange's ledger), nothing
+    tells which of its moves the other side has: one move of exactly the difference is still the
+    likely cause (a sum of several would too often be a coincidence), missing on the other side.
+    """
     found = []
     for side, entries in sides.items():
         other = "external" if side == "internal" else "internal"
         rows = _side_entries(entries, breaks, f"{side[:3]}_as_of")
-        absent = _is_absent(rows, sides[other].select(*KEY, "reference", "kind", "amount_raw"))
+        both = other in sides
+        if both:
+            rows = _is_absent(rows, sides[other].select(*KEY, "reference", "kind", "amount_raw"))
+        else:
+            rows = rows.filter(pl.col("kind").is_in(CASH_MOVES))
         # Present only internally: internal is higher by the entry's effect (diff = +net).
         sign = 1 if side == "internal" else -1
-        absent = absent.with_columns((pl.col("diff_raw") * sign).alias("_target"))
-        refs = pl.col("reference").drop_nulls()
+        absent = rows.with_columns((pl.col("diff_raw") * sign).alias("_target"))
+        # Sorted before nulls are dropped: sort_by needs a key as long as what it sorts.
+        refs = pl.col("reference").sort_by("_row").drop_nulls()
         for value in ("net_raw", "amount_raw"):
             single = (
                 absent.filter(pl.col(value) == pl.col("_target"))
@@ -229,7 +237,7 @@ def _missing_move(sides: dict, breaks: pl.LazyFrame) -> list[pl.LazyFrame]:
                 .agg(
                     pl.col("entry_id").sort_by("_row").head(1).alias("_ids"),
                     pl.col(value).first().alias("_amount"),
-                    refs.sort_by("_row").head(1).alias("_refs"),
+                    refs.head(1).alias("_refs"),
                 )
             )
             total = (
@@ -242,10 +250,11 @@ def _missing_move(sides: dict, breaks: pl.LazyFrame) -> list[pl.LazyFrame]:
                 )
                 .filter(pl.col("_amount") == pl.col("_target"))
             )
-            for match in (single, total):
+            for match in (single, total) if both else (single,):
                 evidence = _evidence(
-                    side, pl.col("_ids"), pl.col("_amount"), references=pl.col("_refs")
-                )
+                    side, pl.col("_ids"), pl.col("_amount"), references=pl.col("_refs"),
+                    missing_in=pl.lit(other),
+                )  # fmt: skip
                 found.append(_found(match, MISSING_DEPOSIT_WITHDRAWAL, evidence))
     return found
 

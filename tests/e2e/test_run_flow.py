@@ -33,7 +33,7 @@ def test_risk_runs_a_reconciliation_and_works_a_break(
     screenshot("breaks-list")
     eth = Break.objects.get(asset="ETH", type="position")
     page.click(f"a[href='/breaks/{eth.pk}/']")
-    page.wait_for_selector("text=decimal_shift")
+    page.wait_for_selector("[data-cause=decimal_shift]")
     page.fill("textarea[name=text]", "Book shows ten times the ETH: a decimal shift on import.")
     page.click("text=Add a comment")
     page.wait_for_selector("text=a decimal shift on import")

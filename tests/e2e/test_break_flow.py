@@ -1,0 +1,83 @@
+"""A run's page after success, and working a break from its own page (reopen, assign)."""
+
+import pytest
+
+from reconciliation import demo_data, runs
+from reconciliation.models import Break, Dataset, Run
+from tests.e2e.test_sign_in_flow import sign_in
+from tests.worker import running_worker, sending_to
+
+pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def worker_queue():
+    with running_worker() as (queue, _hostname), sending_to(queue):
+        yield queue
+
+
+def test_the_run_page_shows_the_outcome_and_the_matches_without_a_reload(
+    page, live_server, make_user, worker_queue, screenshot
+):
+    ids = demo_data.load()
+    make_user("risk", username="rita")
+    sign_in(page, live_server, "rita")
+    page.click("header nav >> text=Runs")
+    page.select_option("#id_type", "trades")
+    page.select_option("#id_internal", str(ids["book trades"]))
+    page.select_option("#id_external", str(ids["kraken trades"]))
+    page.select_option("#id_prices", str(ids["prices"]))
+    page.click("text=Start the run")
+    page.wait_for_selector("text=See the breaks", timeout=60_000)  # htmx polls the progress
+    run = Run.objects.get()
+    assert run.status == "succeeded" and run.match_count
+    status = page.locator("#run-status")
+    assert "succeeded" in status.inner_text()
+    link = page.locator(f"#run-status a[href='/runs/{run.pk}/matches.csv']")
+    link.wait_for(timeout=5_000)  # there without a reload
+    page.wait_for_selector("ul.messages", state="detached", timeout=5_000)
+    assert f"Run {run.pk} queued." not in page.locator("main").inner_text()
+    screenshot("run-succeeded-trades")
+
+
+def test_a_break_is_accepted_reopened_and_assigned_from_its_page(
+    page, live_server, make_user, screenshot
+):
+    ids = demo_data.load()
+    make_user("risk", username="rita")
+    make_user("risk", username="wanda")
+    datasets = {name: Dataset.objects.get(pk=pk) for name, pk in ids.items()}
+    run = runs.start_run(type="trades", internal=datasets["book trades"],
+                         external=datasets["kraken trades"], prices=datasets["prices"])  # fmt: skip
+    runs.execute_run(run.pk)
+    item = Break.objects.get(type="trades", field="price")
+    sign_in(page, live_server, "rita")
+    page.wait_for_selector("h1:has-text('Overview')")
+    page.goto(f"{live_server.url}/breaks/?age=1000000&run=abc")
+    errors = page.locator("#filter-errors").inner_text()
+    assert "older than (days)" in errors and "run #" in errors
+    assert page.locator("#bulk").count() == 0  # no list shown filtered otherwise than asked
+    screenshot("breaks-bad-filters")
+    page.goto(f"{live_server.url}/breaks/{item.pk}/")
+    trade_ids = page.locator("#trade-ids").inner_text()
+    assert all(i in trade_ids for i in item.details["internal_ids"] + item.details["external_ids"])
+    page.locator("#evidence summary").click()
+    assert page.locator("#evidence dl.evidence dt").count() >= 5
+    page.select_option("#status-action select[name=action]", "accept")
+    page.fill("#status-action input[name=reason]", "Price agreed with the desk")
+    page.click("#status-action >> text=Apply")
+    page.wait_for_selector("#status-action >> text=Reopen")
+    item.refresh_from_db()
+    assert item.status == "accepted"
+    page.click("#status-action >> text=Reopen")
+    page.wait_for_selector("text=1 break updated")
+    page.wait_for_selector("#status-action select[name=action]")
+    item.refresh_from_db()
+    assert item.status == "open" and item.accepted_reason == ""
+    page.select_option("#assignee", label="wanda")
+    page.click("#assign-action button[type=submit]")
+    page.wait_for_selector("dd:has-text('wanda')")
+    item.refresh_from_db()
+    assert item.assignee.username == "wanda"
+    page.locator("#evidence summary").click()
+    screenshot("break-reopened-and-assigned")
