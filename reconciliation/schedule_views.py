@@ -9,13 +9,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import has_capability, requires_capability
 from config.errors import add_to_form
-from reconciliation import runs, schedules
+from reconciliation import run_inputs, schedules
 from reconciliation.models import Account, RuleSet, Schedule, Source
 
 
 class ScheduleForm(forms.Form):
     name = forms.CharField(max_length=100)
-    type = forms.ChoiceField(choices=[(t, t) for t in runs.INPUTS])
+    type = forms.ChoiceField(choices=[(t, t) for t in run_inputs.TYPES])
     internal_account = forms.ModelChoiceField(Account.objects.select_related("source"))
     external_account = forms.ModelChoiceField(Account.objects.select_related("source"))
     prices_source = forms.ModelChoiceField(

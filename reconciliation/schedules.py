@@ -15,7 +15,7 @@ from django_celery_beat.validators import crontab_validator
 
 from audit import services as audit
 from config.errors import DomainError
-from reconciliation import runs
+from reconciliation import run_inputs, runs
 from reconciliation.models import Account, Dataset, RuleSet, Run, Schedule, Source
 
 PRESETS = {"hourly": "0 * * * *", "daily": "0 6 * * *", "every 15 minutes": "*/15 * * * *"}
@@ -45,8 +45,8 @@ def _check(name: str, type_: str, internal: Account, external: Account) -> None:
     problems = {}
     if not name.strip():
         problems["name"] = ["is required"]
-    if type_ not in runs.INPUTS:
-        problems["type"] = [f"must be one of {', '.join(runs.INPUTS)}"]
+    if type_ not in run_inputs.NEEDS:
+        problems["type"] = [f"must be one of {', '.join(run_inputs.TYPES)}"]
     if internal.pk == external.pk:
         problems["external_account"] = ["must be another account than the internal one"]
     if problems:
@@ -147,7 +147,8 @@ def run_schedule(schedule_id: int) -> Run | None:
     schedule = Schedule.objects.select_related("rule_set").filter(pk=schedule_id).first()
     if schedule is None or not schedule.enabled:
         return None
-    internal_kinds, external_kinds, needs_prices = runs.INPUTS[schedule.type]
+    needs = run_inputs.NEEDS[schedule.type]
+    internal_kinds, external_kinds, needs_prices = needs.internal, needs.external, needs.prices
     internal = _latest(schedule.internal_account, internal_kinds)
     external = _latest(schedule.external_account, external_kinds)
     prices = (
