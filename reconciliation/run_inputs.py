@@ -100,3 +100,16 @@ def _all_kinds(side: str) -> set[str]:
 
 def fitting_accounts(side: str) -> QuerySet[Account]:
     return Account.objects.filter(source__kind__in=SOURCE_KINDS[side]).select_related("source")
+
+
+def latest_prices(at=None) -> Dataset | None:
+    """The prices dataset a run uses when none is given: the latest one (by its latest price)
+    with prices at or before `at` (the run's as-of time), or the latest of all without `at`.
+
+    Prices after a run's time are never used (valuation looks no later than the run), so a
+    dataset that starts after it would value nothing.
+    """
+    prices = Dataset.objects.filter(kind="prices")
+    if at is not None:
+        prices = prices.filter(period_start__lte=at)
+    return prices.order_by("-as_of", "-id").first()

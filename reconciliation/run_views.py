@@ -78,7 +78,30 @@ class StartRunForm(forms.Form):
             choices, types_of = _side_choices(side, type_)
             self.fields[side].widget.choices = choices
             self.fields[side].widget.types_of = types_of
-        self.fields["prices"].label_from_instance = dataset_label
+        prices = self.fields["prices"]
+        prices.label_from_instance = dataset_label
+        latest = run_inputs.latest_prices()
+        if latest is None:
+            prices.help_text = (
+                "No prices dataset is loaded: breaks in other assets than the reporting "
+                "currency will be unvalued (and graded high)."
+            )
+        else:
+            self.initial.setdefault("prices", latest.pk)
+            prices.help_text = (
+                f"Preselected: the latest prices dataset (#{latest.pk}, as of "
+                f"{latest.as_of:%Y-%m-%d %H:%M} UTC). Every type values its breaks with these "
+                "prices; left empty, the latest prices at the run's time are used. The run "
+                "records which."
+            )
+
+
+def _prices_note(run: Run, given) -> str:
+    if given is not None:
+        return ""
+    if run.prices_dataset_id is None:
+        return " without prices (none is loaded)"
+    return f" with the latest prices, dataset #{run.prices_dataset_id}"
 
 
 @requires_capability("view_breaks")
@@ -101,7 +124,7 @@ def run_list(request):
                 form.add_error(None, exc.message)
             add_to_form(form, exc)
         else:
-            messages.success(request, f"Run {run.pk} queued.")
+            messages.success(request, f"Run {run.pk} queued{_prices_note(run, values['prices'])}.")
             return redirect("runs:detail", run_id=run.pk)
     recent = Run.objects.select_related("internal_dataset", "external_dataset")[:50]
     return render(request, "reconciliation/runs.html", {"form": form, "runs": recent})

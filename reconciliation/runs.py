@@ -57,7 +57,10 @@ def _check_inputs(type_: str, internal: Dataset, external: Dataset, prices: Data
         if found:
             problems[side] = found
     if run_inputs.NEEDS[type_].prices and prices is None:
-        problems["prices"] = ["a prices dataset is needed to value positions (none is loaded)"]
+        problems["prices"] = [
+            "a prices dataset is needed to value positions, and none has prices at or before "
+            f"the run's time ({max(internal.as_of, external.as_of):%Y-%m-%d %H:%M} UTC)"
+        ]
     elif prices is not None and prices.kind != "prices":
         problems["prices"] = [f"dataset {prices.pk} is {prices.kind}, not prices"]
     if internal.pk == external.pk:
@@ -75,7 +78,16 @@ def start_run(
     rule_set_version: RuleSetVersion | None = None,
     by=None,
 ) -> Run:
-    """Queue a run; the task is sent once the transaction commits."""
+    """Queue a run; the task is sent once the transaction commits.
+
+    Without `prices` the run takes the latest prices dataset at its time (every type values
+    its breaks with prices, and an unvalued break is graded high) and records which, so the
+    run can be repeated with the same prices.
+    """
+    as_of = max(internal.as_of, external.as_of)
+    prices_by_default = prices is None
+    if prices_by_default:
+        prices = run_inputs.latest_prices(as_of)
     _check_inputs(type, internal, external, prices)
     version = rule_set_version or default_rule_set_version()
     if version.status != RuleSetVersion.Status.PUBLISHED:
@@ -87,13 +99,14 @@ def start_run(
             external_dataset=external,
             prices_dataset=prices,
             rule_set_version=version,
-            as_of=max(internal.as_of, external.as_of),
+            as_of=as_of,
             created_by=by if getattr(by, "is_authenticated", False) else None,
         )
         audit.record(
             action="run.started", actor=by, object_type="run", object_id=run.pk,
             after={"type": type, "internal": internal.pk, "external": external.pk,
-                   "prices": prices.pk if prices else None, "rule_set_version": version.pk},
+                   "prices": prices.pk if prices else None, "rule_set_version": version.pk,
+                   "prices_chosen": "latest" if prices_by_default else "given"},
         )  # fmt: skip
         transaction.on_commit(lambda: _enqueue(run.pk))
     return run
