@@ -89,9 +89,14 @@ def fitting_datasets(type_: str | None, side: str) -> QuerySet[Dataset]:
     kinds = NEEDS[type_].kinds(side) if type_ in NEEDS else _all_kinds(side)
     return (
         Dataset.objects.filter(kind__in=kinds, source__kind__in=SOURCE_KINDS[side])
-        .select_related("source", "account")
+        .select_related("source", "account__source")
         .order_by("kind", "-as_of", "-id")
     )
+
+
+def types_taking(side: str, kind: str) -> list[str]:
+    """The run types whose `side` takes datasets of `kind`."""
+    return [name for name, needs in NEEDS.items() if kind in needs.kinds(side)]
 
 
 def _all_kinds(side: str) -> set[str]:

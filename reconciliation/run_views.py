@@ -39,17 +39,16 @@ def dataset_label(dataset: Dataset) -> str:
 
 def _side_choices(side: str, type_: str | None) -> tuple[list, dict[int, str]]:
     """The side's datasets grouped by kind, and the types each fits (all types: no type)."""
-    fits: dict[int, list[str]] = {}
-    for each in run_inputs.TYPES:
-        for pk in run_inputs.fitting_datasets(each, side).values_list("pk", flat=True):
-            fits.setdefault(pk, []).append(each)
     groups: dict[str, list] = {}
+    types_of: dict[int, str] = {}
     for dataset in run_inputs.fitting_datasets(type_, side):
         groups.setdefault(dataset.kind, []).append((dataset.pk, dataset_label(dataset)))
+        types_of[dataset.pk] = " ".join(run_inputs.types_taking(side, dataset.kind))
     choices = [("", "---------")] + [
-        (f"{kind} (for {', '.join(fits[items[0][0]])})", items) for kind, items in groups.items()
+        (f"{kind} (for {', '.join(run_inputs.types_taking(side, kind))})", items)
+        for kind, items in groups.items()
     ]
-    return choices, {pk: " ".join(types) for pk, types in fits.items()}
+    return choices, types_of
 
 
 class StartRunForm(forms.Form):
@@ -66,7 +65,10 @@ class StartRunForm(forms.Form):
         widget=DatasetSelect(attrs={"data-fits": ""}), label="External dataset (the exchange)",
         help_text="Datasets of exchanges and custodians, of the kinds the type reconciles.",
     )  # fmt: skip
-    prices = forms.ModelChoiceField(Dataset.objects.filter(kind="prices"), required=False)
+    prices = forms.ModelChoiceField(
+        Dataset.objects.filter(kind="prices").select_related("source", "account__source"),
+        required=False,
+    )
     rule_set_version = forms.ModelChoiceField(
         RuleSetVersion.objects.filter(status="published").select_related("rule_set"),
         required=False, help_text="Empty: the latest published version of the default rule set.",

@@ -118,3 +118,31 @@ def test_with_a_type_in_the_address_the_form_lists_only_what_fits_it(demo, clien
     page = client_as("risk").get("/runs/", {"type": "trades"}).content.decode()
     assert _options(page, "internal") == {demo["book trades"].pk}
     assert _options(page, "external") == {demo["kraken trades"].pk}
+
+
+def test_the_run_page_asks_the_same_number_of_queries_however_many_datasets(
+    demo, client_as, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from reconciliation import ingest
+
+    client = client_as("risk")
+    with CaptureQueriesContext(connection) as few:
+        client.get("/runs/")
+    book = demo["book balances"]
+    later = book.as_of.isoformat().replace("+00:00", "Z")
+    for n in range(1, 4):
+        data = f"account,asset,quantity,as_of\nmain,BTC,{n},{later}\n".encode()
+        ingest.import_file(source=book.source, account=book.account, data=data,
+                           format_code="generic-balances", filename=f"{n}.csv")  # fmt: skip
+    ingest.import_file(
+        source=demo["prices"].source,
+        account=None,
+        format_code="prices",
+        filename="p.csv",
+        data=demo_data.prices(demo_data._trade_rows(), later),
+    )
+    with django_assert_num_queries(len(few.captured_queries)):
+        client.get("/runs/")
