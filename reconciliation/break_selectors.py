@@ -99,7 +99,7 @@ def run_matches(run: Run):
 
 def overview_figures() -> dict:
     """Open breaks by severity and the latest run of each type, for the overview."""
-    from django.db.models import Count, Sum
+    from django.db.models import Count
 
     live = Break.objects.filter(status__in=["open", "investigating"])
     by_severity = dict(live.values_list("severity").annotate(n=Count("id")))
@@ -108,6 +108,5 @@ def overview_figures() -> dict:
         latest[run.type] = run
     return {
         "open_by_severity": [(s, by_severity.get(s, 0)) for s in SEVERITIES],
-        "open_value": live.aggregate(total=Sum("value_rc"))["total"],
         "latest_runs": [latest[t] for t in sorted(latest)],
     }

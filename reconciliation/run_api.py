@@ -11,7 +11,14 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from config.idempotency import idempotent
-from reconciliation import break_evidence, break_filters, break_selectors, break_workflow, runs
+from reconciliation import (
+    break_evidence,
+    break_filters,
+    break_selectors,
+    break_workflow,
+    run_inputs,
+    runs,
+)
 from reconciliation.export import plain
 from reconciliation.models import Break, BreakComment, Dataset, RuleSetVersion, Run
 from reconciliation.serializers import PlainDecimalField
@@ -31,7 +38,7 @@ class RunSerializer(serializers.ModelSerializer):
 
 
 class StartRunSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=sorted(runs.INPUTS))
+    type = serializers.ChoiceField(choices=sorted(run_inputs.TYPES))
     internal = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all())
     external = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all())
     prices = serializers.PrimaryKeyRelatedField(

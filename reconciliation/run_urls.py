@@ -25,6 +25,7 @@ breaks_patterns = (
 schedules_patterns = (
     [
         path("", schedule_views.schedule_list, name="list"),
+        path("timing/", schedule_views.timing, name="timing"),
         path("<int:schedule_id>/", schedule_views.schedule_list, name="edit"),
         path("<int:schedule_id>/toggle/", schedule_views.toggle, name="toggle"),
         path("<int:schedule_id>/delete/", schedule_views.delete, name="delete"),

@@ -10,34 +10,109 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import has_capability, requires_capability
 from config.errors import add_to_form
-from reconciliation import break_export, break_selectors, runs
+from reconciliation import break_export, break_selectors, run_inputs, runs
 from reconciliation.break_selectors import access_run
 from reconciliation.export import csv_pieces
 from reconciliation.models import Dataset, RuleSetVersion, Run
 
 
+class DatasetSelect(forms.Select):
+    """A select whose options say which run types each dataset fits (static/js/run_form.js)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.types_of: dict[int, str] = {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        pk = getattr(value, "value", value)
+        if pk in self.types_of:
+            option["attrs"]["data-types"] = self.types_of[pk]
+        return option
+
+
+def dataset_label(dataset: Dataset) -> str:
+    where = dataset.account or dataset.source
+    name = dataset.original_name or dataset.format
+    return f"#{dataset.pk} {dataset.kind} · {where} · as of {dataset.as_of:%Y-%m-%d %H:%M} · {name}"
+
+
+def _side_choices(side: str, type_: str | None) -> tuple[list, dict[int, str]]:
+    """The side's datasets grouped by kind, and the types each fits (all types: no type)."""
+    groups: dict[str, list] = {}
+    types_of: dict[int, str] = {}
+    for dataset in run_inputs.fitting_datasets(type_, side):
+        groups.setdefault(dataset.kind, []).append((dataset.pk, dataset_label(dataset)))
+        types_of[dataset.pk] = " ".join(run_inputs.types_taking(side, dataset.kind))
+    choices = [("", "---------")] + [
+        (f"{kind} (for {', '.join(run_inputs.types_taking(side, kind))})", items)
+        for kind, items in groups.items()
+    ]
+    return choices, types_of
+
+
 class StartRunForm(forms.Form):
-    type = forms.ChoiceField(choices=[(t, t) for t in runs.INPUTS])
-    internal = forms.ModelChoiceField(Dataset.objects.select_related("source", "account"),
-                                      label="Internal dataset (the book)")  # fmt: skip
-    external = forms.ModelChoiceField(Dataset.objects.select_related("source", "account"),
-                                      label="External dataset (the exchange)")  # fmt: skip
+    type = forms.ChoiceField(choices=[(t, t) for t in run_inputs.TYPES])
+    # Any dataset is accepted here, so that one that does not fit gets the service's message
+    # (why it does not fit) rather than "not one of the available choices".
+    internal = forms.ModelChoiceField(
+        Dataset.objects.select_related("source", "account"),
+        widget=DatasetSelect(attrs={"data-fits": ""}), label="Internal dataset (the book)",
+        help_text="Datasets of internal sources, of the kinds the type reconciles.",
+    )  # fmt: skip
+    external = forms.ModelChoiceField(
+        Dataset.objects.select_related("source", "account"),
+        widget=DatasetSelect(attrs={"data-fits": ""}), label="External dataset (the exchange)",
+        help_text="Datasets of exchanges and custodians, of the kinds the type reconciles.",
+    )  # fmt: skip
     prices = forms.ModelChoiceField(
-        Dataset.objects.filter(kind="prices"),
+        Dataset.objects.filter(kind="prices").select_related("source", "account__source"),
         required=False,
-        help_text="Needed for valuation; used to value the other types' breaks.",
     )
     rule_set_version = forms.ModelChoiceField(
         RuleSetVersion.objects.filter(status="published").select_related("rule_set"),
         required=False, help_text="Empty: the latest published version of the default rule set.",
     )  # fmt: skip
 
+    def __init__(self, *args, type_: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for side in run_inputs.SIDES:
+            choices, types_of = _side_choices(side, type_)
+            self.fields[side].widget.choices = choices
+            self.fields[side].widget.types_of = types_of
+        prices = self.fields["prices"]
+        prices.label_from_instance = dataset_label
+        latest = run_inputs.latest_prices()
+        if latest is None:
+            prices.help_text = (
+                "No prices dataset is loaded: breaks in other assets than the reporting "
+                "currency will be unvalued (and graded high)."
+            )
+        else:
+            self.initial.setdefault("prices", latest.pk)
+            prices.help_text = (
+                f"Preselected: the latest prices dataset (#{latest.pk}, as of "
+                f"{latest.as_of:%Y-%m-%d %H:%M} UTC). Every type values its breaks with these "
+                "prices; left empty, the latest prices at the run's time are used. The run "
+                "records which."
+            )
+
+
+def _prices_note(run: Run, given) -> str:
+    if given is not None:
+        return ""
+    if run.prices_dataset_id is None:
+        return " without prices (none is loaded)"
+    return f" with the latest prices, dataset #{run.prices_dataset_id}"
+
 
 @requires_capability("view_breaks")
 def run_list(request):
-    form = (
-        StartRunForm(request.POST or None) if has_capability(request.user, "start_runs") else None
-    )
+    form = None
+    if has_capability(request.user, "start_runs"):
+        # A type in the address (?type=trades) lists only the datasets that fit it.
+        chosen = request.POST.get("type") or request.GET.get("type")
+        form = StartRunForm(request.POST or None, type_=chosen, initial={"type": chosen})
     if request.method == "POST" and form is not None and form.is_valid():
         values = form.cleaned_data
         try:
@@ -51,7 +126,7 @@ def run_list(request):
                 form.add_error(None, exc.message)
             add_to_form(form, exc)
         else:
-            messages.success(request, f"Run {run.pk} queued.")
+            messages.success(request, f"Run {run.pk} queued{_prices_note(run, values['prices'])}.")
             return redirect("runs:detail", run_id=run.pk)
     recent = Run.objects.select_related("internal_dataset", "external_dataset")[:50]
     return render(request, "reconciliation/runs.html", {"form": form, "runs": recent})

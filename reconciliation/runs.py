@@ -22,24 +22,13 @@ from rest_framework import status
 
 from audit import services as audit
 from config.errors import DomainError
-from reconciliation import break_store, frames, match_store, rule_sets
+from reconciliation import break_store, frames, match_store, rule_sets, run_inputs
 from reconciliation.break_store import RunCancelled, RunOver, RunResult
 from reconciliation.engine import rule_definition
 from reconciliation.models import Dataset, RuleSet, RuleSetVersion, Run
 
 logger = logging.getLogger(__name__)
 MAX_DELIVERIES = 3
-
-# What each type reconciles: (internal kinds, external kinds, needs prices)
-INPUTS = {
-    "position": ({"balances", "ledger"}, {"balances", "ledger"}, False),
-    "cash": ({"balances", "ledger"}, {"balances", "ledger"}, False),
-    "valuation": ({"balances"}, {"balances", "ledger"}, True),
-    "trades": ({"trades"}, {"trades"}, False),
-    "fees": ({"trades"}, {"trades"}, False),
-    "pnl": ({"pnl"}, {"trades"}, False),
-    "margin": ({"margin"}, {"margin"}, False),
-}
 
 
 class RunRefused(DomainError):
@@ -59,21 +48,19 @@ def default_rule_set_version() -> RuleSetVersion:
 
 
 def _check_inputs(type_: str, internal: Dataset, external: Dataset, prices: Dataset | None):
-    if type_ not in INPUTS:
-        available = ", ".join(INPUTS)
+    if type_ not in run_inputs.NEEDS:
+        available = ", ".join(run_inputs.TYPES)
         raise RunRefused(f"{type_!r} cannot be run; the types available are: {available}.")
-    internal_kinds, external_kinds, needs_prices = INPUTS[type_]
     problems = {}
-    if internal.kind not in internal_kinds:
-        problems["internal"] = [
-            f"dataset {internal.pk} is {internal.kind}, not {' or '.join(sorted(internal_kinds))}"
+    for side, dataset in (("internal", internal), ("external", external)):
+        found = run_inputs.dataset_problems(type_, side, dataset)
+        if found:
+            problems[side] = found
+    if run_inputs.NEEDS[type_].prices and prices is None:
+        problems["prices"] = [
+            "a prices dataset is needed to value positions, and none has prices at or before "
+            f"the run's time ({max(internal.as_of, external.as_of):%Y-%m-%d %H:%M} UTC)"
         ]
-    if external.kind not in external_kinds:
-        problems["external"] = [
-            f"dataset {external.pk} is {external.kind}, not {' or '.join(sorted(external_kinds))}"
-        ]
-    if needs_prices and prices is None:
-        problems["prices"] = ["a prices dataset is needed to value positions"]
     elif prices is not None and prices.kind != "prices":
         problems["prices"] = [f"dataset {prices.pk} is {prices.kind}, not prices"]
     if internal.pk == external.pk:
@@ -91,7 +78,16 @@ def start_run(
     rule_set_version: RuleSetVersion | None = None,
     by=None,
 ) -> Run:
-    """Queue a run; the task is sent once the transaction commits."""
+    """Queue a run; the task is sent once the transaction commits.
+
+    Without `prices` the run takes the latest prices dataset at its time (every type values
+    its breaks with prices, and an unvalued break is graded high) and records which, so the
+    run can be repeated with the same prices.
+    """
+    as_of = max(internal.as_of, external.as_of)
+    prices_by_default = prices is None
+    if prices_by_default:
+        prices = run_inputs.latest_prices(as_of)
     _check_inputs(type, internal, external, prices)
     version = rule_set_version or default_rule_set_version()
     if version.status != RuleSetVersion.Status.PUBLISHED:
@@ -103,13 +99,14 @@ def start_run(
             external_dataset=external,
             prices_dataset=prices,
             rule_set_version=version,
-            as_of=max(internal.as_of, external.as_of),
+            as_of=as_of,
             created_by=by if getattr(by, "is_authenticated", False) else None,
         )
         audit.record(
             action="run.started", actor=by, object_type="run", object_id=run.pk,
             after={"type": type, "internal": internal.pk, "external": external.pk,
-                   "prices": prices.pk if prices else None, "rule_set_version": version.pk},
+                   "prices": prices.pk if prices else None, "rule_set_version": version.pk,
+                   "prices_chosen": "latest" if prices_by_default else "given"},
         )  # fmt: skip
         transaction.on_commit(lambda: _enqueue(run.pk))
     return run

@@ -5,22 +5,31 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import has_capability, requires_capability
 from config.errors import add_to_form
-from reconciliation import runs, schedules
+from reconciliation import run_inputs, schedules
 from reconciliation.models import Account, RuleSet, Schedule, Source
 
 
 class ScheduleForm(forms.Form):
     name = forms.CharField(max_length=100)
-    type = forms.ChoiceField(choices=[(t, t) for t in runs.INPUTS])
-    internal_account = forms.ModelChoiceField(Account.objects.select_related("source"))
-    external_account = forms.ModelChoiceField(Account.objects.select_related("source"))
+    type = forms.ChoiceField(choices=[(t, t) for t in run_inputs.TYPES])
+    # Any account is accepted here, so that one that does not fit gets the service's reason;
+    # only the fitting ones are offered.
+    internal_account = forms.ModelChoiceField(
+        Account.objects.select_related("source"), label="Internal account (the book)",
+        help_text="Accounts of internal sources.",
+    )  # fmt: skip
+    external_account = forms.ModelChoiceField(
+        Account.objects.select_related("source"), label="External account (the exchange)",
+        help_text="Accounts of exchanges and custodians.",
+    )  # fmt: skip
     prices_source = forms.ModelChoiceField(
-        Source.objects.filter(kind="price_feed"), required=False,
-        help_text="Its latest prices are used; needed for valuation.",
+        Source.objects.all(), required=False,
+        help_text="Its latest prices are used; empty: the latest prices dataset at the run's time.",
     )  # fmt: skip
     rule_set = forms.ModelChoiceField(
         RuleSet.objects.all(), to_field_name="name",
@@ -28,9 +37,28 @@ class ScheduleForm(forms.Form):
     )  # fmt: skip
     cron = forms.CharField(
         label="When (cron, UTC)", initial=schedules.PRESETS["hourly"],
-        help_text="minute hour day month weekday, e.g. '0 * * * *' hourly, '0 6 * * *' daily.",
+        help_text="Five fields: minute hour day-of-month month weekday (0 = Sunday), e.g. "
+        "'0 * * * *' every hour, '0 6 * * *' every day at 06:00, '0 6 * * 1-5' weekdays at "
+        "06:00. Day of month and weekday must both match.",
+        widget=forms.TextInput(attrs={
+            "hx-get": reverse_lazy("schedules:timing"), "hx-trigger": "input changed delay:300ms",
+            "hx-target": "#cron-timing", "autocomplete": "off",
+        }),
     )  # fmt: skip
     enabled = forms.BooleanField(required=False, initial=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for side in run_inputs.SIDES:
+            self.fields[f"{side}_account"].choices = [("", "---------")] + [
+                (account.pk, str(account)) for account in run_inputs.fitting_accounts(side)
+            ]
+        self.fields["prices_source"].choices = [("", "---------")] + [
+            (source.pk, str(source)) for source in Source.objects.filter(kind="price_feed")
+        ]
+        only = list(RuleSet.objects.all()[:2])
+        if len(only) == 1:
+            self.initial.setdefault("rule_set", only[0].name)
 
 
 def _initial(schedule: Schedule) -> dict:
@@ -62,8 +90,18 @@ def schedule_list(request, schedule_id: int | None = None):
     items = Schedule.objects.select_related(
         "internal_account__source", "external_account__source", "periodic_task", "last_run"
     )
-    context = {"schedules": items, "form": form, "editing": editing}
+    listed = [(item, schedules.describe(item.cron, count=1)) for item in items]
+    context = {"schedules": listed, "form": form, "editing": editing}
+    if form is not None:
+        context["timing"] = schedules.describe(form["cron"].value() or "")
     return render(request, "reconciliation/schedules.html", context)
+
+
+@requires_capability("view_breaks")
+def timing(request):
+    """The cron expression in words and its next three times (htmx, beside the field)."""
+    shown = schedules.describe(request.GET.get("cron", ""))
+    return render(request, "reconciliation/_schedule_timing.html", {"timing": shown})
 
 
 @requires_capability("manage_schedules")

@@ -7,15 +7,17 @@ changes both in one transaction (beat's DatabaseScheduler picks changes up by it
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from django_celery_beat.validators import crontab_validator
 
 from audit import services as audit
 from config.errors import DomainError
-from reconciliation import runs
+from reconciliation import run_inputs, runs, schedule_timing
 from reconciliation.models import Account, Dataset, RuleSet, Run, Schedule, Source
 
 PRESETS = {"hourly": "0 * * * *", "daily": "0 6 * * *", "every 15 minutes": "*/15 * * * *"}
@@ -25,15 +27,21 @@ class ScheduleInvalid(DomainError):
     code = "schedule_invalid"
 
 
-def _crontab(cron: str) -> CrontabSchedule:
-    cron = " ".join(cron.split())
+def timing(cron: str) -> schedule_timing.Timing:
+    """The cron expression as beat reads it, or ScheduleInvalid saying what to write."""
     try:
-        crontab_validator(cron)
+        found = schedule_timing.parse(cron)
+        crontab_validator(found.cron)  # what django-celery-beat's own forms accept, too
+    except schedule_timing.TimingInvalid as exc:
+        raise ScheduleInvalid(exc.message, fields={"cron": [exc.message]}) from exc
     except ValidationError as exc:
-        raise ScheduleInvalid(
-            "The timing is not a cron expression.", fields={"cron": [" ".join(exc.messages)]}
-        ) from exc
-    minute, hour, day_of_month, month_of_year, day_of_week = cron.split(" ")
+        message = f"Beat cannot read '{found.cron}': {' '.join(exc.messages)}"
+        raise ScheduleInvalid(message, fields={"cron": [message]}) from exc
+    return found
+
+
+def _crontab(found: schedule_timing.Timing) -> CrontabSchedule:
+    minute, hour, day_of_month, month_of_year, day_of_week = found.cron.split(" ")
     schedule, _ = CrontabSchedule.objects.get_or_create(
         minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year,
         day_of_week=day_of_week, timezone="UTC",
@@ -41,16 +49,37 @@ def _crontab(cron: str) -> CrontabSchedule:
     return schedule
 
 
-def _check(name: str, type_: str, internal: Account, external: Account) -> None:
+def _check(
+    name: str,
+    type_: str,
+    internal: Account,
+    external: Account,
+    prices_source: Source | None,
+    cron: str,
+) -> schedule_timing.Timing:
+    """What a schedule runs must be able to run: the same fitting rules as a run's (item 6)."""
     problems = {}
     if not name.strip():
         problems["name"] = ["is required"]
-    if type_ not in runs.INPUTS:
-        problems["type"] = [f"must be one of {', '.join(runs.INPUTS)}"]
+    if type_ not in run_inputs.NEEDS:
+        problems["type"] = [f"must be one of {', '.join(run_inputs.TYPES)}"]
+    for field, side, account in (
+        ("internal_account", "internal", internal), ("external_account", "external", external)
+    ):  # fmt: skip
+        problem = run_inputs.account_problem(side, account)
+        if problem:
+            problems[field] = [problem]
     if internal.pk == external.pk:
         problems["external_account"] = ["must be another account than the internal one"]
+    if prices_source is not None and run_inputs.prices_source_problem(prices_source):
+        problems["prices_source"] = [run_inputs.prices_source_problem(prices_source)]
+    try:
+        found = timing(cron)
+    except ScheduleInvalid as exc:
+        problems.update(exc.fields)
     if problems:
-        raise ScheduleInvalid("The schedule is not valid.", fields=problems)
+        raise ScheduleInvalid("The schedule cannot run that way.", fields=problems)
+    return found
 
 
 def _snapshot(schedule: Schedule) -> dict:
@@ -77,14 +106,14 @@ def save_schedule(
     schedule: Schedule | None = None,
 ) -> Schedule:
     """Create or change a schedule and its beat task (audited with before and after)."""
-    _check(name, type, internal_account, external_account)
+    found = _check(name, type, internal_account, external_account, prices_source, cron)
     clash = Schedule.objects.filter(name=name.strip())
     if schedule is not None:
         clash = clash.exclude(pk=schedule.pk)
     if clash.exists():
         raise ScheduleInvalid("That name is taken.", fields={"name": ["already exists"]})
     with transaction.atomic():
-        crontab = _crontab(cron)
+        crontab = _crontab(found)
         before = _snapshot(schedule) if schedule else None
         if schedule is None:
             task = PeriodicTask.objects.create(
@@ -97,7 +126,7 @@ def save_schedule(
         fields = {
             "name": name.strip(), "type": type, "internal_account": internal_account,
             "external_account": external_account, "prices_source": prices_source,
-            "rule_set": rule_set, "cron": " ".join(cron.split()), "enabled": enabled,
+            "rule_set": rule_set, "cron": found.cron, "enabled": enabled,
         }  # fmt: skip
         for field, value in fields.items():
             setattr(schedule, field, value)
@@ -143,23 +172,53 @@ def _latest(account: Account | None, kinds: set[str], *, source: Source | None =
 
 
 def run_schedule(schedule_id: int) -> Run | None:
-    """Start the schedule's run with the latest datasets (None when paused or not runnable)."""
+    """Start the schedule's run with the latest datasets (None when paused or not runnable).
+
+    Without a price feed (or before it has prices) the run takes the latest prices dataset,
+    as every run does, and records which.
+    """
     schedule = Schedule.objects.select_related("rule_set").filter(pk=schedule_id).first()
     if schedule is None or not schedule.enabled:
         return None
-    internal_kinds, external_kinds, needs_prices = runs.INPUTS[schedule.type]
-    internal = _latest(schedule.internal_account, internal_kinds)
-    external = _latest(schedule.external_account, external_kinds)
+    needs = run_inputs.NEEDS[schedule.type]
+    internal = _latest(schedule.internal_account, needs.internal)
+    external = _latest(schedule.external_account, needs.external)
     prices = (
         _latest(None, {"prices"}, source=schedule.prices_source) if schedule.prices_source else None
     )
     version = runs.rule_sets.latest_published(schedule.rule_set)
-    if internal is None or external is None or version is None or (needs_prices and not prices):
-        reason = "no dataset or no published rule set version yet"
-        audit.record(action="schedule.skipped", object_type="schedule", object_id=schedule.pk,
-                     after={"reason": reason})  # fmt: skip
-        return None
-    run = runs.start_run(type=schedule.type, internal=internal, external=external, prices=prices,
-                         rule_set_version=version)  # fmt: skip
+    if internal is None or external is None or version is None:
+        return _skipped(schedule, "no dataset or no published rule set version yet")
+    try:
+        run = runs.start_run(type=schedule.type, internal=internal, external=external,
+                             prices=prices, rule_set_version=version)  # fmt: skip
+    except runs.RunRefused as exc:  # a schedule saved before its sides were checked
+        details = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.fields.items())
+        return _skipped(schedule, f"{exc.message} {details}".strip())
     Schedule.objects.filter(pk=schedule.pk).update(last_run=run)
     return run
+
+
+def _skipped(schedule: Schedule, reason: str) -> None:
+    audit.record(action="schedule.skipped", object_type="schedule", object_id=schedule.pk,
+                 after={"reason": reason})  # fmt: skip
+    return None
+
+
+@dataclass(frozen=True)
+class TimingShown:
+    """A cron expression as a person reads it: in words and its next times, or what is wrong."""
+
+    cron: str
+    words: str = ""
+    next_times: tuple = ()
+    problem: str = ""
+
+
+def describe(cron: str, *, now=None, count: int = 3) -> TimingShown:
+    try:
+        found = timing(cron)
+    except ScheduleInvalid as exc:
+        return TimingShown(cron=cron, problem=exc.message)
+    moments = found.next_times(now or timezone.now(), count)
+    return TimingShown(cron=found.cron, words=found.description(), next_times=tuple(moments))

@@ -6,7 +6,7 @@ from accounts.access import has_capability, requires_capability, user_roles
 from accounts.roles import CAPABILITIES
 from audit import selectors as audit_selectors
 from config.health import collect_health
-from reconciliation import break_selectors
+from reconciliation import break_selectors, selectors
 
 
 @requires_capability("view_overview")
@@ -21,6 +21,7 @@ def overview(request):
         ],
     }
     context.update(break_selectors.overview_figures())
+    context["value_at_stake"] = selectors.value_at_stake()
     if has_capability(request.user, "view_audit"):
         context["recent_events"] = list(audit_selectors.events()[:8])
     return render(request, "reconciliation/overview.html", context)

@@ -30,7 +30,7 @@ def test_command_starts_a_run_that_a_worker_executes(worker_queue, capsys):
     run = Run.objects.get(pk=line["run_id"])
     assert line == {
         "run_id": run.pk, "status": "succeeded", "breaks": run.break_count,
-        "by_severity": run.by_severity,
+        "by_severity": run.by_severity, "prices_dataset": ids["prices"],
     }  # fmt: skip
     assert run.break_count >= 4
 

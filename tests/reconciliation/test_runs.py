@@ -307,10 +307,21 @@ def test_trade_breaks_are_valued_in_the_reporting_currency(demo):
     }
 
 
-def test_without_a_prices_dataset_amounts_in_the_reporting_currency_are_still_valued(demo):
-    run = runs.start_run(type="margin", internal=demo["book margin"],
-                         external=demo["kraken margin"])  # fmt: skip
-    run_now(run)
+def test_with_no_prices_loaded_amounts_in_the_reporting_currency_are_still_valued(book, kraken):
+    def load(account, data):
+        return ingest.import_file(
+            source=account.source,
+            account=account,
+            data=data,
+            format_code="generic-margin",
+            filename="m.csv",
+        ).dataset
+
+    as_of = "2026-02-27T10:16:05Z"
+    internal = load(book, demo_data.margin(as_of, book=True))
+    external = load(kraken, demo_data.margin(as_of, book=False))
+    run = run_now(runs.start_run(type="margin", internal=internal, external=external))
+    assert run.prices_dataset is None  # none is loaded
     used = Break.objects.get(type="margin", asset="USD")
     assert used.value_rc == abs(used.difference)
     assert Break.objects.get(type="margin", asset="EUR").value_rc is None  # no price: unknown

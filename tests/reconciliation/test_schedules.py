@@ -4,7 +4,7 @@ import pytest
 from django_celery_beat.models import PeriodicTask
 
 from audit.models import AuditEvent
-from reconciliation import demo_data, runs, schedules
+from reconciliation import demo_data, run_inputs, schedules
 from reconciliation.models import Account, RuleSet, Run, Schedule
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +33,7 @@ def test_a_schedule_is_a_beat_task_and_starts_the_latest_datasets(accounts):
     assert task.crontab.minute == "0" and task.args == f"[{schedule.pk}]"
     run = schedules.run_schedule(schedule.pk)
     assert run.internal_dataset.account == accounts[0] and run.type == "position"
-    assert run.external_dataset.kind in runs.INPUTS["position"][1]
+    assert run.external_dataset.kind in run_inputs.NEEDS["position"].external
     assert Schedule.objects.get(pk=schedule.pk).last_run == run
 
 

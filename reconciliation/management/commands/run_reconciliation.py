@@ -3,8 +3,12 @@
     manage.py run_reconciliation --type T --internal DATASET --external DATASET
         [--prices DATASET] [--rule-set-version V] [--timeout SECONDS] [--json]
 
+Without --prices the latest prices dataset at the run's time is used (said on stderr, and
+recorded on the run).
+
 The run executes on a Celery worker (`make worker`). With --json the last line is
-{"run_id": ..., "status": ..., "breaks": N, "by_severity": {...}}; exit 1 unless it succeeded.
+{"run_id": ..., "status": ..., "breaks": N, "by_severity": {...}, "prices_dataset": ID};
+exit 1 unless it succeeded.
 """
 
 import json
@@ -32,7 +36,7 @@ class Command(BaseCommand):
         parser.add_argument("--type", required=True, choices=TYPES)
         parser.add_argument("--internal", required=True, type=int, help="internal dataset id")
         parser.add_argument("--external", required=True, type=int, help="external dataset id")
-        parser.add_argument("--prices", type=int, help="prices dataset id")
+        parser.add_argument("--prices", type=int, help="prices dataset id (default: the latest)")
         parser.add_argument("--rule-set-version", type=int, help="id (default: latest default)")
         parser.add_argument("--timeout", type=int, default=3600, help="seconds to wait")
         parser.add_argument("--json", action="store_true", help="last line as JSON")
@@ -54,12 +58,22 @@ class Command(BaseCommand):
         except DomainError as exc:
             details = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.fields.items())
             raise CommandError(f"{exc.message} {details}".strip()) from exc
+        if not options["prices"]:
+            # Say which prices were used: the run records them, so repeating it values the same.
+            chosen = (
+                f"dataset {run.prices_dataset_id}, the latest at the run's time"
+                if run.prices_dataset_id
+                else "none (no prices dataset is loaded): breaks outside the reporting currency "
+                "stay unvalued"
+            )
+            self.stderr.write(f"No --prices given; prices: {chosen}.")
         run = self._wait(run, options["timeout"])
         result = {
             "run_id": run.pk,
             "status": run.status,
             "breaks": run.break_count or 0,
             "by_severity": run.by_severity,
+            "prices_dataset": run.prices_dataset_id,
         }
         if options["json"]:
             self.stdout.write(json.dumps(result))

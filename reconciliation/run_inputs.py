@@ -1,0 +1,120 @@
+"""What fits each side of each run type: one definition for runs, their form, API and schedules.
+
+The internal side is the firm's own book (a source of kind "internal"); the external side is
+what an exchange or custodian reports. A run with the two swapped would find every difference
+again with reversed values, as new breaks beside the real ones, so no door may start one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from reconciliation.models import Account, Dataset, Source
+
+
+@dataclass(frozen=True)
+class Needs:
+    internal: frozenset[str]  # dataset kinds the book side may be
+    external: frozenset[str]  # dataset kinds the exchange side may be
+    prices: bool  # the type itself needs prices (every type uses them to value breaks)
+
+    def kinds(self, side: str) -> frozenset[str]:
+        return self.internal if side == "internal" else self.external
+
+
+NEEDS = {
+    "position": Needs(frozenset({"balances", "ledger"}), frozenset({"balances", "ledger"}), False),
+    "cash": Needs(frozenset({"balances", "ledger"}), frozenset({"balances", "ledger"}), False),
+    "valuation": Needs(frozenset({"balances"}), frozenset({"balances", "ledger"}), True),
+    "trades": Needs(frozenset({"trades"}), frozenset({"trades"}), False),
+    "fees": Needs(frozenset({"trades"}), frozenset({"trades"}), False),
+    "pnl": Needs(frozenset({"pnl"}), frozenset({"trades"}), False),
+    "margin": Needs(frozenset({"margin"}), frozenset({"margin"}), False),
+}
+TYPES = tuple(NEEDS)
+SIDES = ("internal", "external")
+# Which sources stand on which side; a price feed stands on neither.
+SOURCE_KINDS = {
+    "internal": frozenset({Source.Kind.INTERNAL}),
+    "external": frozenset({Source.Kind.EXCHANGE, Source.Kind.CUSTODIAN}),
+}
+SIDE_WORDS = {"internal": "the book (an internal source)",
+              "external": "an exchange or custodian"}  # fmt: skip
+
+
+def source_problem(side: str, source: Source) -> str | None:
+    """Why `source` cannot stand on `side`, or None when it can."""
+    if source.kind in SOURCE_KINDS[side]:
+        return None
+    what = Source.Kind(source.kind).label.lower() if source.kind in Source.Kind.values else "?"
+    return (
+        f"{source.code} is a source of kind {what}; the {side} side must be "
+        f"{SIDE_WORDS[side]}{' — the two sides look swapped' if _swapped(side, source) else ''}"
+    )
+
+
+def _swapped(side: str, source: Source) -> bool:
+    other = "external" if side == "internal" else "internal"
+    return source.kind in SOURCE_KINDS[other]
+
+
+def dataset_problems(type_: str, side: str, dataset: Dataset) -> list[str]:
+    """Why `dataset` cannot be the `side` of a `type_` run (empty when it fits)."""
+    problems = []
+    problem = source_problem(side, dataset.source)
+    if problem:
+        problems.append(f"dataset {dataset.pk}: {problem}")
+    kinds = NEEDS[type_].kinds(side)
+    if dataset.kind not in kinds:
+        problems.append(f"dataset {dataset.pk} is {dataset.kind}, not {' or '.join(sorted(kinds))}")
+    return problems
+
+
+def account_problem(side: str, account: Account) -> str | None:
+    """Why `account` cannot be the `side` of a scheduled run, or None when it fits."""
+    problem = source_problem(side, account.source)
+    return f"{account}: {problem}" if problem else None
+
+
+def prices_source_problem(source: Source) -> str | None:
+    if source.kind == Source.Kind.PRICE_FEED:
+        return None
+    return f"{source.code} is not a price feed"
+
+
+def fitting_datasets(type_: str | None, side: str) -> QuerySet[Dataset]:
+    """Datasets that may be the `side` of a `type_` run (of any type when `type_` is None)."""
+    kinds = NEEDS[type_].kinds(side) if type_ in NEEDS else _all_kinds(side)
+    return (
+        Dataset.objects.filter(kind__in=kinds, source__kind__in=SOURCE_KINDS[side])
+        .select_related("source", "account__source")
+        .order_by("kind", "-as_of", "-id")
+    )
+
+
+def types_taking(side: str, kind: str) -> list[str]:
+    """The run types whose `side` takes datasets of `kind`."""
+    return [name for name, needs in NEEDS.items() if kind in needs.kinds(side)]
+
+
+def _all_kinds(side: str) -> set[str]:
+    return {kind for needs in NEEDS.values() for kind in needs.kinds(side)}
+
+
+def fitting_accounts(side: str) -> QuerySet[Account]:
+    return Account.objects.filter(source__kind__in=SOURCE_KINDS[side]).select_related("source")
+
+
+def latest_prices(at=None) -> Dataset | None:
+    """The prices dataset a run uses when none is given: the latest one (by its latest price)
+    with prices at or before `at` (the run's as-of time), or the latest of all without `at`.
+
+    Prices after a run's time are never used (valuation looks no later than the run), so a
+    dataset that starts after it would value nothing.
+    """
+    prices = Dataset.objects.filter(kind="prices")
+    if at is not None:
+        prices = prices.filter(period_start__lte=at)
+    return prices.order_by("-as_of", "-id").first()
