@@ -69,6 +69,32 @@ def test_every_page_loads_the_script_that_disables_a_sent_forms_buttons():
     assert (ROOT / "static" / "js" / "forms.js").exists()
 
 
+RENDERED_FORM = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S | re.I)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("role", ["risk", "admin"])
+def test_every_post_form_on_every_page_as_rendered_carries_a_form_token(a_break, client_as, role):
+    """The pages as people get them, includes and htmx fragments too."""
+    client = client_as(role)
+    draft = rule_sets.start_draft(RuleSet.objects.get(name="default"), by=None)
+    run = a_break.last_seen_run
+    pages = [
+        "/", "/breaks/", f"/breaks/{a_break.pk}/", "/runs/", f"/runs/{run.pk}/", "/datasets/",
+        "/datasets/upload/", "/datasets/aliases/", "/rules/", f"/rules/versions/{draft.pk}/",
+        "/schedules/", "/audit/",
+    ]  # fmt: skip
+    seen = 0
+    for url in pages:
+        for headers in ({}, {"HX-Request": "true"}):
+            html = client.get(url, headers=headers).content.decode()
+            for match in RENDERED_FORM.finditer(html):
+                if POST.search(match.group(1)):
+                    seen += 1
+                    assert 'name="form_token"' in match.group(2), (url, match.group(0)[:200])
+    assert seen > len(pages)
+
+
 # --- the server side, through the pages people use -------------------------------------------
 
 

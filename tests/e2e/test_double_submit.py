@@ -56,7 +56,7 @@ def test_start_the_run_clicked_twice_starts_one_run(page, live_server, desk, scr
     double_click(page, "form.stacked button[type=submit]")
     expect(page).to_have_url(re.compile(r"/runs/\d+/$"), timeout=30_000)
     page.wait_for_load_state("networkidle")
-    screenshot(f"double-start-run-{script.split()[1]}")
+    screenshot("double-start-run-" + ("blocked" if "blocked" in script else "script"))
     assert Run.objects.count() == 1
     assert page.url.endswith(f"/runs/{Run.objects.get().pk}/")
 
