@@ -20,6 +20,12 @@ BOXES = [
     ("/breaks/", "#bulk .scroll"),
     ("/audit/", "main section.card:last-of-type"),
     ("/", "main"),
+    ("/runs/", "main"),
+    ("/datasets/", "main"),
+    ("/rules/", "main"),
+    ("/schedules/", "main"),
+    ("/datasets/aliases/", "main"),
+    ("/datasets/upload/", "main"),
 ]
 
 
@@ -56,6 +62,16 @@ def overflow(page, selector: str) -> dict:
     )
 
 
+def boxes_overflowing(page) -> list[str]:
+    """Every card and scroll box whose content is wider than the box."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('main .card, main .scroll')]
+          .filter(el => el.scrollWidth > el.clientWidth)
+          .map(el => `${el.className} ${(el.querySelector('h2') || {}).textContent || ''}`
+                     + ` ${el.scrollWidth} > ${el.clientWidth}`)"""
+    )
+
+
 def nav_links_outside_the_bar(page) -> list[str]:
     return page.evaluate(
         """() => {
@@ -75,14 +91,16 @@ def test_lists_and_the_nav_fit_the_window(page, live_server, demo_desk, screensh
     page.set_viewport_size({"width": width, "height": 900})
     sign_in(page, live_server, "ada")
     page.wait_for_selector("h1:has-text('Overview')")
-    for path, box in BOXES:
+    a_break = Break.objects.get(type="position", asset="ETH")
+    for path, box in [*BOXES, (f"/breaks/{a_break.pk}/", "main")]:
         page.goto(live_server.url + path)
         page.eval_on_selector_all("details", "all => all.forEach(d => { d.open = true; })")
-        name = path.strip("/") or "overview"
+        name = path.strip("/").replace("/", "-") or "overview"
         screenshot(f"layout-{name}-{width}")
         sizes = overflow(page, box)
         assert sizes["scroll"] <= sizes["client"], (path, box, sizes)
         assert sizes["page"] <= sizes["window"], (path, sizes)
+        assert boxes_overflowing(page) == [], path
         assert nav_links_outside_the_bar(page) == [], path
 
 
