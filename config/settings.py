@@ -61,6 +61,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.LoginRequiredMiddleware",
+    # After sign-in and role checks: a form sent twice is acted on once (config/form_tokens.py).
+    "config.form_tokens.FormTokenMiddleware",
     "config.errors.DomainErrorMiddleware",
 ]
 
@@ -80,6 +82,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.navigation",
             ],
+            # {% form_token %} in every POST form, without a {% load %} in each template.
+            "builtins": ["config.templatetags.form_tokens"],
         },
     },
 ]

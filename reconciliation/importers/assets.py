@@ -79,3 +79,45 @@ def normalise_assets(values: pa.Array, aliases: dict[str, str]) -> pa.Array:
 def malformed_assets(values: pa.Array) -> pa.Array:
     """True where a (normalised) asset code is not a plausible code."""
     return pc.invert(pc.fill_null(pc.match_substring_regex(values, ASSET_CODE.pattern), False))
+
+
+# Display precision (docs/decisions.md): fiat to the cent, every other asset to 8 places (the
+# satoshi; exchanges quote and settle coins to 8 or fewer), trailing zeros trimmed. Amounts are
+# stored exactly; only pages round, and they show the exact value beside a rounded one.
+FIAT = frozenset(
+    {
+        "USD",
+        "EUR",
+        "GBP",
+        "JPY",
+        "CHF",
+        "CAD",
+        "AUD",
+        "NZD",
+        "SEK",
+        "NOK",
+        "DKK",
+        "PLN",
+        "CZK",
+        "HUF",
+        "TRY",
+        "ZAR",
+        "SGD",
+        "HKD",
+        "CNY",
+        "KRW",
+        "INR",
+        "BRL",
+        "MXN",
+        "AED",
+        "SAR",
+        "ILS",
+    }
+)
+FIAT_PLACES = 2
+COIN_PLACES = 8
+
+
+def display_places(asset: str, *, fiat: frozenset[str] = FIAT) -> int:
+    """How many decimal places pages show for an amount of this asset (suffix ignored)."""
+    return FIAT_PLACES if asset.partition(".")[0].upper() in fiat else COIN_PLACES
