@@ -292,7 +292,9 @@ def _plain_json(value) -> str:
 def table_hash(format_code: str, table: pa.Table) -> str:
     """Content hash of rows that did not come from a file (API fetch, posted JSON)."""
     buffer = io.BytesIO()
-    pacsv.write_csv(table.drop_columns(["row_number"]), buffer)
+    # Where the rows sit is not content (and a leg is only a row's second movement).
+    placing = [name for name in ("row_number", "leg") if name in table.column_names]
+    pacsv.write_csv(table.drop_columns(placing), buffer)
     return hashlib.sha256(format_code.encode() + b"\0" + buffer.getvalue()).hexdigest()
 
 
