@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from rest_framework import status
 
 from audit import services as audit
@@ -29,6 +32,8 @@ from reconciliation.importers.assets import aliases_for
 from reconciliation.importers.base import FileRejected, Parsed, RowErrors
 from reconciliation.models import Account, AssetAlias, Dataset, Source
 from reconciliation.models.datasets import RECORD_MODELS
+
+logger = logging.getLogger(__name__)
 
 COPY_BATCH_ROWS = 50_000
 TIME_COLUMN = {
@@ -52,6 +57,47 @@ class DatasetRejected(DomainError):
         listed = [error.as_dict() for error in errors.first()]
         super().__init__(message, fields={"errors": listed, "error_count": errors.total})
         self.errors = errors
+
+
+class DatasetNotStored(DatasetRejected):
+    """The database failed while storing; the transaction rolled back, so nothing was kept."""
+
+    code = "dataset_not_stored"
+    http_status = status.HTTP_503_SERVICE_UNAVAILABLE
+
+
+# SQLSTATE classes in which the database refuses the data itself (a value, a constraint):
+# trying again will not help. Anything else (a full disk, a lost connection) may pass.
+REFUSED_DATA = ("22", "23")
+
+
+@contextmanager
+def _storing() -> Iterator[None]:
+    """Turn a database error while storing into DatasetNotStored (the door's clean answer).
+
+    Wraps the storing transaction from outside, so the error arrives after the rollback. COPY
+    runs on psycopg's own cursor, whose errors Django does not wrap: both kinds are caught.
+    """
+    try:
+        yield
+    except (DatabaseError, psycopg.Error) as exc:
+        logger.exception("a dataset could not be stored")
+        raise _not_stored(exc) from exc
+
+
+def _not_stored(exc: Exception) -> DatasetNotStored:
+    cause = exc if isinstance(exc, psycopg.Error) else exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None) or ""
+    diag = getattr(cause, "diag", None)
+    reason = (getattr(diag, "message_primary", None) or str(exc) or type(exc).__name__).strip()
+    refused = sqlstate[:2] in REFUSED_DATA
+    error = DatasetNotStored(
+        f"The database could not store the dataset ({reason.splitlines()[0]}); nothing of it "
+        "was kept. The error has been logged" + ("." if refused else "; try again later.")
+    )
+    if refused:
+        error.http_status = status.HTTP_422_UNPROCESSABLE_ENTITY
+    return error
 
 
 class UnknownFormat(DomainError):
@@ -317,7 +363,7 @@ def store(
     kind = parsed.kind
     table = _complete(parsed.table, kind, account)
     start, end = _period(table, kind)
-    with transaction.atomic():
+    with _storing(), transaction.atomic():
         existing = _lock_and_find(source, account, kind, content_hash)
         if existing is not None:
             return ImportResult(existing, False)
@@ -402,7 +448,7 @@ def _import_in_pieces(
     parse = fmt.piece_parser(asset_aliases(fmt.exchange or source.exchange))
     errors, notes, keys, rows = RowErrors(), {}, [], []
     count, period = 0, None
-    with transaction.atomic():
+    with _storing(), transaction.atomic():
         existing = _lock_and_find(source, account, fmt.kind, content_hash)
         if existing is not None:
             return ImportResult(existing, False)
