@@ -38,6 +38,9 @@ def upload(request):
                 data=data,
                 filename=filename,
             )
+        except ingest.TargetRefused as exc:
+            form.add_error("account", exc.message)  # the file may be fine: the target is not
+            return render(request, "reconciliation/upload.html", {"form": form}, status=422)
         except ingest.DatasetRejected as exc:
             context.update(rejection=exc, errors=exc.errors.first())
             return render(request, "reconciliation/upload.html", context, status=422)

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
 from rest_framework import status
 
 from audit import services as audit
@@ -57,6 +58,10 @@ class DatasetRejected(DomainError):
         listed = [error.as_dict() for error in errors.first()]
         super().__init__(message, fields={"errors": listed, "error_count": errors.total})
         self.errors = errors
+
+
+class TargetRefused(DatasetRejected):
+    """The file may be fine, but not for this source or account (pages show it on the form)."""
 
 
 class DatasetNotStored(DatasetRejected):
@@ -212,11 +217,54 @@ def _limits() -> spreadsheet.Limits:
     )
 
 
-def _check_target(source: Source, account: Account | None, fmt: Format) -> None:
+def check_target(source: Source, account: Account | None, fmt: Format) -> None:
+    """Refuse a target the format cannot load into (checked once per import, by every door)."""
     if account is not None and account.source_id != source.pk:
-        raise DatasetRejected(f"Account {account} does not belong to source {source.code}.")
+        raise TargetRefused(f"Account {account} does not belong to source {source.code}.")
     if account is None and fmt.kind != "prices":
-        raise DatasetRejected(f"An account is needed to load {fmt.label}.")
+        raise TargetRefused(f"An account is needed to load {fmt.label}.")
+    if not takes_files_of(source, fmt.exchange):
+        raise TargetRefused(_misfit(account or source, fmt))
+
+
+# Sources whose accounts hold assets at exchanges: one named exchange, or any when none is named.
+HOLDING_KINDS = (Source.Kind.EXCHANGE, Source.Kind.CUSTODIAN)
+
+
+def takes_files_of(source: Source, exchange: str) -> bool:
+    """Whether the source's accounts take files of `exchange` ('' = no exchange's format)."""
+    if not exchange:
+        return True
+    return source.exchange == exchange or (not source.exchange and source.kind in HOLDING_KINDS)
+
+
+def accounts_taking(exchange: str):
+    """The active accounts whose source takes files of `exchange`."""
+    accounts = Account.objects.filter(is_active=True).select_related("source")
+    if exchange:
+        accounts = accounts.filter(
+            Q(source__exchange=exchange) | Q(source__exchange="", source__kind__in=HOLDING_KINDS)
+        )
+    return accounts
+
+
+def _misfit(target, fmt: Format) -> str:
+    exchange = Source.Exchange(fmt.exchange).label
+    source = target if isinstance(target, Source) else target.source
+    holds = (
+        f"files of {source.get_exchange_display()}" if source.exchange else "no exchange's files"
+    )
+    fit = ", ".join(str(account) for account in accounts_taking(fmt.exchange)[:20])
+    how = (
+        f"Accounts that fit: {fit}."
+        if fit
+        else f"No account fits yet: an admin adds one at a {exchange} source (Django admin, or "
+        f"`manage.py add_account {fmt.exchange} main --exchange {fmt.exchange}`)."
+    )
+    return (
+        f"{fmt.label} files load only into an account of a {exchange} source, or of an exchange "
+        f"or custodian source that names no exchange (any exchange); {target} takes {holds}. " + how
+    )
 
 
 def check_size(size: int) -> None:
@@ -244,7 +292,11 @@ def parse_file(
 ) -> Parsed:
     """Parse and validate without storing anything; raises DatasetRejected on any error."""
     fmt = format_named(format_code)
-    _check_target(source, account, fmt)
+    check_target(source, account, fmt)
+    return _parse(source=source, account=account, fmt=fmt, data=data, filename=filename)
+
+
+def _parse(*, source: Source, account: Account | None, fmt: Format, data: bytes, filename: str):
     _check_size(data)
     try:
         parsed = fmt.parse(
@@ -278,7 +330,7 @@ def import_file(
 ) -> ImportResult:
     """Load a file as one dataset (or return the dataset it already is)."""
     fmt = format_named(format_code)
-    _check_target(source, account, fmt)
+    check_target(source, account, fmt)
     content_hash = hashlib.sha256(format_code.encode() + b"\0" + data).hexdigest()
     existing = _existing(source, account, fmt.kind, content_hash)
     if existing is not None:
@@ -288,9 +340,7 @@ def import_file(
             source=source, account=account, fmt=fmt, data=data, filename=filename,
             content_hash=content_hash, by=by,
         )  # fmt: skip
-    parsed = parse_file(
-        source=source, account=account, format_code=format_code, data=data, filename=filename
-    )
+    parsed = _parse(source=source, account=account, fmt=fmt, data=data, filename=filename)
     return store(
         source=source,
         account=account,
@@ -316,7 +366,6 @@ def import_rows(
     fmt = format_named(format_code)
     if fmt.exchange:
         raise DatasetRejected(f"{fmt.label} is a file format; upload the file instead.")
-    _check_target(source, account, fmt)
     if not isinstance(rows, list) or not rows:
         raise DatasetRejected("`rows` must be a non-empty array of objects.")
     # Decimals (exact, from the request parser) are written as the digits that were sent.
@@ -439,7 +488,6 @@ def _import_in_pieces(
 
     Still all or nothing: an error in any piece rolls back the rows already copied.
     """
-    _check_target(source, account, fmt)
     _check_size(data)
     try:
         text = reading.expect_text(data, "CSV")

@@ -4,6 +4,8 @@
 leg once. The column has a database default (0) so existing rows and COPYs that do not name it
 stay valid; adding it does not rewrite the table (PostgreSQL 11+), so the immutability trigger,
 which refuses UPDATE, is not involved.
+
+Also: a source's exchange says whose files its accounts take (help text only).
 """
 
 from django.db import migrations, models
@@ -15,6 +17,22 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterField(
+            model_name="source",
+            name="exchange",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("", "None"),
+                    ("kraken", "Kraken"),
+                    ("coinbase", "Coinbase"),
+                    ("binance", "Binance"),
+                ],
+                help_text="the exchange whose export files its accounts take; an exchange or "
+                "custodian source that names none takes every exchange's files",
+                max_length=20,
+            ),
+        ),
         migrations.AlterModelOptions(
             name="ledgerentryrecord",
             options={"ordering": ["dataset", "row_number", "leg"]},
