@@ -7,6 +7,8 @@ import io
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import requires_capability
@@ -45,11 +47,8 @@ def upload(request):
             context.update(rejection=exc, errors=exc.errors.first())
             return render(request, "reconciliation/upload.html", context, status=422)
         context.update(
-            columns=parsed.table.column_names,
-            head=[
-                {name: export.plain(value) for name, value in row.items()}
-                for row in parsed.table.slice(0, PREVIEW_ROWS).to_pylist()
-            ],
+            columns=export.field_names(parsed.kind),
+            head=ingest.as_stored(parsed, account, PREVIEW_ROWS),
             row_count=parsed.table.num_rows,
             notes=parsed.notes,
             token=staging.stage(
@@ -60,6 +59,7 @@ def upload(request):
                     "format": form.cleaned_data["format"],
                     "filename": filename,
                     "user": request.user.pk,
+                    "content_hash": ingest.content_hash(form.cleaned_data["format"], data),
                 },
             ),
         )
@@ -70,8 +70,13 @@ def upload(request):
 @requires_capability("upload_datasets")
 @require_POST
 def confirm_upload(request):
-    staged = staging.unstage(request.POST.get("token", ""))
+    token = request.POST.get("token", "")
+    staged = staging.unstage(token)
     if staged is None or staged[1]["user"] != request.user.pk:
+        loaded = _loaded_before(request.user, staging.meta_of(token))
+        if loaded is not None:  # confirmed already (Back, then Load again)
+            messages.info(request, _already_loaded(loaded))
+            return redirect("datasets:detail", dataset_id=loaded.pk)
         messages.error(request, "That preview has expired or is not yours; upload the file again.")
         return redirect("datasets:upload")
     data, meta = staged
@@ -95,8 +100,30 @@ def confirm_upload(request):
         rows = f"{dataset.row_count} row{'s' if dataset.row_count != 1 else ''}"
         messages.success(request, f"Loaded dataset {dataset.pk}: {rows}.")
     else:
-        messages.info(request, f"This file was already loaded as dataset {dataset.pk}.")
+        messages.info(request, _already_loaded(dataset))
     return redirect("datasets:detail", dataset_id=dataset.pk)
+
+
+def _loaded_before(user, meta: dict | None):
+    """The dataset the user's own preview was loaded as, if it was."""
+    if meta is None or meta["user"] != user.pk or "content_hash" not in meta:
+        return None
+    source = Source.objects.filter(pk=meta["source"]).first()
+    account = Account.objects.filter(pk=meta["account"]).first() if meta["account"] else None
+    if source is None or (meta["account"] and account is None):
+        return None
+    return ingest.loaded_as(
+        source=source, account=account, format_code=meta["format"],
+        content_hash=meta["content_hash"],
+    )  # fmt: skip
+
+
+def _already_loaded(dataset) -> str:
+    return format_html(
+        'This file was already loaded as <a href="{}">dataset {}</a>; nothing was loaded again.',
+        reverse("datasets:detail", args=[dataset.pk]),
+        dataset.pk,
+    )
 
 
 @requires_capability("view_breaks")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,7 @@ from rest_framework import status
 
 from audit import services as audit
 from config.errors import DomainError
-from reconciliation import frames
+from reconciliation import export, frames
 from reconciliation.importers import base, chunks, generic, reading, spreadsheet
 from reconciliation.importers.assets import aliases_for
 from reconciliation.importers.base import FileRejected, Parsed, RowErrors
@@ -313,6 +314,43 @@ def _parse(*, source: Source, account: Account | None, fmt: Format, data: bytes,
     return parsed
 
 
+def as_stored(parsed: Parsed, account: Account | None, limit: int) -> list[dict[str, str]]:
+    """The first `limit` records as they will be stored, in export_dataset's text.
+
+    The account filled in from the target, numbers as NUMERIC keeps them (8.69554130 is
+    8.6955413), `extra` as JSON reads back: what the preview promises is what is kept.
+    """
+    table = _complete(parsed.table.slice(0, limit), parsed.kind, account)
+    kinds = base.COLUMNS[parsed.kind]
+    names = export.field_names(parsed.kind)
+    return [
+        {name: export.plain(_stored_value(kinds[name], row[name])) for name in names}
+        for row in table.to_pylist()
+    ]
+
+
+def _stored_value(kind_of: str, value):
+    if value is None:
+        return None
+    if kind_of.startswith("decimal"):
+        return Decimal(value)
+    if kind_of == "json":
+        return json.loads(value)
+    return value
+
+
+def content_hash(format_code: str, data: bytes) -> str:
+    """What identifies a file's content for a format (the same file twice: one dataset)."""
+    return hashlib.sha256(format_code.encode() + b"\0" + data).hexdigest()
+
+
+def loaded_as(
+    *, source: Source, account: Account | None, format_code: str, content_hash: str
+) -> Dataset | None:
+    """The dataset a file of this content already is, if it was loaded."""
+    return _existing(source, account, format_named(format_code).kind, content_hash)
+
+
 @dataclass(frozen=True)
 class ImportResult:
     dataset: Dataset
@@ -331,14 +369,14 @@ def import_file(
     """Load a file as one dataset (or return the dataset it already is)."""
     fmt = format_named(format_code)
     check_target(source, account, fmt)
-    content_hash = hashlib.sha256(format_code.encode() + b"\0" + data).hexdigest()
-    existing = _existing(source, account, fmt.kind, content_hash)
+    digest = content_hash(format_code, data)
+    existing = _existing(source, account, fmt.kind, digest)
     if existing is not None:
         return ImportResult(existing, False)
     if fmt.piece_parser is not None and len(data) > chunks.CHUNK_BYTES:
         return _import_in_pieces(
             source=source, account=account, fmt=fmt, data=data, filename=filename,
-            content_hash=content_hash, by=by,
+            content_hash=digest, by=by,
         )  # fmt: skip
     parsed = _parse(source=source, account=account, fmt=fmt, data=data, filename=filename)
     return store(
@@ -346,7 +384,7 @@ def import_file(
         account=account,
         format_code=format_code,
         parsed=parsed,
-        content_hash=content_hash,
+        content_hash=digest,
         original_name=filename,
         by=by,
     )

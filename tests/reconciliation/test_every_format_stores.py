@@ -129,3 +129,22 @@ def test_every_format_stores_exactly_through_every_door(
     records = exported(dataset_id, tmp_path)
     assert len(records) == sample.records
     assert sample.figures(records) == {key: Decimal(v) for key, v in sample.expected.items()}
+
+
+@pytest.mark.parametrize("format_code", sorted(ingest.FORMATS))
+def test_the_preview_shows_the_records_exactly_as_stored(format_code, client_as, tmp_path):
+    """What the preview calls 'as they will be stored' is what export_dataset reads back."""
+    sample = sample_of(format_code)
+    source, account = target(format_code, sample)
+    client = client_as("risk")
+    preview = client.post(
+        "/datasets/upload/",
+        {"source": source.code, "account": account.pk if account else "", "format": format_code,
+         "file": SimpleUploadedFile(sample.path.name, sample.path.read_bytes())},
+    )  # fmt: skip
+    shown = preview.context["head"]
+    assert shown and preview.context["columns"] == list(shown[0])
+    client.post("/datasets/upload/confirm/", {"token": preview.context["token"]})
+    stored = exported(Dataset.objects.get().pk, tmp_path)
+    assert list(stored[0]) == preview.context["columns"]
+    assert shown == stored[: len(shown)]
