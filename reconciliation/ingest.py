@@ -232,11 +232,16 @@ def check_target(source: Source, account: Account | None, fmt: Format) -> None:
 HOLDING_KINDS = (Source.Kind.EXCHANGE, Source.Kind.CUSTODIAN)
 
 
+def exchange_files_taken(source: Source) -> str:
+    """Whose exchange files the source's accounts take: its exchange, '*' (any) or '' (none)."""
+    if source.exchange:
+        return source.exchange
+    return "*" if source.kind in HOLDING_KINDS else ""
+
+
 def takes_files_of(source: Source, exchange: str) -> bool:
     """Whether the source's accounts take files of `exchange` ('' = no exchange's format)."""
-    if not exchange:
-        return True
-    return source.exchange == exchange or (not source.exchange and source.kind in HOLDING_KINDS)
+    return not exchange or exchange_files_taken(source) in (exchange, "*")
 
 
 def accounts_taking(exchange: str):

@@ -169,3 +169,13 @@ def test_the_target_is_checked_once_per_import(accounts, monkeypatch):
         data=path.read_bytes(), filename=path.name,
     )  # fmt: skip
     assert len(calls) == 1
+
+
+def test_the_upload_form_says_what_each_account_takes(accounts, client_as):
+    page = client_as("risk").get("/datasets/upload/").content.decode()
+    kraken, custodian, book = accounts["kraken"], accounts["custodian"], accounts["book"]
+    assert f'value="{kraken.pk}" data-takes="kraken" data-source="kraken"' in page
+    assert f'value="{custodian.pk}" data-takes="*" data-source="prime"' in page
+    assert f'value="{book.pk}" data-takes="" data-source="book"' in page
+    assert 'value="binance" data-exchange="binance"' in page
+    assert 'value="generic-trades" data-exchange=""' in page
