@@ -35,7 +35,9 @@ class InFileOrder(CursorPagination):
 
     def get_ordering(self, request, queryset, view):
         # A ledger row may hold two records (its legs): row number and leg, unique.
-        return tuple(file_order(view.dataset.kind)) if hasattr(view, "dataset") else self.ordering
+        if not hasattr(view, "dataset"):
+            return (self.ordering,)
+        return tuple(file_order(view.dataset.kind))
 
 
 class DatasetListCreate(generics.GenericAPIView):
