@@ -1,6 +1,6 @@
 from django import forms
 
-from reconciliation import ingest
+from reconciliation import account_fit
 from reconciliation.ingest import FORMATS
 from reconciliation.models import Account, AssetAlias, Source
 
@@ -12,7 +12,7 @@ class AccountSelect(forms.Select):
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
         account = getattr(value, "instance", None)
         if account is not None:
-            option["attrs"]["data-takes"] = ingest.exchange_files_taken(account.source)
+            option["attrs"]["data-takes"] = account_fit.exchange_files_taken(account.source)
             option["attrs"]["data-source"] = account.source.code
         return option
 

@@ -23,12 +23,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q
 from rest_framework import status
 
 from audit import services as audit
 from config.errors import DomainError
-from reconciliation import export, frames
+from reconciliation import account_fit, export, frames
 from reconciliation.importers import base, chunks, generic, reading, spreadsheet
 from reconciliation.importers.assets import aliases_for
 from reconciliation.importers.base import FileRejected, Parsed, RowErrors
@@ -224,53 +223,8 @@ def check_target(source: Source, account: Account | None, fmt: Format) -> None:
         raise TargetRefused(f"Account {account} does not belong to source {source.code}.")
     if account is None and fmt.kind != "prices":
         raise TargetRefused(f"An account is needed to load {fmt.label}.")
-    if not takes_files_of(source, fmt.exchange):
-        raise TargetRefused(_misfit(account or source, fmt))
-
-
-# Sources whose accounts hold assets at exchanges: one named exchange, or any when none is named.
-HOLDING_KINDS = (Source.Kind.EXCHANGE, Source.Kind.CUSTODIAN)
-
-
-def exchange_files_taken(source: Source) -> str:
-    """Whose exchange files the source's accounts take: its exchange, '*' (any) or '' (none)."""
-    if source.exchange:
-        return source.exchange
-    return "*" if source.kind in HOLDING_KINDS else ""
-
-
-def takes_files_of(source: Source, exchange: str) -> bool:
-    """Whether the source's accounts take files of `exchange` ('' = no exchange's format)."""
-    return not exchange or exchange_files_taken(source) in (exchange, "*")
-
-
-def accounts_taking(exchange: str):
-    """The active accounts whose source takes files of `exchange`."""
-    accounts = Account.objects.filter(is_active=True).select_related("source")
-    if exchange:
-        accounts = accounts.filter(
-            Q(source__exchange=exchange) | Q(source__exchange="", source__kind__in=HOLDING_KINDS)
-        )
-    return accounts
-
-
-def _misfit(target, fmt: Format) -> str:
-    exchange = Source.Exchange(fmt.exchange).label
-    source = target if isinstance(target, Source) else target.source
-    holds = (
-        f"files of {source.get_exchange_display()}" if source.exchange else "no exchange's files"
-    )
-    fit = ", ".join(str(account) for account in accounts_taking(fmt.exchange)[:20])
-    how = (
-        f"Accounts that fit: {fit}."
-        if fit
-        else f"No account fits yet: an admin adds one at a {exchange} source (Django admin, or "
-        f"`manage.py add_account {fmt.exchange} main --exchange {fmt.exchange}`)."
-    )
-    return (
-        f"{fmt.label} files load only into an account of a {exchange} source, or of an exchange "
-        f"or custodian source that names no exchange (any exchange); {target} takes {holds}. " + how
-    )
+    if not account_fit.takes_files_of(source, fmt.exchange):
+        raise TargetRefused(account_fit.misfit(account or source, fmt.label, fmt.exchange))
 
 
 def check_size(size: int) -> None:
