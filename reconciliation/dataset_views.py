@@ -106,14 +106,10 @@ def confirm_upload(request):
 
 def _loaded_before(user, meta: dict | None):
     """The dataset the user's own preview was loaded as, if it was."""
-    if meta is None or meta["user"] != user.pk or "content_hash" not in meta:
-        return None
-    source = Source.objects.filter(pk=meta["source"]).first()
-    account = Account.objects.filter(pk=meta["account"]).first() if meta["account"] else None
-    if source is None or (meta["account"] and account is None):
+    if meta is None or meta.get("user") != user.pk or "content_hash" not in meta:
         return None
     return ingest.loaded_as(
-        source=source, account=account, format_code=meta["format"],
+        source_id=meta["source"], account_id=meta["account"], format_code=meta["format"],
         content_hash=meta["content_hash"],
     )  # fmt: skip
 

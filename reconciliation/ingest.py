@@ -304,10 +304,12 @@ def content_hash(format_code: str, data: bytes) -> str:
 
 
 def loaded_as(
-    *, source: Source, account: Account | None, format_code: str, content_hash: str
+    *, source_id: int, account_id: int | None, format_code: str, content_hash: str
 ) -> Dataset | None:
-    """The dataset a file of this content already is, if it was loaded."""
-    return _existing(source, account, format_named(format_code).kind, content_hash)
+    """The dataset a file of this content already is at that target, if it was loaded."""
+    scope = {"account_id": account_id} if account_id else {"source_id": source_id, "account": None}
+    kind = format_named(format_code).kind
+    return Dataset.objects.filter(kind=kind, content_hash=content_hash, **scope).first()
 
 
 @dataclass(frozen=True)
