@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from config.idempotency import idempotent
 from reconciliation import ingest, selectors
-from reconciliation.models.datasets import RECORD_MODELS
+from reconciliation.models.datasets import RECORD_MODELS, file_order
 from reconciliation.serializers import (
     DatasetSerializer,
     DatasetUploadSerializer,
@@ -32,6 +32,12 @@ class InFileOrder(CursorPagination):
     page_size = 500
     max_page_size = 5000
     page_size_query_param = "page_size"
+
+    def get_ordering(self, request, queryset, view):
+        # A ledger row may hold two records (its legs): row number and leg, unique.
+        if not hasattr(view, "dataset"):
+            return (self.ordering,)
+        return tuple(file_order(view.dataset.kind))
 
 
 class DatasetListCreate(generics.GenericAPIView):

@@ -7,6 +7,8 @@ import io
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import requires_capability
@@ -14,7 +16,7 @@ from config.errors import add_to_form
 from reconciliation import export, ingest, selectors, services, staging
 from reconciliation.forms import AliasForm, UploadForm
 from reconciliation.models import Account, AssetAlias, Source
-from reconciliation.models.datasets import RECORD_MODELS
+from reconciliation.models.datasets import RECORD_MODELS, file_order
 
 PREVIEW_ROWS = 20
 
@@ -38,15 +40,15 @@ def upload(request):
                 data=data,
                 filename=filename,
             )
+        except ingest.TargetRefused as exc:
+            form.add_error("account", exc.message)  # the file may be fine: the target is not
+            return render(request, "reconciliation/upload.html", {"form": form}, status=422)
         except ingest.DatasetRejected as exc:
             context.update(rejection=exc, errors=exc.errors.first())
             return render(request, "reconciliation/upload.html", context, status=422)
         context.update(
-            columns=parsed.table.column_names,
-            head=[
-                {name: export.plain(value) for name, value in row.items()}
-                for row in parsed.table.slice(0, PREVIEW_ROWS).to_pylist()
-            ],
+            columns=export.field_names(parsed.kind),
+            head=ingest.as_stored(parsed, account, PREVIEW_ROWS),
             row_count=parsed.table.num_rows,
             notes=parsed.notes,
             token=staging.stage(
@@ -57,6 +59,7 @@ def upload(request):
                     "format": form.cleaned_data["format"],
                     "filename": filename,
                     "user": request.user.pk,
+                    "content_hash": ingest.content_hash(form.cleaned_data["format"], data),
                 },
             ),
         )
@@ -67,8 +70,13 @@ def upload(request):
 @requires_capability("upload_datasets")
 @require_POST
 def confirm_upload(request):
-    staged = staging.unstage(request.POST.get("token", ""))
+    token = request.POST.get("token", "")
+    staged = staging.unstage(token)
     if staged is None or staged[1]["user"] != request.user.pk:
+        loaded = _loaded_before(request.user, staging.meta_of(token))
+        if loaded is not None:  # confirmed already (Back, then Load again)
+            messages.info(request, _already_loaded(loaded))
+            return redirect("datasets:detail", dataset_id=loaded.pk)
         messages.error(request, "That preview has expired or is not yours; upload the file again.")
         return redirect("datasets:upload")
     data, meta = staged
@@ -92,8 +100,26 @@ def confirm_upload(request):
         rows = f"{dataset.row_count} row{'s' if dataset.row_count != 1 else ''}"
         messages.success(request, f"Loaded dataset {dataset.pk}: {rows}.")
     else:
-        messages.info(request, f"This file was already loaded as dataset {dataset.pk}.")
+        messages.info(request, _already_loaded(dataset))
     return redirect("datasets:detail", dataset_id=dataset.pk)
+
+
+def _loaded_before(user, meta: dict | None):
+    """The dataset the user's own preview was loaded as, if it was."""
+    if meta is None or meta.get("user") != user.pk or "content_hash" not in meta:
+        return None
+    return ingest.loaded_as(
+        source_id=meta["source"], account_id=meta["account"], format_code=meta["format"],
+        content_hash=meta["content_hash"],
+    )  # fmt: skip
+
+
+def _already_loaded(dataset) -> str:
+    return format_html(
+        'This file was already loaded as <a href="{}">dataset {}</a>; nothing was loaded again.',
+        reverse("datasets:detail", args=[dataset.pk]),
+        dataset.pk,
+    )
 
 
 @requires_capability("view_breaks")
@@ -116,7 +142,8 @@ def dataset_list(request):
 @requires_capability("view_breaks")
 def dataset_detail(request, dataset_id: int):
     dataset = selectors.access_dataset(request.user, dataset_id)
-    records = RECORD_MODELS[dataset.kind].objects.filter(dataset=dataset).order_by("row_number")
+    records = RECORD_MODELS[dataset.kind].objects.filter(dataset=dataset)
+    records = records.order_by(*file_order(dataset.kind))
     names = export.field_names(dataset.kind)
     rows = [[export.plain(v) for v in row] for row in records.values_list(*names)[:100]]
     context = {"dataset": dataset, "columns": names, "rows": rows}

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from reconciliation.importers.base import COLUMNS
 from reconciliation.models import Dataset
-from reconciliation.models.datasets import RECORD_MODELS
+from reconciliation.models.datasets import RECORD_MODELS, file_order
 
 FORMATS = ("csv", "json")
 
@@ -39,7 +39,8 @@ def field_names(kind: str) -> list[str]:
 def records(dataset: Dataset) -> Iterator[dict[str, str]]:
     model = RECORD_MODELS[dataset.kind]
     names = field_names(dataset.kind)
-    rows = model.objects.filter(dataset=dataset).order_by("row_number").values_list(*names)
+    rows = model.objects.filter(dataset=dataset).order_by(*file_order(dataset.kind))
+    rows = rows.values_list(*names)
     for row in rows.iterator(chunk_size=5000):
         yield {name: plain(value) for name, value in zip(names, row, strict=True)}
 
@@ -86,7 +87,7 @@ def write_csv(dataset: Dataset, stream) -> int:
 
 def _as_json(row: dict) -> dict:
     return {**row, "extra": json.loads(row["extra"]) if row["extra"] else {},
-            "row_number": int(row["row_number"])}  # fmt: skip
+            **{name: int(row[name]) for name in ("row_number", "leg") if name in row}}  # fmt: skip
 
 
 def write_json(dataset: Dataset, stream) -> int:

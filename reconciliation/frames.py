@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from reconciliation import arrow_bytes
 from reconciliation.engine import types
 from reconciliation.models import Dataset, DatasetFrame
-from reconciliation.models.datasets import RECORD_MODELS
+from reconciliation.models.datasets import RECORD_MODELS, file_order
 
 SCHEMAS = {"balances": types.BALANCES, "ledger": types.LEDGER, "trades": types.TRADES,
            "prices": types.PRICES, "margin": types.MARGIN, "pnl": types.PNL}  # fmt: skip
@@ -131,7 +131,8 @@ def load_records(dataset: Dataset, assets: list[str] | None = None) -> pl.DataFr
         key = PARTITION_KEY.format(column=PARTITION_COLUMN[dataset.kind])
         where += f" AND {key} = ANY(%s)"
         params = (list(assets),)
-    sql = f"COPY ({select} WHERE {where} ORDER BY row_number) TO STDOUT (FORMAT csv)"
+    order = ", ".join(file_order(dataset.kind))
+    sql = f"COPY ({select} WHERE {where} ORDER BY {order}) TO STDOUT (FORMAT csv)"
     buffer = io.BytesIO()
     with connection.cursor() as cursor, cursor.cursor.copy(sql, params) as copy:
         for chunk in copy:

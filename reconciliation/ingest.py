@@ -9,26 +9,32 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable
+import json
+import logging
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from rest_framework import status
 
 from audit import services as audit
 from config.errors import DomainError
-from reconciliation import frames
+from reconciliation import account_fit, export, frames
 from reconciliation.importers import base, chunks, generic, reading, spreadsheet
 from reconciliation.importers.assets import aliases_for
 from reconciliation.importers.base import FileRejected, Parsed, RowErrors
 from reconciliation.models import Account, AssetAlias, Dataset, Source
 from reconciliation.models.datasets import RECORD_MODELS
+
+logger = logging.getLogger(__name__)
 
 COPY_BATCH_ROWS = 50_000
 TIME_COLUMN = {
@@ -52,6 +58,51 @@ class DatasetRejected(DomainError):
         listed = [error.as_dict() for error in errors.first()]
         super().__init__(message, fields={"errors": listed, "error_count": errors.total})
         self.errors = errors
+
+
+class TargetRefused(DatasetRejected):
+    """The file may be fine, but not for this source or account (pages show it on the form)."""
+
+
+class DatasetNotStored(DatasetRejected):
+    """The database failed while storing; the transaction rolled back, so nothing was kept."""
+
+    code = "dataset_not_stored"
+    http_status = status.HTTP_503_SERVICE_UNAVAILABLE
+
+
+# SQLSTATE classes in which the database refuses the data itself (a value, a constraint):
+# trying again will not help. Anything else (a full disk, a lost connection) may pass.
+REFUSED_DATA = ("22", "23")
+
+
+@contextmanager
+def _storing() -> Iterator[None]:
+    """Turn a database error while storing into DatasetNotStored (the door's clean answer).
+
+    Wraps the storing transaction from outside, so the error arrives after the rollback. COPY
+    runs on psycopg's own cursor, whose errors Django does not wrap: both kinds are caught.
+    """
+    try:
+        yield
+    except (DatabaseError, psycopg.Error) as exc:
+        logger.exception("a dataset could not be stored")
+        raise _not_stored(exc) from exc
+
+
+def _not_stored(exc: Exception) -> DatasetNotStored:
+    cause = exc if isinstance(exc, psycopg.Error) else exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None) or ""
+    diag = getattr(cause, "diag", None)
+    reason = (getattr(diag, "message_primary", None) or str(exc) or type(exc).__name__).strip()
+    refused = sqlstate[:2] in REFUSED_DATA
+    error = DatasetNotStored(
+        f"The database could not store the dataset ({reason.splitlines()[0]}); nothing of it "
+        "was kept. The error has been logged" + ("." if refused else "; try again later.")
+    )
+    if refused:
+        error.http_status = status.HTTP_422_UNPROCESSABLE_ENTITY
+    return error
 
 
 class UnknownFormat(DomainError):
@@ -179,11 +230,14 @@ def _limits() -> spreadsheet.Limits:
     )
 
 
-def _check_target(source: Source, account: Account | None, fmt: Format) -> None:
+def check_target(source: Source, account: Account | None, fmt: Format) -> None:
+    """Refuse a target the format cannot load into (checked once per import, by every door)."""
     if account is not None and account.source_id != source.pk:
-        raise DatasetRejected(f"Account {account} does not belong to source {source.code}.")
+        raise TargetRefused(f"Account {account} does not belong to source {source.code}.")
     if account is None and fmt.kind != "prices":
-        raise DatasetRejected(f"An account is needed to load {fmt.label}.")
+        raise TargetRefused(f"An account is needed to load {fmt.label}.")
+    if not account_fit.takes_files_of(source, fmt.exchange):
+        raise TargetRefused(account_fit.misfit(account or source, fmt.label, fmt.exchange))
 
 
 def check_size(size: int) -> None:
@@ -211,7 +265,11 @@ def parse_file(
 ) -> Parsed:
     """Parse and validate without storing anything; raises DatasetRejected on any error."""
     fmt = format_named(format_code)
-    _check_target(source, account, fmt)
+    check_target(source, account, fmt)
+    return _parse(source=source, account=account, fmt=fmt, data=data, filename=filename)
+
+
+def _parse(*, source: Source, account: Account | None, fmt: Format, data: bytes, filename: str):
     _check_size(data)
     try:
         parsed = fmt.parse(
@@ -226,6 +284,45 @@ def parse_file(
     if parsed.errors or parsed.table is None:
         raise _rejected(parsed.errors)
     return parsed
+
+
+def as_stored(parsed: Parsed, account: Account | None, limit: int) -> list[dict[str, str]]:
+    """The first `limit` records as they will be stored, in export_dataset's text.
+
+    The account filled in from the target, numbers as NUMERIC keeps them (8.69554130 is
+    8.6955413), `extra` as JSON reads back: what the preview promises is what is kept.
+    """
+    table = _complete(parsed.table.slice(0, limit), parsed.kind, account)
+    kinds = base.COLUMNS[parsed.kind]
+    names = export.field_names(parsed.kind)
+    return [
+        {name: export.plain(_stored_value(kinds[name], row[name])) for name in names}
+        for row in table.to_pylist()
+    ]
+
+
+def _stored_value(kind_of: str, value):
+    if value is None:
+        return None
+    if kind_of.startswith("decimal"):
+        return Decimal(value)
+    if kind_of == "json":
+        return json.loads(value)
+    return value
+
+
+def content_hash(format_code: str, data: bytes) -> str:
+    """What identifies a file's content for a format (the same file twice: one dataset)."""
+    return hashlib.sha256(format_code.encode() + b"\0" + data).hexdigest()
+
+
+def loaded_as(
+    *, source_id: int, account_id: int | None, format_code: str, content_hash: str
+) -> Dataset | None:
+    """The dataset a file of this content already is at that target, if it was loaded."""
+    scope = {"account_id": account_id} if account_id else {"source_id": source_id, "account": None}
+    kind = format_named(format_code).kind
+    return Dataset.objects.filter(kind=kind, content_hash=content_hash, **scope).first()
 
 
 @dataclass(frozen=True)
@@ -245,25 +342,23 @@ def import_file(
 ) -> ImportResult:
     """Load a file as one dataset (or return the dataset it already is)."""
     fmt = format_named(format_code)
-    _check_target(source, account, fmt)
-    content_hash = hashlib.sha256(format_code.encode() + b"\0" + data).hexdigest()
-    existing = _existing(source, account, fmt.kind, content_hash)
+    check_target(source, account, fmt)
+    digest = content_hash(format_code, data)
+    existing = _existing(source, account, fmt.kind, digest)
     if existing is not None:
         return ImportResult(existing, False)
     if fmt.piece_parser is not None and len(data) > chunks.CHUNK_BYTES:
         return _import_in_pieces(
             source=source, account=account, fmt=fmt, data=data, filename=filename,
-            content_hash=content_hash, by=by,
+            content_hash=digest, by=by,
         )  # fmt: skip
-    parsed = parse_file(
-        source=source, account=account, format_code=format_code, data=data, filename=filename
-    )
+    parsed = _parse(source=source, account=account, fmt=fmt, data=data, filename=filename)
     return store(
         source=source,
         account=account,
         format_code=format_code,
         parsed=parsed,
-        content_hash=content_hash,
+        content_hash=digest,
         original_name=filename,
         by=by,
     )
@@ -283,7 +378,6 @@ def import_rows(
     fmt = format_named(format_code)
     if fmt.exchange:
         raise DatasetRejected(f"{fmt.label} is a file format; upload the file instead.")
-    _check_target(source, account, fmt)
     if not isinstance(rows, list) or not rows:
         raise DatasetRejected("`rows` must be a non-empty array of objects.")
     # Decimals (exact, from the request parser) are written as the digits that were sent.
@@ -305,7 +399,9 @@ def _plain_json(value) -> str:
 def table_hash(format_code: str, table: pa.Table) -> str:
     """Content hash of rows that did not come from a file (API fetch, posted JSON)."""
     buffer = io.BytesIO()
-    pacsv.write_csv(table.drop_columns(["row_number"]), buffer)
+    # Where the rows sit is not content (and a leg is only a row's second movement).
+    placing = [name for name in ("row_number", "leg") if name in table.column_names]
+    pacsv.write_csv(table.drop_columns(placing), buffer)
     return hashlib.sha256(format_code.encode() + b"\0" + buffer.getvalue()).hexdigest()
 
 
@@ -328,7 +424,7 @@ def store(
     kind = parsed.kind
     table = _complete(parsed.table, kind, account)
     start, end = _period(table, kind)
-    with transaction.atomic():
+    with _storing(), transaction.atomic():
         existing = _lock_and_find(source, account, kind, content_hash)
         if existing is not None:
             return ImportResult(existing, False)
@@ -404,7 +500,6 @@ def _import_in_pieces(
 
     Still all or nothing: an error in any piece rolls back the rows already copied.
     """
-    _check_target(source, account, fmt)
     _check_size(data)
     try:
         text = reading.expect_text(data, "CSV")
@@ -413,7 +508,7 @@ def _import_in_pieces(
     parse = fmt.piece_parser(asset_aliases(fmt.exchange or source.exchange))
     errors, notes, keys, rows = RowErrors(), {}, [], []
     count, period = 0, None
-    with transaction.atomic():
+    with _storing(), transaction.atomic():
         existing = _lock_and_find(source, account, fmt.kind, content_hash)
         if existing is not None:
             return ImportResult(existing, False)

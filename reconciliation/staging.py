@@ -39,6 +39,14 @@ def unstage(token: str) -> tuple[bytes, dict] | None:
     return path.read_bytes(), meta
 
 
+def meta_of(token: str) -> dict | None:
+    """A genuine token's meta, however old and whether or not its file is still kept."""
+    try:
+        return signing.loads(token, salt=SALT)
+    except signing.BadSignature:
+        return None
+
+
 def discard(token_meta: dict) -> None:
     (_folder() / token_meta["name"]).unlink(missing_ok=True)
 

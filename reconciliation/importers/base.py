@@ -30,6 +30,7 @@ NAIVE_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]
 TIME = pa.timestamp("us", tz="UTC")
 
 # The canonical columns of each kind, in order, and their Arrow types ("decimal" = str).
+# A ledger row may stand for more than one movement: `leg` numbers its records (0 = its own).
 COLUMNS: dict[str, dict[str, str]] = {
     "balances": {
         "row_number": "int", "account": "str", "asset": "str", "wallet": "str",
@@ -42,7 +43,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "fee": "decimal", "fee_asset": "str", "executed_at": "time", "extra": "json",
     },
     "ledger": {
-        "row_number": "int", "account": "str", "entry_id": "str", "reference": "str",
+        "row_number": "int", "leg": "int", "account": "str", "entry_id": "str", "reference": "str",
         "asset": "str", "wallet": "str", "amount": "decimal", "fee": "decimal",
         "balance": "decimal?", "type": "str", "subtype": "str", "occurred_at": "time",
         "extra": "json",
@@ -347,7 +348,8 @@ def extra_json(table: pa.Table, columns: list[str], *, controls: bool = True) ->
 
 
 def canonical_table(kind: str, columns: dict[str, pa.Array]) -> pa.Table:
-    """The canonical table of `kind` from named arrays; missing text columns become ''."""
+    """The canonical table of `kind` from named arrays; missing text columns become '', a
+    missing leg 0."""
     length = len(columns["row_number"])
     arrays, names = [], []
     for name, kind_of in COLUMNS[kind].items():
@@ -356,6 +358,8 @@ def canonical_table(kind: str, columns: dict[str, pa.Array]) -> pa.Table:
             value = (
                 pa.array(["{}"] * length)
                 if kind_of == "json"
+                else pa.repeat(pa.scalar(0, pa.int64()), length)
+                if kind_of == "int"
                 else pa.array([None] * length, pa.string())
                 if kind_of == "decimal?"
                 else pa.array([""] * length, pa.string())

@@ -3,8 +3,9 @@
 The file has no balance column and no cash rows: a Buy of BTC only says what it cost in the
 price currency. So, besides one ledger row per CSV row, every Buy/Sell (and Advanced Trade
 Buy/Sell) also yields its implied cash leg in the price currency (`<entry_id>-cash`, subtype
-`cash`, amount -Total for buys and +Total for sells, fee 0), so that per-asset sums of `amount`
-are the account's net change (/work/shared/EXCHANGE-FORMATS.md section 4).
+`cash`, amount -Total for buys and +Total for sells, fee 0; the same row number, leg 1), so
+that per-asset sums of `amount` are the account's net change (/work/shared/EXCHANGE-FORMATS.md
+section 4).
 
 Fees: "Fees and/or Spread" is in the price currency (USD for a BTC row) and is already inside
 Total and, for a Convert, inside the received quantity. The canonical `fee` is the fee charged in
@@ -235,6 +236,7 @@ def parse_transactions(data: bytes, *, aliases: dict[str, str]) -> Parsed:
         "ledger",
         {
             "row_number": rows,
+            "leg": pa.repeat(pa.scalar(1, pa.int64()), length),  # the row's second movement
             "entry_id": pc.binary_join_element_wise(entry_id, pa.scalar("-cash"), ""),
             "reference": reference,
             "asset": cash_asset,
@@ -247,15 +249,7 @@ def parse_transactions(data: bytes, *, aliases: dict[str, str]) -> Parsed:
         },
     ).filter(trade)
     combined = pa.concat_tables([main, legs])
-    order = pc.sort_indices(
-        pa.table(
-            {
-                "row": combined["row_number"],
-                "leg": pa.array([0] * main.num_rows + [1] * legs.num_rows, pa.int8()),
-            }
-        ),
-        sort_keys=[("row", "ascending"), ("leg", "ascending")],
-    )
+    order = pc.sort_indices(combined, sort_keys=[("row_number", "ascending"), ("leg", "ascending")])
     return Parsed("ledger", combined.take(order).combine_chunks(), errors)
 
 

@@ -4,6 +4,12 @@ Numbers are NUMERIC(38, 18): 20 integer and 18 fractional digits, exact. Records
 (`reconciliation.ingest`); triggers refuse UPDATE on every table here and DELETE of a dataset
 (migrations 0002, 0003). Keys that must be unique within a dataset (trade ids, entry ids) are
 checked by the importers before anything is written.
+
+A record is one row of its file, so each record table refuses a second record of the same row
+(`..._row_once`): a row copied twice is a fault of the loader, never data. The one exception is
+a ledger row that stands for two movements (a Coinbase Buy moves the coin in and the cash out):
+its records are its legs, numbered from 0 (the row's own movement), and a row may hold each leg
+once.
 """
 
 from django.conf import settings
@@ -126,10 +132,18 @@ class LedgerEntryRecord(Record):
     type = models.CharField(max_length=50)
     subtype = models.CharField(max_length=50, blank=True)
     occurred_at = models.DateTimeField()
+    leg = models.PositiveSmallIntegerField(
+        default=0,
+        db_default=0,
+        help_text="0: the row's own movement; 1: a movement the row implies (a trade's cash)",
+    )
 
     class Meta(Record.Meta):
+        ordering = ["dataset", "row_number", "leg"]
         constraints = [
-            models.UniqueConstraint(fields=["dataset", "row_number"], name="ledger_row_once"),
+            models.UniqueConstraint(
+                fields=["dataset", "row_number", "leg"], name="ledger_row_leg_once"
+            ),
         ]
 
 
@@ -214,3 +228,8 @@ RECORD_MODELS = {
     "margin": MarginRecord,
     "pnl": PnlRecord,
 }
+
+
+def file_order(kind: str) -> list[str]:
+    """The fields that put a kind's records in file order (unique within a dataset)."""
+    return [name for name in RECORD_MODELS[kind]._meta.ordering if name != "dataset"]

@@ -20,7 +20,13 @@ class Source(models.Model):
     code = models.SlugField(max_length=50, unique=True, help_text="short name, e.g. kraken")
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    exchange = models.CharField(max_length=20, choices=Exchange.choices, blank=True)
+    exchange = models.CharField(
+        max_length=20,
+        choices=Exchange.choices,
+        blank=True,
+        help_text="the exchange whose export files its accounts take; an exchange or custodian "
+        "source that names none takes every exchange's files",
+    )
     api_base_url = models.URLField(
         blank=True, help_text="the exchange API's address, if not its public default"
     )

@@ -55,3 +55,31 @@ def test_a_bad_file_shows_its_errors_and_loads_nothing(
     screenshot("upload-errors")
     assert page.locator("input[name=token]").count() == 0  # no confirmation offered
     assert Dataset.objects.count() == 0
+
+
+def test_the_form_offers_only_the_formats_the_chosen_account_takes(
+    page, live_server, make_user, book_account
+):
+    from reconciliation.services import ensure_account
+
+    ensure_account(source_code="kraken", account_code="main", kind="exchange", exchange="kraken",
+                   by=None)  # fmt: skip
+    ensure_account(source_code="prime", account_code="main", kind="custodian", by=None)
+    make_user("risk", username="rita")
+    sign_in(page, live_server, "rita")
+    page.goto(f"{live_server.url}/datasets/upload/")
+
+    def offered() -> set[str]:
+        return set(page.eval_on_selector_all(
+            "#id_format option:not([disabled])", "options => options.map(o => o.value)"
+        ))  # fmt: skip
+
+    page.select_option("#id_account", label="kraken/main")
+    assert page.input_value("#id_source") == "kraken"
+    assert {"kraken-ledgers", "kraken-trades", "generic-balances"} <= offered()
+    assert not {"coinbase", "binance"} & offered()
+    page.select_option("#id_account", label="book/main")
+    assert page.input_value("#id_source") == "book"
+    assert not {"kraken-ledgers", "coinbase", "binance"} & offered()
+    page.select_option("#id_account", label="prime/main")
+    assert {"kraken-ledgers", "coinbase", "binance", "prices"} <= offered()

@@ -221,3 +221,26 @@ def test_records_filter_by_asset(api, book):
 def test_formats_are_listed(api, db):
     codes = {f["code"] for f in api("finance").get("/api/formats/").json()}
     assert {"kraken-ledgers", "kraken-trades", "coinbase", "binance", "prices"} <= codes
+
+
+def test_records_of_rows_with_two_legs_page_through_once_each(api, make_user):
+    from reconciliation import ingest
+    from reconciliation.models import Account, Source
+    from tests.reconciliation.format_samples import SAMPLES
+
+    source = Source.objects.create(code="coinbase", name="Coinbase", kind="exchange",
+                                   exchange="coinbase")  # fmt: skip
+    account = Account.objects.create(source=source, code="main")
+    sample = SAMPLES["coinbase"]
+    dataset = ingest.import_file(
+        source=source, account=account, format_code="coinbase",
+        data=sample.path.read_bytes(), filename=sample.path.name,
+    ).dataset  # fmt: skip
+    client, seen = api("finance"), []
+    url = f"/api/datasets/{dataset.pk}/records/?page_size=7"  # pages end between two legs
+    while url:
+        page = client.get(url).json()
+        seen.extend((row["row_number"], row["leg"]) for row in page["results"])
+        url = page["next"]
+    assert len(seen) == len(set(seen)) == sample.records
+    assert seen == sorted(seen)

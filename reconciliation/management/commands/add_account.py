@@ -17,7 +17,12 @@ class Command(BaseCommand):
         parser.add_argument("source")
         parser.add_argument("account")
         parser.add_argument("--kind", choices=Source.Kind.values, default=Source.Kind.EXCHANGE)
-        parser.add_argument("--exchange", choices=[c for c in Source.Exchange.values if c])
+        parser.add_argument(
+            "--exchange",
+            choices=[c for c in Source.Exchange.values if c],
+            help="the exchange whose files the account takes (left out for an exchange or "
+            "custodian source: files of any exchange)",
+        )
         parser.add_argument("--name", default="")
 
     def handle(self, *args, **options):
