@@ -37,6 +37,12 @@ def expected(folder: str) -> dict:
     return json.loads((DATA / folder / "expected.json").read_text())["files"]
 
 
+@cache
+def expected_statements() -> dict:
+    """The statement samples' figures, as their generator wrote them."""
+    return json.loads((DATA / "exchange" / "statement_margin_expected.json").read_text())
+
+
 def _added(pairs) -> dict[str, Decimal]:
     sums: dict[str, Decimal] = {}
     for key, value in pairs:
@@ -184,6 +190,12 @@ SAMPLES: dict[str, Sample] = {
         records=115,
         figures=trade_net,
         expected=expected("exchange")["binance_trades.csv"]["net_by_asset"],
+    ),
+    "binance-statement": Sample(
+        EXCHANGE / "binance_statement_2021.csv",
+        records=expected_statements()["binance_statement_2021.csv"]["data_rows"],
+        figures=ledger_net("asset"),
+        expected=expected_statements()["binance_statement_2021.csv"]["net_by_asset"],
     ),
     "generic-balances": _book(
         "balances.csv", column_sums("asset", "quantity"), "quantity_by_asset"
