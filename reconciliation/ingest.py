@@ -210,6 +210,7 @@ def parse_file(
         )
     except FileRejected as exc:
         raise DatasetRejected(exc.reason, exc.errors) from exc
+    parsed = base.refuse_control_characters(parsed)
     if parsed.errors or parsed.table is None:
         raise _rejected(parsed.errors)
     return parsed
@@ -406,7 +407,8 @@ def _import_in_pieces(
             return ImportResult(existing, False)
         dataset_id = _next_dataset_id()
         try:
-            for piece in chunks.prefetched(chunks.parsed_pieces(parse, text)):
+            for parsed in chunks.prefetched(chunks.parsed_pieces(parse, text)):
+                piece = base.refuse_control_characters(parsed)
                 errors.total += piece.errors.total
                 errors.listed.extend(piece.errors.listed)
                 chunks.add_notes(notes, piece.notes)

@@ -5,6 +5,7 @@ Shared by every importer: the generic format and the exchange exports.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 
@@ -17,6 +18,10 @@ from reconciliation.importers.assets import malformed_assets, normalise_assets
 from reconciliation.importers.base import FileRejected, RowErrors, blank, required_text
 
 BOM = b"\xef\xbb\xbf"
+# Python's csv module refuses fields over 128 KiB by default; a long note or a long header is
+# still a line we can read (and name when it is wrong). The limit is process-wide and only
+# raised here; files are bounded by IMPORT_MAX_BYTES anyway.
+csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
 _SIGNATURES = [
     (b"\xff\xfe", "UTF-16 text (save it as UTF-8)"),
     (b"\xfe\xff", "UTF-16 text (save it as UTF-8)"),
@@ -48,6 +53,7 @@ def expect_text(data: bytes, expected: str) -> bytes:
         raise FileRejected(f"The file is {looks_like}, not {expected}.")
     if data.startswith(BOM):
         data = data[len(BOM) :]
+    data = lf_line_ends(data)
     try:
         _check_utf8(data)
     except UnicodeDecodeError as exc:
@@ -57,6 +63,21 @@ def expect_text(data: bytes, expected: str) -> bytes:
             "save it as UTF-8 (CSV UTF-8 in spreadsheet programs)."
         ) from exc
     return data
+
+
+def lf_line_ends(data: bytes) -> bytes:
+    """Lone CRs (classic Mac OS and some Excel exports end lines with CR only) as LF.
+
+    Everything after (line numbers, pieces of large files, the header's line) counts LF, so
+    a CR-only file would otherwise be one long line. CRLF stays as it is. Two counts (fast
+    scans in C) decide; a copy is made only when a lone CR is present.
+    """
+    carriage = data.count(b"\r")
+    if not carriage or carriage == data.count(b"\r\n"):
+        return data
+    if b"\n" not in data:
+        return data.replace(b"\r", b"\n")
+    return re.sub(rb"\r(?!\n)", b"\n", data)
 
 
 def _check_utf8(data: bytes, block: int = 8 << 20) -> None:
@@ -81,8 +102,6 @@ def _check_utf8(data: bytes, block: int = 8 << 20) -> None:
 
 def header_at(data: bytes, line_index: int) -> list[str]:
     """The column names on line `line_index` (0-based) of CSV text."""
-    import csv
-
     end = -1
     for _ in range(line_index + 1):  # decode only up to the header, not the whole file
         end = data.find(b"\n", end + 1)
@@ -147,8 +166,6 @@ def _line_numbers(data: bytes, header_line: int, count: int) -> pa.Array:
 
 def _csv_problem(data: bytes, width: int, exc: Exception) -> str:
     """Say which line breaks the CSV (the slow scan runs only when reading failed)."""
-    import csv
-
     reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace")))
     for index, row in enumerate(reader):
         if row and len(row) != width:
