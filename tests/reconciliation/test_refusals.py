@@ -14,7 +14,14 @@ from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
 from reconciliation.importers import chunks
-from reconciliation.models import BalanceRecord, Dataset, LedgerEntryRecord, TradeRecord
+from reconciliation.models import (
+    Account,
+    BalanceRecord,
+    Dataset,
+    LedgerEntryRecord,
+    Source,
+    TradeRecord,
+)
 from tests.reconciliation.conftest import EXCHANGE
 
 pytestmark = pytest.mark.django_db
@@ -291,3 +298,23 @@ def test_a_header_over_128_kib_is_read(api, book):
     data = f"account,asset,quantity,as_of,{name}\nmain,BTC,1,{WHEN},v\n".encode()
     assert post(api, book, "generic-balances", data, "b.csv").status_code == 201
     assert BalanceRecord.objects.get().extra == {name: "v"}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "good", "bad"),
+    [
+        ("binance", "binance_trades.csv", '"0.2830000000"', '"x.5"'),
+        ("coinbase", "coinbase_transactions.csv", ",-3.21080792,", ",-3.2.1,"),
+    ],
+)
+def test_errors_after_blank_lines_show_their_own_value(api, fmt, name, good, bad, tmp_path, capsys):
+    source = Source.objects.create(code=fmt, name=fmt, kind="exchange", exchange=fmt)
+    account = Account.objects.create(source=source, code="main")
+    lines = (EXCHANGE / name).read_text().split("\n")
+    at = next(i for i, line in enumerate(lines) if i > 2 and good in line)
+    lines[at] = lines[at].replace(good, bad, 1)
+    lines.insert(at - 1, "")
+    data = "\n".join(lines).encode()
+    body = refused_by_both_doors(api, account, fmt, data, name, tmp_path, capsys)
+    assert [e["row"] for e in body["fields"]["errors"]] == [at + 2]
+    assert body["fields"]["errors"][0]["value"] == bad.strip(",").strip('"')
