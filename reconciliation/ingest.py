@@ -210,7 +210,7 @@ def parse_file(
         )
     except FileRejected as exc:
         raise DatasetRejected(exc.reason, exc.errors) from exc
-    parsed = base.refuse_control_characters(parsed)
+    parsed = base.refuse_unstorable_text(parsed)
     if parsed.errors or parsed.table is None:
         raise _rejected(parsed.errors)
     return parsed
@@ -408,7 +408,7 @@ def _import_in_pieces(
         dataset_id = _next_dataset_id()
         try:
             for parsed in chunks.prefetched(chunks.parsed_pieces(parse, text)):
-                piece = base.refuse_control_characters(parsed)
+                piece = base.refuse_unstorable_text(parsed)
                 errors.total += piece.errors.total
                 errors.listed.extend(piece.errors.listed)
                 chunks.add_notes(notes, piece.notes)

@@ -75,6 +75,15 @@ COLUMNS: dict[str, dict[str, str]] = {
 
 KINDS = tuple(COLUMNS)
 
+# The longest text each stored column holds (the record models' max_length; a test keeps the
+# two the same). An asset code of assets.ASSET_CODE's shape can still be longer than 40.
+TEXT_LENGTHS = {
+    "account": 100, "trade_id": 100, "order_id": 100, "exchange_trade_id": 100,
+    "entry_id": 100, "reference": 100, "wallet": 100, "price_source": 100,
+    "type": 50, "subtype": 50, "side": 4,
+    "asset": 40, "base": 40, "quote": 40, "fee_asset": 40, "currency": 40, "pair": 81,
+}  # fmt: skip
+
 
 @dataclass(frozen=True)
 class RowError:
@@ -321,11 +330,20 @@ def control_characters(values: pa.Array, rows, column: str, errors: RowErrors) -
     )  # fmt: skip
 
 
-def refuse_control_characters(parsed: Parsed) -> Parsed:
-    """The parsed table's text columns checked for control characters (every format).
+def too_long(values: pa.Array, rows, column: str, errors: RowErrors) -> None:
+    """An error where a text value is longer than its stored column holds."""
+    limit = TEXT_LENGTHS[column]
+    longer = pc.greater(pc.utf8_length(pc.fill_null(values, "")), limit)
+    if pc.any(longer).as_py():
+        shown = pc.utf8_slice_codeunits(values, 0, 60)
+        errors.add_mask(longer, rows, shown, column, f"longer than {limit} characters")
 
-    One check for all importers, on the columns as stored, so no format can carry a NUL into
-    COPY (PostgreSQL text cannot hold it) or a terminal escape into a page or an export.
+
+def refuse_unstorable_text(parsed: Parsed) -> Parsed:
+    """The parsed table's text columns checked as they will be stored (every format).
+
+    One check for all importers, so no format can carry a NUL into COPY (PostgreSQL text cannot
+    hold it), a terminal escape into a page or an export, or a value longer than its column.
     """
     if parsed.table is None:
         return parsed
@@ -333,7 +351,10 @@ def refuse_control_characters(parsed: Parsed) -> Parsed:
     rows = parsed.table["row_number"]
     for name, kind_of in COLUMNS[parsed.kind].items():
         if kind_of == "str":
-            control_characters(parsed.table[name], rows, name, errors)
+            values = parsed.table[name]
+            values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+            control_characters(values, rows, name, errors)
+            too_long(values, rows, name, errors)
     if errors:
         return Parsed(parsed.kind, None, errors, parsed.notes)
     return parsed

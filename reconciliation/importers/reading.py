@@ -123,6 +123,8 @@ def read_csv_strings(data: bytes, *, header_line: int = 0) -> tuple[pa.Table, pa
     """
 
     names = header_at(data, header_line)
+    if not any(names):
+        raise FileRejected(f"Line {header_line + 1} should be the header, but it is blank.")
     names = [name or f"_column_{index + 1}" for index, name in enumerate(names)]
     if len(set(names)) != len(names):
         repeated = sorted({name for name in names if names.count(name) > 1})

@@ -31,7 +31,8 @@ class Limits:
 def check_zip(data: bytes, limits: Limits) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
+    # A damaged directory can also claim a zip version or a size zipfile does not handle.
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError) as exc:
         raise FileRejected("The file is not a valid XLSX workbook (damaged zip).") from exc
     entries = archive.infolist()
     if len(entries) > limits.max_entries:

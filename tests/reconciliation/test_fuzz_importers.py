@@ -168,7 +168,7 @@ def mutate(rng: random.Random, name: str, data: bytes) -> tuple[str, bytes, list
 def _whole_zip(data: bytes) -> bool:
     try:
         return zipfile.ZipFile(io.BytesIO(data)).testzip() is None
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError):
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, NotImplementedError):
         return False
 
 

@@ -318,3 +318,87 @@ def test_errors_after_blank_lines_show_their_own_value(api, fmt, name, good, bad
     body = refused_by_both_doors(api, account, fmt, data, name, tmp_path, capsys)
     assert [e["row"] for e in body["fields"]["errors"]] == [at + 2]
     assert body["fields"]["errors"][0]["value"] == bad.strip(",").strip('"')
+
+
+def test_posted_rows_naming_a_column_twice_are_refused(api, book):
+    row = (
+        f'{{"account": "main", "asset": "BTC", "quantity": "1", "quantity": "2", "as_of": "{WHEN}"'
+    )
+    row += "}"
+    body = f'{{"source": "book", "account": "main", "format": "generic-balances", "rows": [{row}]}}'
+    response = api.post("/api/datasets/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert "'quantity' twice" in response.json()["message"]
+    assert Dataset.objects.count() == 0
+
+
+def test_a_posted_body_nested_too_deeply_is_refused(api, book):
+    body = '{"source": "book", "rows": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    response = api.post("/api/datasets/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["message"]
+
+
+def test_a_workbook_whose_zip_claims_a_version_zipfile_cannot_read_is_refused(
+    api, book, tmp_path, capsys
+):
+    from tests.reconciliation.test_fuzz_importers import GENERIC_ROWS, xlsx_of
+
+    data = bytearray(xlsx_of(GENERIC_ROWS["balances"]))
+    directory = data.rfind(b"PK\x01\x02")  # the last central directory entry
+    data[directory + 6] = 90  # "version needed to extract": 9.0
+    body = refused_by_both_doors(
+        api, book, "generic-balances", bytes(data), "b.xlsx", tmp_path, capsys
+    )
+    assert "damaged zip" in body["message"]
+
+
+def test_the_stored_text_lengths_are_the_record_models_lengths():
+    from django.db import models
+
+    from reconciliation.importers import base
+    from reconciliation.models.datasets import RECORD_MODELS
+
+    for kind, model in RECORD_MODELS.items():
+        for field in model._meta.get_fields():
+            if isinstance(field, models.CharField):
+                assert base.TEXT_LENGTHS[field.name] == field.max_length, (kind, field.name)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "data", "error"),
+    [
+        ("generic-trades", TRADES_HEADER + trade("T" * 101), (2, "trade_id")),
+        (
+            "generic-balances",
+            BALANCES_HEADER + f"main,{'B' * 32}.STAKED12,1,{WHEN}\n",
+            (2, "asset"),
+        ),
+        (
+            "generic-ledger",
+            "entry_id,account,asset,amount,fee,type,occurred_at\n"
+            f"E1,main,BTC,1,0,{'t' * 51},{WHEN}\n",
+            (2, "type"),
+        ),
+    ],
+)
+def test_text_longer_than_its_column_is_a_row_error(api, book, fmt, data, error, tmp_path, capsys):
+    body = refused_by_both_doors(api, book, fmt, data.encode(), "f.csv", tmp_path, capsys)
+    assert row_errors(body) == {error}
+    assert "longer than" in body["fields"]["errors"][0]["reason"]
+
+
+def test_a_kraken_type_longer_than_its_column_is_a_row_error(api, kraken, tmp_path, capsys):
+    lines = (EXCHANGE / "kraken_ledgers.csv").read_text().splitlines(keepends=True)
+    lines[15] = lines[15].replace('"earn"', '"' + "e" * 60 + '"', 1)
+    assert "e" * 60 in lines[15]
+    body = refused_by_both_doors(
+        api, kraken, "kraken-ledgers", "".join(lines).encode(), "l.csv", tmp_path, capsys
+    )
+    assert row_errors(body) == {(16, "type")}
+
+
+def test_a_blank_first_line_is_refused_as_a_missing_header(api, kraken, tmp_path, capsys):
+    data = b"\n" + (EXCHANGE / "kraken_ledgers.csv").read_bytes()
+    body = refused_by_both_doors(api, kraken, "kraken-ledgers", data, "l.csv", tmp_path, capsys)
+    assert "blank" in body["message"]
