@@ -152,8 +152,13 @@ def test_a_pnl_period_may_end_in_the_coming_year(api, book):
     assert post(api, book, "generic-pnl", data, "p.csv").status_code == 201
 
 
-@pytest.mark.parametrize("character", ["\x00", "\x01", "\x07", "\x1b", "\x7f", "\t"])
-@pytest.mark.parametrize("column", ["trade_id", "account", "order_id"])
+@pytest.mark.parametrize(
+    ("column", "character"),
+    [
+        ("trade_id", "\x00"), ("trade_id", "\x07"), ("trade_id", "\x1b"), ("trade_id", "\t"),
+        ("order_id", "\x00"), ("order_id", "\x7f"), ("order_id", "\x85"), ("account", "\x00"),
+    ],
+)  # fmt: skip
 def test_control_characters_in_ids_and_text_are_row_errors(
     api, book, character, column, tmp_path, capsys
 ):
@@ -402,3 +407,31 @@ def test_a_blank_first_line_is_refused_as_a_missing_header(api, kraken, tmp_path
     data = b"\n" + (EXCHANGE / "kraken_ledgers.csv").read_bytes()
     body = refused_by_both_doors(api, kraken, "kraken-ledgers", data, "l.csv", tmp_path, capsys)
     assert "blank" in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "data", "shown"),
+    [
+        ("generic-trades", "t.csv", TRADES_HEADER + trade(pair="BTCUSD"), "BASE/QUOTE"),
+        ("generic-trades", "t.csv", TRADES_HEADER + "".join(trade(f"T{n}") for n in range(90))
+         + trade(trade_id="T\x001"), "control character"),
+        ("generic-balances", "b.json", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("generic-balances", "b.csv", BALANCES_HEADER + "main,BTC,1,2099-01-01T00:00:00Z\n",
+         "in the future"),
+    ],
+)  # fmt: skip
+def test_the_upload_page_shows_these_refusals_on_the_form(client_as, book, fmt, name, data, shown):
+    response = client_as("risk").post(
+        "/datasets/upload/",
+        {
+            "source": "book",
+            "account": book.pk,
+            "format": fmt,
+            "file": SimpleUploadedFile(name, data.encode()),
+        },
+    )
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert "Nothing was loaded" in page or "nothing was loaded" in page
+    assert shown in page and 'name="token"' not in page
+    assert Dataset.objects.count() == 0
