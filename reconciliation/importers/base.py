@@ -12,6 +12,7 @@ and any preamble (CSV, XLSX), or the 1-based position in a JSON array.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -337,6 +338,14 @@ def too_long(values: pa.Array, rows, column: str, errors: RowErrors) -> None:
     if pc.any(longer).as_py():
         shown = pc.utf8_slice_codeunits(values, 0, 60)
         errors.add_mask(longer, rows, shown, column, f"longer than {limit} characters")
+
+
+def plain_column_names(names: list[str]) -> None:
+    """Refuse a header whose names hold control characters (they become keys of `extra`)."""
+    odd = [name for name in names if re.search(CONTROL_CHARACTERS, name)]
+    if odd:
+        shown = ", ".join(repr(re.sub(CONTROL_CHARACTERS, "\ufffd", name)[:60]) for name in odd)
+        raise FileRejected(f"The header has column names with control characters: {shown}.")
 
 
 def refuse_unstorable_text(parsed: Parsed) -> Parsed:

@@ -151,6 +151,7 @@ def parse(
     """Parse a generic file of `kind`; `account` (if given) must match every row's account."""
     table, rows = read(filename, data, limits)
     names = [name.strip().lower() for name in table.column_names]
+    base.plain_column_names(names)  # JSON keys and XLSX headers too
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise FileRejected(f"The header names a column twice: {', '.join(repeated)}.")

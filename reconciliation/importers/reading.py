@@ -15,7 +15,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from reconciliation.importers.assets import malformed_assets, normalise_assets
-from reconciliation.importers.base import FileRejected, RowErrors, blank, required_text
+from reconciliation.importers.base import (
+    FileRejected,
+    RowErrors,
+    blank,
+    plain_column_names,
+    required_text,
+)
 
 BOM = b"\xef\xbb\xbf"
 # Python's csv module refuses fields over 128 KiB by default; a long note or a long header is
@@ -125,6 +131,7 @@ def read_csv_strings(data: bytes, *, header_line: int = 0) -> tuple[pa.Table, pa
     names = header_at(data, header_line)
     if not any(names):
         raise FileRejected(f"Line {header_line + 1} should be the header, but it is blank.")
+    plain_column_names(names)
     names = [name or f"_column_{index + 1}" for index, name in enumerate(names)]
     if len(set(names)) != len(names):
         repeated = sorted({name for name in names if names.count(name) > 1})

@@ -435,3 +435,25 @@ def test_the_upload_page_shows_these_refusals_on_the_form(client_as, book, fmt, 
     assert "Nothing was loaded" in page or "nothing was loaded" in page
     assert shown in page and 'name="token"' not in page
     assert Dataset.objects.count() == 0
+
+
+NUL_KEY = f'[{{"account": "main", "asset": "BTC", "quantity": "1", "as_of": "{WHEN}", "k'
+NUL_KEY += '\\u0000": "v"}]'
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("b.csv", f"account,asset,quantity,as_of,{'n' * 5000}\x00y\nmain,BTC,1,{WHEN},v\n"),
+        (
+            "b.json",
+            NUL_KEY,
+        ),
+    ],
+    ids=["csv-header", "json-key"],
+)
+def test_a_column_name_with_a_control_character_is_refused(api, book, name, data, tmp_path, capsys):
+    body = refused_by_both_doors(
+        api, book, "generic-balances", data.encode(), name, tmp_path, capsys
+    )
+    assert "control characters" in body["message"]
