@@ -275,7 +275,14 @@ def import_rows(
     if not isinstance(rows, list) or not rows:
         raise DatasetRejected("`rows` must be a non-empty array of objects.")
     # Decimals (exact, from the request parser) are written as the digits that were sent.
-    data = _json.dumps(rows, sort_keys=True, ensure_ascii=False, default=_plain_json).encode()
+    text = _json.dumps(rows, sort_keys=True, ensure_ascii=False, default=_plain_json)
+    try:
+        data = text.encode()
+    except UnicodeEncodeError as exc:  # "\ud800" decodes to half a character pair
+        raise DatasetRejected(
+            "The rows hold an escape such as \\ud800 that is half of a character pair "
+            "(a lone surrogate), not a character."
+        ) from exc
     return import_file(
         source=source,
         account=account,

@@ -110,9 +110,11 @@ def _read_json(data: bytes) -> tuple[pa.Table, pa.Array]:
         names.extend(name for name in row if name not in names)
     try:
         columns = {name: [_json_text(row.get(name)) for row in rows] for name in names}
+        table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
     except RecursionError as exc:
         raise FileRejected(TOO_DEEP) from exc
-    table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
+    except UnicodeEncodeError as exc:  # an escaped lone surrogate, such as "\ud800"
+        raise FileRejected(_not_characters(rows)) from exc
     return table, pa.array(range(1, len(rows) + 1), pa.int64())
 
 
@@ -127,6 +129,22 @@ def _refuse_repeated_names(rows: list[_Row]) -> None:
             errors.add(number, name, _json_text(row[name]), "the row names this column twice")
     if errors:
         raise FileRejected("Some JSON rows name a column twice.", errors)
+
+
+def _not_characters(rows: list[dict]) -> str:
+    number = next(n for n, row in enumerate(rows, start=1) if not _encodable(row))
+    return (
+        f"Row {number} of the JSON holds an escape such as \\ud800 that is half of a character "
+        "pair (a lone surrogate), not a character."
+    )
+
+
+def _encodable(row: dict) -> bool:
+    try:
+        json.dumps(row, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _json_text(value) -> str:

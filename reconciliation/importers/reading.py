@@ -161,6 +161,9 @@ def _line_numbers(data: bytes, header_line: int, count: int) -> pa.Array:
     the file has any, the numbers come from the real line positions."""
     first = header_line + 2
     if b"\n\n" not in data and b"\n\r\n" not in data:
+        lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        if lines - first + 1 != count:
+            raise FileRejected(_line_break_in_value(data, header_line))
         return pa.array(range(first, first + count), pa.int64())
     raw = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(raw == 10)
@@ -169,8 +172,28 @@ def _line_numbers(data: bytes, header_line: int, count: int) -> pa.Array:
     lengths = ends - starts
     carriage = (lengths == 1) & (raw[np.minimum(starts, len(raw) - 1)] == 13)
     filled = np.flatnonzero((lengths > 0) & ~carriage) + 1  # 1-based numbers of non-blank lines
-    after_header = filled[filled >= first][:count]
+    after_header = filled[filled >= first]
+    if len(after_header) != count:
+        raise FileRejected(_line_break_in_value(data, header_line))
     return pa.array(after_header, pa.int64())
+
+
+def _line_break_in_value(data: bytes, header_line: int) -> str:
+    """Name the line where a quoted value runs on to the next line (the reader joined them).
+
+    Rows are lines here: row numbers, large files' pieces and `extra` all rely on it.
+    """
+    reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
+    previous = 0
+    for _ in reader:
+        if reader.line_num - previous > 1 and reader.line_num > header_line + 1:
+            return (
+                f"The file is not valid CSV here: the value on line {previous + 1} holds a line "
+                "break (inside quotes). Each row must be on one line: remove the line breaks "
+                "from the cells."
+            )
+        previous = reader.line_num
+    return "The file is not valid CSV: a quoted value holds a line break."
 
 
 def _csv_problem(data: bytes, width: int, exc: Exception) -> str:

@@ -256,9 +256,45 @@ def rename(rng, name, data):
     return other, data, f"renamed {other}"
 
 
+def in_header(rng, name, data):
+    """A token inside the first line: the column names."""
+    end = data.find(b"\n")
+    end = len(data) if end < 0 else end
+    at = rng.randrange(end + 1)
+    token = rng.choice(TOKENS)
+    return name, data[:at] + token + data[at:], f"header: insert {token[:12]!r} at {at}"
+
+
+JSON_VALUES = [
+    "\u0000", "a\u0000b", "\u001b[2J", "\ud800", "", " ", "-0", "1e400", "9" * 60, ".5", "5.",
+    "2099-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "BTCUSD", "x" * 200,
+]  # fmt: skip
+
+
+def json_value(rng, name, data):
+    """One JSON value (or key) replaced by an odd one, or a row given a key twice."""
+    try:
+        rows = json.loads(data)
+        row = rng.choice(rows)
+        key = rng.choice(list(row))
+    except (ValueError, TypeError, IndexError, AttributeError, RecursionError):
+        return insert(rng, name, data)
+    how = rng.choice(["value", "key", "twice", "typed"])
+    if how == "value":
+        row[key] = rng.choice(JSON_VALUES)
+    elif how == "key":
+        row[rng.choice(JSON_VALUES)] = row.pop(key)
+    elif how == "typed":
+        row[key] = rng.choice([1.5, 10**30, -1, True, None, [1, [2]], {"a": {"b": 1}}, 0.1])
+    text = json.dumps(rows)
+    if how == "twice":
+        text = text.replace(f'"{key}": ', f'"{key}": "dup", "{key}": ', 1)
+    return name, text.encode(), f"json {how} {key!r}"
+
+
 TEXT_MUTATIONS = [
     truncate, flip, insert, insert, replace_field, replace_field, lines, line_ends, encoding,
-    deep_json, huge_number, rename,
+    deep_json, huge_number, rename, in_header, json_value, json_value,
 ]  # fmt: skip
 
 

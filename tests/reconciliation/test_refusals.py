@@ -457,3 +457,42 @@ def test_a_column_name_with_a_control_character_is_refused(api, book, name, data
         api, book, "generic-balances", data.encode(), name, tmp_path, capsys
     )
     assert "control characters" in body["message"]
+
+
+@pytest.mark.parametrize("fmt", ["kraken-trades", "kraken-ledgers"])
+def test_a_quoted_value_holding_a_line_break_names_its_line(api, kraken, fmt, tmp_path, capsys):
+    name = "kraken_trades.csv" if fmt == "kraken-trades" else "kraken_ledgers.csv"
+    lines = (EXCHANGE / name).read_text().splitlines(keepends=True)
+    lines[6] = lines[6].replace('"', '"a\n', 1)  # a break inside the first quoted value
+    data = "".join(lines).encode()
+    body = refused_by_both_doors(api, kraken, fmt, data, name, tmp_path, capsys)
+    assert "line 7 holds a line break" in body["message"]
+
+
+def test_a_line_break_in_a_book_value_is_refused_not_misnumbered(api, book, tmp_path, capsys):
+    data = (
+        f'account,asset,quantity,as_of,note\nmain,BTC,1,{WHEN},"two\nlines"\nmain,ETH,x,{WHEN},n\n'
+    ).encode()
+    body = refused_by_both_doors(api, book, "generic-balances", data, "b.csv", tmp_path, capsys)
+    assert "line 2 holds a line break" in body["message"]
+
+
+def test_a_lone_surrogate_in_a_json_file_is_refused(api, book, tmp_path, capsys):
+    data = (
+        f'[{{"account": "main", "asset": "BTC", "quantity": "1", "as_of": "{WHEN}"}},'
+        f' {{"account": "main", "asset": "ETH", "quantity": "1", "as_of": "{WHEN}",'
+        ' "n": "\\ud800"}]'
+    ).encode()
+    body = refused_by_both_doors(api, book, "generic-balances", data, "b.json", tmp_path, capsys)
+    assert body["message"].startswith("Row 2 of the JSON")
+
+
+def test_a_lone_surrogate_in_posted_rows_is_refused(api, book):
+    row = (
+        f'{{"account": "main", "asset": "BTC", "quantity": "1", "as_of": "{WHEN}", "n": "\\udc00"}}'
+    )
+    body = f'{{"source": "book", "account": "main", "format": "generic-balances", "rows": [{row}]}}'
+    response = api.post("/api/datasets/", body, content_type="application/json")
+    assert response.status_code == 422
+    assert "lone surrogate" in response.json()["message"]
+    assert Dataset.objects.count() == 0
