@@ -277,7 +277,9 @@ def json_value(rng, name, data):
         rows = json.loads(data)
         row = rng.choice(rows)
         key = rng.choice(list(row))
-    except (ValueError, TypeError, IndexError, AttributeError, RecursionError):
+    except (ValueError, TypeError, IndexError, AttributeError, KeyError, RecursionError):
+        return insert(rng, name, data)
+    if not isinstance(row, dict):
         return insert(rng, name, data)
     how = rng.choice(["value", "key", "twice", "typed"])
     if how == "value":
