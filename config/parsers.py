@@ -1,4 +1,9 @@
-"""JSON request bodies with exact numbers: decimals arrive as Decimal, never as float."""
+"""JSON request bodies with exact numbers: decimals arrive as Decimal, never as float.
+
+An object naming a key twice is refused (which value was meant?), and so is nesting too deep
+for the decoder, rather than the last value silently winning or a RecursionError reaching the
+handler as a 500.
+"""
 
 import json
 from decimal import Decimal
@@ -8,10 +13,23 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 
+def _object(pairs: list[tuple[str, object]]) -> dict:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        twice = next(name for name, _ in pairs if name in seen or seen.add(name))
+        raise ValueError(f"an object names the key {twice!r} twice")
+    return found
+
+
 class ExactJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
-            return json.loads(stream.read().decode(encoding), parse_float=Decimal)
+            return json.loads(
+                stream.read().decode(encoding), parse_float=Decimal, object_pairs_hook=_object
+            )
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
+        except RecursionError as exc:
+            raise ParseError("JSON parse error - nested too deeply") from exc

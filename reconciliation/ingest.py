@@ -281,6 +281,7 @@ def _parse(*, source: Source, account: Account | None, fmt: Format, data: bytes,
         )
     except FileRejected as exc:
         raise DatasetRejected(exc.reason, exc.errors) from exc
+    parsed = base.refuse_unstorable_text(parsed)
     if parsed.errors or parsed.table is None:
         raise _rejected(parsed.errors)
     return parsed
@@ -381,7 +382,14 @@ def import_rows(
     if not isinstance(rows, list) or not rows:
         raise DatasetRejected("`rows` must be a non-empty array of objects.")
     # Decimals (exact, from the request parser) are written as the digits that were sent.
-    data = _json.dumps(rows, sort_keys=True, ensure_ascii=False, default=_plain_json).encode()
+    text = _json.dumps(rows, sort_keys=True, ensure_ascii=False, default=_plain_json)
+    try:
+        data = text.encode()
+    except UnicodeEncodeError as exc:  # "\ud800" decodes to half a character pair
+        raise DatasetRejected(
+            "The rows hold an escape such as \\ud800 that is half of a character pair "
+            "(a lone surrogate), not a character."
+        ) from exc
     return import_file(
         source=source,
         account=account,
@@ -514,7 +522,8 @@ def _import_in_pieces(
             return ImportResult(existing, False)
         dataset_id = _next_dataset_id()
         try:
-            for piece in chunks.prefetched(chunks.parsed_pieces(parse, text)):
+            for parsed in chunks.prefetched(chunks.parsed_pieces(parse, text)):
+                piece = base.refuse_unstorable_text(parsed)
                 errors.total += piece.errors.total
                 errors.listed.extend(piece.errors.listed)
                 chunks.add_notes(notes, piece.notes)

@@ -12,7 +12,9 @@ and any preamble (CSV, XLSX), or the 1-based position in a JSON array.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,7 +22,13 @@ import pyarrow.compute as pc
 MAX_ERRORS_LISTED = 100
 
 DECIMAL_PATTERN = r"^[+-]?[0-9]{1,20}(\.[0-9]{1,18})?$"
-DECIMAL_LIKE = r"^[+-]?[0-9]*\.?[0-9]+$"
+# `.5` and `5.` are exact decimals too; they are written out as `0.5` and `5` before checking.
+BARE_POINT = r"^[+-]?(\.[0-9]+|[0-9]+\.)$"
+# Digits with at most one point: a number, refused only for its length.
+DECIMAL_LIKE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$"
+# Characters no id, code or name has a use for (C0 controls, DEL, C1 controls). PostgreSQL
+# text cannot hold NUL at all.
+CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f]"
 ISO_WITH_OFFSET = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
     r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
@@ -28,6 +36,10 @@ ISO_WITH_OFFSET = (
 NAIVE_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?$"
 
 TIME = pa.timestamp("us", tz="UTC")
+# Plausible times: none before Bitcoin's first block, none more than a day ahead of now (clocks
+# and time zones differ; a later time is a typo or a wrong year). docs/formats.md states it.
+EARLIEST = datetime(2009, 1, 3, tzinfo=UTC)
+AHEAD = timedelta(days=1)
 
 # The canonical columns of each kind, in order, and their Arrow types ("decimal" = str).
 # A ledger row may stand for more than one movement: `leg` numbers its records (0 = its own).
@@ -64,6 +76,15 @@ COLUMNS: dict[str, dict[str, str]] = {
 }  # fmt: skip
 
 KINDS = tuple(COLUMNS)
+
+# The longest text each stored column holds (the record models' max_length; a test keeps the
+# two the same). An asset code of assets.ASSET_CODE's shape can still be longer than 40.
+TEXT_LENGTHS = {
+    "account": 100, "trade_id": 100, "order_id": 100, "exchange_trade_id": 100,
+    "entry_id": 100, "reference": 100, "wallet": 100, "price_source": 100,
+    "type": 50, "subtype": 50, "side": 4,
+    "asset": 40, "base": 40, "quote": 40, "fee_asset": 40, "currency": 40, "pair": 81,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -163,9 +184,23 @@ def decimals(
         errors.add_mask(empty, rows, values, column, "a number is required")
     ok = pc.match_substring_regex(values, DECIMAL_PATTERN)
     bad = pc.and_(pc.invert(empty), pc.invert(pc.fill_null(ok, False)))
-    if pc.any(bad).as_py():
-        _explain_bad_decimals(values, rows, bad, column, errors)
+    if pc.any(bad).as_py():  # the rare path: only files with such values pay for it
+        values, bad = _complete_bare_points(values, bad)
+        if pc.any(bad).as_py():
+            _explain_bad_decimals(values, rows, bad, column, errors)
     return pc.if_else(empty, pa.scalar(None, pa.string()), values)
+
+
+def _complete_bare_points(values: pa.Array, bad: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """`.5` -> `0.5`, `-5.` -> `-5`: the same exact numbers, in the stored form."""
+    bare = pc.and_(bad, pc.fill_null(pc.match_substring_regex(values, BARE_POINT), False))
+    if not pc.any(bare).as_py():
+        return values, bad
+    written = pc.replace_substring_regex(values, r"^([+-]?)\.", r"\10.")  # RE2: \1, then 0.
+    written = pc.replace_substring_regex(written, r"\.$", "")
+    values = pc.if_else(bare, written, values)
+    ok = pc.fill_null(pc.match_substring_regex(values, DECIMAL_PATTERN), False)
+    return values, pc.and_(bad, pc.invert(ok))
 
 
 def _explain_bad_decimals(values, rows, bad, column, errors: RowErrors) -> None:
@@ -217,7 +252,29 @@ def _cast_one_by_one(values: pa.Array, target) -> tuple[pa.Array, pa.Array]:
     return pa.array(parsed, target), pa.array(failed)
 
 
-def iso_times(values: pa.Array, rows: pa.Array, column: str, errors: RowErrors) -> pa.Array:
+def plausible_times(
+    times: pa.Array, rows, values, column: str, errors: RowErrors, *, ahead: timedelta = AHEAD
+) -> None:
+    """An error where a time is before EARLIEST or more than `ahead` after now."""
+    latest = datetime.now(UTC) + ahead
+    early = pc.less(times, pa.scalar(EARLIEST, TIME))
+    errors.add_mask(
+        early, rows, values, column, "before 2009-01-03, earlier than any crypto-asset record"
+    )
+    late = pc.greater(times, pa.scalar(latest, TIME))
+    errors.add_mask(
+        late, rows, values, column,
+        f"more than {_days(ahead)} in the future: check the year and the time zone",
+    )  # fmt: skip
+
+
+def _days(span: timedelta) -> str:
+    return "a day" if span.days == 1 else f"{span.days} days"
+
+
+def iso_times(
+    values: pa.Array, rows: pa.Array, column: str, errors: RowErrors, *, ahead: timedelta = AHEAD
+) -> pa.Array:
     """ISO 8601 times with an offset or Z (the generic format), as UTC."""
     values = strip(values.cast(pa.string()))
     empty = blank(values)
@@ -235,6 +292,7 @@ def iso_times(values: pa.Array, rows: pa.Array, column: str, errors: RowErrors) 
     candidates = pc.if_else(shaped, values, pa.scalar(None, pa.string()))
     times, failed = _cast_times(candidates, TIME)
     errors.add_mask(failed, rows, values, column, "not a valid date or time")
+    plausible_times(times, rows, values, column, errors, ahead=ahead)
     return times
 
 
@@ -251,13 +309,65 @@ def utc_times(values: pa.Array, rows: pa.Array, column: str, errors: RowErrors) 
     candidates = pc.if_else(shaped, values, pa.scalar(None, pa.string()))
     times, failed = _cast_times(candidates, pa.timestamp("us"))
     errors.add_mask(failed, rows, values, column, "not a valid date or time")
-    return pc.assume_timezone(times, "UTC")
+    times = pc.assume_timezone(times, "UTC")
+    plausible_times(times, rows, values, column, errors)
+    return times
 
 
 def required_text(values: pa.Array, rows: pa.Array, column: str, errors: RowErrors) -> pa.Array:
     values = strip(values.cast(pa.string()))
     errors.add_mask(blank(values), rows, values, column, "a value is required")
+    control_characters(values, rows, column, errors)
     return values
+
+
+def control_characters(values: pa.Array, rows, column: str, errors: RowErrors) -> None:
+    """An error where a text value holds a control character (NUL, tab, escape, DEL ...)."""
+    if pc.all(pc.utf8_is_printable(pc.fill_null(values, ""))).as_py() is not False:
+        return  # the usual case: one pass, no regex
+    found = pc.match_substring_regex(values, CONTROL_CHARACTERS)
+    errors.add_mask(
+        found, rows, pc.replace_substring_regex(values, CONTROL_CHARACTERS, "\uFFFD"), column,
+        "holds a control character (shown as \uFFFD): ids, codes and names are plain text",
+    )  # fmt: skip
+
+
+def too_long(values: pa.Array, rows, column: str, errors: RowErrors) -> None:
+    """An error where a text value is longer than its stored column holds."""
+    limit = TEXT_LENGTHS[column]
+    longer = pc.greater(pc.utf8_length(pc.fill_null(values, "")), limit)
+    if pc.any(longer).as_py():
+        shown = pc.utf8_slice_codeunits(values, 0, 60)
+        errors.add_mask(longer, rows, shown, column, f"longer than {limit} characters")
+
+
+def plain_column_names(names: list[str]) -> None:
+    """Refuse a header whose names hold control characters (they become keys of `extra`)."""
+    odd = [name for name in names if re.search(CONTROL_CHARACTERS, name)]
+    if odd:
+        shown = ", ".join(repr(re.sub(CONTROL_CHARACTERS, "\ufffd", name)[:60]) for name in odd)
+        raise FileRejected(f"The header has column names with control characters: {shown}.")
+
+
+def refuse_unstorable_text(parsed: Parsed) -> Parsed:
+    """The parsed table's text columns checked as they will be stored (every format).
+
+    One check for all importers, so no format can carry a NUL into COPY (PostgreSQL text cannot
+    hold it), a terminal escape into a page or an export, or a value longer than its column.
+    """
+    if parsed.table is None:
+        return parsed
+    errors = parsed.errors
+    rows = parsed.table["row_number"]
+    for name, kind_of in COLUMNS[parsed.kind].items():
+        if kind_of == "str":
+            values = parsed.table[name]
+            values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+            control_characters(values, rows, name, errors)
+            too_long(values, rows, name, errors)
+    if errors:
+        return Parsed(parsed.kind, None, errors, parsed.notes)
+    return parsed
 
 
 def optional_text(values: pa.Array | None, length: int) -> pa.Array:

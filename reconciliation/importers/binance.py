@@ -246,9 +246,10 @@ def _decimals(cleaned: list, raw: list, rows: pa.Array, name: str, errors: RowEr
 
 
 def _move_errors(local: RowErrors, errors: RowErrors, rows: pa.Array, raw: list) -> None:
-    first = rows[0].as_py() if len(rows) else 0
+    # Row numbers skip blank lines, so a row's position is looked up, not computed.
+    position = {row: index for index, row in enumerate(rows.to_pylist())} if local else {}
     for error in local.listed:
-        errors.add(error.row, error.column, raw[error.row - first], error.reason)
+        errors.add(error.row, error.column, raw[position[error.row]], error.reason)
     errors.total += local.total - len(local.listed)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconciliation.importers.base import Parsed, RowError, RowErrors, duplicates
+from reconciliation.importers.base import FileRejected, Parsed, RowError, RowErrors, duplicates
 from reconciliation.importers.reading import BOM
 
 CHUNK_BYTES = 8 << 20
@@ -39,6 +39,7 @@ def parsed_pieces(
         data = data[len(BOM) :]
     header = data[: data.find(b"\n") + 1]
     lines_before = 0
+    found = False
     for start, end in pieces(data, size):
         if not data[start:end].strip():  # only blank lines left at the end of the file
             lines_before += data.count(b"\n", start, end)
@@ -52,8 +53,11 @@ def parsed_pieces(
         if table is not None:
             index = table.column_names.index("row_number")
             table = table.set_column(index, "row_number", pc.add(table["row_number"], lines_before))
+        found = True
         yield Parsed(parsed.kind, table, errors, parsed.notes)
         lines_before += data.count(b"\n", start, end)
+    if not found:
+        raise FileRejected("The file has a header but no data rows.")
 
 
 def prefetched(iterator: Iterator[Parsed]) -> Iterator[Parsed]:

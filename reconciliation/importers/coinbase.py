@@ -130,9 +130,10 @@ def checked(check, raw: pa.Array, rows: pa.Array, name: str, errors: RowErrors, 
     """Run a base check on cleaned values, reporting errors with the value as written."""
     local = RowErrors()
     result = check(*args, rows, name, local, **kw)
-    first = rows[0].as_py() if len(rows) else 0
+    # Row numbers skip blank lines, so a row's position is looked up, not computed.
+    position = {row: index for index, row in enumerate(rows.to_pylist())} if local else {}
     for error in local.listed:
-        errors.add(error.row, error.column, raw[error.row - first].as_py(), error.reason)
+        errors.add(error.row, error.column, raw[position[error.row]].as_py(), error.reason)
     errors.total += local.total - len(local.listed)
     return result
 

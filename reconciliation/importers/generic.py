@@ -7,6 +7,7 @@ See docs/formats.md. Required columns per kind are in `REQUIRED`; other columns 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import PurePath
 
 import pyarrow as pa
@@ -45,6 +46,7 @@ KEYS = {
     "pnl": ["account", "asset", "currency", "period_start", "period_end"],
 }
 CONTAINERS = {".csv": "CSV", ".json": "JSON", ".xlsx": "XLSX"}
+PERIOD_AHEAD = timedelta(days=366)
 
 
 def container_of(filename: str, data: bytes) -> str:
@@ -76,22 +78,73 @@ def read(filename: str, data: bytes, limits: spreadsheet.Limits) -> tuple[pa.Tab
     return reading.read_csv_strings(text)
 
 
+class _Row(dict):
+    """A JSON object that remembers the names it was given more than once."""
+
+    repeated: tuple = ()
+
+
+def _object(pairs: list[tuple[str, object]]) -> _Row:
+    row = _Row(pairs)
+    if len(row) != len(pairs):
+        seen: set[str] = set()
+        row.repeated = tuple(name for name, _ in pairs if name in seen or seen.add(name))
+    return row
+
+
 def _read_json(data: bytes) -> tuple[pa.Table, pa.Array]:
     try:
         # Numbers keep the digits as written: never through float.
-        rows = json.loads(data, parse_float=str, parse_int=str)
+        rows = json.loads(data, parse_float=str, parse_int=str, object_pairs_hook=_object)
     except json.JSONDecodeError as exc:
         raise FileRejected(f"The file is not valid JSON: {exc.msg} (line {exc.lineno}).") from exc
+    except RecursionError as exc:
+        raise FileRejected(TOO_DEEP) from exc
     if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
         raise FileRejected("The JSON must be an array of objects, one per row.")
     if not rows:
         raise FileRejected("The JSON array is empty.")
+    _refuse_repeated_names(rows)
     names: list[str] = []
     for row in rows:
         names.extend(name for name in row if name not in names)
-    columns = {name: [_json_text(row.get(name)) for row in rows] for name in names}
-    table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
+    try:
+        columns = {name: [_json_text(row.get(name)) for row in rows] for name in names}
+        table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
+    except RecursionError as exc:
+        raise FileRejected(TOO_DEEP) from exc
+    except UnicodeEncodeError as exc:  # an escaped lone surrogate, such as "\ud800"
+        raise FileRejected(_not_characters(rows)) from exc
     return table, pa.array(range(1, len(rows) + 1), pa.int64())
+
+
+TOO_DEEP = "The JSON is nested too deeply to read: a row is one object of plain values."
+
+
+def _refuse_repeated_names(rows: list[_Row]) -> None:
+    """A row naming a column twice is ambiguous (which value counts?): a row error each."""
+    errors = RowErrors()
+    for number, row in enumerate(rows, start=1):
+        for name in row.repeated:
+            errors.add(number, name, _json_text(row[name]), "the row names this column twice")
+    if errors:
+        raise FileRejected("Some JSON rows name a column twice.", errors)
+
+
+def _not_characters(rows: list[dict]) -> str:
+    number = next(n for n, row in enumerate(rows, start=1) if not _encodable(row))
+    return (
+        f"Row {number} of the JSON holds an escape such as \\ud800 that is half of a character "
+        "pair (a lone surrogate), not a character."
+    )
+
+
+def _encodable(row: dict) -> bool:
+    try:
+        json.dumps(row, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _json_text(value) -> str:
@@ -116,6 +169,7 @@ def parse(
     """Parse a generic file of `kind`; `account` (if given) must match every row's account."""
     table, rows = read(filename, data, limits)
     names = [name.strip().lower() for name in table.column_names]
+    base.plain_column_names(names)  # JSON keys and XLSX headers too
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise FileRejected(f"The header names a column twice: {', '.join(repeated)}.")
@@ -178,8 +232,9 @@ def _balances(table, rows, errors, aliases):
 
 def _trades(table, rows, errors, aliases):
     pair = base.required_text(_text(table, "pair"), rows, "pair", errors)
-    halves = pc.split_pattern(pair, "/")
     well_formed = pc.fill_null(pc.match_substring_regex(pair, r"^[^/\s]+/[^/\s]+$"), False)
+    # Split only well-formed pairs: a pair without '/' has no second half to take.
+    halves = pc.split_pattern(pc.if_else(well_formed, pair, pa.scalar("/")), "/")
     errors.add_mask(
         pc.and_(pc.invert(well_formed), pc.invert(base.blank(pair))), rows, pair, "pair",
         "must be BASE/QUOTE, e.g. BTC/USD",
@@ -195,13 +250,35 @@ def _trades(table, rows, errors, aliases):
         "base": base_asset,
         "quote": quote,
         "side": base.one_of(_text(table, "side"), rows, "side", {"buy", "sell"}, errors),
-        "quantity": base.decimals(_text(table, "quantity"), rows, "quantity", errors),
-        "price": base.decimals(_text(table, "price"), rows, "price", errors),
-        "cost": _optional_decimal(table, rows, "cost", errors),
-        "fee": base.decimals(_text(table, "fee"), rows, "fee", errors),
+        "quantity": _positive(table, rows, "quantity", errors),
+        "price": _positive(table, rows, "price", errors),
+        "cost": _not_negative(_optional_decimal(table, rows, "cost", errors), rows, "cost", errors),
+        "fee": _not_negative(
+            base.decimals(_text(table, "fee"), rows, "fee", errors), rows, "fee", errors
+        ),
         "fee_asset": _asset(table, rows, "fee_asset", errors, aliases),
         "executed_at": base.iso_times(_text(table, "executed_at"), rows, "executed_at", errors),
     }
+
+
+# A booked trade moves a positive quantity at a positive price; its side says the direction.
+NOT_POSITIVE = r"^(-|\+?0*(\.0*)?$)"
+
+
+def _positive(table, rows, name, errors):
+    values = base.decimals(_text(table, name), rows, name, errors)
+    not_positive = pc.fill_null(pc.match_substring_regex(values, NOT_POSITIVE), False)
+    errors.add_mask(not_positive, rows, values, name, f"the {name} must be greater than zero")
+    return values
+
+
+def _not_negative(values, rows, name, errors):
+    """A fee (or cost) is charged, never paid out: a rebate is a ledger entry of its own."""
+    if values is None:
+        return None
+    negative = pc.fill_null(pc.match_substring_regex(values, r"^-0*[1-9]|^-0*\.0*[1-9]"), False)
+    errors.add_mask(negative, rows, values, name, f"the {name} cannot be negative")
+    return values
 
 
 def _optional_decimal(table, rows, name, errors):
@@ -240,7 +317,7 @@ def _margin(table, rows, errors, aliases):
 
 def _prices(table, rows, errors, aliases):
     price = base.decimals(_text(table, "price"), rows, "price", errors)
-    not_positive = pc.fill_null(pc.match_substring_regex(price, r"^(-|\+?0*(\.0*)?$)"), False)
+    not_positive = pc.fill_null(pc.match_substring_regex(price, NOT_POSITIVE), False)
     errors.add_mask(not_positive, rows, price, "price", "a price must be greater than zero")
     return {
         "asset": _asset(table, rows, "asset", errors, aliases),
@@ -253,7 +330,8 @@ def _prices(table, rows, errors, aliases):
 
 def _pnl(table, rows, errors, aliases):
     start = base.iso_times(_text(table, "period_start"), rows, "period_start", errors)
-    end = base.iso_times(_text(table, "period_end"), rows, "period_end", errors)
+    # A period still running (month or year to date) ends in the future.
+    end = base.iso_times(_text(table, "period_end"), rows, "period_end", errors, ahead=PERIOD_AHEAD)
     backwards = pc.fill_null(pc.greater_equal(start, end), False)
     errors.add_mask(
         backwards, rows, _text(table, "period_end"), "period_end",

@@ -5,6 +5,7 @@ Shared by every importer: the generic format and the exchange exports.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 
@@ -14,9 +15,19 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from reconciliation.importers.assets import malformed_assets, normalise_assets
-from reconciliation.importers.base import FileRejected, RowErrors, blank, required_text
+from reconciliation.importers.base import (
+    FileRejected,
+    RowErrors,
+    blank,
+    plain_column_names,
+    required_text,
+)
 
 BOM = b"\xef\xbb\xbf"
+# Python's csv module refuses fields over 128 KiB by default; a long note or a long header is
+# still a line we can read (and name when it is wrong). The limit is process-wide and only
+# raised here; files are bounded by IMPORT_MAX_BYTES anyway.
+csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
 _SIGNATURES = [
     (b"\xff\xfe", "UTF-16 text (save it as UTF-8)"),
     (b"\xfe\xff", "UTF-16 text (save it as UTF-8)"),
@@ -48,6 +59,7 @@ def expect_text(data: bytes, expected: str) -> bytes:
         raise FileRejected(f"The file is {looks_like}, not {expected}.")
     if data.startswith(BOM):
         data = data[len(BOM) :]
+    data = lf_line_ends(data)
     try:
         _check_utf8(data)
     except UnicodeDecodeError as exc:
@@ -57,6 +69,21 @@ def expect_text(data: bytes, expected: str) -> bytes:
             "save it as UTF-8 (CSV UTF-8 in spreadsheet programs)."
         ) from exc
     return data
+
+
+def lf_line_ends(data: bytes) -> bytes:
+    """Lone CRs (classic Mac OS and some Excel exports end lines with CR only) as LF.
+
+    Everything after (line numbers, pieces of large files, the header's line) counts LF, so
+    a CR-only file would otherwise be one long line. CRLF stays as it is. Two counts (fast
+    scans in C) decide; a copy is made only when a lone CR is present.
+    """
+    carriage = data.count(b"\r")
+    if not carriage or carriage == data.count(b"\r\n"):
+        return data
+    if b"\n" not in data:
+        return data.replace(b"\r", b"\n")
+    return re.sub(rb"\r(?!\n)", b"\n", data)
 
 
 def _check_utf8(data: bytes, block: int = 8 << 20) -> None:
@@ -81,8 +108,6 @@ def _check_utf8(data: bytes, block: int = 8 << 20) -> None:
 
 def header_at(data: bytes, line_index: int) -> list[str]:
     """The column names on line `line_index` (0-based) of CSV text."""
-    import csv
-
     end = -1
     for _ in range(line_index + 1):  # decode only up to the header, not the whole file
         end = data.find(b"\n", end + 1)
@@ -104,6 +129,9 @@ def read_csv_strings(data: bytes, *, header_line: int = 0) -> tuple[pa.Table, pa
     """
 
     names = header_at(data, header_line)
+    if not any(names):
+        raise FileRejected(f"Line {header_line + 1} should be the header, but it is blank.")
+    plain_column_names(names)
     names = [name or f"_column_{index + 1}" for index, name in enumerate(names)]
     if len(set(names)) != len(names):
         repeated = sorted({name for name in names if names.count(name) > 1})
@@ -133,6 +161,9 @@ def _line_numbers(data: bytes, header_line: int, count: int) -> pa.Array:
     the file has any, the numbers come from the real line positions."""
     first = header_line + 2
     if b"\n\n" not in data and b"\n\r\n" not in data:
+        lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        if lines - first + 1 != count:
+            raise FileRejected(_line_break_in_value(data, header_line))
         return pa.array(range(first, first + count), pa.int64())
     raw = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(raw == 10)
@@ -141,14 +172,32 @@ def _line_numbers(data: bytes, header_line: int, count: int) -> pa.Array:
     lengths = ends - starts
     carriage = (lengths == 1) & (raw[np.minimum(starts, len(raw) - 1)] == 13)
     filled = np.flatnonzero((lengths > 0) & ~carriage) + 1  # 1-based numbers of non-blank lines
-    after_header = filled[filled >= first][:count]
+    after_header = filled[filled >= first]
+    if len(after_header) != count:
+        raise FileRejected(_line_break_in_value(data, header_line))
     return pa.array(after_header, pa.int64())
+
+
+def _line_break_in_value(data: bytes, header_line: int) -> str:
+    """Name the line where a quoted value runs on to the next line (the reader joined them).
+
+    Rows are lines here: row numbers, large files' pieces and `extra` all rely on it.
+    """
+    reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
+    previous = 0
+    for _ in reader:
+        if reader.line_num - previous > 1 and reader.line_num > header_line + 1:
+            return (
+                f"The file is not valid CSV here: the value on line {previous + 1} holds a line "
+                "break (inside quotes). Each row must be on one line: remove the line breaks "
+                "from the cells."
+            )
+        previous = reader.line_num
+    return "The file is not valid CSV: a quoted value holds a line break."
 
 
 def _csv_problem(data: bytes, width: int, exc: Exception) -> str:
     """Say which line breaks the CSV (the slow scan runs only when reading failed)."""
-    import csv
-
     reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace")))
     for index, row in enumerate(reader):
         if row and len(row) != width:

@@ -31,7 +31,8 @@ class Limits:
 def check_zip(data: bytes, limits: Limits) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
+    # A damaged directory can also claim a zip version or a size zipfile does not handle.
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError) as exc:
         raise FileRejected("The file is not a valid XLSX workbook (damaged zip).") from exc
     entries = archive.infolist()
     if len(entries) > limits.max_entries:
@@ -94,30 +95,39 @@ def read_first_sheet(data: bytes, limits: Limits) -> tuple[pa.Table, pa.Array]:
     except Exception as exc:  # openpyxl raises many types for damaged books
         raise FileRejected(f"The workbook cannot be read: {exc}") from exc
     try:
-        sheet = workbook.worksheets[0]
-        errors = RowErrors()
-        lines = sheet.iter_rows(values_only=True)
-        header = next(lines, None)
-        if header is None or not any(cell is not None for cell in header):
-            raise FileRejected("The first sheet has no header row.")
-        names = [str(cell).strip() if cell is not None else "" for cell in header]
-        while names and not names[-1]:
-            names.pop()
-        names = [name or f"_column_{index + 1}" for index, name in enumerate(names)]
-        repeated = sorted({name for name in names if names.count(name) > 1})
-        if repeated:
-            raise FileRejected(f"The header names a column twice: {', '.join(repeated)}.")
-        columns: dict[str, list[str]] = {name: [] for name in names}
-        rows: list[int] = []
-        for number, line in enumerate(lines, start=2):
-            if not any(cell not in (None, "") for cell in line):
-                continue
-            rows.append(number)
-            for index, name in enumerate(names):
-                value = line[index] if index < len(line) else None
-                columns[name].append(_cell_text(value, number, name, errors))
+        return _read_rows(workbook)
+    except FileRejected:
+        raise
+    except Exception as exc:  # read-only mode meets a damaged sheet (XML, zip) only while reading
+        raise FileRejected(f"The workbook cannot be read: {exc}") from exc
     finally:
         workbook.close()
+
+
+def _read_rows(workbook) -> tuple[pa.Table, pa.Array]:
+    """Row 1 as the header, every later non-empty row as text."""
+    sheet = workbook.worksheets[0]
+    errors = RowErrors()
+    lines = sheet.iter_rows(values_only=True)
+    header = next(lines, None)
+    if header is None or not any(cell is not None for cell in header):
+        raise FileRejected("The first sheet has no header row.")
+    names = [str(cell).strip() if cell is not None else "" for cell in header]
+    while names and not names[-1]:
+        names.pop()
+    names = [name or f"_column_{index + 1}" for index, name in enumerate(names)]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise FileRejected(f"The header names a column twice: {', '.join(repeated)}.")
+    columns: dict[str, list[str]] = {name: [] for name in names}
+    rows: list[int] = []
+    for number, line in enumerate(lines, start=2):
+        if not any(cell not in (None, "") for cell in line):
+            continue
+        rows.append(number)
+        for index, name in enumerate(names):
+            value = line[index] if index < len(line) else None
+            columns[name].append(_cell_text(value, number, name, errors))
     if errors:
         raise FileRejected("The workbook has cells that cannot be loaded exactly.", errors)
     if not rows:
