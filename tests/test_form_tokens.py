@@ -257,7 +257,7 @@ def test_a_refused_submission_can_be_sent_again(two_browsers):
     token = token_on(client, "/rules/")
     for _ in range(2):
         refused = client.post("/rules/new/", {"name": "taken", "form_token": token})
-        assert refused.status_code == 400 and "Form-Replayed" not in refused
+        assert refused.status_code == 422 and "Form-Replayed" not in refused
     created = client.post("/rules/new/", {"name": "free", "form_token": token})
     assert created.status_code == 302 and RuleSet.objects.filter(name="free").exists()
 
