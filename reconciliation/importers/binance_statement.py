@@ -156,13 +156,7 @@ def parse_statement(data: bytes, *, aliases: dict[str, str], filename: str = "")
     """A Binance transaction history (S1-S3) as canonical ledger rows, one per CSV row."""
     notes: dict = {}
     data = _skip_no_data_rows(expect_text(data, WHAT), notes)
-    try:
-        table, rows = _read(data, notes)
-    except csv.Error as exc:  # the shared reader's line check meets a bare CR
-        raise FileRejected(
-            f"The file is not valid CSV ({exc}): a line ends in a lone carriage return (CR). "
-            "Save it again as CSV with ordinary line ends."
-        ) from exc
+    table, rows = _read(data, notes)
     roles = _roles(table.column_names)
     missing = [label for role, label in REQUIRED.items() if role not in roles]
     if "utc_time" not in roles and "time" not in roles:
@@ -185,8 +179,6 @@ def parse_statement(data: bytes, *, aliases: dict[str, str], filename: str = "")
     asset = asset_codes(raw("coin"), rows, roles["coin"], aliases, errors)
     amount = _changes(raw("change"), rows, roles["change"], errors, notes)
     _too_long(wallet, rows, roles["account"], TEXT_LIMITS["wallet"], errors)
-    for values, role in ((wallet, "account"), (operation, "operation")):
-        _no_control_characters(values, rows, roles[role], errors)
     if "user" in roles:
         _one_user(optional_text(raw("user"), table.num_rows), rows, roles["user"], errors)
     if errors:
@@ -283,13 +275,6 @@ def _too_long(values: pa.Array, rows, name: str, limit: int, errors: RowErrors) 
     errors.add_mask(
         pc.greater(pc.utf8_length(values), limit), rows, values, name,
         f"at most {limit} characters",
-    )  # fmt: skip
-
-
-def _no_control_characters(values: pa.Array, rows, name: str, errors: RowErrors) -> None:
-    errors.add_mask(
-        pc.match_substring_regex(values, r"[\x00-\x1f\x7f]"), rows, values, name,
-        "control characters (such as NUL or tab) are not allowed here",
     )  # fmt: skip
 
 
