@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 
 from audit.models import AuditEvent
 from reconciliation.models import BalanceRecord, Dataset, LedgerEntryRecord, TradeRecord
-from tests.reconciliation.kraken_server import INVALID_NONCE, KrakenServer
+from tests.reconciliation.kraken_server import INVALID_NONCE, KrakenServer, load
 
 pytestmark = pytest.mark.django_db
 
@@ -68,3 +68,34 @@ def test_missing_credentials_name_the_variables(kraken, monkeypatch):
 def test_bad_since_is_refused(kraken):
     with pytest.raises(CommandError, match="not an ISO 8601"):
         call_command("fetch_exchange", "--account", "kraken/main", "--since", "yesterday")
+
+
+# An answer the API path must refuse as the file path does (ingest.store checks every door's
+# rows): text PostgreSQL cannot hold or a column cannot fit, a control character in an id.
+UNSTORABLE = {
+    "a ledger id longer than its column": ("L" * 101, "entry_id", "longer than 100"),
+    "a NUL in a reference": ("TAPR38-\x00-ZMZZWW", "reference", "control character"),
+    "an escape in a subtype": ("reward\x1b[31m", "subtype", "control character"),
+}
+
+
+@pytest.mark.parametrize("case", UNSTORABLE)
+def test_an_api_answer_with_unstorable_text_is_refused_by_row(case, server, kraken):
+    value, column, reason = UNSTORABLE[case]
+    answer = load("Ledgers_page1.json")
+    entries = answer["result"]["ledger"]
+    first = next(iter(entries))
+    if column == "entry_id":
+        entries[value] = entries.pop(first)
+    else:
+        entries[first]["refid" if column == "reference" else column] = value
+    answer["result"]["count"] = len(entries)
+    server.set_response("/0/private/Ledgers", answer)
+    with pytest.raises(CommandError) as refused:
+        call_command("fetch_exchange", "--account", "kraken/main", "--kind", "ledger")
+    assert "cannot be loaded" in str(refused.value), str(refused.value)
+    assert refused.value.returncode == 1
+    errors = refused.value.__cause__.errors.first()
+    assert [(e.column, reason in e.reason) for e in errors] == [(column, True)], errors
+    assert Dataset.objects.count() == 0
+    assert LedgerEntryRecord.objects.count() == 0
