@@ -86,13 +86,13 @@ def _number_and_asset(value: str, candidates: tuple[str, ...]) -> tuple[str, str
     A candidate (the pair's base and quote, longest first) wins; otherwise the asset is the
     letters-led suffix after the number (`0.0000114300BNB` -> BNB). No suffix -> ('…', '').
     """
-    value = value.strip().replace(",", "").upper()
+    value = value.strip().upper()  # commas stay: decimals(grouping=True) reads or refuses them
     for asset in candidates:
         if asset and value.endswith(asset) and len(value) > len(asset):
             number = value[: -len(asset)]
-            if re.fullmatch(r"[+-]?[0-9]*\.?[0-9]+\.?", number):
+            if re.fullmatch(r"[+-]?[0-9.,]*[0-9.]", number):  # decimals() checks it
                 return number, asset
-    found = re.fullmatch(r"([+-]?[0-9]*\.?[0-9]*)([A-Z][A-Z0-9]*)", value)
+    found = re.fullmatch(r"([+-]?[0-9.,]*)([A-Z][A-Z0-9]*)", value)
     if found and found.group(1):
         return found.group(1), found.group(2)
     return value, ""
@@ -180,10 +180,7 @@ def parse_trades(data: bytes, *, aliases: dict[str, str], filename: str = "") ->
     cost = _decimals(costs, cost_values, rows, label(cost_name), errors)
     fee = _decimals(fees, fee_values, rows, label("fee"), errors)
     price_raw = column(table, "price")
-    price = _decimals(
-        pc.replace_substring(price_raw, ",", "").to_pylist(), price_raw.to_pylist(), rows,
-        label("price"), errors,
-    )  # fmt: skip
+    price = _decimals(price_raw.to_pylist(), price_raw.to_pylist(), rows, label("price"), errors)
     fee_asset = pa.array(fee_assets, pa.string())
     no_fee_asset = pc.and_(
         pc.equal(fee_asset, ""), pc.invert(pc.match_substring_regex(fee, r"^[+-]?[0.]*$"))
@@ -240,7 +237,7 @@ def parse_trades(data: bytes, *, aliases: dict[str, str], filename: str = "") ->
 def _decimals(cleaned: list, raw: list, rows: pa.Array, name: str, errors: RowErrors):
     """`base.decimals` on the cleaned numbers, errors showing the value as written."""
     local = RowErrors()
-    result = decimals(pa.array(cleaned, pa.string()), rows, name, local)
+    result = decimals(pa.array(cleaned, pa.string()), rows, name, local, grouping=True)
     _move_errors(local, errors, rows, raw)
     return result
 

@@ -77,7 +77,6 @@ REQUIRED_ROLES = {
 }
 
 MONEY_SYMBOLS = r"[$€£¥\s]"
-GROUPED = r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$"
 
 
 def find_header_line(data: bytes) -> int:
@@ -112,10 +111,9 @@ def _roles(names: list[str]) -> tuple[dict[str, str], str]:
 
 
 def money(values: pa.Array) -> pa.Array:
-    """`-$4.41` -> `-4.41`, `€3,343.11` -> `3343.11`: currency symbols and grouping commas out."""
-    values = pc.replace_substring_regex(strip(values), MONEY_SYMBOLS, "")
-    grouped = pc.fill_null(pc.match_substring_regex(values, GROUPED), False)
-    return pc.if_else(grouped, pc.replace_substring(values, ",", ""), values)
+    """`-$4.41` -> `-4.41`, `€3,343.11` -> `3,343.11`: currency symbols out (then grouping
+    commas are read, or refused where ambiguous, by decimals(grouping=True))."""
+    return pc.replace_substring_regex(strip(values), MONEY_SYMBOLS, "")
 
 
 def unsigned(values: pa.Array) -> pa.Array:
@@ -165,13 +163,14 @@ def parse_transactions(data: bytes, *, aliases: dict[str, str]) -> Parsed:
         pc.replace_substring_regex(strip(stamps), r"\s*UTC$", "Z"),
     )  # fmt: skip
     quantity = checked(
-        decimals, raw("quantity"), rows, roles["quantity"], errors, money(raw("quantity"))
-    )
+        decimals, raw("quantity"), rows, roles["quantity"], errors, money(raw("quantity")),
+        grouping=True,
+    )  # fmt: skip
     fee = checked(decimals, raw("fees"), rows, roles["fees"], errors, money(raw("fees")),
-                  required=False)  # fmt: skip
+                  required=False, grouping=True)  # fmt: skip
     fee = pc.fill_null(unsigned(fee), "0")  # reported, in the price currency: into extra
     total = checked(decimals, raw("total"), rows, roles["total"], errors, money(raw("total")),
-                    required=False)  # fmt: skip
+                    required=False, grouping=True)  # fmt: skip
 
     if "price_currency" in roles:
         currency_raw = raw("price_currency")
