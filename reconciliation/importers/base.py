@@ -250,6 +250,21 @@ def _explain_bad_decimals(values, rows, bad, column, errors: RowErrors, *, group
     )  # fmt: skip
 
 
+def checked_as_written(check, raw, rows: pa.Array, column: str, errors: RowErrors, *args, **kw):
+    """`check(*args, rows, column, errors, **kw)` on cleaned values (an exporter's symbols,
+    suffixes or two-digit years taken out), its errors showing the value as written (`raw`)."""
+    local = RowErrors()
+    result = check(*args, rows, column, local, **kw)
+    if local.listed:
+        written = raw.to_pylist() if isinstance(raw, pa.Array | pa.ChunkedArray) else raw
+        # Row numbers skip blank lines, so a row's position is looked up, not computed.
+        position = {row: index for index, row in enumerate(rows.to_pylist())}
+        for error in local.listed:
+            errors.add(error.row, error.column, written[position[error.row]], error.reason)
+    errors.total += local.total - len(local.listed)
+    return result
+
+
 def _cast_times(values: pa.Array, target) -> tuple[pa.Array, pa.Array]:
     """Cast what can be cast; return (times, failed mask).
 
@@ -365,9 +380,11 @@ def control_characters(values: pa.Array, rows, column: str, errors: RowErrors) -
     )  # fmt: skip
 
 
-def too_long(values: pa.Array, rows, column: str, errors: RowErrors) -> None:
-    """An error where a text value is longer than its stored column holds."""
-    limit = TEXT_LENGTHS[column]
+def too_long(
+    values: pa.Array, rows, column: str, errors: RowErrors, *, stored_as: str = ""
+) -> None:
+    """An error where a text value is longer than its stored column (`stored_as`) holds."""
+    limit = TEXT_LENGTHS[stored_as or column]
     longer = pc.greater(pc.utf8_length(pc.fill_null(values, "")), limit)
     if pc.any(longer).as_py():
         shown = pc.utf8_slice_codeunits(values, 0, 60)
