@@ -351,8 +351,11 @@ def loaded_as(
     *, source_id: int, account_id: int | None, format_code: str, content_hash: str
 ) -> Dataset | None:
     """The dataset a file of this content already is at that target, if it was loaded."""
+    return _loaded(source_id, account_id, format_named(format_code).kind, content_hash)
+
+
+def _loaded(source_id: int, account_id: int | None, kind: str, content_hash: str):
     scope = {"account_id": account_id} if account_id else {"source_id": source_id, "account": None}
-    kind = format_named(format_code).kind
     return Dataset.objects.filter(kind=kind, content_hash=content_hash, **scope).first()
 
 
@@ -442,8 +445,7 @@ def table_hash(format_code: str, table: pa.Table) -> str:
 
 
 def _existing(source, account, kind, content_hash) -> Dataset | None:
-    scope = {"account": account} if account is not None else {"source": source, "account": None}
-    return Dataset.objects.filter(kind=kind, content_hash=content_hash, **scope).first()
+    return _loaded(source.pk, account.pk if account else None, kind, content_hash)
 
 
 def store(
