@@ -83,7 +83,6 @@ def _store(account: Account, kind: str, result, by) -> ingest.ImportResult:
             account=account,
             format_code=FORMATS[kind],
             parsed=result,
-            content_hash=ingest.table_hash(FORMATS[kind], result.table),
             original_name=f"Kraken API {kind}",
             by=by,
         )

@@ -454,16 +454,19 @@ def store(
     account: Account | None,
     format_code: str,
     parsed: Parsed,
-    content_hash: str,
+    content_hash: str | None = None,
     original_name: str = "",
     by=None,
 ) -> ImportResult:
     """Store rows parsed elsewhere (an exchange's API answer) as one dataset.
 
     The same checks as a file's: the target fits the format, and `_store` checks the rows.
+    Without a `content_hash` the rows' own (`table_hash`) identifies them.
     """
     fmt = _stored_format(format_code)
     check_target(source, account, fmt)
+    parsed = storable(parsed)
+    content_hash = content_hash or table_hash(fmt.code, parsed.table)
     return _store(
         source=source, account=account, fmt=fmt, parsed=parsed, content_hash=content_hash,
         original_name=original_name, by=by,

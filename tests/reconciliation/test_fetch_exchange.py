@@ -99,3 +99,15 @@ def test_an_api_answer_with_unstorable_text_is_refused_by_row(case, server, krak
     assert [(e.column, reason in e.reason) for e in errors] == [(column, True)], errors
     assert Dataset.objects.count() == 0
     assert LedgerEntryRecord.objects.count() == 0
+
+
+def test_an_api_answer_the_parser_refuses_is_a_row_error_not_a_crash(server, kraken):
+    answer = load("Ledgers_page1.json")
+    entry = next(iter(answer["result"]["ledger"].values()))
+    entry["amount"] = "1.2.3"
+    server.set_response("/0/private/Ledgers", answer)
+    with pytest.raises(CommandError, match="Kraken's ledger answer cannot be loaded") as refused:
+        call_command("fetch_exchange", "--account", "kraken/main", "--kind", "ledger")
+    [error] = refused.value.__cause__.errors.first()
+    assert (error.column, error.value) == ("amount", "1.2.3")
+    assert Dataset.objects.count() == 0
