@@ -465,8 +465,6 @@ def store(
     """
     fmt = _stored_format(format_code)
     check_target(source, account, fmt)
-    parsed = storable(parsed)
-    content_hash = content_hash or table_hash(fmt.code, parsed.table)
     return _store(
         source=source, account=account, fmt=fmt, parsed=parsed, content_hash=content_hash,
         original_name=original_name, by=by,
@@ -474,12 +472,14 @@ def store(
 
 
 def _store(
-    *, source, account, fmt: Format, parsed: Parsed, content_hash: str, original_name: str, by
-) -> ImportResult:
+    *, source, account, fmt: Format, parsed: Parsed, content_hash: str | None, original_name: str,
+    by,
+) -> ImportResult:  # fmt: skip
     """Check the rows (`storable`), then store them as one dataset in one transaction, by COPY."""
     if parsed.kind != fmt.kind:
         raise ValueError(f"{fmt.code} holds {fmt.kind} records, not {parsed.kind}")
     parsed = storable(parsed)
+    content_hash = content_hash or table_hash(fmt.code, parsed.table)
     format_code = fmt.code
     kind = parsed.kind
     table = _complete(parsed.table, kind, account)
