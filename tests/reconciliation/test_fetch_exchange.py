@@ -2,12 +2,15 @@
 
 import base64
 import json
+import random
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from audit.models import AuditEvent
+from reconciliation.exchange_fetch import ExchangeUnavailable, fetch_exchange
+from reconciliation.ingest import DatasetRejected
 from reconciliation.models import BalanceRecord, Dataset, LedgerEntryRecord, TradeRecord
 from tests.reconciliation.kraken_server import INVALID_NONCE, KrakenServer, load
 
@@ -111,3 +114,36 @@ def test_an_api_answer_the_parser_refuses_is_a_row_error_not_a_crash(server, kra
     [error] = refused.value.__cause__.errors.first()
     assert (error.column, error.value) == ("amount", "1.2.3")
     assert Dataset.objects.count() == 0
+
+
+# Values a broken or hostile answer may hold where Kraken sends strings.
+ODD_VALUES = ["", " ", "\x00", "a\x1fb", "é" * 101, "1e400", "-0", "1,5", "0x10", "NaN",
+              "9" * 40, None, True, 1.5, 10**30, [], {"a": 1}, "\ud800"]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_mangled_api_answer_is_refused_by_row_or_stored_never_a_crash(seed, server, kraken):
+    """Kraken's answers fuzzed (seeded): fetch_exchange refuses them row by row, or stores them;
+    nothing else escapes, and a refusal stores nothing."""
+    rng = random.Random(seed)
+    for path, file, key in (
+        ("/0/private/Ledgers", "Ledgers_page1.json", "ledger"),
+        ("/0/private/TradesHistory", "TradesHistory.json", "trades"),
+    ):
+        answer = load(file)
+        entries = answer["result"][key]
+        for _ in range(3):
+            entry = entries[rng.choice(sorted(entries))]
+            entry[rng.choice(sorted(entry))] = rng.choice(ODD_VALUES)
+        server.set_response(path, answer)
+    try:
+        fetched = fetch_exchange(kraken, kinds=("ledger", "trades"))
+    except DatasetRejected as refused:
+        assert refused.errors.total >= 1, refused.message
+        assert all(error.row >= 1 and error.column for error in refused.errors.first())
+        assert Dataset.objects.count() == 0
+    except ExchangeUnavailable as refused:  # text that is no text: the answer as a whole
+        assert "lone surrogate" in refused.message
+        assert Dataset.objects.count() == 0
+    else:
+        assert Dataset.objects.count() == len([f for f in fetched if f.result])
