@@ -129,15 +129,17 @@ def test_a_mangled_api_answer_is_refused_by_row_or_stored_never_a_crash(seed, se
     for path, file, key in (
         ("/0/private/Ledgers", "Ledgers_page1.json", "ledger"),
         ("/0/private/TradesHistory", "TradesHistory.json", "trades"),
+        ("/0/private/OpenPositions", "OpenPositions.json", None),
+        ("/0/private/TradeBalance", "TradeBalance.json", ""),  # the result is the one entry
     ):
         answer = load(file)
-        entries = answer["result"][key]
+        entries = answer["result"][key] if key else answer["result"]
         for _ in range(3):
-            entry = entries[rng.choice(sorted(entries))]
+            entry = entries if key == "" else entries[rng.choice(sorted(entries))]
             entry[rng.choice(sorted(entry))] = rng.choice(ODD_VALUES)
         server.set_response(path, answer)
     try:
-        fetched = fetch_exchange(kraken, kinds=("ledger", "trades"))
+        fetched = fetch_exchange(kraken, kinds=("ledger", "trades", "margin"))
     except DatasetRejected as refused:
         assert refused.errors.total >= 1, refused.message
         assert all(error.row >= 1 and error.column for error in refused.errors.first())
