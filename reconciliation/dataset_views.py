@@ -16,7 +16,7 @@ from config.errors import add_to_form
 from reconciliation import export, ingest, selectors, services, staging
 from reconciliation.forms import AliasForm, UploadForm
 from reconciliation.models import Account, AssetAlias, Source
-from reconciliation.models.datasets import RECORD_MODELS, file_order
+from reconciliation.models.datasets import RECORD_MODELS
 
 PREVIEW_ROWS = 20
 
@@ -142,11 +142,8 @@ def dataset_list(request):
 @requires_capability("view_breaks")
 def dataset_detail(request, dataset_id: int):
     dataset = selectors.access_dataset(request.user, dataset_id)
-    records = RECORD_MODELS[dataset.kind].objects.filter(dataset=dataset)
-    records = records.order_by(*file_order(dataset.kind))
-    names = export.field_names(dataset.kind)
-    rows = [[export.plain(v) for v in row] for row in records.values_list(*names)[:100]]
-    context = {"dataset": dataset, "columns": names, "rows": rows}
+    rows = [list(record.values()) for record in export.records(dataset, limit=100)]
+    context = {"dataset": dataset, "columns": export.field_names(dataset.kind), "rows": rows}
     return render(request, "reconciliation/dataset.html", context)
 
 

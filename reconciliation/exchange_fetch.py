@@ -14,12 +14,7 @@ from config.errors import DomainError
 from reconciliation import credentials, ingest
 from reconciliation.models import Account
 
-FORMATS = {
-    "balances": "kraken-api-balances",
-    "ledger": "kraken-api-ledger",
-    "trades": "kraken-api-trades",
-    "margin": "kraken-api-margin",
-}
+FORMATS = {fmt.kind: code for code, fmt in ingest.API_FORMATS.items() if fmt.exchange == "kraken"}
 KINDS = tuple(FORMATS)
 DEFAULT_KINDS = ("balances", "ledger", "trades")  # margin only when asked (another permission)
 
@@ -64,28 +59,36 @@ def fetch_exchange(
         )
     except exchange_api.ExchangeFetchError as exc:
         raise ExchangeUnavailable(exc.message) from exc
-    for kind, result in parsed.items():
-        if result.errors:
-            raise ingest.DatasetRejected(f"Kraken's {kind} answer cannot be loaded.", result.errors)
     fetched = []
-    with transaction.atomic():
+    with transaction.atomic():  # all kinds or none
         for kind, result in parsed.items():
-            if result.table is None or result.table.num_rows == 0:
+            if not result.errors and (result.table is None or result.table.num_rows == 0):
                 fetched.append(Fetched(kind, 0, None))
                 continue
-            stored = ingest.store(
-                source=account.source,
-                account=account,
-                format_code=FORMATS[kind],
-                parsed=result,
-                content_hash=ingest.table_hash(FORMATS[kind], result.table),
-                original_name=f"Kraken API {kind}",
-                by=by,
-            )
-            fetched.append(Fetched(kind, result.table.num_rows, stored))
+            stored = _store(account, kind, result, by)
+            fetched.append(Fetched(kind, stored.dataset.row_count, stored))
         audit.record(
             action="exchange.fetched", actor=by, object_type="account", object_id=account.pk,
             after={f.kind: f.result.dataset.pk if f.result else None for f in fetched}
             | {"since": since.isoformat() if since else None, "kinds": list(parsed)},
         )  # fmt: skip
     return fetched
+
+
+def _store(account: Account, kind: str, result, by) -> ingest.ImportResult:
+    """Through ingest.store, which checks the rows as it checks a file's."""
+    try:
+        return ingest.store(
+            source=account.source,
+            account=account,
+            format_code=FORMATS[kind],
+            parsed=result,
+            original_name=f"Kraken API {kind}",
+            by=by,
+        )
+    except ingest.DatasetRejected as exc:
+        if not exc.errors:  # the target or the database: said well enough already
+            raise
+        raise ingest.DatasetRejected(
+            f"Kraken's {kind} answer cannot be loaded: {exc.message}", exc.errors
+        ) from exc

@@ -36,11 +36,12 @@ def field_names(kind: str) -> list[str]:
     return [name for name in COLUMNS[kind] if name != "extra"] + ["extra"]
 
 
-def records(dataset: Dataset) -> Iterator[dict[str, str]]:
+def records(dataset: Dataset, limit: int | None = None) -> Iterator[dict[str, str]]:
+    """The dataset's records in file order as text (the first `limit`, if given)."""
     model = RECORD_MODELS[dataset.kind]
     names = field_names(dataset.kind)
     rows = model.objects.filter(dataset=dataset).order_by(*file_order(dataset.kind))
-    rows = rows.values_list(*names)
+    rows = rows.values_list(*names)[:limit]
     for row in rows.iterator(chunk_size=5000):
         yield {name: plain(value) for name, value in zip(names, row, strict=True)}
 

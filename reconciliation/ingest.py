@@ -211,10 +211,30 @@ FORMATS: dict[str, Format] = {
 }
 
 
+def _fetched_only(data, **options) -> Parsed:
+    raise UnknownFormat("This format is fetched through the exchange's API, not uploaded.")
+
+
+# What an exchange's API gives (exchange_fetch): not uploadable, but stored through `store`
+# like a file, so it passes the same target and text checks.
+API_FORMATS: dict[str, Format] = {
+    f.code: f
+    for f in [
+        Format(f"kraken-api-{kind}", kind, f"Kraken API {kind}", "kraken", _fetched_only)
+        for kind in ("balances", "ledger", "trades", "margin")
+    ]
+}
+
+
 def format_named(code: str) -> Format:
     if code not in FORMATS:
         raise UnknownFormat(f"Unknown format {code!r}. Formats: {', '.join(FORMATS)}.")
     return FORMATS[code]
+
+
+def _stored_format(code: str) -> Format:
+    """A format whose datasets `store` writes: a file format or an API's."""
+    return API_FORMATS[code] if code in API_FORMATS else format_named(code)
 
 
 def asset_aliases(exchange: str) -> dict[str, str]:
@@ -266,7 +286,20 @@ def parse_file(
     """Parse and validate without storing anything; raises DatasetRejected on any error."""
     fmt = format_named(format_code)
     check_target(source, account, fmt)
-    return _parse(source=source, account=account, fmt=fmt, data=data, filename=filename)
+    return storable(_parse(source=source, account=account, fmt=fmt, data=data, filename=filename))
+
+
+def storable(parsed: Parsed) -> Parsed:
+    """The rows if they can be stored as they are; DatasetRejected (row by row) if not.
+
+    `_store` calls it on every door's rows (files, posted rows, an exchange's API answers),
+    so no way in can skip a check: text PostgreSQL cannot hold or a column cannot fit, control
+    characters in ids, and the parser's own errors.
+    """
+    parsed = base.refuse_unstorable_text(parsed)
+    if parsed.errors or parsed.table is None:
+        raise _rejected(parsed.errors)
+    return parsed
 
 
 def _parse(*, source: Source, account: Account | None, fmt: Format, data: bytes, filename: str):
@@ -281,9 +314,6 @@ def _parse(*, source: Source, account: Account | None, fmt: Format, data: bytes,
         )
     except FileRejected as exc:
         raise DatasetRejected(exc.reason, exc.errors) from exc
-    parsed = base.refuse_unstorable_text(parsed)
-    if parsed.errors or parsed.table is None:
-        raise _rejected(parsed.errors)
     return parsed
 
 
@@ -321,8 +351,11 @@ def loaded_as(
     *, source_id: int, account_id: int | None, format_code: str, content_hash: str
 ) -> Dataset | None:
     """The dataset a file of this content already is at that target, if it was loaded."""
+    return _loaded(source_id, account_id, format_named(format_code).kind, content_hash)
+
+
+def _loaded(source_id: int, account_id: int | None, kind: str, content_hash: str):
     scope = {"account_id": account_id} if account_id else {"source_id": source_id, "account": None}
-    kind = format_named(format_code).kind
     return Dataset.objects.filter(kind=kind, content_hash=content_hash, **scope).first()
 
 
@@ -354,10 +387,10 @@ def import_file(
             content_hash=digest, by=by,
         )  # fmt: skip
     parsed = _parse(source=source, account=account, fmt=fmt, data=data, filename=filename)
-    return store(
+    return _store(
         source=source,
         account=account,
-        format_code=format_code,
+        fmt=fmt,
         parsed=parsed,
         content_hash=digest,
         original_name=filename,
@@ -374,15 +407,13 @@ def import_rows(
     by=None,
 ) -> ImportResult:
     """Load rows posted as JSON objects (generic formats and prices) as one dataset."""
-    import json as _json
-
     fmt = format_named(format_code)
     if fmt.exchange:
         raise DatasetRejected(f"{fmt.label} is a file format; upload the file instead.")
     if not isinstance(rows, list) or not rows:
         raise DatasetRejected("`rows` must be a non-empty array of objects.")
     # Decimals (exact, from the request parser) are written as the digits that were sent.
-    text = _json.dumps(rows, sort_keys=True, ensure_ascii=False, default=_plain_json)
+    text = json.dumps(rows, sort_keys=True, ensure_ascii=False, default=_plain_json)
     try:
         data = text.encode()
     except UnicodeEncodeError as exc:  # "\ud800" decodes to half a character pair
@@ -414,8 +445,7 @@ def table_hash(format_code: str, table: pa.Table) -> str:
 
 
 def _existing(source, account, kind, content_hash) -> Dataset | None:
-    scope = {"account": account} if account is not None else {"source": source, "account": None}
-    return Dataset.objects.filter(kind=kind, content_hash=content_hash, **scope).first()
+    return _loaded(source.pk, account.pk if account else None, kind, content_hash)
 
 
 def store(
@@ -424,11 +454,33 @@ def store(
     account: Account | None,
     format_code: str,
     parsed: Parsed,
-    content_hash: str,
+    content_hash: str | None = None,
     original_name: str = "",
     by=None,
 ) -> ImportResult:
-    """Store parsed rows as one dataset, in one transaction, with COPY."""
+    """Store rows parsed elsewhere (an exchange's API answer) as one dataset.
+
+    The same checks as a file's: the target fits the format, and `_store` checks the rows.
+    Without a `content_hash` the rows' own (`table_hash`) identifies them.
+    """
+    fmt = _stored_format(format_code)
+    check_target(source, account, fmt)
+    return _store(
+        source=source, account=account, fmt=fmt, parsed=parsed, content_hash=content_hash,
+        original_name=original_name, by=by,
+    )  # fmt: skip
+
+
+def _store(
+    *, source, account, fmt: Format, parsed: Parsed, content_hash: str | None, original_name: str,
+    by,
+) -> ImportResult:  # fmt: skip
+    """Check the rows (`storable`), then store them as one dataset in one transaction, by COPY."""
+    if parsed.kind != fmt.kind:
+        raise ValueError(f"{fmt.code} holds {fmt.kind} records, not {parsed.kind}")
+    parsed = storable(parsed)
+    content_hash = content_hash or table_hash(fmt.code, parsed.table)
+    format_code = fmt.code
     kind = parsed.kind
     table = _complete(parsed.table, kind, account)
     start, end = _period(table, kind)

@@ -26,6 +26,12 @@ DECIMAL_PATTERN = r"^[+-]?[0-9]{1,20}(\.[0-9]{1,18})?$"
 BARE_POINT = r"^[+-]?(\.[0-9]+|[0-9]+\.)$"
 # Digits with at most one point: a number, refused only for its length.
 DECIMAL_LIKE = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$"
+# Thousands separators that cannot be anything else: groups of three after a first group of one
+# to three digits not led by 0, with a decimal point after them, or two groups or more.
+# `1,234` (1234 or 1.234?) and `0,2830` (a decimal comma) are not (docs/formats.md).
+UNAMBIGUOUS_GROUPING = (
+    r"^[+-]?[1-9][0-9]{0,2}(,[0-9]{3})+\.[0-9]*$|^[+-]?[1-9][0-9]{0,2}(,[0-9]{3}){2,}$"
+)
 # Characters no id, code or name has a use for (C0 controls, DEL, C1 controls). PostgreSQL
 # text cannot hold NUL at all.
 CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f]"
@@ -176,8 +182,13 @@ def decimals(
     errors: RowErrors,
     *,
     required: bool = True,
+    grouping: bool = False,
 ) -> pa.Array:
-    """Validate plain decimal strings; return them trimmed (null where blank and optional)."""
+    """Validate plain decimal strings; return them trimmed (null where blank and optional).
+
+    With `grouping` (exports that write `1,234.56`), unambiguous thousands separators are
+    removed and any other comma is a row error: never a guess at which number was meant.
+    """
     values = strip(values.cast(pa.string()))
     empty = blank(values)
     if required:
@@ -185,9 +196,11 @@ def decimals(
     ok = pc.match_substring_regex(values, DECIMAL_PATTERN)
     bad = pc.and_(pc.invert(empty), pc.invert(pc.fill_null(ok, False)))
     if pc.any(bad).as_py():  # the rare path: only files with such values pay for it
+        if grouping:
+            values, bad = _without_grouping(values, bad)
         values, bad = _complete_bare_points(values, bad)
         if pc.any(bad).as_py():
-            _explain_bad_decimals(values, rows, bad, column, errors)
+            _explain_bad_decimals(values, rows, bad, column, errors, grouping=grouping)
     return pc.if_else(empty, pa.scalar(None, pa.string()), values)
 
 
@@ -203,7 +216,27 @@ def _complete_bare_points(values: pa.Array, bad: pa.Array) -> tuple[pa.Array, pa
     return values, pc.and_(bad, pc.invert(ok))
 
 
-def _explain_bad_decimals(values, rows, bad, column, errors: RowErrors) -> None:
+def _without_grouping(values: pa.Array, bad: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """`1,234.56` -> `1234.56`, `1,234,567` -> `1234567`; every other comma stays (an error)."""
+    grouped = pc.and_(
+        bad, pc.fill_null(pc.match_substring_regex(values, UNAMBIGUOUS_GROUPING), False)
+    )
+    if not pc.any(grouped).as_py():
+        return values, bad
+    values = pc.if_else(grouped, pc.replace_substring(values, ",", ""), values)
+    ok = pc.fill_null(pc.match_substring_regex(values, DECIMAL_PATTERN), False)
+    return values, pc.and_(bad, pc.invert(ok))
+
+
+def _explain_bad_decimals(values, rows, bad, column, errors: RowErrors, *, grouping=False) -> None:
+    if grouping:  # what is left with a comma is ambiguous, not merely badly written
+        comma = pc.and_(bad, pc.fill_null(pc.match_substring(values, ","), False))
+        errors.add_mask(
+            comma, rows, values, column,
+            "the comma is ambiguous (a decimal comma, or a thousands separator?): write the "
+            "number with a '.' decimal point and no separators, e.g. 0.283 or 1234",
+        )  # fmt: skip
+        bad = pc.and_(bad, pc.invert(comma))
     looks_numeric = pc.fill_null(pc.match_substring_regex(values, DECIMAL_LIKE), False)
     too_precise = pc.and_(bad, looks_numeric)
     errors.add_mask(
@@ -215,6 +248,21 @@ def _explain_bad_decimals(values, rows, bad, column, errors: RowErrors) -> None:
         "not a plain decimal number (use '.' as decimal point, no thousands separators, "
         "no exponent)",
     )  # fmt: skip
+
+
+def checked_as_written(check, raw, rows: pa.Array, column: str, errors: RowErrors, *args, **kw):
+    """`check(*args, rows, column, errors, **kw)` on cleaned values (an exporter's symbols,
+    suffixes or two-digit years taken out), its errors showing the value as written (`raw`)."""
+    local = RowErrors()
+    result = check(*args, rows, column, local, **kw)
+    if local.listed:
+        written = raw.to_pylist() if isinstance(raw, pa.Array | pa.ChunkedArray) else raw
+        # Row numbers skip blank lines, so a row's position is looked up, not computed.
+        position = {row: index for index, row in enumerate(rows.to_pylist())}
+        for error in local.listed:
+            errors.add(error.row, error.column, written[position[error.row]], error.reason)
+    errors.total += local.total - len(local.listed)
+    return result
 
 
 def _cast_times(values: pa.Array, target) -> tuple[pa.Array, pa.Array]:
@@ -332,9 +380,11 @@ def control_characters(values: pa.Array, rows, column: str, errors: RowErrors) -
     )  # fmt: skip
 
 
-def too_long(values: pa.Array, rows, column: str, errors: RowErrors) -> None:
-    """An error where a text value is longer than its stored column holds."""
-    limit = TEXT_LENGTHS[column]
+def too_long(
+    values: pa.Array, rows, column: str, errors: RowErrors, *, stored_as: str = ""
+) -> None:
+    """An error where a text value is longer than its stored column (`stored_as`) holds."""
+    limit = TEXT_LENGTHS[stored_as or column]
     longer = pc.greater(pc.utf8_length(pc.fill_null(values, "")), limit)
     if pc.any(longer).as_py():
         shown = pc.utf8_slice_codeunits(values, 0, 60)

@@ -21,10 +21,10 @@ import pyarrow.compute as pc
 
 from .assets import malformed_assets, normalise_code
 from .base import (
-    FileRejected,
     Parsed,
     RowErrors,
     canonical_table,
+    checked_as_written,
     decimals,
     extra_json,
     one_of,
@@ -33,7 +33,7 @@ from .base import (
     strip,
     utc_times,
 )
-from .reading import column, lower_names, read_export
+from .reading import column, lower_names, read_export, refuse_missing
 
 QUOTES = sorted(
     [
@@ -86,13 +86,13 @@ def _number_and_asset(value: str, candidates: tuple[str, ...]) -> tuple[str, str
     A candidate (the pair's base and quote, longest first) wins; otherwise the asset is the
     letters-led suffix after the number (`0.0000114300BNB` -> BNB). No suffix -> ('…', '').
     """
-    value = value.strip().replace(",", "").upper()
+    value = value.strip().upper()  # commas stay: decimals(grouping=True) reads or refuses them
     for asset in candidates:
         if asset and value.endswith(asset) and len(value) > len(asset):
             number = value[: -len(asset)]
-            if re.fullmatch(r"[+-]?[0-9]*\.?[0-9]+\.?", number):
+            if re.fullmatch(r"[+-]?[0-9.,]*[0-9.]", number):  # decimals() checks it
                 return number, asset
-    found = re.fullmatch(r"([+-]?[0-9]*\.?[0-9]*)([A-Z][A-Z0-9]*)", value)
+    found = re.fullmatch(r"([+-]?[0-9.,]*)([A-Z][A-Z0-9]*)", value)
     if found and found.group(1):
         return found.group(1), found.group(2)
     return value, ""
@@ -112,12 +112,8 @@ def parse_trades(data: bytes, *, aliases: dict[str, str], filename: str = "") ->
         else [time_name, "pair", "side", "price", "executed", "amount", "fee"]
     )
     missing = [name for name in wanted if name not in names]
-    if missing:
-        shown = [DISPLAY.get(name, name) for name in missing]
-        raise FileRejected(
-            "This is not a Binance spot trade history: missing column(s) "
-            f"{', '.join(shown)}. Found: {', '.join(original.values())}."
-        )
+    shown = [DISPLAY.get(name, name) for name in missing]
+    refuse_missing("a Binance spot trade history", shown, list(original.values()))
     pair_name, side_name = ("market", "type") if old_layout else ("pair", "side")
     quantity_name, cost_name = ("amount", "total") if old_layout else ("executed", "amount")
 
@@ -180,10 +176,7 @@ def parse_trades(data: bytes, *, aliases: dict[str, str], filename: str = "") ->
     cost = _decimals(costs, cost_values, rows, label(cost_name), errors)
     fee = _decimals(fees, fee_values, rows, label("fee"), errors)
     price_raw = column(table, "price")
-    price = _decimals(
-        pc.replace_substring(price_raw, ",", "").to_pylist(), price_raw.to_pylist(), rows,
-        label("price"), errors,
-    )  # fmt: skip
+    price = _decimals(price_raw.to_pylist(), price_raw.to_pylist(), rows, label("price"), errors)
     fee_asset = pa.array(fee_assets, pa.string())
     no_fee_asset = pc.and_(
         pc.equal(fee_asset, ""), pc.invert(pc.match_substring_regex(fee, r"^[+-]?[0.]*$"))
@@ -191,8 +184,10 @@ def parse_trades(data: bytes, *, aliases: dict[str, str], filename: str = "") ->
     errors.add_mask(no_fee_asset, rows, column(table, "fee"), label("fee"),
                     "the fee does not say its asset")  # fmt: skip
 
-    executed_at = _times(column(table, time_name), rows, label(time_name), errors,
-                         time_name, filename, notes)  # fmt: skip
+    executed_at = local_times(
+        column(table, time_name), rows, label(time_name), errors,
+        local=time_name == "time", filename=filename, notes=notes,
+    )  # fmt: skip
     if errors:
         return Parsed("trades", None, errors, notes)
 
@@ -238,29 +233,17 @@ def parse_trades(data: bytes, *, aliases: dict[str, str], filename: str = "") ->
 
 
 def _decimals(cleaned: list, raw: list, rows: pa.Array, name: str, errors: RowErrors):
-    """`base.decimals` on the cleaned numbers, errors showing the value as written."""
-    local = RowErrors()
-    result = decimals(pa.array(cleaned, pa.string()), rows, name, local)
-    _move_errors(local, errors, rows, raw)
-    return result
+    """`base.decimals` on the cleaned numbers (grouping read or refused), errors as written."""
+    numbers = pa.array(cleaned, pa.string())
+    return checked_as_written(decimals, raw, rows, name, errors, numbers, grouping=True)
 
 
-def _move_errors(local: RowErrors, errors: RowErrors, rows: pa.Array, raw: list) -> None:
-    # Row numbers skip blank lines, so a row's position is looked up, not computed.
-    position = {row: index for index, row in enumerate(rows.to_pylist())} if local else {}
-    for error in local.listed:
-        errors.add(error.row, error.column, raw[position[error.row]], error.reason)
-    errors.total += local.total - len(local.listed)
-
-
-def _times(values, rows, name, errors, time_name, filename, notes) -> pa.Array:
-    """UTC times: `Date(UTC)` as is; `Time` shifted by the file name's offset (2- or 4-digit
-    years)."""
+def local_times(values, rows, name, errors, *, local: bool, filename: str, notes: dict):
+    """UTC times from Binance's `Date(UTC)`/`UTC_Time` (local False) or its local `Time`,
+    shifted by the file name's offset (2- or 4-digit years either way)."""
     cleaned = pc.replace_substring_regex(strip(values), TWO_DIGIT_YEAR, r"20\1")
-    local = RowErrors()
-    times = utc_times(cleaned, rows, name, local)
-    _move_errors(local, errors, rows, values.to_pylist())
-    if time_name == "time":
+    times = checked_as_written(utc_times, values, rows, name, errors, cleaned)
+    if local:
         offset = file_offset(filename)
         if offset is None:
             notes["time_zone_assumed"] = "UTC"

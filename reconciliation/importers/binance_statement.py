@@ -37,25 +37,33 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .base import (
+    TEXT_LENGTHS,
     FileRejected,
     Parsed,
     RowErrors,
     canonical_table,
+    checked_as_written,
     decimals,
     extra_json,
     optional_text,
     required_text,
     strip,
-    utc_times,
+    too_long,
 )
-from .binance import TWO_DIGIT_YEAR, file_offset
+from .binance import local_times
 from .binance_operations import category
-from .reading import asset_codes, column, expect_text, has_control_characters, read_export
+from .reading import (
+    asset_codes,
+    column,
+    expect_text,
+    has_control_characters,
+    read_export,
+    refuse_missing,
+)
 
 WHAT = "a Binance transaction history (statement) CSV"
 NO_DATA = re.compile(rb'^[ \t]*"?No data matches the criteria\.?"?[ \t,]*\r?$', re.M | re.I)
 EXPONENT = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]{1,3}$"
-TEXT_LIMITS = {"wallet": 100, "subtype": 50}  # the database's column widths
 
 # Header names (lower-cased, spaces and dashes as `_`) -> role.
 ROLES = {
@@ -156,29 +164,28 @@ def parse_statement(data: bytes, *, aliases: dict[str, str], filename: str = "")
     """A Binance transaction history (S1-S3) as canonical ledger rows, one per CSV row."""
     notes: dict = {}
     data = _skip_no_data_rows(expect_text(data, WHAT), notes)
-    table, rows = _read(data, notes)
+    table, rows = _read(data, notes)  # expect_text made lone CRs line ends
     roles = _roles(table.column_names)
     missing = [label for role, label in REQUIRED.items() if role not in roles]
     if "utc_time" not in roles and "time" not in roles:
         missing.insert(0, "UTC_Time (or Time)")
-    if missing:
-        raise FileRejected(
-            f"This is not a Binance transaction history (statement): missing column(s) "
-            f"{', '.join(missing)}. Found: {', '.join(table.column_names)}."
-        )
+    refuse_missing("a Binance transaction history (statement)", missing, table.column_names)
 
     def raw(role: str) -> pa.Array:
         return column(table, roles[role])
 
     errors = RowErrors()
     time_role = "utc_time" if "utc_time" in roles else "time"
-    occurred_at = _times(raw(time_role), rows, roles[time_role], errors, time_role, filename,
-                         notes)  # fmt: skip
+    occurred_at = local_times(
+        raw(time_role), rows, roles[time_role], errors,
+        local=time_role == "time", filename=filename, notes=notes,
+    )  # fmt: skip
     wallet = required_text(raw("account"), rows, roles["account"], errors)
     operation = required_text(raw("operation"), rows, roles["operation"], errors)
     asset = asset_codes(raw("coin"), rows, roles["coin"], aliases, errors)
     amount = _changes(raw("change"), rows, roles["change"], errors, notes)
-    _too_long(wallet, rows, roles["account"], TEXT_LIMITS["wallet"], errors)
+    # Control characters: required_text; the operation's length: cut below, kept in extra.
+    too_long(wallet, rows, roles["account"], errors, stored_as="wallet")
     if "user" in roles:
         _one_user(optional_text(raw("user"), table.num_rows), rows, roles["user"], errors)
     if errors:
@@ -220,33 +227,6 @@ def parse_statement(data: bytes, *, aliases: dict[str, str], filename: str = "")
 # --- Columns ------------------------------------------------------------------------------------
 
 
-def _move_errors(local: RowErrors, errors: RowErrors, rows: pa.Array, raw: pa.Array) -> None:
-    """Errors found on cleaned values, reported with the value as written."""
-    if local.listed:
-        index = {row: at for at, row in enumerate(rows.to_pylist())}
-        for error in local.listed:
-            errors.add(error.row, error.column, raw[index[error.row]].as_py(), error.reason)
-    errors.total += local.total - len(local.listed)
-
-
-def _times(values, rows, name, errors, role, filename, notes) -> pa.Array:
-    """UTC times: `UTC_Time` as written, `Time` shifted by the file name's offset (if any)."""
-    cleaned = pc.replace_substring_regex(strip(values), TWO_DIGIT_YEAR, r"20\1")
-    local = RowErrors()
-    times = utc_times(cleaned, rows, name, local)
-    _move_errors(local, errors, rows, values)
-    if role == "time":
-        offset = file_offset(filename)
-        if offset is None:
-            notes["time_zone_assumed"] = "UTC"
-        else:
-            minutes = int(offset.total_seconds() // 60)
-            sign = "-" if minutes < 0 else "+"
-            notes["utc_offset"] = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-            times = pc.subtract(times, pa.scalar(offset, pa.duration("us")))
-    return times
-
-
 def _changes(values, rows, name, errors, notes) -> pa.Array:
     """Signed plain decimals; an exponent (`-3.605E-05`, from a spreadsheet) written out exactly."""
     cleaned = strip(values.cast(pa.string()))
@@ -257,10 +237,7 @@ def _changes(values, rows, name, errors, notes) -> pa.Array:
             texts[at] = _plain(texts[at])
         cleaned = pa.array(texts, pa.string())
         notes["exponent_values_written_out"] = pc.sum(exponent).as_py()
-    local = RowErrors()
-    result = decimals(cleaned, rows, name, local)
-    _move_errors(local, errors, rows, values)
-    return result
+    return checked_as_written(decimals, values, rows, name, errors, cleaned)
 
 
 def _plain(text: str) -> str:
@@ -269,13 +246,6 @@ def _plain(text: str) -> str:
     except InvalidOperation:
         return text
     return "0" if number == 0 else format(number, "f")
-
-
-def _too_long(values: pa.Array, rows, name: str, limit: int, errors: RowErrors) -> None:
-    errors.add_mask(
-        pc.greater(pc.utf8_length(values), limit), rows, values, name,
-        f"at most {limit} characters",
-    )  # fmt: skip
 
 
 def _one_user(users: pa.Array, rows: pa.Array, name: str, errors: RowErrors) -> None:
@@ -330,7 +300,7 @@ def _types(operation: pa.Array) -> pa.Array:
 
 def _subtypes(operation: pa.Array) -> tuple[pa.Array, pa.Array]:
     """The operation as written, cut to the column's width (then kept in full in `extra`)."""
-    limit = TEXT_LIMITS["subtype"]
+    limit = TEXT_LENGTHS["subtype"]
     long = pc.greater(pc.utf8_length(operation), limit)
     cut = pc.binary_join_element_wise(
         pc.utf8_slice_codeunits(operation, 0, limit - 1), pa.scalar("…"), ""

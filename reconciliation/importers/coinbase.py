@@ -28,6 +28,7 @@ from .base import (
     RowErrors,
     blank,
     canonical_table,
+    checked_as_written,
     decimals,
     extra_json,
     iso_times,
@@ -35,7 +36,7 @@ from .base import (
     required_text,
     strip,
 )
-from .reading import asset_codes, column, expect_text, read_export
+from .reading import asset_codes, column, expect_text, read_export, refuse_missing
 
 BUY_TYPES = {"buy", "advanced trade buy", "advance trade buy"}
 SELL_TYPES = {"sell", "advanced trade sell", "advance trade sell"}
@@ -77,7 +78,6 @@ REQUIRED_ROLES = {
 }
 
 MONEY_SYMBOLS = r"[$€£¥\s]"
-GROUPED = r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$"
 
 
 def find_header_line(data: bytes) -> int:
@@ -112,10 +112,9 @@ def _roles(names: list[str]) -> tuple[dict[str, str], str]:
 
 
 def money(values: pa.Array) -> pa.Array:
-    """`-$4.41` -> `-4.41`, `€3,343.11` -> `3343.11`: currency symbols and grouping commas out."""
-    values = pc.replace_substring_regex(strip(values), MONEY_SYMBOLS, "")
-    grouped = pc.fill_null(pc.match_substring_regex(values, GROUPED), False)
-    return pc.if_else(grouped, pc.replace_substring(values, ",", ""), values)
+    """`-$4.41` -> `-4.41`, `€3,343.11` -> `3,343.11`: currency symbols out (then grouping
+    commas are read, or refused where ambiguous, by decimals(grouping=True))."""
+    return pc.replace_substring_regex(strip(values), MONEY_SYMBOLS, "")
 
 
 def unsigned(values: pa.Array) -> pa.Array:
@@ -126,18 +125,6 @@ def negated(values: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(pa.scalar("-"), unsigned(values), "")
 
 
-def checked(check, raw: pa.Array, rows: pa.Array, name: str, errors: RowErrors, *args, **kw):
-    """Run a base check on cleaned values, reporting errors with the value as written."""
-    local = RowErrors()
-    result = check(*args, rows, name, local, **kw)
-    # Row numbers skip blank lines, so a row's position is looked up, not computed.
-    position = {row: index for index, row in enumerate(rows.to_pylist())} if local else {}
-    for error in local.listed:
-        errors.add(error.row, error.column, raw[position[error.row]].as_py(), error.reason)
-    errors.total += local.total - len(local.listed)
-    return result
-
-
 def parse_transactions(data: bytes, *, aliases: dict[str, str]) -> Parsed:
     """A Coinbase transaction history (C1-C5, any preamble, CRLF or LF) as ledger rows."""
     header_line = find_header_line(expect_text(data, "a Coinbase transaction history CSV"))
@@ -146,11 +133,7 @@ def parse_transactions(data: bytes, *, aliases: dict[str, str]) -> Parsed:
     missing = [label for role, label in REQUIRED_ROLES.items() if role not in roles]
     if "price_currency" not in roles and not header_currency:
         missing.append("Price Currency")
-    if missing:
-        raise FileRejected(
-            f"This is not a Coinbase transaction history: missing column(s) {', '.join(missing)}. "
-            f"Found: {', '.join(table.column_names)}."
-        )
+    refuse_missing("a Coinbase transaction history", missing, table.column_names)
 
     def raw(role: str) -> pa.Array:
         return column(table, roles[role])
@@ -160,18 +143,22 @@ def parse_transactions(data: bytes, *, aliases: dict[str, str]) -> Parsed:
     kind = pc.utf8_lower(required_text(raw("type"), rows, roles["type"], errors))
     asset = asset_codes(raw("asset"), rows, roles["asset"], aliases, errors)
     stamps = raw("timestamp")
-    occurred_at = checked(
+    occurred_at = checked_as_written(
         iso_times, stamps, rows, roles["timestamp"], errors,
         pc.replace_substring_regex(strip(stamps), r"\s*UTC$", "Z"),
     )  # fmt: skip
-    quantity = checked(
-        decimals, raw("quantity"), rows, roles["quantity"], errors, money(raw("quantity"))
-    )
-    fee = checked(decimals, raw("fees"), rows, roles["fees"], errors, money(raw("fees")),
-                  required=False)  # fmt: skip
-    fee = pc.fill_null(unsigned(fee), "0")  # reported, in the price currency: into extra
-    total = checked(decimals, raw("total"), rows, roles["total"], errors, money(raw("total")),
-                    required=False)  # fmt: skip
+
+    def amounts(role: str, *, required: bool) -> pa.Array:
+        """A money column: symbols out, grouping read or refused, errors as written."""
+        return checked_as_written(
+            decimals, raw(role), rows, roles[role], errors, money(raw(role)),
+            required=required, grouping=True,
+        )  # fmt: skip
+
+    quantity = amounts("quantity", required=True)
+    # The fee is reported, in the price currency: into extra.
+    fee = pc.fill_null(unsigned(amounts("fees", required=False)), "0")
+    total = amounts("total", required=False)
 
     if "price_currency" in roles:
         currency_raw = raw("price_currency")

@@ -264,9 +264,23 @@ class _Caller:
                     attempt += 1
                     continue
                 raise error from _safe_cause(exc, self._secrets())
+            self._all_characters(response, what)
             if api == "public":
                 return response
             return self._result(response, what)
+
+    def _all_characters(self, response, what: str) -> None:
+        """Refuse an answer holding an escape such as "\\ud800" (half a character pair): no
+        text column can store it, and pyarrow would fail on it with a traceback."""
+        try:
+            json.dumps(response, ensure_ascii=False, default=str).encode()
+        except UnicodeEncodeError as exc:
+            raise ExchangeFetchError(
+                f"Kraken's answer to the {what} request holds an escape such as \\ud800 that is "
+                "half of a character pair (a lone surrogate), not a character: nothing was "
+                "imported.",
+                kind="unexpected",
+            ) from exc
 
     def _result(self, response, what: str) -> dict:
         result = response.get("result") if isinstance(response, dict) else None

@@ -106,6 +106,15 @@ def _check_utf8(data: bytes, block: int = 8 << 20) -> None:
             ) from None
 
 
+def refuse_missing(what: str, missing: list[str], found: list[str]) -> None:
+    """Refuse a file without the columns its format needs, naming them and what it has."""
+    if missing:
+        raise FileRejected(
+            f"This is not {what}: missing column(s) {', '.join(missing)}. "
+            f"Found: {', '.join(found)}."
+        )
+
+
 def header_at(data: bytes, line_index: int) -> list[str]:
     """The column names on line `line_index` (0-based) of CSV text."""
     end = -1
@@ -220,11 +229,7 @@ def _arrow_reason(exc: Exception) -> str:
 
 def require_columns(table: pa.Table, required: list[str], what: str) -> None:
     missing = [name for name in required if name not in table.column_names]
-    if missing:
-        raise FileRejected(
-            f"This is not {what}: missing column(s) {', '.join(missing)}. "
-            f"Found: {', '.join(table.column_names)}."
-        )
+    refuse_missing(what, missing, table.column_names)
 
 
 # --- Exchange exports ---------------------------------------------------------------------
@@ -296,11 +301,7 @@ def lower_names(table: pa.Table) -> pa.Table:
 
 def require(table: pa.Table, required: list[str], what: str) -> None:
     missing = [name for name in required if name not in table.column_names]
-    if missing:
-        raise FileRejected(
-            f"This is not {what}: missing column(s) {', '.join(missing)}. "
-            f"Found: {', '.join(table.column_names)}."
-        )
+    refuse_missing(what, missing, table.column_names)
 
 
 def column(table: pa.Table, name: str) -> pa.Array:

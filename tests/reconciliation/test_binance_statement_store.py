@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from reconciliation.models import Account, Dataset, LedgerEntryRecord, Source
 from tests.reconciliation.conftest import EXCHANGE
+from tests.reconciliation.doors import run_against_book
 
 pytestmark = pytest.mark.django_db
 
@@ -142,7 +143,7 @@ def test_the_upload_page_previews_and_loads_a_statement(binance, client_as):
 
 
 def test_a_statement_is_the_exchange_side_of_a_position_run(binance, book):
-    from reconciliation import ingest, runs
+    from reconciliation import ingest
     from reconciliation.models import Break, BreakObservation
 
     name = SAMPLES[1]
@@ -156,14 +157,7 @@ def test_a_statement_is_the_exchange_side_of_a_position_run(binance, book):
         f"main,{asset},{quantity},{EXPECTED[name]['last_utc']}\n"
         for asset, quantity in sorted(booked.items())
     )
-    internal = ingest.import_file(
-        source=book.source, account=book, format_code="generic-balances", data=text.encode(),
-        filename="balances.csv",
-    ).dataset  # fmt: skip
-    run = runs.start_run(type="position", internal=internal, external=exchange)
-    runs.execute_run(run.pk)
-    run.refresh_from_db()
-    assert run.status == "succeeded", run.message
+    run = run_against_book(book, "generic-balances", text, "position", exchange)
     [seen] = BreakObservation.objects.filter(run=run).select_related("break_record")
     assert (seen.break_record.asset, seen.internal_value, seen.external_value) == (
         "SOL", held["SOL"] * 10, held["SOL"],

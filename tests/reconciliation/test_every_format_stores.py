@@ -16,10 +16,10 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
-from rest_framework.test import APIClient
 
 from reconciliation import ingest
 from reconciliation.models import Account, Dataset, Source
+from tests.reconciliation.doors import api_as, post_file
 from tests.reconciliation.format_samples import SAMPLES, Sample
 
 pytestmark = pytest.mark.django_db
@@ -67,15 +67,13 @@ def through_the_upload_page(client_as, source, account, format_code, sample) -> 
 
 
 def through_the_api(make_user, source, account, format_code, sample) -> int:
-    client = APIClient()
-    client.force_authenticate(make_user("risk"))
-    fields = {"source": source.code, "format": format_code}
-    if account:
-        fields["account"] = account.code
-    response = client.post(
-        "/api/datasets/",
-        {**fields, "file": SimpleUploadedFile(sample.path.name, sample.path.read_bytes())},
-        format="multipart",
+    response = post_file(
+        api_as(make_user("risk")),
+        source,
+        account,
+        format_code,
+        sample.path.read_bytes(),
+        sample.path.name,
     )
     assert response.status_code == 201, response.json()
     return response.json()["dataset"]["id"]

@@ -12,10 +12,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from rest_framework.test import APIClient
 
 from reconciliation import ingest
 from reconciliation.models import Account, Dataset, Source
+from tests.reconciliation.doors import api_as, post_file
 from tests.reconciliation.format_samples import SAMPLES
 
 pytestmark = pytest.mark.django_db
@@ -131,14 +131,14 @@ def test_the_upload_page_shows_the_refusal_on_its_form(format_code, accounts, cl
 def test_the_api_refuses_with_422(format_code, accounts, make_user):
     account = accounts["book" if format_code.startswith("kraken") else "kraken"]
     path = SAMPLES[format_code].path
-    client = APIClient()
-    client.force_authenticate(make_user("risk"))
-    response = client.post(
-        "/api/datasets/",
-        {"source": account.source.code, "account": account.code, "format": format_code,
-         "file": SimpleUploadedFile(path.name, path.read_bytes())},
-        format="multipart",
-    )  # fmt: skip
+    response = post_file(
+        api_as(make_user("risk")),
+        account.source,
+        account,
+        format_code,
+        path.read_bytes(),
+        path.name,
+    )
     assert response.status_code == 422
     assert response.json()["code"] == "dataset_rejected"
     assert_refusal_names_the_fitting_accounts(response.json()["message"], format_code, accounts)

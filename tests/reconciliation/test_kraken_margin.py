@@ -11,12 +11,12 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from reconciliation import ingest, runs
 from reconciliation.importers.assets import DEFAULT_ALIASES, aliases_for
 from reconciliation.importers.base import COLUMNS
 from reconciliation.importers.exchange_api import ExchangeFetchError, fetch_kraken, kraken_client
 from reconciliation.models import Break, BreakObservation, Dataset, MarginRecord
 from tests.reconciliation.conftest import EXCHANGE
+from tests.reconciliation.doors import run_against_book
 from tests.reconciliation.kraken_server import PERMISSION_DENIED, KrakenServer, load
 
 SECRET = base64.b64encode(b"m" * 64).decode()
@@ -193,14 +193,7 @@ def test_kraken_margin_is_the_external_side_of_a_margin_run_against_a_book(
             ("ETH", "0", "0", held["ETH"]),
         ]
     )
-    internal = ingest.import_file(
-        source=book.source, account=book, format_code="generic-margin", data=text.encode(),
-        filename="margin.csv",
-    ).dataset  # fmt: skip
-    run = runs.start_run(type="margin", internal=internal, external=exchange)
-    runs.execute_run(run.pk)
-    run.refresh_from_db()
-    assert run.status == "succeeded", run.message
+    run = run_against_book(book, "generic-margin", text, "margin", exchange)
     observed = {
         (o.break_record.asset, o.break_record.field): (o.internal_value, o.external_value)
         for o in BreakObservation.objects.filter(run=run).select_related("break_record")

@@ -11,7 +11,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from rest_framework.test import APIClient
 
 from reconciliation.importers import chunks
 from reconciliation.models import (
@@ -23,6 +22,7 @@ from reconciliation.models import (
     TradeRecord,
 )
 from tests.reconciliation.conftest import EXCHANGE
+from tests.reconciliation.doors import api_as, post_file
 
 pytestmark = pytest.mark.django_db
 
@@ -37,22 +37,11 @@ def trade(trade_id="T1", pair="BTC/USD", quantity="0.5", price="60000", fee="1",
 
 @pytest.fixture
 def api(make_user):
-    client = APIClient()
-    client.force_authenticate(make_user("risk"))
-    return client
+    return api_as(make_user("risk"))
 
 
 def post(api, account, fmt, data: bytes, name):
-    return api.post(
-        "/api/datasets/",
-        {
-            "source": account.source.code,
-            "account": account.code,
-            "format": fmt,
-            "file": SimpleUploadedFile(name, data),
-        },
-        format="multipart",
-    )
+    return post_file(api, account.source, account, fmt, data, name)
 
 
 def command(account, fmt, data: bytes, name, tmp_path, capsys):

@@ -17,12 +17,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
-from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from reconciliation import ingest
 from reconciliation.importers import chunks
 from reconciliation.models import Account, Dataset, LedgerEntryRecord, Source
+from tests.reconciliation.doors import api_as, post_file
 from tests.reconciliation.format_samples import SAMPLES
 
 pytestmark = pytest.mark.django_db
@@ -119,14 +119,14 @@ def test_the_api_answers_json_with_a_code(failure, monkeypatch, make_user, coinb
     provoke, format_code, path, words, status = FAILURES[failure]
     account = account_for(format_code, coinbase, kraken)
     provoke(monkeypatch)
-    client = APIClient()
-    client.force_authenticate(make_user("risk"))
-    response = client.post(
-        "/api/datasets/",
-        {"source": account.source.code, "account": account.code, "format": format_code,
-         "file": SimpleUploadedFile(path.name, path.read_bytes())},
-        format="multipart",
-    )  # fmt: skip
+    response = post_file(
+        api_as(make_user("risk")),
+        account.source,
+        account,
+        format_code,
+        path.read_bytes(),
+        path.name,
+    )
     body = response.json()
     assert response.status_code == status
     assert body["code"] == "dataset_not_stored"

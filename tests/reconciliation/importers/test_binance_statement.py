@@ -257,8 +257,8 @@ def test_a_file_of_another_kind_is_refused_naming_the_missing_columns():
         ("1,2024-01-01 00:00:00,Spot,,BTC,1,", "Operation", "", "a value is required"),
         ("1,2024-01-01 00:00:00,Spot,Deposit,BTC,1.0000000000000000001,", "Change",
          "1.0000000000000000001", "too many digits"),
-        ("1,2024-01-01 00:00:00," + "S" * 101 + ",Deposit,BTC,1,", "Account", "S" * 101,
-         "at most 100 characters"),
+        ("1,2024-01-01 00:00:00," + "S" * 101 + ",Deposit,BTC,1,", "Account", "S" * 60,
+         "longer than 100 characters"),  # the value shown cut to 60 characters
     ],
 )  # fmt: skip
 def test_bad_values_are_row_errors_with_the_value_as_written(row, column, value, reason):
@@ -282,7 +282,8 @@ def test_a_row_with_fields_missing_is_named_by_line():
         parse(S2 + "1,2024-01-01 00:00:00,Spot,Deposit,BTC,1,\n1,2024-01-01 00:00:00,Spot,a,b\n")
 
 
-def test_a_lone_carriage_return_is_a_line_end_so_a_cut_row_is_a_clear_refusal():
+def test_a_lone_carriage_return_ends_a_line_and_a_short_line_is_named():
+    # A lone CR is a line end (classic Mac files), so the row breaks into two short lines.
     with pytest.raises(FileRejected, match="line 2 has 4 fields, the header has 7"):
         parse(S2 + "1,2024-01-01 00:00:00,Spot,Dep\rosit,BTC,1\n1,2024-01-01 00:00:00,Spot\n")
 
