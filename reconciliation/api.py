@@ -3,11 +3,11 @@
 from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.idempotency import idempotent
+from config.pagination import Pager
 from reconciliation import ingest, selectors
 from reconciliation.models.datasets import RECORD_MODELS, file_order
 from reconciliation.serializers import (
@@ -22,30 +22,12 @@ RECORD_SERIALIZERS = {kind: record_serializer(model) for kind, model in RECORD_M
 FILTERS = ("kind", "source", "account", "format")
 
 
-class NewestFirst(CursorPagination):
-    ordering = "-id"
-    page_size = 100
-
-
-class InFileOrder(CursorPagination):
-    ordering = "row_number"
-    page_size = 500
-    max_page_size = 5000
-    page_size_query_param = "page_size"
-
-    def get_ordering(self, request, queryset, view):
-        # A ledger row may hold two records (its legs): row number and leg, unique.
-        if not hasattr(view, "dataset"):
-            return (self.ordering,)
-        return tuple(file_order(view.dataset.kind))
-
-
 class DatasetListCreate(generics.GenericAPIView):
     """List datasets (newest first, filtered), or load one from a file or JSON rows."""
 
     required_capabilities = {"GET": "view_breaks", "POST": "upload_datasets"}
     serializer_class = DatasetSerializer
-    pagination_class = NewestFirst
+    pagination_class = Pager
     filter_backends = []
 
     def get_queryset(self):
@@ -118,9 +100,14 @@ class DatasetRecords(generics.ListAPIView):
     """The dataset's records in file order; decimals are exact strings."""
 
     required_capability = "view_breaks"
-    pagination_class = InFileOrder
+    pagination_class = Pager
+    default_page_size, max_page_size = 500, 5000
     filter_backends = []
     serializer_class = serializers.Serializer  # per kind, see get_serializer_class
+
+    def page_ordering(self):
+        # A ledger row may hold two records (its legs): row number and leg, unique.
+        return file_order(self.dataset.kind)
 
     def get_serializer_class(self):
         if getattr(self, "swagger_fake_view", False):

@@ -5,12 +5,12 @@ from decimal import Decimal
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from config.idempotency import idempotent
+from config.pagination import Pager, page_size
 from reconciliation import (
     break_evidence,
     break_filters,
@@ -99,21 +99,10 @@ class BreakActionSerializer(serializers.Serializer):
     assignee = serializers.IntegerField(required=False, allow_null=True)
 
 
-class NewestFirst(CursorPagination):
-    ordering = "-id"
-    page_size = 100
-    max_page_size = 1000
-    page_size_query_param = "page_size"
-
-    def get_page_size(self, request):
-        # DRF falls back to the default for a bad page_size: say so instead, as for filters.
-        return _page_size(request.query_params.get(self.page_size_query_param))
-
-
 class RunListCreate(generics.GenericAPIView):
     required_capabilities = {"GET": "view_breaks", "POST": "start_runs"}
     serializer_class = RunSerializer
-    pagination_class = NewestFirst
+    pagination_class = Pager
     filter_backends = []
 
     def get_queryset(self):
@@ -182,7 +171,7 @@ class RunMatches(APIView):
     )
     def get(self, request, run_id):
         run = break_selectors.access_run(request.user, run_id)
-        size = _page_size(request.query_params.get("page_size"))
+        size = page_size(request.query_params.get("page_size"))
         after = request.query_params.get("after", "")
         found = break_selectors.match_page(run, after=after, size=size)
         following = None
@@ -193,14 +182,6 @@ class RunMatches(APIView):
             "next": following,
             "results": [_plain_match(m) for m in found.matches],
         })  # fmt: skip
-
-
-def _page_size(value: str | None) -> int:
-    if value is None:
-        return 100
-    if not value.isdigit() or not 1 <= int(value) <= 1000:
-        raise serializers.ValidationError({"page_size": ["must be a whole number from 1 to 1000"]})
-    return int(value)
 
 
 def _plain_match(match: dict) -> dict:
@@ -214,7 +195,7 @@ class BreakList(generics.ListAPIView):
 
     required_capability = "view_breaks"
     serializer_class = BreakSerializer
-    pagination_class = NewestFirst
+    pagination_class = Pager
     filter_backends = []
 
     @extend_schema(parameters=[OpenApiParameter(n, str) for n in break_filters.FILTERS])
