@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.access import has_capability, requires_capability
+from accounts.access import has_capability, render_no_access, requires_capability
 from audit import selectors as audit_selectors
 from config.errors import DomainError
 from reconciliation import preview, rule_sets, selectors
@@ -38,7 +38,9 @@ def version_detail(request, version_id: int):
     if request.method == "GET":
         return _render_version(request, version, preview_run=request.GET.get("preview_run", ""))
     if not has_capability(request.user, "configure_rules"):
-        return redirect("rules:version", version_id=version.pk)
+        # Said, not a silent redirect that looks as if the edit were saved.
+        reason = "Only people who may configure rules can edit a draft; nothing was saved."
+        return render_no_access(request, reason=reason)
     shown = _shown_draft(request)
     if shown.errors:
         return _render_version(request, version, shown=shown, status=422)
@@ -193,7 +195,7 @@ def discard(request, version_id: int):
 
 @requires_capability("view_breaks")
 def compare(request):
-    old = selectors.access_version(request.user, request.GET.get("old", ""))
-    new = selectors.access_version(request.user, request.GET.get("new", ""))
+    old, new = selectors.versions_to_compare(request.user, request.GET.get("old"),
+                                             request.GET.get("new"))  # fmt: skip
     context = {"old": old, "new": new, "changes": rule_sets.compare(old, new)}
     return render(request, "reconciliation/rule_set_compare.html", context)

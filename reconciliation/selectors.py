@@ -69,11 +69,16 @@ def accessible(user, queryset, object_id, label: str, capability: str = "view_br
     from accounts.access import has_capability
 
     found = None
-    if has_capability(user, capability) and str(object_id).isdigit():
+    # isdigit alone lets "²" through, which int() then refuses with a 500.
+    if has_capability(user, capability) and _is_id(str(object_id)):
         found = queryset.filter(pk=int(object_id)).first()
     if found is None:
         raise NotFound(f"No {label} {object_id}.")
     return found
+
+
+def _is_id(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 18  # a bigint, not an overflow
 
 
 def access_dataset(user, dataset_id) -> Dataset:
@@ -88,6 +93,24 @@ def access_rule_set(user, rule_set_id) -> RuleSet:
 def access_version(user, version_id) -> RuleSetVersion:
     return accessible(user, RuleSetVersion.objects.select_related("rule_set"), version_id,
                       "rule set version")  # fmt: skip
+
+
+class ComparisonInvalid(DomainError):
+    code = "comparison_invalid"
+
+
+def versions_to_compare(user, old_id, new_id) -> tuple[RuleSetVersion, RuleSetVersion]:
+    """The two versions `old` and `new` named by id; a 400 naming what is missing or not an id."""
+    problems = {
+        name: ["is required: the id of a rule set version" if not value else "must be a version id"]
+        for name, value in (("old", old_id), ("new", new_id))
+        if not _is_id(str(value or ""))
+    }
+    if problems:
+        raise ComparisonInvalid(
+            "Choose two rule set versions to compare (old and new, by id).", fields=problems
+        )
+    return access_version(user, old_id), access_version(user, new_id)
 
 
 def value_at_stake() -> list[dict]:
