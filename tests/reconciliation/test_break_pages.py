@@ -156,15 +156,10 @@ def test_a_break_is_assigned_from_its_page(position_run, client_as, make_user):
     assert "selected>wanda</option>" in client.get(f"/breaks/{item.pk}/").content.decode()
 
 
-def test_the_polled_status_of_a_finished_run_shows_the_matches_and_clears_old_messages(
-    trades_run, client_as
-):
+def test_the_polled_status_of_a_finished_run_shows_the_matches(trades_run, client_as):
     client = client_as("finance")
     polled = client.get(f"/runs/{trades_run.pk}/", headers={"HX-Request": "true"}).content.decode()
     assert f'href="/runs/{trades_run.pk}/matches.csv"' in polled
-    assert 'hx-swap-oob="delete:main &gt; ul.messages"' in polled or (
-        'hx-swap-oob="delete:main > ul.messages"' in polled
-    )
     assert "hx-get" not in polled  # polling stops
 
 
@@ -179,3 +174,17 @@ def test_a_run_that_finished_before_its_page_was_shown_says_only_how_it_ended(de
     runs.execute_run(run.pk)
     page = client.get(started["Location"]).content.decode()
     assert "succeeded" in page and f"Run {run.pk} queued." not in page
+    assert 'class="messages"' not in page  # the status box is the one place that says it
+
+
+def test_starting_a_run_leaves_no_message_beside_its_live_status(demo, client_as):
+    client = client_as("risk")
+    started = client.post("/runs/", {
+        "type": "position", "internal": demo["book balances"].pk,
+        "external": demo["kraken ledgers"].pk,
+    })  # fmt: skip
+    page = client.get(started["Location"]).content.decode()
+    assert 'class="messages"' not in page
+    assert 'pill run-queued">queued' in page  # said once, where it is kept up to date
+    run = Run.objects.get()
+    assert f'href="/datasets/{run.prices_dataset_id}/"' in page  # the prices it took, named
