@@ -1,6 +1,6 @@
 """The one pager of the API: cursor pages, and a bad `page_size` refused the same way everywhere."""
 
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
 
 DEFAULT_PAGE_SIZE = 100
@@ -44,6 +44,14 @@ class Pager(CursorPagination):
     def paginate_queryset(self, queryset, request, view=None):
         self._view = view
         return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request):
+        # DRF answers a cursor it cannot read with a 404, as if the list were missing.
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            problem = "is not a cursor of this list: follow the next or previous link"
+            raise serializers.ValidationError({"cursor": [problem]}) from None
 
     def get_ordering(self, request, queryset, view):
         ordering = getattr(view, "page_ordering", self.ordering)

@@ -1,9 +1,10 @@
 """REST API: datasets (list, upload, records) and formats."""
 
-from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from config.idempotency import idempotent
@@ -22,11 +23,25 @@ RECORD_SERIALIZERS = {kind: record_serializer(model) for kind, model in RECORD_M
 FILTERS = ("kind", "source", "account", "format")
 
 
+class _SettingsWithoutFormatOverride:
+    URL_FORMAT_OVERRIDE = None
+
+    def __getattr__(self, name):
+        return getattr(api_settings, name)
+
+
+class FormatIsAFilter(DefaultContentNegotiation):
+    """`?format=` here filters by import format; DRF would take it as the renderer (a 404)."""
+
+    settings = _SettingsWithoutFormatOverride()
+
+
 class DatasetListCreate(generics.GenericAPIView):
     """List datasets (newest first, filtered), or load one from a file or JSON rows."""
 
     required_capabilities = {"GET": "view_breaks", "POST": "upload_datasets"}
     serializer_class = DatasetSerializer
+    content_negotiation_class = FormatIsAFilter
     pagination_class = Pager
     filter_backends = []
 
@@ -118,16 +133,9 @@ class DatasetRecords(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return RECORD_MODELS["trades"].objects.none()
         self.dataset = selectors.access_dataset(self.request.user, self.kwargs["dataset_id"])
-        records = RECORD_MODELS[self.dataset.kind].objects.filter(dataset=self.dataset)
-        search = self.request.query_params.get("asset", "").strip().upper()
-        if search:
-            fields = [f.name for f in records.model._meta.fields]
-            query = Q()
-            for name in ("asset", "base", "quote", "fee_asset"):
-                if name in fields:
-                    query |= Q(**{name: search})
-            records = records.filter(query)
-        return records
+        return selectors.dataset_records(
+            self.dataset, asset=self.request.query_params.get("asset", "")
+        )
 
 
 class FormatList(APIView):

@@ -15,7 +15,6 @@ from config.errors import DomainError
 from reconciliation import preview, rule_sets, selectors
 from reconciliation.break_selectors import access_run
 from reconciliation.engine.types import TYPES
-from reconciliation.models import RuleSet, RuleSetVersion
 
 
 @requires_capability("view_breaks")
@@ -26,7 +25,7 @@ def rule_set_list(request):
 def _render_list(request, *, refused=None, create=None, status: int = 200):
     """The list of rule sets; `refused` is (rule set, message, its draft) for a refused "New
     draft", `create` the refused "New rule set" form's input and errors (kept, not lost)."""
-    sets = RuleSet.objects.prefetch_related("versions")
+    sets = selectors.rule_sets()
     context = {"rule_sets": sets, "refused": refused, "create": create or {}}
     return render(request, "reconciliation/rule_sets.html", context, status=status)
 
@@ -87,7 +86,7 @@ def _render_version(
     preview_run: str = "", status: int = 200,
 ):  # fmt: skip
     """The version page. A refused save or publish keeps the editor's text and notes on it."""
-    stored = RuleSetVersion.objects.select_related("rule_set").filter(pk=version.pk).first()
+    stored = selectors.stored_version(version.pk)
     discarded = stored is None
     version = stored or version
     replay, preview_error = None, ""
@@ -167,14 +166,14 @@ def create(request):
     try:
         draft = rule_sets.create_rule_set(name=name, description=description, by=request.user)
     except rule_sets.RuleSetInvalid as exc:
-        taken = RuleSet.objects.filter(name=name.strip()).first() if "\x00" not in name else None
+        taken = selectors.rule_set_named(name)
         create = {
             # A NUL cannot be stored or shown; the rest of the input is kept.
             "name": name.replace("\x00", ""), "description": description.replace("\x00", ""),
             "message": exc.message,
             "errors": exc.fields, "taken": taken,
             "taken_version": taken and (
-                rule_sets.current_draft(taken) or taken.versions.order_by("-number").first()
+                rule_sets.current_draft(taken) or selectors.latest_version(taken)
             ),
         }  # fmt: skip
         return _render_list(request, create=create, status=422)

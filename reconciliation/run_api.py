@@ -18,6 +18,7 @@ from reconciliation import (
     break_workflow,
     run_inputs,
     runs,
+    selectors,
 )
 from reconciliation.export import plain
 from reconciliation.models import Break, BreakComment, Dataset, RuleSetVersion, Run
@@ -106,11 +107,8 @@ class RunListCreate(generics.GenericAPIView):
     filter_backends = []
 
     def get_queryset(self):
-        queryset = Run.objects.all()
-        for name in ("type", "status"):
-            if self.request.query_params.get(name):
-                queryset = queryset.filter(**{name: self.request.query_params[name]})
-        return queryset
+        params = self.request.query_params
+        return selectors.runs(type_=params.get("type", ""), status=params.get("status", ""))
 
     @extend_schema(
         operation_id="runs_list",

@@ -9,10 +9,10 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import has_capability, requires_capability
 from config.errors import add_to_form
-from reconciliation import break_export, break_selectors, run_inputs, runs
+from reconciliation import break_export, break_selectors, run_inputs, runs, selectors
 from reconciliation.break_selectors import access_run
 from reconciliation.export import csv_pieces
-from reconciliation.models import Dataset, RuleSetVersion, Run
+from reconciliation.models import Dataset, RuleSetVersion
 
 
 class DatasetSelect(forms.Select):
@@ -121,7 +121,7 @@ def run_list(request):
             # No "Run N queued." message: the run page's live status says it, and a message
             # would still say "queued" beside "succeeded". The page also names the prices used.
             return redirect("runs:detail", run_id=run.pk)
-    recent = Run.objects.select_related("internal_dataset", "external_dataset")[:50]
+    recent = selectors.runs().select_related("internal_dataset", "external_dataset")[:50]
     return render(request, "reconciliation/runs.html", {"form": form, "runs": recent})
 
 

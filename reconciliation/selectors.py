@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from rest_framework import status
 
 from config.errors import DomainError
+from config.query import check_filters
 from reconciliation.models import Account, Dataset, RuleSet, RuleSetVersion, Source
 
 
@@ -52,6 +53,13 @@ def account_by_label(label: str) -> Account:
 def datasets(
     *, kind: str = "", source: str = "", account: str = "", format_code: str = ""
 ) -> QuerySet[Dataset]:
+    check_filters(
+        choices={"kind": set(Dataset.Kind.values)},
+        kind=kind,
+        source=source,
+        account=account,
+        format=format_code,
+    )
     queryset = Dataset.objects.select_related("source", "account", "loaded_by")
     if kind:
         queryset = queryset.filter(kind=kind)
@@ -150,3 +158,56 @@ def value_at_stake() -> list[dict]:
         row["value"] += group["value"] or Decimal(0)
     order = {name: i for i, name in enumerate(TYPES)}
     return sorted(rows.values(), key=lambda r: (order.get(r["type"], len(order)), r["currency"]))
+
+
+def dataset_records(dataset: Dataset, *, asset: str = "") -> QuerySet:
+    """The dataset's records, those in `asset` only when given (as asset, base, quote or fee)."""
+    from django.db.models import Q
+
+    from reconciliation.models.datasets import RECORD_MODELS
+
+    check_filters(asset=asset)
+    records = RECORD_MODELS[dataset.kind].objects.filter(dataset=dataset)
+    search = asset.strip().upper()
+    if search:
+        names = {f.name for f in records.model._meta.fields}
+        query = Q()
+        for name in ("asset", "base", "quote", "fee_asset"):
+            if name in names:
+                query |= Q(**{name: search})
+        records = records.filter(query)
+    return records
+
+
+def runs(*, type_: str = "", status: str = "") -> QuerySet:
+    """Runs, newest first, of one type and/or status."""
+    from reconciliation.models import Run
+    from reconciliation.run_inputs import TYPES
+
+    choices = {"type": set(TYPES), "status": set(Run.Status.values)}
+    check_filters(choices=choices, type=type_, status=status)
+    queryset = Run.objects.all()
+    if type_:
+        queryset = queryset.filter(type=type_)
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset
+
+
+def rule_sets() -> QuerySet[RuleSet]:
+    return RuleSet.objects.prefetch_related("versions")
+
+
+def stored_version(version_id: int) -> RuleSetVersion | None:
+    """The version as stored now, or None when it was discarded meanwhile."""
+    return RuleSetVersion.objects.select_related("rule_set").filter(pk=version_id).first()
+
+
+def rule_set_named(name: str) -> RuleSet | None:
+    if "\x00" in name:  # PostgreSQL refuses a NUL in text; no rule set can have one
+        return None
+    return RuleSet.objects.filter(name=name.strip()).first()
+
+
+def latest_version(rule_set: RuleSet) -> RuleSetVersion | None:
+    return rule_set.versions.order_by("-number").first()
