@@ -5,6 +5,11 @@ from config.errors import DomainError
 MAX_FILTER_LENGTH = 200
 
 
+def is_id(text: str) -> bool:
+    """A database id as typed: ASCII digits that fit a bigint ("²" passes isdigit, not int())."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 class FilterInvalid(DomainError):
     code = "filter_invalid"
 

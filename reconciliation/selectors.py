@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from rest_framework import status
 
 from config.errors import DomainError
-from config.query import check_filters
+from config.query import check_filters, is_id
 from reconciliation.models import Account, Dataset, RuleSet, RuleSetVersion, Source
 
 
@@ -78,15 +78,11 @@ def accessible(user, queryset, object_id, label: str, capability: str = "view_br
 
     found = None
     # isdigit alone lets "²" through, which int() then refuses with a 500.
-    if has_capability(user, capability) and _is_id(str(object_id)):
+    if has_capability(user, capability) and is_id(str(object_id)):
         found = queryset.filter(pk=int(object_id)).first()
     if found is None:
         raise NotFound(f"No {label} {object_id}.")
     return found
-
-
-def _is_id(text: str) -> bool:
-    return text.isascii() and text.isdigit() and len(text) <= 18  # a bigint, not an overflow
 
 
 def access_dataset(user, dataset_id) -> Dataset:
@@ -112,7 +108,7 @@ def versions_to_compare(user, old_id, new_id) -> tuple[RuleSetVersion, RuleSetVe
     problems = {
         name: ["is required: the id of a rule set version" if not value else "must be a version id"]
         for name, value in (("old", old_id), ("new", new_id))
-        if not _is_id(str(value or ""))
+        if not is_id(str(value or ""))
     }
     if problems:
         raise ComparisonInvalid(
