@@ -2,12 +2,12 @@
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit import selectors
 from audit.models import AuditEvent
+from config.pagination import Pager
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -28,17 +28,13 @@ class ChainReportSerializer(serializers.Serializer):
     problem = serializers.CharField(allow_blank=True)
 
 
-class NewestFirst(CursorPagination):
-    ordering = "-sequence"
-    page_size = 100
-
-
 class AuditEventList(generics.ListAPIView):
     """Audit entries, newest first; filter by action, actor, object_type, object_id."""
 
     required_capability = "view_audit"
     serializer_class = AuditEventSerializer
-    pagination_class = NewestFirst
+    pagination_class = Pager
+    page_ordering = "-sequence"
     filter_backends = []
 
     @extend_schema(

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 
 from audit import chain
 from audit.models import GENESIS_HASH, AuditEvent
+from config.query import check_filters
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class ChainReport:
 
 def events(*, action: str = "", actor: str = "", object_type: str = "", object_id: str = ""):
     """Audit entries, newest first, filtered by exact action/object and actor name."""
+    check_filters(action=action, actor=actor, object_type=object_type, object_id=object_id)
     queryset: QuerySet[AuditEvent] = AuditEvent.objects.order_by("-sequence")
     if action:
         queryset = queryset.filter(action=action)

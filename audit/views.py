@@ -4,6 +4,7 @@ from django.shortcuts import render
 
 from accounts.access import requires_capability
 from audit import selectors
+from config.query import is_id
 
 PAGE_SIZE = 50
 
@@ -16,7 +17,7 @@ def log(request):
     }
     events = selectors.events(**filters)
     before = request.GET.get("before", "")
-    if before.isdigit():
+    if is_id(before):
         events = events.filter(sequence__lt=int(before))
     page = list(events[: PAGE_SIZE + 1])
     older = page[PAGE_SIZE - 1].sequence if len(page) > PAGE_SIZE else None

@@ -1,13 +1,14 @@
 """REST API: datasets (list, upload, records) and formats."""
 
-from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
-from rest_framework.pagination import CursorPagination
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from config.idempotency import idempotent
+from config.pagination import Pager
 from reconciliation import ingest, selectors
 from reconciliation.models.datasets import RECORD_MODELS, file_order
 from reconciliation.serializers import (
@@ -22,22 +23,17 @@ RECORD_SERIALIZERS = {kind: record_serializer(model) for kind, model in RECORD_M
 FILTERS = ("kind", "source", "account", "format")
 
 
-class NewestFirst(CursorPagination):
-    ordering = "-id"
-    page_size = 100
+class _SettingsWithoutFormatOverride:
+    URL_FORMAT_OVERRIDE = None
+
+    def __getattr__(self, name):
+        return getattr(api_settings, name)
 
 
-class InFileOrder(CursorPagination):
-    ordering = "row_number"
-    page_size = 500
-    max_page_size = 5000
-    page_size_query_param = "page_size"
+class FormatIsAFilter(DefaultContentNegotiation):
+    """`?format=` here filters by import format; DRF would take it as the renderer (a 404)."""
 
-    def get_ordering(self, request, queryset, view):
-        # A ledger row may hold two records (its legs): row number and leg, unique.
-        if not hasattr(view, "dataset"):
-            return (self.ordering,)
-        return tuple(file_order(view.dataset.kind))
+    settings = _SettingsWithoutFormatOverride()
 
 
 class DatasetListCreate(generics.GenericAPIView):
@@ -45,7 +41,8 @@ class DatasetListCreate(generics.GenericAPIView):
 
     required_capabilities = {"GET": "view_breaks", "POST": "upload_datasets"}
     serializer_class = DatasetSerializer
-    pagination_class = NewestFirst
+    content_negotiation_class = FormatIsAFilter
+    pagination_class = Pager
     filter_backends = []
 
     def get_queryset(self):
@@ -118,9 +115,14 @@ class DatasetRecords(generics.ListAPIView):
     """The dataset's records in file order; decimals are exact strings."""
 
     required_capability = "view_breaks"
-    pagination_class = InFileOrder
+    pagination_class = Pager
+    default_page_size, max_page_size = 500, 5000
     filter_backends = []
     serializer_class = serializers.Serializer  # per kind, see get_serializer_class
+
+    def page_ordering(self):
+        # A ledger row may hold two records (its legs): row number and leg, unique.
+        return file_order(self.dataset.kind)
 
     def get_serializer_class(self):
         if getattr(self, "swagger_fake_view", False):
@@ -131,16 +133,9 @@ class DatasetRecords(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return RECORD_MODELS["trades"].objects.none()
         self.dataset = selectors.access_dataset(self.request.user, self.kwargs["dataset_id"])
-        records = RECORD_MODELS[self.dataset.kind].objects.filter(dataset=self.dataset)
-        search = self.request.query_params.get("asset", "").strip().upper()
-        if search:
-            fields = [f.name for f in records.model._meta.fields]
-            query = Q()
-            for name in ("asset", "base", "quote", "fee_asset"):
-                if name in fields:
-                    query |= Q(**{name: search})
-            records = records.filter(query)
-        return records
+        return selectors.dataset_records(
+            self.dataset, asset=self.request.query_params.get("asset", "")
+        )
 
 
 class FormatList(APIView):

@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from config.query import check_filters
 from reconciliation import break_filters, match_store
 from reconciliation.models import Break, Run
 from reconciliation.selectors import accessible
@@ -81,6 +82,7 @@ def access_run(user, run_id) -> Run:
 
 def match_page(run: Run, *, after: str = "", size: int = 100) -> match_store.Page:
     """One page of a run's trade matches, by match id (see match_store.page)."""
+    check_filters(after=after)  # a NUL would reach PostgreSQL as text
     with connection.cursor() as cursor:
         return match_store.page(cursor, run.pk, after=after, size=size)
 

@@ -88,13 +88,13 @@ def break_export_csv(request):
 @requires_capability("work_breaks")
 @require_POST
 def bulk(request):
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
-    assignee = request.POST.get("assignee", "")
     try:
+        ids, assignee_id = break_workflow.read_targets(
+            request.POST.getlist("ids"), request.POST.get("assignee", "")
+        )
         count = break_workflow.apply(
             request.POST.get("action", ""), ids, by=request.user,
-            reason=request.POST.get("reason", ""),
-            assignee_id=int(assignee) if assignee.isdigit() else None,
+            reason=request.POST.get("reason", ""), assignee_id=assignee_id,
         )  # fmt: skip
     except break_workflow.BreakActionRefused as exc:
         messages.error(request, exc.message)

@@ -12,6 +12,7 @@ from rest_framework import status
 from accounts.access import has_capability
 from audit import services as audit
 from config.errors import DomainError
+from config.query import is_id
 from reconciliation.models import Break, BreakComment
 
 MAX_BULK = 1000
@@ -20,6 +21,13 @@ MAX_BULK = 1000
 class BreakActionRefused(DomainError):
     code = "break_action_refused"
     http_status = status.HTTP_409_CONFLICT
+
+
+class BreakInputInvalid(BreakActionRefused):
+    """Posted values that cannot be used at all (not a conflict with the break's state)."""
+
+    code = "break_input_invalid"
+    http_status = status.HTTP_400_BAD_REQUEST
 
 
 def _locked(breaks: list[int]) -> list[Break]:
@@ -53,6 +61,7 @@ def accept(ids: list[int], *, reason: str, by) -> int:
     """Accept open or investigating breaks as known differences; a reason is required."""
     _check_size(ids)
     reason = reason.strip()
+    _no_nul(reason, "reason")
     if len(reason) < 5:
         raise BreakActionRefused(
             "Say why these differences are accepted (at least 5 characters).",
@@ -108,10 +117,30 @@ def assign(ids: list[int], *, assignee_id: int | None, by) -> int:
     return len(items)
 
 
+def read_targets(ids: list[str], assignee: str) -> tuple[list[int], int | None]:
+    """The break ids and assignee id of a posted form; refused when one is not an id (it was
+    dropped, and an assignee of "abc" unassigned the breaks)."""
+    bad_ids = [text for text in ids if not is_id(text)]
+    if bad_ids or (assignee and not is_id(assignee)):
+        fields = {"ids": ["must be break ids"]} if bad_ids else {}
+        if assignee and not is_id(assignee):
+            fields["assignee"] = ["must be a user id (empty: nobody)"]
+        raise BreakInputInvalid("Nothing was changed: the form held values that are not ids.",
+                                 fields=fields)  # fmt: skip
+    return [int(text) for text in ids], int(assignee) if assignee else None
+
+
+def _no_nul(text: str, field: str) -> None:
+    if "\x00" in text:  # PostgreSQL cannot store it
+        raise BreakInputInvalid(f"The {field} holds a NUL character; remove it.",
+                                 fields={field: ["must not contain a NUL character"]})  # fmt: skip
+
+
 def comment(break_id: int, *, text: str, by) -> BreakComment:
     text = text.strip()
     if not text:
         raise BreakActionRefused("A comment cannot be empty.", fields={"text": ["is required"]})
+    _no_nul(text, "text")
     if len(text) > 10_000:
         raise BreakActionRefused("A comment holds at most 10,000 characters.")
     with transaction.atomic():

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import requires_capability
 from config.errors import add_to_form
+from config.query import is_id
 from reconciliation import export, ingest, selectors, services, staging
 from reconciliation.forms import AliasForm, UploadForm
 from reconciliation.models import Account, AssetAlias, Source
@@ -127,7 +128,7 @@ def dataset_list(request):
     filters = {name: request.GET.get(name, "").strip() for name in ("kind", "source", "account")}
     datasets = selectors.datasets(**filters)
     before = request.GET.get("before", "")
-    if before.isdigit():
+    if is_id(before):
         datasets = datasets.filter(id__lt=int(before))
     page = list(datasets[:51])
     context = {

@@ -147,8 +147,8 @@ class VersionCompare(APIView):
         responses=DiffSerializer(many=True),
     )  # fmt: skip
     def get(self, request):
-        old = selectors.access_version(request.user, request.query_params.get("old", ""))
-        new = selectors.access_version(request.user, request.query_params.get("new", ""))
+        params = request.query_params
+        old, new = selectors.versions_to_compare(request.user, params.get("old"), params.get("new"))
         return Response(DiffSerializer(rule_sets.compare(old, new), many=True).data)
 
 

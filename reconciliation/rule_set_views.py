@@ -9,13 +9,12 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.access import has_capability, requires_capability
+from accounts.access import has_capability, render_no_access, requires_capability
 from audit import selectors as audit_selectors
 from config.errors import DomainError
 from reconciliation import preview, rule_sets, selectors
 from reconciliation.break_selectors import access_run
 from reconciliation.engine.types import TYPES
-from reconciliation.models import RuleSet, RuleSetVersion
 
 
 @requires_capability("view_breaks")
@@ -26,7 +25,7 @@ def rule_set_list(request):
 def _render_list(request, *, refused=None, create=None, status: int = 200):
     """The list of rule sets; `refused` is (rule set, message, its draft) for a refused "New
     draft", `create` the refused "New rule set" form's input and errors (kept, not lost)."""
-    sets = RuleSet.objects.prefetch_related("versions")
+    sets = selectors.rule_sets()
     context = {"rule_sets": sets, "refused": refused, "create": create or {}}
     return render(request, "reconciliation/rule_sets.html", context, status=status)
 
@@ -38,7 +37,9 @@ def version_detail(request, version_id: int):
     if request.method == "GET":
         return _render_version(request, version, preview_run=request.GET.get("preview_run", ""))
     if not has_capability(request.user, "configure_rules"):
-        return redirect("rules:version", version_id=version.pk)
+        # Said, not a silent redirect that looks as if the edit were saved.
+        reason = "Only people who may configure rules can edit a draft; nothing was saved."
+        return render_no_access(request, reason=reason)
     shown = _shown_draft(request)
     if shown.errors:
         return _render_version(request, version, shown=shown, status=422)
@@ -85,7 +86,7 @@ def _render_version(
     preview_run: str = "", status: int = 200,
 ):  # fmt: skip
     """The version page. A refused save or publish keeps the editor's text and notes on it."""
-    stored = RuleSetVersion.objects.select_related("rule_set").filter(pk=version.pk).first()
+    stored = selectors.stored_version(version.pk)
     discarded = stored is None
     version = stored or version
     replay, preview_error = None, ""
@@ -165,14 +166,14 @@ def create(request):
     try:
         draft = rule_sets.create_rule_set(name=name, description=description, by=request.user)
     except rule_sets.RuleSetInvalid as exc:
-        taken = RuleSet.objects.filter(name=name.strip()).first() if "\x00" not in name else None
+        taken = selectors.rule_set_named(name)
         create = {
             # A NUL cannot be stored or shown; the rest of the input is kept.
             "name": name.replace("\x00", ""), "description": description.replace("\x00", ""),
             "message": exc.message,
             "errors": exc.fields, "taken": taken,
             "taken_version": taken and (
-                rule_sets.current_draft(taken) or taken.versions.order_by("-number").first()
+                rule_sets.current_draft(taken) or selectors.latest_version(taken)
             ),
         }  # fmt: skip
         return _render_list(request, create=create, status=422)
@@ -193,7 +194,7 @@ def discard(request, version_id: int):
 
 @requires_capability("view_breaks")
 def compare(request):
-    old = selectors.access_version(request.user, request.GET.get("old", ""))
-    new = selectors.access_version(request.user, request.GET.get("new", ""))
+    old, new = selectors.versions_to_compare(request.user, request.GET.get("old"),
+                                             request.GET.get("new"))  # fmt: skip
     context = {"old": old, "new": new, "changes": rule_sets.compare(old, new)}
     return render(request, "reconciliation/rule_set_compare.html", context)

@@ -5,12 +5,12 @@ from decimal import Decimal
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from config.idempotency import idempotent
+from config.pagination import Pager, page_size
 from reconciliation import (
     break_evidence,
     break_filters,
@@ -18,6 +18,7 @@ from reconciliation import (
     break_workflow,
     run_inputs,
     runs,
+    selectors,
 )
 from reconciliation.export import plain
 from reconciliation.models import Break, BreakComment, Dataset, RuleSetVersion, Run
@@ -99,29 +100,15 @@ class BreakActionSerializer(serializers.Serializer):
     assignee = serializers.IntegerField(required=False, allow_null=True)
 
 
-class NewestFirst(CursorPagination):
-    ordering = "-id"
-    page_size = 100
-    max_page_size = 1000
-    page_size_query_param = "page_size"
-
-    def get_page_size(self, request):
-        # DRF falls back to the default for a bad page_size: say so instead, as for filters.
-        return _page_size(request.query_params.get(self.page_size_query_param))
-
-
 class RunListCreate(generics.GenericAPIView):
     required_capabilities = {"GET": "view_breaks", "POST": "start_runs"}
     serializer_class = RunSerializer
-    pagination_class = NewestFirst
+    pagination_class = Pager
     filter_backends = []
 
     def get_queryset(self):
-        queryset = Run.objects.all()
-        for name in ("type", "status"):
-            if self.request.query_params.get(name):
-                queryset = queryset.filter(**{name: self.request.query_params[name]})
-        return queryset
+        params = self.request.query_params
+        return selectors.runs(type_=params.get("type", ""), status=params.get("status", ""))
 
     @extend_schema(
         operation_id="runs_list",
@@ -182,7 +169,7 @@ class RunMatches(APIView):
     )
     def get(self, request, run_id):
         run = break_selectors.access_run(request.user, run_id)
-        size = _page_size(request.query_params.get("page_size"))
+        size = page_size(request.query_params.get("page_size"))
         after = request.query_params.get("after", "")
         found = break_selectors.match_page(run, after=after, size=size)
         following = None
@@ -193,14 +180,6 @@ class RunMatches(APIView):
             "next": following,
             "results": [_plain_match(m) for m in found.matches],
         })  # fmt: skip
-
-
-def _page_size(value: str | None) -> int:
-    if value is None:
-        return 100
-    if not value.isdigit() or not 1 <= int(value) <= 1000:
-        raise serializers.ValidationError({"page_size": ["must be a whole number from 1 to 1000"]})
-    return int(value)
 
 
 def _plain_match(match: dict) -> dict:
@@ -214,7 +193,7 @@ class BreakList(generics.ListAPIView):
 
     required_capability = "view_breaks"
     serializer_class = BreakSerializer
-    pagination_class = NewestFirst
+    pagination_class = Pager
     filter_backends = []
 
     @extend_schema(parameters=[OpenApiParameter(n, str) for n in break_filters.FILTERS])

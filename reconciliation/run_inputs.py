@@ -107,14 +107,22 @@ def fitting_accounts(side: str) -> QuerySet[Account]:
     return Account.objects.filter(source__kind__in=SOURCE_KINDS[side]).select_related("source")
 
 
-def latest_prices(at=None) -> Dataset | None:
-    """The prices dataset a run uses when none is given: the latest one (by its latest price)
-    with prices at or before `at` (the run's as-of time), or the latest of all without `at`.
+def run_time(internal: Dataset, external: Dataset):
+    """A run's as-of time: the later of its two datasets' times."""
+    return max(internal.as_of, external.as_of)
+
+
+def prices_for(internal: Dataset, external: Dataset) -> Dataset | None:
+    """The prices dataset a run of these two uses when none is given: the latest one (by its
+    latest price) with prices at or before the run's time (the later of the two as-of times).
 
     Prices after a run's time are never used (valuation looks no later than the run), so a
-    dataset that starts after it would value nothing.
+    dataset that starts after it would value nothing. The run form offers exactly this choice.
     """
-    prices = Dataset.objects.filter(kind="prices")
-    if at is not None:
-        prices = prices.filter(period_start__lte=at)
+    at = run_time(internal, external)
+    prices = Dataset.objects.filter(kind="prices", period_start__lte=at)
     return prices.order_by("-as_of", "-id").first()
+
+
+def prices_loaded() -> bool:
+    return Dataset.objects.filter(kind="prices").exists()

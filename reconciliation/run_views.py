@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import messages
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.access import has_capability, requires_capability
 from config.errors import add_to_form
-from reconciliation import break_export, break_selectors, run_inputs, runs
+from reconciliation import break_export, break_selectors, run_inputs, runs, selectors
 from reconciliation.break_selectors import access_run
 from reconciliation.export import csv_pieces
-from reconciliation.models import Dataset, RuleSetVersion, Run
+from reconciliation.models import Dataset, RuleSetVersion
 
 
 class DatasetSelect(forms.Select):
@@ -82,28 +81,21 @@ class StartRunForm(forms.Form):
             self.fields[side].widget.types_of = types_of
         prices = self.fields["prices"]
         prices.label_from_instance = dataset_label
-        latest = run_inputs.latest_prices()
-        if latest is None:
+        # Preselected is the empty choice, which is exactly the service's own choice for the two
+        # datasets picked (run_inputs.prices_for): the newest prices dataset overall may start
+        # after the run's time and would value nothing.
+        prices.empty_label = "The latest prices at the run's time (recommended)"
+        if not run_inputs.prices_loaded():
             prices.help_text = (
                 "No prices dataset is loaded: breaks in other assets than the reporting "
                 "currency will be unvalued (and graded high)."
             )
         else:
-            self.initial.setdefault("prices", latest.pk)
             prices.help_text = (
-                f"Preselected: the latest prices dataset (#{latest.pk}, as of "
-                f"{latest.as_of:%Y-%m-%d %H:%M} UTC). Every type values its breaks with these "
-                "prices; left empty, the latest prices at the run's time are used. The run "
-                "records which."
+                "Preselected: the latest prices at or before the run's time (the later of the "
+                "two datasets' times). Every type values its breaks with them; the run page "
+                "says which dataset was used."
             )
-
-
-def _prices_note(run: Run, given) -> str:
-    if given is not None:
-        return ""
-    if run.prices_dataset_id is None:
-        return " without prices (none is loaded)"
-    return f" with the latest prices, dataset #{run.prices_dataset_id}"
 
 
 @requires_capability("view_breaks")
@@ -126,9 +118,10 @@ def run_list(request):
                 form.add_error(None, exc.message)
             add_to_form(form, exc)
         else:
-            messages.success(request, f"Run {run.pk} queued{_prices_note(run, values['prices'])}.")
+            # No "Run N queued." message: the run page's live status says it, and a message
+            # would still say "queued" beside "succeeded". The page also names the prices used.
             return redirect("runs:detail", run_id=run.pk)
-    recent = Run.objects.select_related("internal_dataset", "external_dataset")[:50]
+    recent = selectors.runs().select_related("internal_dataset", "external_dataset")[:50]
     return render(request, "reconciliation/runs.html", {"form": form, "runs": recent})
 
 
@@ -140,27 +133,8 @@ def run_detail(request, run_id: int):
         if request.headers.get("HX-Request")
         else ("reconciliation/run.html")
     )
-    polled = template == "reconciliation/_run_status.html"
-    context = {
-        "run": run,
-        "can_cancel": has_capability(request.user, "start_runs"),
-        "polled": polled,
-    }
-    if not polled:
-        context["messages"] = _still_true(request, run)
+    context = {"run": run, "can_cancel": has_capability(request.user, "start_runs")}
     return render(request, template, context)
-
-
-def _still_true(request, run: Run) -> list:
-    """The flash messages for the run's page, without a start's "queued" once the run finished.
-
-    (The polled status removes them when the run finishes on the page; this is for a run that
-    finished before its page was first shown.)
-    """
-    shown = list(messages.get_messages(request))
-    if run.is_active:
-        return shown
-    return [m for m in shown if m.level != messages.SUCCESS]
 
 
 @requires_capability("view_breaks")
@@ -177,8 +151,6 @@ def run_matches_csv(request, run_id: int):
 @requires_capability("start_runs")
 @require_POST
 def cancel(request, run_id: int):
+    # No flash message: "stopping" would linger beside "cancelled"; the status box says both.
     run = runs.cancel_run(access_run(request.user, run_id), by=request.user)
-    messages.info(
-        request, f"Run {run.pk}: {run.status if not run.cancel_requested else 'stopping'}."
-    )
     return redirect("runs:detail", run_id=run.pk)

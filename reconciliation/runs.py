@@ -59,7 +59,7 @@ def _check_inputs(type_: str, internal: Dataset, external: Dataset, prices: Data
     if run_inputs.NEEDS[type_].prices and prices is None:
         problems["prices"] = [
             "a prices dataset is needed to value positions, and none has prices at or before "
-            f"the run's time ({max(internal.as_of, external.as_of):%Y-%m-%d %H:%M} UTC)"
+            f"the run's time ({run_inputs.run_time(internal, external):%Y-%m-%d %H:%M} UTC)"
         ]
     elif prices is not None and prices.kind != "prices":
         problems["prices"] = [f"dataset {prices.pk} is {prices.kind}, not prices"]
@@ -84,10 +84,10 @@ def start_run(
     its breaks with prices, and an unvalued break is graded high) and records which, so the
     run can be repeated with the same prices.
     """
-    as_of = max(internal.as_of, external.as_of)
+    as_of = run_inputs.run_time(internal, external)
     prices_by_default = prices is None
     if prices_by_default:
-        prices = run_inputs.latest_prices(as_of)
+        prices = run_inputs.prices_for(internal, external)
     _check_inputs(type, internal, external, prices)
     version = rule_set_version or default_rule_set_version()
     if version.status != RuleSetVersion.Status.PUBLISHED:

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from rest_framework import status
 
 from config.errors import DomainError
+from config.query import check_filters, is_id
 from reconciliation.models import Account, Dataset, RuleSet, RuleSetVersion, Source
 
 
@@ -52,6 +53,13 @@ def account_by_label(label: str) -> Account:
 def datasets(
     *, kind: str = "", source: str = "", account: str = "", format_code: str = ""
 ) -> QuerySet[Dataset]:
+    check_filters(
+        choices={"kind": set(Dataset.Kind.values)},
+        kind=kind,
+        source=source,
+        account=account,
+        format=format_code,
+    )
     queryset = Dataset.objects.select_related("source", "account", "loaded_by")
     if kind:
         queryset = queryset.filter(kind=kind)
@@ -69,7 +77,8 @@ def accessible(user, queryset, object_id, label: str, capability: str = "view_br
     from accounts.access import has_capability
 
     found = None
-    if has_capability(user, capability) and str(object_id).isdigit():
+    # isdigit alone lets "²" through, which int() then refuses with a 500.
+    if has_capability(user, capability) and is_id(str(object_id)):
         found = queryset.filter(pk=int(object_id)).first()
     if found is None:
         raise NotFound(f"No {label} {object_id}.")
@@ -88,6 +97,24 @@ def access_rule_set(user, rule_set_id) -> RuleSet:
 def access_version(user, version_id) -> RuleSetVersion:
     return accessible(user, RuleSetVersion.objects.select_related("rule_set"), version_id,
                       "rule set version")  # fmt: skip
+
+
+class ComparisonInvalid(DomainError):
+    code = "comparison_invalid"
+
+
+def versions_to_compare(user, old_id, new_id) -> tuple[RuleSetVersion, RuleSetVersion]:
+    """The two versions `old` and `new` named by id; a 400 naming what is missing or not an id."""
+    problems = {
+        name: ["is required: the id of a rule set version" if not value else "must be a version id"]
+        for name, value in (("old", old_id), ("new", new_id))
+        if not is_id(str(value or ""))
+    }
+    if problems:
+        raise ComparisonInvalid(
+            "Choose two rule set versions to compare (old and new, by id).", fields=problems
+        )
+    return access_version(user, old_id), access_version(user, new_id)
 
 
 def value_at_stake() -> list[dict]:
@@ -127,3 +154,56 @@ def value_at_stake() -> list[dict]:
         row["value"] += group["value"] or Decimal(0)
     order = {name: i for i, name in enumerate(TYPES)}
     return sorted(rows.values(), key=lambda r: (order.get(r["type"], len(order)), r["currency"]))
+
+
+def dataset_records(dataset: Dataset, *, asset: str = "") -> QuerySet:
+    """The dataset's records, those in `asset` only when given (as asset, base, quote or fee)."""
+    from django.db.models import Q
+
+    from reconciliation.models.datasets import RECORD_MODELS
+
+    check_filters(asset=asset)
+    records = RECORD_MODELS[dataset.kind].objects.filter(dataset=dataset)
+    search = asset.strip().upper()
+    if search:
+        names = {f.name for f in records.model._meta.fields}
+        query = Q()
+        for name in ("asset", "base", "quote", "fee_asset"):
+            if name in names:
+                query |= Q(**{name: search})
+        records = records.filter(query)
+    return records
+
+
+def runs(*, type_: str = "", status: str = "") -> QuerySet:
+    """Runs, newest first, of one type and/or status."""
+    from reconciliation.models import Run
+    from reconciliation.run_inputs import TYPES
+
+    choices = {"type": set(TYPES), "status": set(Run.Status.values)}
+    check_filters(choices=choices, type=type_, status=status)
+    queryset = Run.objects.all()
+    if type_:
+        queryset = queryset.filter(type=type_)
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset
+
+
+def rule_sets() -> QuerySet[RuleSet]:
+    return RuleSet.objects.prefetch_related("versions")
+
+
+def stored_version(version_id: int) -> RuleSetVersion | None:
+    """The version as stored now, or None when it was discarded meanwhile."""
+    return RuleSetVersion.objects.select_related("rule_set").filter(pk=version_id).first()
+
+
+def rule_set_named(name: str) -> RuleSet | None:
+    if "\x00" in name:  # PostgreSQL refuses a NUL in text; no rule set can have one
+        return None
+    return RuleSet.objects.filter(name=name.strip()).first()
+
+
+def latest_version(rule_set: RuleSet) -> RuleSetVersion | None:
+    return rule_set.versions.order_by("-number").first()

@@ -56,3 +56,21 @@ def screenshot(page):
         return path
 
     return take
+
+
+@pytest.fixture
+def worker_queue():
+    """A real Celery worker on a queue of its own, and runs sent to it."""
+    from tests.worker import running_worker, sending_to
+
+    with running_worker() as (queue, _hostname), sending_to(queue):
+        yield queue
+
+
+def fill_run_form(page, type_: str, internal: int, external: int, prices: int | None = None):
+    """On the Runs page: choose the type and both datasets (prices: the form's own default)."""
+    page.select_option("#id_type", type_)
+    page.select_option("#id_internal", str(internal))
+    page.select_option("#id_external", str(external))
+    if prices is not None:
+        page.select_option("#id_prices", str(prices))

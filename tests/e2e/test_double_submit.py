@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from reconciliation import break_workflow, demo_data, runs
 from reconciliation.models import Break, BreakComment, Dataset, Run
+from tests.e2e.conftest import fill_run_form
 from tests.e2e.test_sign_in_flow import sign_in
 from tests.test_form_tokens import slowed
 
@@ -49,10 +50,7 @@ def test_start_the_run_clicked_twice_starts_one_run(page, live_server, desk, scr
     sign_in(page, live_server, "rita")
     page.wait_for_selector("h1:has-text('Overview')")
     page.goto(f"{live_server.url}/runs/")
-    page.select_option("#id_type", "position")
-    page.select_option("#id_internal", str(desk["book balances"].pk))
-    page.select_option("#id_external", str(desk["kraken ledgers"].pk))
-    page.select_option("#id_prices", str(desk["prices"].pk))
+    fill_run_form(page, "position", desk["book balances"].pk, desk["kraken ledgers"].pk)
     double_click(page, "form.stacked button[type=submit]")
     expect(page).to_have_url(re.compile(r"/runs/\d+/$"), timeout=30_000)
     page.wait_for_load_state("networkidle")

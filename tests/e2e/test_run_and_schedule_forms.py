@@ -34,7 +34,10 @@ def test_the_run_form_offers_each_side_only_datasets_of_the_chosen_type(
     for type_, (internal, external) in expected.items():
         page.select_option("#id_type", type_)
         assert (_offered(page, "internal"), _offered(page, "external")) == (internal, external)
-    assert page.input_value("#id_prices") == str(ids["prices"])  # preselected
+    # Preselected: the service's own choice for the datasets picked (the latest at the run's time).
+    assert page.input_value("#id_prices") == ""
+    chosen = page.locator("#id_prices option:checked").inner_text()
+    assert chosen == "The latest prices at the run's time (recommended)"
     screenshot("run-form-fitting")
 
 

@@ -2,16 +2,10 @@ import pytest
 
 from reconciliation import demo_data
 from reconciliation.models import Break
+from tests.e2e.conftest import fill_run_form
 from tests.e2e.test_sign_in_flow import sign_in
-from tests.worker import running_worker, sending_to
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def worker_queue():
-    with running_worker() as (queue, _hostname), sending_to(queue):
-        yield queue
 
 
 def test_risk_runs_a_reconciliation_and_works_a_break(
@@ -21,10 +15,7 @@ def test_risk_runs_a_reconciliation_and_works_a_break(
     make_user("risk", username="rita")
     sign_in(page, live_server, "rita")
     page.click("header nav >> text=Runs")
-    page.select_option("#id_type", "position")
-    page.select_option("#id_internal", str(ids["book balances"]))
-    page.select_option("#id_external", str(ids["kraken ledgers"]))
-    page.select_option("#id_prices", str(ids["prices"]))
+    fill_run_form(page, "position", ids["book balances"], ids["kraken ledgers"])
     page.click("text=Start the run")
     page.wait_for_selector("text=See the breaks", timeout=60_000)  # htmx polls the progress
     screenshot("run-succeeded")

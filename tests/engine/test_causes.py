@@ -232,6 +232,15 @@ def test_without_ledgers_only_ledger_free_checks_run():
 # --- Only one side is a ledger (the book's balances against the exchange's ledger) -------------
 
 
+def opening_then_deposit(opening: str, deposit: str, *, entry_id: str = "D1", hours: int = -1):
+    """A ledger: an opening move two hours before T0, then a deposit `hours` from T0."""
+    return ledger(
+        {"amount": opening, "occurred_at": T0 - timedelta(hours=2)},
+        {"amount": deposit, "type": "deposit", "entry_id": entry_id,
+         "occurred_at": T0 + timedelta(hours=hours)},
+    )  # fmt: skip
+
+
 def test_deposit_on_the_only_ledger_of_exactly_the_difference_is_missing_in_the_book():
     external_ledger = ledger(
         {"amount": "3", "occurred_at": T0 - timedelta(hours=2)},
@@ -271,15 +280,7 @@ def test_a_move_on_the_books_only_ledger_is_missing_at_the_exchange():
     row = only_break(
         balances(("main", "BTC", "5"), as_of=T0),
         balances(("main", "BTC", "3"), as_of=T0),
-        internal_ledger=ledger(
-            {"amount": "3", "occurred_at": T0 - timedelta(hours=2)},
-            {
-                "amount": "2",
-                "type": "deposit",
-                "entry_id": "B2",
-                "occurred_at": T0 - timedelta(hours=1),
-            },
-        ),
+        internal_ledger=opening_then_deposit("3", "2", entry_id="B2"),
     )
     found = evidence(row)[causes.MISSING_DEPOSIT_WITHDRAWAL]
     assert found["side"] == "internal" and found["missing_in"] == "external"
@@ -289,10 +290,7 @@ def test_a_move_on_the_only_ledger_of_another_amount_is_no_cause():
     row = only_break(
         balances(("main", "BTC", "3"), as_of=T0),
         balances(("main", "BTC", "5"), as_of=T0),
-        external_ledger=ledger(
-            {"amount": "3.5", "occurred_at": T0 - timedelta(hours=2)},
-            {"amount": "1.5", "type": "deposit", "occurred_at": T0 - timedelta(hours=1)},
-        ),
+        external_ledger=opening_then_deposit("3.5", "1.5"),
     )
     assert causes.MISSING_DEPOSIT_WITHDRAWAL not in row["causes"]
 
@@ -301,10 +299,7 @@ def test_a_move_after_the_balances_as_of_is_no_missing_move():
     row = only_break(
         balances(("main", "BTC", "3"), as_of=T0),
         balances(("main", "BTC", "5"), as_of=T0),
-        external_ledger=ledger(
-            {"amount": "5", "occurred_at": T0 - timedelta(hours=2)},
-            {"amount": "2", "type": "deposit", "occurred_at": T0 + timedelta(hours=1)},
-        ),
+        external_ledger=opening_then_deposit("5", "2", hours=1),
     )
     assert causes.MISSING_DEPOSIT_WITHDRAWAL not in row["causes"]
 
@@ -315,15 +310,7 @@ def test_a_missing_move_without_a_reference_on_either_side_is_found():
         balances(("main", "BTC", "3"), as_of=T0),
         balances(("main", "BTC", "5"), as_of=T0),
         internal_ledger=ledger({"amount": "3", "occurred_at": T0 - timedelta(hours=2)}),
-        external_ledger=ledger(
-            {"amount": "3", "occurred_at": T0 - timedelta(hours=2)},
-            {
-                "amount": "2",
-                "type": "deposit",
-                "entry_id": "X2",
-                "occurred_at": T0 - timedelta(hours=1),
-            },
-        ),
+        external_ledger=opening_then_deposit("3", "2", entry_id="X2"),
     )
     found = evidence(row)[causes.MISSING_DEPOSIT_WITHDRAWAL]
     assert found["entry_ids"] == ["X2"] and found["references"] == []

@@ -100,6 +100,12 @@ def test_the_api_pages_through_a_runs_matches(trades_run, client_as):
     assert {"rule", "internal_ids", "external_ids", "internal_fee"} <= set(first)
 
 
+@pytest.mark.parametrize("after", ["a\x00b", "x" * 201])
+def test_the_api_refuses_an_after_it_cannot_look_up(trades_run, client_as, after):
+    response = client_as("finance").get(f"/api/runs/{trades_run.pk}/matches/", {"after": after})
+    assert response.status_code == 400 and list(response.json()["fields"]) == ["after"]
+
+
 @pytest.mark.parametrize("size", ["0", "1001", "ten", "-5"])
 def test_the_api_refuses_a_page_size_it_cannot_serve(trades_run, client_as, size):
     response = client_as("finance").get(f"/api/runs/{trades_run.pk}/matches/?page_size={size}")

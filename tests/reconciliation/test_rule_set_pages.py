@@ -304,7 +304,9 @@ def test_a_preview_of_an_unknown_or_unfinished_run_is_said_in_the_preview(admin_
         external=Dataset.objects.get(pk=ids["kraken ledgers"]),
     )
     refused = runs.RunRefused.http_status
-    for run_id, status in ((queued.pk, refused), (999_999, 404), ("abc", 404)):
+    odd = ("abc", "²", "9" * 30, "-1")  # "²" passed isdigit and made int() raise: a 500
+    cases = ((queued.pk, refused), (999_999, 404), *((v, 404) for v in odd))
+    for run_id, status in cases:
         response = admin_client.get(page_of(draft), {"preview_run": run_id})
         assert response.status_code == status, run_id
         assert_not_bare(response)
@@ -403,3 +405,46 @@ def test_api_a_nul_inside_the_definition_is_refused(admin_client, draft):
     )
     assert response.status_code == 400
     assert response.json()["fields"]
+
+
+# Who may not edit, and comparisons that cannot be made
+
+
+def test_a_risk_user_posting_an_edit_is_told_and_nothing_is_saved(client_as, draft):
+    before = copy.deepcopy(draft.definition)
+    response = client_as("risk").post(page_of(draft), {"definition": edited(draft), "notes": "x"})
+    assert response.status_code == 403
+    assert "nothing was saved" in body(response) and "<title>No access" in body(response)
+    draft.refresh_from_db()
+    assert draft.definition == before and draft.notes == ""
+
+
+def _versions():
+    published = RuleSetVersion.objects.filter(rule_set__name="default").first()
+    return published.pk
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ({}, {"old", "new"}),
+        ({"old": "{v}"}, {"new"}),
+        ({"old": "abc", "new": "{v}"}, {"old"}),
+        ({"old": "{v}", "new": "-1"}, {"new"}),
+        ({"old": "²", "new": "9" * 30}, {"old", "new"}),
+    ],
+)
+def test_compare_without_two_version_ids_says_which_is_missing(client_as, query, named):
+    query = {k: v.format(v=_versions()) for k, v in query.items()}
+    page = client_as("risk").get("/rules/compare/", query)
+    assert page.status_code == 400
+    assert "Choose two rule set versions to compare" in body(page)
+    api = client_as("risk").get("/api/rule-sets/compare/", query)
+    assert api.status_code == 400 and set(api.json()["fields"]) == named
+
+
+def test_compare_with_an_unknown_version_names_it(client_as):
+    query = {"old": str(_versions()), "new": "987654"}
+    page = client_as("risk").get("/rules/compare/", query)
+    assert page.status_code == 404 and "No rule set version 987654." in body(page)
+    assert client_as("risk").get("/api/rule-sets/compare/", query).status_code == 404

@@ -1,5 +1,6 @@
 """A run given no prices takes the latest prices dataset at its time, says so and records it."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,7 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from reconciliation import demo_data, ingest, runs
+from reconciliation import demo_data, ingest, run_inputs, runs
 from reconciliation.models import Break, BreakObservation, Dataset, Run
 
 pytestmark = pytest.mark.django_db
@@ -125,18 +126,37 @@ def test_the_command_takes_the_latest_prices_and_says_which(demo, capsys):
     assert Run.objects.get().prices_dataset == demo["prices"]
 
 
-def test_the_run_form_preselects_the_latest_prices_and_says_so(demo, client_as):
+def _preselected_prices(page: str) -> str:
+    """The value a browser would send for the prices select, as the page shows it."""
+    select = re.search(r'<select name="prices".*?</select>', page, re.S).group(0)
+    chosen = re.search(r'<option value="([^"]*)"[^>]*selected', select)
+    return chosen.group(1) if chosen else re.search(r'<option value="([^"]*)"', select).group(1)
+
+
+def test_the_run_form_preselects_what_the_service_would_choose(demo, client_as):
+    # The newest prices dataset overall starts after the run's time: it would value nothing.
+    at = run_inputs.run_time(demo["book margin"], demo["kraken margin"])
+    later = _prices_at(demo, at + timedelta(days=30))
     client = client_as("risk")
     page = client.get("/runs/").content.decode()
-    assert f'<option value="{demo["prices"].pk}" selected>' in page
-    assert f"Preselected: the latest prices dataset (#{demo['prices'].pk}" in page
+    client.post("/runs/", {
+        "type": "margin", "internal": demo["book margin"].pk,
+        "external": demo["kraken margin"].pk, "prices": _preselected_prices(page),
+    })  # fmt: skip
+    run = Run.objects.get()
+    assert run.prices_dataset == demo["prices"] != later
+    assert run.prices_dataset == run_inputs.prices_for(demo["book margin"], demo["kraken margin"])
+    assert "Preselected: the latest prices at or before the run" in page
 
 
-def test_the_run_form_left_without_prices_takes_the_latest_and_says_so(demo, client_as):
+def test_the_run_form_left_without_prices_takes_the_latest_and_the_run_page_says_so(
+    demo, client_as
+):
     response = client_as("risk").post("/runs/", {
         "type": "margin", "internal": demo["book margin"].pk,
         "external": demo["kraken margin"].pk, "prices": "",
     }, follow=True)  # fmt: skip
     run = Run.objects.get()
     assert run.prices_dataset == demo["prices"]
-    assert f"with the latest prices, dataset #{demo['prices'].pk}" in response.content.decode()
+    page = response.content.decode()
+    assert f'<dt>Prices</dt><dd><a href="/datasets/{demo["prices"].pk}/">' in page
