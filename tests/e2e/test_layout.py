@@ -49,6 +49,19 @@ def demo_desk(make_user):
         difference=Decimal("438.506390142000000001"),
         account="kraken-prop-desk-eu/main-trading-subaccount",
     )
+    # And the widest row a desk shows: long negative values rounded on every side, investigated
+    # and assigned (a real demo list overflowed at 1280 px with such rows).
+    worker = make_user("risk", username="demo-investigator")
+    wide = Break.objects.filter(type="position").exclude(pk=eth.pk).first()
+    Break.objects.filter(pk=wide.pk).update(
+        internal_value=Decimal("-170571.577429981234"),
+        external_value=Decimal("-382923.468071234567"),
+        difference=Decimal("212351.890641253333"),
+        value_rc=Decimal("-2140415.551234"),
+        field="open_position",
+        status="investigating",
+        assignee=worker,
+    )
     make_user("admin", username="ada")
     make_user("risk", username="rita")
     return data
