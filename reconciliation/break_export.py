@@ -14,8 +14,10 @@ FIELDS = [
     "break_id", "type", "account", "asset", "entity", "field", "internal_value",
     "external_value", "difference", "difference_pct", "value_rc", "severity", "causes",
     "status", "first_seen_at", "last_seen_at", "times_seen", "book_trade_ids",
-    "exchange_trade_ids",
+    "exchange_trade_ids", "book_account", "exchange_account",
 ]  # fmt: skip
+# Both sides' accounts are named by source and code: two exchanges' data may carry one code.
+ACCOUNTS = ("internal_account__source", "external_account__source")
 
 
 MATCH_FIELDS = list(match_store.COLUMNS)  # as stored, in the same order
@@ -55,6 +57,8 @@ def _row(item: Break, observation: BreakObservation | None = None) -> dict:
         # JSON arrays, as in the matches export: a trade id may hold any text, "+" included.
         "book_trade_ids": "" if ids is None else json.dumps(ids.book, ensure_ascii=False),
         "exchange_trade_ids": "" if ids is None else json.dumps(ids.exchange, ensure_ascii=False),
+        "book_account": str(item.internal_account),
+        "exchange_account": str(item.external_account),
     }
 
 
@@ -62,7 +66,7 @@ def run_breaks(run: Run) -> Iterator[dict]:
     """The breaks one run saw, with the values it saw."""
     observations = (
         BreakObservation.objects.filter(run=run)
-        .select_related("break_record")
+        .select_related(*(f"break_record__{related}" for related in ACCOUNTS))
         .order_by("break_record_id")
     )
     for observation in observations.iterator(chunk_size=5000):
@@ -70,7 +74,7 @@ def run_breaks(run: Run) -> Iterator[dict]:
 
 
 def breaks(queryset) -> Iterator[dict]:
-    for item in queryset.iterator(chunk_size=5000):
+    for item in queryset.select_related(*ACCOUNTS).iterator(chunk_size=5000):
         yield _row(item)
 
 

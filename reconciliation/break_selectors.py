@@ -48,9 +48,13 @@ def breaks(filters: dict) -> QuerySet[Break]:
     return queryset
 
 
+# What a list of breaks shows beside each: who works it, and both sides' accounts by name.
+LISTED_WITH = ("assignee", "internal_account__source", "external_account__source")
+
+
 def sorted_breaks(filters: dict) -> QuerySet[Break]:
     order = break_filters.SORTS[filters.get("sort") or "newest"]
-    return breaks(filters).order_by(*order).select_related("assignee")
+    return breaks(filters).order_by(*order).select_related(*LISTED_WITH)
 
 
 def workers() -> QuerySet:

@@ -58,6 +58,10 @@ class BreakSerializer(serializers.ModelSerializer):
     value_rc = PlainDecimalField()
     suggested_value = PlainDecimalField()
     assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # Both sides by source and code (the `account` column is the code the data carried, which
+    # two exchanges may share: "main").
+    book_account = serializers.StringRelatedField(source="internal_account")
+    exchange_account = serializers.StringRelatedField(source="external_account")
     book_trade_ids = serializers.SerializerMethodField()
     exchange_trade_ids = serializers.SerializerMethodField()
 
@@ -68,7 +72,7 @@ class BreakSerializer(serializers.ModelSerializer):
             "accepted_reason", "assignee", "first_seen_run", "last_seen_run", "first_seen_at",
             "last_seen_at", "times_seen", "resolved_at", "internal_value", "external_value",
             "difference", "difference_pct", "value_rc", "severity", "causes", "suggested_value",
-            "details", "book_trade_ids", "exchange_trade_ids",
+            "details", "book_trade_ids", "exchange_trade_ids", "book_account", "exchange_account",
         ]  # fmt: skip
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField(), allow_null=True))
@@ -202,7 +206,7 @@ class BreakList(generics.ListAPIView):
 
     def get_queryset(self):
         filters = break_filters.read(self.request.query_params)
-        return break_selectors.breaks(filters).select_related("assignee")
+        return break_selectors.breaks(filters).select_related(*break_selectors.LISTED_WITH)
 
 
 class BreakDetail(APIView):

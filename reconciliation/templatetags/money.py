@@ -50,6 +50,12 @@ def amount(value, asset: str = "") -> str:
 
 
 @register.filter
+def unit(item, currency: str) -> str:
+    """What a break's values are counted in: a valuation's value is in the reporting currency."""
+    return currency if item.field == "value" else item.asset
+
+
+@register.filter
 def money(value, places: int = 2) -> str:
     """A value in the reporting currency with separators, rounded half-even for display."""
     if value is None:
