@@ -6,10 +6,12 @@ read them for the detail page, the API and the exports alike, so all three say t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
 from reconciliation.engine import causes as engine_causes
+from reconciliation.export import plain
 
 SIDE_NAMES = {"internal": "the book", "external": "the exchange"}
 CAUSE_NAMES = {
@@ -90,9 +92,25 @@ def facts(value) -> tuple[Fact, ...]:
         inner = value[key]
         if isinstance(inner, dict) and inner:
             found.append(Fact(label, facts=facts(inner)))
-        else:
+        elif _is_id(str(key)):
             found.append(Fact(label, text(inner)))
+        else:
+            found.append(Fact(label, _trimmed(text(inner))))
     return tuple(found)
+
+
+DECIMAL_TEXT = re.compile(r"-?[0-9]+\.[0-9]+")
+
+
+def _is_id(key: str) -> bool:
+    return bool({"id", "ids"} & set(key.split("_")))
+
+
+def _trimmed(shown: str) -> str:
+    """0.000000000000000000 -> 0: a stored decimal's padding says nothing; ids keep theirs."""
+    if not DECIMAL_TEXT.fullmatch(shown):
+        return shown
+    return plain(Decimal(shown))
 
 
 def _label(key: str) -> str:
