@@ -22,12 +22,29 @@ def _object(pairs: list[tuple[str, object]]) -> dict:
     return found
 
 
+class WrittenDecimal(Decimal):
+    """A JSON number with a fraction or exponent, exact, that remembers how it was written.
+
+    `Decimal("1.5e1")` prints as `15`: rows posted to the API are handed on as the text that
+    was sent, so the importers refuse an exponent there as they do in a `.json` file.
+    """
+
+    __slots__ = ("written",)
+
+    def __new__(cls, text: str):
+        number = super().__new__(cls, text)
+        number.written = text
+        return number
+
+
 class ExactJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
             return json.loads(
-                stream.read().decode(encoding), parse_float=Decimal, object_pairs_hook=_object
+                stream.read().decode(encoding),
+                parse_float=WrittenDecimal,
+                object_pairs_hook=_object,
             )
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc

@@ -412,7 +412,7 @@ def import_rows(
         raise DatasetRejected(f"{fmt.label} is a file format; upload the file instead.")
     if not isinstance(rows, list) or not rows:
         raise DatasetRejected("`rows` must be a non-empty array of objects.")
-    # Decimals (exact, from the request parser) are written as the digits that were sent.
+    # Decimals (exact, from the request parser) are handed on as the text that was sent.
     text = json.dumps(rows, sort_keys=True, ensure_ascii=False, default=_plain_json)
     try:
         data = text.encode()
@@ -432,7 +432,10 @@ def import_rows(
 
 
 def _plain_json(value) -> str:
-    return format(value, "f") if isinstance(value, Decimal) else str(value)
+    # As written where the parser kept it ("1e3" stays "1e3" and is refused like in a file).
+    if isinstance(value, Decimal):
+        return getattr(value, "written", None) or format(value, "f")
+    return str(value)
 
 
 def table_hash(format_code: str, table: pa.Table) -> str:

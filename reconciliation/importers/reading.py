@@ -35,7 +35,15 @@ _SIGNATURES = [
     (b"%PDF", "a PDF file"),
     (b"\x1f\x8b", "a gzip file"),
     (b"\xd0\xcf\x11\xe0", "an old Excel (XLS) or Office file"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
 ]
+# Control bytes (NUL, and C0 other than tab, LF, FF, CR) in the head of a file beyond this
+# share mean it is not text. Fewer (a stray NUL in a cell) are row errors naming row and column,
+# as they are further into the file, so where the NUL sits does not change what the user hears.
+_BINARY_HEAD = 4096
+_BINARY_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f]")
 
 
 def what_it_looks_like(data: bytes) -> str | None:
@@ -43,7 +51,8 @@ def what_it_looks_like(data: bytes) -> str | None:
     for signature, description in _SIGNATURES:
         if data.startswith(signature):
             return description
-    if b"\x00" in data[:4096]:
+    head = data[:_BINARY_HEAD]
+    if len(_BINARY_CONTROLS.findall(head)) > max(8, len(head) // 100):
         return "a binary file"
     return None
 

@@ -485,3 +485,64 @@ def test_a_lone_surrogate_in_posted_rows_is_refused(api, book):
     assert response.status_code == 422
     assert "lone surrogate" in response.json()["message"]
     assert Dataset.objects.count() == 0
+
+
+# --- A stray NUL in text is a row error wherever it is; binary files are refused whole ----------
+
+
+def upload_page_errors(client_as, account, fmt, data: bytes, name) -> set[tuple[int, str]]:
+    response = client_as("risk").post(
+        "/datasets/upload/",
+        {"source": account.source.code, "account": account.pk, "format": fmt,
+         "file": SimpleUploadedFile(name, data)},
+    )  # fmt: skip
+    assert response.status_code == 422 and "token" not in response.context
+    return {(error.row, error.column) for error in response.context["errors"]}
+
+
+@pytest.mark.parametrize("line", [2, 3, 40, 152])  # within the first 4 KiB and after it
+@pytest.mark.parametrize("column", ["trade_id", "account"])
+def test_a_nul_in_a_csv_text_value_is_a_row_error_wherever_it_is(
+    api, book, client_as, line, column, tmp_path, capsys
+):
+    rows = [trade(f"T{n}") for n in range(200)]
+    fields = rows[line - 2].rstrip("\n").split(",")
+    index = TRADES_HEADER.rstrip("\n").split(",").index(column)
+    fields[index] = fields[index][:1] + "\x00" + fields[index][1:]
+    rows[line - 2] = ",".join(fields) + "\n"
+    data = (TRADES_HEADER + "".join(rows)).encode()
+    body = refused_by_both_doors(api, book, "generic-trades", data, "t.csv", tmp_path, capsys)
+    assert row_errors(body) == {(line, column)}
+    assert upload_page_errors(client_as, book, "generic-trades", data, "t.csv") == {(line, column)}
+
+
+def test_a_nul_early_in_a_kraken_export_is_a_row_error(api, kraken, tmp_path, capsys):
+    lines = (EXCHANGE / "kraken_ledgers.csv").read_bytes().splitlines(keepends=True)
+    lines[1] = lines[1].replace(b'"L', b'"L\x00', 1)
+    data = b"".join(lines)
+    assert data.index(b"\x00") < 4096
+    body = refused_by_both_doors(api, kraken, "kraken-ledgers", data, "l.csv", tmp_path, capsys)
+    assert row_errors(body) == {(2, "txid")}
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "data", "said"),
+    [
+        ("generic-trades", "t.csv", PNG, "a PNG image"),
+        ("generic-trades", "t.csv", b"%PDF-1.7\n" + TRADES_HEADER.encode(), "a PDF file"),
+        ("generic-trades", "t.csv", b"PK\x03\x04" + bytes(200), "an XLSX or ZIP file"),
+        ("generic-trades", "t.csv", TRADES_HEADER.encode() + bytes(3000), "a binary file"),
+        ("kraken-ledgers", "l.csv", PNG, "a PNG image"),
+        ("kraken-ledgers", "l.csv", b"\x00\x01\x02\x03" * 500, "a binary file"),
+    ],
+    ids=["png", "pdf", "zip", "mostly-nul", "kraken-png", "kraken-bytes"],
+)
+def test_a_file_that_is_not_text_is_refused_as_binary(
+    api, book, kraken, fmt, name, data, said, tmp_path, capsys
+):
+    account = kraken if fmt.startswith("kraken") else book
+    body = refused_by_both_doors(api, account, fmt, data, name, tmp_path, capsys)
+    assert said in body["message"] and not body["fields"].get("errors")
