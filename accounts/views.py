@@ -24,6 +24,11 @@ class SignInView(auth_views.LoginView):
         sign_in_pages = {resolve_url(settings.LOGIN_URL), reverse("admin:login")}
         return "" if target.split("?")[0] in sign_in_pages else target
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["session_ended"] = bool(self.request.GET.get("session_ended"))
+        return context
+
     def form_valid(self, form):
         response = super().form_valid(form)
         services.record_sign_in(self.request.user)

@@ -56,9 +56,14 @@ class ScheduleForm(forms.Form):
         self.fields["prices_source"].choices = [("", "---------")] + [
             (source.pk, str(source)) for source in Source.objects.filter(kind="price_feed")
         ]
-        only = list(RuleSet.objects.all()[:2])
-        if len(only) == 1:
-            self.initial.setdefault("rule_set", only[0].name)
+        # Any rule set is accepted, so that an unpublished one gets the service's reason and
+        # where to publish it; only those with a published version are offered.
+        published = list(RuleSet.objects.filter(versions__status="published").distinct())
+        self.fields["rule_set"].choices = [("", "---------")] + [
+            (rule_set.name, rule_set.name) for rule_set in published
+        ]
+        if len(published) == 1:
+            self.initial.setdefault("rule_set", published[0].name)
 
 
 def _initial(schedule: Schedule) -> dict:

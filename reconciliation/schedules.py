@@ -11,12 +11,14 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from django_celery_beat.validators import crontab_validator
 
 from audit import services as audit
 from config.errors import DomainError
+from reconciliation import rule_sets as rule_set_service
 from reconciliation import run_inputs, runs, schedule_timing
 from reconciliation.models import Account, Dataset, RuleSet, Run, Schedule, Source
 
@@ -56,9 +58,13 @@ def _check(
     external: Account,
     prices_source: Source | None,
     cron: str,
+    rule_set: RuleSet,
 ) -> schedule_timing.Timing:
     """What a schedule runs must be able to run: the same fitting rules as a run's (item 6)."""
     problems = {}
+    unpublished = _unpublished_problem(rule_set)
+    if unpublished:
+        problems["rule_set"] = [unpublished]
     if not name.strip():
         problems["name"] = ["is required"]
     if type_ not in run_inputs.NEEDS:
@@ -80,6 +86,18 @@ def _check(
     if problems:
         raise ScheduleInvalid("The schedule cannot run that way.", fields=problems)
     return found
+
+
+def _unpublished_problem(rule_set: RuleSet) -> str | None:
+    """Without a published version every firing would be skipped, so say where to publish."""
+    if rule_set_service.latest_published(rule_set) is not None:
+        return None
+    draft = rule_set.versions.filter(status="draft").order_by("-number").first()
+    where = reverse("rules:version", args=[draft.pk]) if draft else reverse("rules:list")
+    return (
+        f"Rule set '{rule_set.name}' has no published version, so this schedule would never "
+        f"run: publish one first on {where}"
+    )
 
 
 def _snapshot(schedule: Schedule) -> dict:
@@ -106,7 +124,7 @@ def save_schedule(
     schedule: Schedule | None = None,
 ) -> Schedule:
     """Create or change a schedule and its beat task (audited with before and after)."""
-    found = _check(name, type, internal_account, external_account, prices_source, cron)
+    found = _check(name, type, internal_account, external_account, prices_source, cron, rule_set)
     clash = Schedule.objects.filter(name=name.strip())
     if schedule is not None:
         clash = clash.exclude(pk=schedule.pk)

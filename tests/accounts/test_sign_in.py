@@ -86,7 +86,9 @@ def test_inactive_user_cannot_sign_in(client, make_user):
 def test_sign_out_needs_post_and_is_audited(client, make_user):
     user = make_user("finance", username="fred")
     client.force_login(user)
-    assert client.get("/accounts/logout/").status_code == 405
+    opened = client.get("/accounts/logout/")  # does not sign out; says where to go instead
+    assert opened.status_code == 200 and "only takes a form" in opened.content.decode()
+    assert not AuditEvent.objects.filter(action="auth.logout").exists()
     assert client.post("/accounts/logout/").status_code == 302
     assert AuditEvent.objects.filter(action="auth.logout", actor=user).count() == 1
     assert client.get("/").status_code == 302

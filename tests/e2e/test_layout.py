@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from reconciliation import demo_data, runs
-from reconciliation.models import Break, Dataset
+from reconciliation import demo_data, rule_sets, runs, schedules
+from reconciliation.models import Account, Break, Dataset, RuleSetVersion
 from tests.e2e.test_sign_in_flow import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -64,6 +64,16 @@ def demo_desk(make_user):
     )
     make_user("admin", username="ada")
     make_user("risk", username="rita")
+    # Names at their longest (100 characters, no space to break at) widened /schedules/ and
+    # /rules/ and the version page past the window.
+    long_rule_set = rule_sets.publish(
+        rule_sets.create_rule_set(name="R" * 100, by=None), by=None
+    ).rule_set
+    schedules.save_schedule(
+        name="S" * 100, type="position", internal_account=Account.objects.get(source__code="book"),
+        external_account=Account.objects.get(source__code="kraken"), cron="0 * * * *",
+        rule_set=long_rule_set, by=None,
+    )  # fmt: skip
     return data
 
 
@@ -105,7 +115,13 @@ def test_lists_and_the_nav_fit_the_window(page, live_server, demo_desk, screensh
     sign_in(page, live_server, "ada")
     page.wait_for_selector("h1:has-text('Overview')")
     a_break = Break.objects.get(type="position", asset="ETH")
-    for path, box in [*BOXES, (f"/breaks/{a_break.pk}/", "main")]:
+    long_version = RuleSetVersion.objects.get(rule_set__name="R" * 100)
+    pages = [
+        *BOXES,
+        (f"/breaks/{a_break.pk}/", "main"),
+        (f"/rules/versions/{long_version.pk}/", "main"),
+    ]
+    for path, box in pages:
         page.goto(live_server.url + path)
         page.eval_on_selector_all("details", "all => all.forEach(d => { d.open = true; })")
         name = path.strip("/").replace("/", "-") or "overview"

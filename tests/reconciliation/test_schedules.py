@@ -85,3 +85,38 @@ def test_risk_sees_schedules_but_cannot_create_them(client_as):
     assert client_as("risk").get("/schedules/").status_code == 200
     assert client_as("risk").post("/schedules/", {"name": "x"}).status_code == 200
     assert not Schedule.objects.exists()
+
+
+def _unpublished(name="draft only"):
+    from reconciliation import rule_sets
+
+    return rule_sets.create_rule_set(name=name, by=None).rule_set
+
+
+def test_a_rule_set_without_a_published_version_is_refused_by_the_service(accounts):
+    # Saved, it would be skipped at every firing with only an audit entry (D10).
+    draft = _unpublished()
+    with pytest.raises(schedules.ScheduleInvalid) as caught:
+        make(accounts, rule_set=draft)
+    assert "draft only" in caught.value.fields["rule_set"][0]
+    assert "publish" in caught.value.fields["rule_set"][0]
+    assert not Schedule.objects.exists()
+
+
+def test_the_form_offers_only_published_rule_sets_and_names_the_unpublished_one(
+    accounts, client_as
+):
+    draft = _unpublished()
+    client = client_as("admin")
+    page = client.get("/schedules/").content.decode()
+    assert 'value="default"' in page and 'value="draft only"' not in page
+    book, kraken = accounts
+    response = client.post("/schedules/", {
+        "name": "daily cash", "type": "cash", "internal_account": book.pk,
+        "external_account": kraken.pk, "rule_set": draft.name, "cron": "0 6 * * *",
+    })  # fmt: skip
+    body = response.content.decode()
+    assert response.status_code == 200 and not Schedule.objects.exists()
+    assert "draft only" in body and "publish" in body
+    version = draft.versions.get()
+    assert f"/rules/versions/{version.pk}/" in body
