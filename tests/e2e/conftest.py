@@ -74,3 +74,15 @@ def fill_run_form(page, type_: str, internal: int, external: int, prices: int | 
     page.select_option("#id_external", str(external))
     if prices is not None:
         page.select_option("#id_prices", str(prices))
+
+
+def run_as_risk(page, live_server, make_user, type_: str, internal: int, external: int):
+    """Sign in as a risk user, start a run from the Runs page and wait until it has finished."""
+    from tests.e2e.test_sign_in_flow import sign_in
+
+    make_user("risk", username="rita")
+    sign_in(page, live_server, "rita")
+    page.click("header nav >> text=Runs")
+    fill_run_form(page, type_, internal, external)
+    page.click("text=Start the run")
+    page.wait_for_selector("text=See the breaks", timeout=60_000)  # htmx polls the progress

@@ -4,7 +4,7 @@ import pytest
 
 from reconciliation import demo_data, runs
 from reconciliation.models import Break, Dataset, Run
-from tests.e2e.conftest import fill_run_form
+from tests.e2e.conftest import run_as_risk
 from tests.e2e.test_sign_in_flow import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -14,12 +14,7 @@ def test_the_run_page_shows_the_outcome_and_the_matches_without_a_reload(
     page, live_server, make_user, worker_queue, screenshot
 ):
     ids = demo_data.load()
-    make_user("risk", username="rita")
-    sign_in(page, live_server, "rita")
-    page.click("header nav >> text=Runs")
-    fill_run_form(page, "trades", ids["book trades"], ids["kraken trades"])
-    page.click("text=Start the run")
-    page.wait_for_selector("text=See the breaks", timeout=60_000)  # htmx polls the progress
+    run_as_risk(page, live_server, make_user, "trades", ids["book trades"], ids["kraken trades"])
     run = Run.objects.get()
     assert run.status == "succeeded" and run.match_count
     status = page.locator("#run-status")

@@ -2,8 +2,7 @@ import pytest
 
 from reconciliation import demo_data
 from reconciliation.models import Break
-from tests.e2e.conftest import fill_run_form
-from tests.e2e.test_sign_in_flow import sign_in
+from tests.e2e.conftest import run_as_risk
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -12,12 +11,9 @@ def test_risk_runs_a_reconciliation_and_works_a_break(
     page, live_server, make_user, worker_queue, screenshot
 ):
     ids = demo_data.load()
-    make_user("risk", username="rita")
-    sign_in(page, live_server, "rita")
-    page.click("header nav >> text=Runs")
-    fill_run_form(page, "position", ids["book balances"], ids["kraken ledgers"])
-    page.click("text=Start the run")
-    page.wait_for_selector("text=See the breaks", timeout=60_000)  # htmx polls the progress
+    run_as_risk(
+        page, live_server, make_user, "position", ids["book balances"], ids["kraken ledgers"]
+    )
     screenshot("run-succeeded")
     page.click("text=See the breaks")
     page.wait_for_selector("h1:has-text('Breaks')")
