@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import has_capability, requires_capability
 from config.errors import add_to_form
-from reconciliation import run_inputs, schedules
+from reconciliation import run_inputs, schedules, selectors
 from reconciliation.models import Account, RuleSet, Schedule, Source
 
 
@@ -58,7 +58,7 @@ class ScheduleForm(forms.Form):
         ]
         # Any rule set is accepted, so that an unpublished one gets the service's reason and
         # where to publish it; only those with a published version are offered.
-        published = list(RuleSet.objects.filter(versions__status="published").distinct())
+        published = selectors.published_rule_sets()
         self.fields["rule_set"].choices = [("", "---------")] + [
             (rule_set.name, rule_set.name) for rule_set in published
         ]

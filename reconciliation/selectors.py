@@ -207,3 +207,8 @@ def rule_set_named(name: str) -> RuleSet | None:
 
 def latest_version(rule_set: RuleSet) -> RuleSetVersion | None:
     return rule_set.versions.order_by("-number").first()
+
+
+def published_rule_sets() -> list[RuleSet]:
+    """Rule sets with at least one published version (what a run or schedule can be judged by)."""
+    return list(RuleSet.objects.filter(versions__status="published").distinct())
