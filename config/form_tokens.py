@@ -81,9 +81,15 @@ class Claim:
 
 
 def submission_key(request, token: str) -> str:
-    """Who sent which form from which page, with what content."""
+    """Who sent which form from which page, with what content.
+
+    The session key is part of it because user ids come back when a database is restored or
+    recreated while Redis keeps its keys: a new user must not be given an old user's outcome.
+    """
+    session = getattr(request, "session", None)
+    session_key = (session.session_key if session is not None else None) or ""
     digest = hashlib.sha256()
-    for part in (str(request.user.pk), request.method, request.path, token):
+    for part in (str(request.user.pk), session_key, request.method, request.path, token):
         digest.update(part.encode() + b"\0")
     digest.update(request_fingerprint(request).encode())
     return f"{PREFIX}:{digest.hexdigest()}"

@@ -26,7 +26,11 @@ def _isolated_outside_state(settings, tmp_path):
     """Keep what lives outside the test database out of other tests' way."""
     settings.AUDIT_HEAD_EXPORT_PATH = tmp_path / "audit-heads.jsonl"
     client = redis.Redis.from_url(settings.REDIS_URL)
-    for pattern in ("recondesk:login-failures:*", "recondesk:worker-heartbeats"):
+    for pattern in (
+        "recondesk:login-failures:*",
+        "recondesk:form-sent:*",
+        "recondesk:worker-heartbeats",
+    ):
         for key in client.scan_iter(pattern):
             client.delete(key)
     yield

@@ -314,6 +314,21 @@ def test_another_user_sending_the_same_token_is_not_given_the_first_outcome(a_br
     assert BreakComment.objects.count() == 2
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_key_left_by_an_earlier_database_is_not_replayed_to_a_new_session(
+    a_break, client_as, make_user
+):
+    # User ids come back when a database is recreated while Redis keeps its keys: the same user
+    # id in another session (another sign-in) sending the same token is a submission of its own.
+    user = make_user("risk")
+    data = {"text": "again", "form_token": "a-token-from-before"}
+    for _ in range(2):
+        client = Client()
+        client.force_login(user)
+        client.post(f"/breaks/{a_break.pk}/comments/", data)
+    assert BreakComment.objects.count() == 2
+
+
 # --- htmx partial posts: the fragment answered first is answered to a repeat -----------------
 
 sent_fragments = []
