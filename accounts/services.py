@@ -7,15 +7,21 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from rest_framework import status
 
-from accounts import login_throttle
+from accounts import known_browser, login_throttle
 from accounts.access import user_roles
 from accounts.roles import ADMIN, ROLES
 from audit import services as audit
+from audit.context import client_address
 from config.errors import DomainError
 
 
 class SignInLocked(DomainError):
     code = "sign_in_locked"
+    http_status = status.HTTP_429_TOO_MANY_REQUESTS
+
+
+class SignInSlowed(DomainError):
+    code = "sign_in_slowed"
     http_status = status.HTTP_429_TOO_MANY_REQUESTS
 
 
@@ -29,22 +35,35 @@ class UnknownRole(DomainError):
 
 
 def check_credentials(request, *, username: str, password: str):
-    """The user these credentials belong to; refused when locked out or wrong (both audited)."""
-    ip = request.audit_context.ip or ""
-    wait = login_throttle.seconds_locked(username, ip)
-    if wait:
+    """The user these credentials belong to; refused when locked, slowed or wrong (all audited).
+
+    The attempt is counted before the password is checked (`login_throttle.begin_attempt`), so
+    concurrent guesses cannot all slip in before the lock.
+    """
+    context = getattr(request, "audit_context", None)
+    ip = (context.ip if context else client_address(request)) or ""
+    verdict = login_throttle.begin_attempt(
+        username, ip, known_browser=known_browser.knows(request, username)
+    )
+    if verdict.outcome == login_throttle.USER_LOCKED:
         audit.record(action="auth.login_blocked", object_type="user", object_id=username[:100])
-        minutes = max(1, round(wait / 60))
+        minutes = max(1, round(verdict.wait_seconds / 60))
         raise SignInLocked(
             f"Too many failed sign-in attempts. Try again in about {minutes} minute"
             f"{'s' if minutes != 1 else ''}."
         )
+    if verdict.outcome == login_throttle.ADDRESS_SLOWED:
+        audit.record(action="auth.login_slowed", object_type="user", object_id=username[:100])
+        seconds = verdict.wait_seconds
+        raise SignInSlowed(
+            "Too many failed sign-in attempts from your network. Try again in "
+            f"{seconds} second{'s' if seconds != 1 else ''}."
+        )
     user = authenticate(request, username=username, password=password)
     if user is None:
-        login_throttle.register_failure(username, ip)
         audit.record(action="auth.login_failed", object_type="user", object_id=username[:100])
         raise InvalidCredentials("The user name or password is not correct.")
-    login_throttle.clear_user(username)
+    login_throttle.attempt_succeeded(username, ip)
     return user
 
 
