@@ -53,6 +53,17 @@ def test_behind_two_proxies_the_second_entry_from_the_right_is_the_client(settin
     assert last_failure().ip == CLIENT
 
 
+def test_addresses_are_read_in_every_form_a_proxy_writes_them(settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    fail_sign_in(HTTP_X_FORWARDED_FOR="6.6.6.6, 2001:DB8::7")
+    assert last_failure().ip == "2001:db8::7"
+    fail_sign_in(HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7:51234")  # with the client's port
+    assert last_failure().ip == CLIENT
+    settings.TRUSTED_PROXY_COUNT = 0
+    fail_sign_in(REMOTE_ADDR="::ffff:10.2.2.2")  # an IPv4 client on a dual-stack socket
+    assert last_failure().ip == "10.2.2.2"
+
+
 def test_a_chain_shorter_than_the_proxies_falls_back_to_the_connection(settings):
     settings.TRUSTED_PROXY_COUNT = 2
     fail_sign_in(HTTP_X_FORWARDED_FOR=CLIENT)  # did not pass both proxies

@@ -32,10 +32,15 @@ def signed_in(response) -> bool:
 
 
 def hold_wait(settings, seconds: int = 30, ip: str = SHARED) -> None:
-    """Make the address's current wait last longer (as after a long run of guesses), so that a
-    test's own password checks do not outlast it."""
+    """Make the address wait `seconds` from now (as after a long run of guesses), however long
+    the test's own password checks took."""
     _user, _count, wait = login_throttle._keys("", ip)
-    redis.Redis.from_url(settings.REDIS_URL).pexpire(wait, seconds * 1000)
+    redis.Redis.from_url(settings.REDIS_URL).set(wait, 1, px=seconds * 1000)
+
+
+def address_count(settings, ip: str = SHARED) -> int:
+    _user, count, _wait = login_throttle._keys("", ip)
+    return int(redis.Redis.from_url(settings.REDIS_URL).get(count) or 0)
 
 
 def test_invented_names_from_one_address_do_not_lock_out_a_real_user(make_user):
@@ -48,33 +53,37 @@ def test_invented_names_from_one_address_do_not_lock_out_a_real_user(make_user):
 def test_an_address_over_its_limit_waits_and_then_gets_in(make_user, settings):
     settings.LOGIN_FAILURES_PER_IP = 3
     make_user("risk", username="rita")
-    guess(4)  # three free failures, then one let through, which starts a one-second wait
+    guess(4)  # three free failures, then one let through, which starts a wait
+    hold_wait(settings, 2)
     browser = Client()
     response = sign_in(browser, "rita", PASSWORD)
     assert not signed_in(response)
-    assert b"from your network. Try again in 1 second." in response.content
+    assert b"from your network. Try again in 2 seconds." in response.content
     # The slowed attempt was not checked and does not count against rita's own limit.
     assert AuditEvent.objects.filter(action="auth.login_slowed", object_id="rita").count() == 1
     assert not AuditEvent.objects.filter(action="auth.login_failed", object_id="rita").exists()
-    time.sleep(1.1)
+    time.sleep(2.1)
     assert signed_in(sign_in(browser, "rita", PASSWORD))
 
 
 def test_the_wait_doubles_with_each_failure_and_has_a_ceiling(settings):
     settings.LOGIN_FAILURES_PER_IP = 2
     settings.LOGIN_SLOWDOWN_MAX_SECONDS = 30
-    guess(3)  # the third is let through and starts a 1 s wait
-    assert b"Try again in 1 second." in sign_in(Client(), "invented9", "x-wrong-1").content
-    time.sleep(1.1)
-    guess(1, start=10)  # let through after the wait: the next wait is 2 s
-    assert b"Try again in 2 seconds." in sign_in(Client(), "invented9", "x-wrong-1").content
-    # Long after, the wait stops growing at LOGIN_SLOWDOWN_MAX_SECONDS.
+    begin = login_throttle.begin_attempt
+    assert begin("invented1", SHARED).allowed and begin("invented2", SHARED).allowed  # free
     client = redis.Redis.from_url(settings.REDIS_URL)
-    _user, address_count, address_wait = login_throttle._keys("invented9", SHARED)
-    client.set(address_count, 500, ex=60)
-    client.delete(address_wait)
-    guess(1, start=20)
-    assert b"Try again in 30 seconds." in sign_in(Client(), "invented9", "x-wrong-1").content
+    _user, count, wait = login_throttle._keys("", SHARED)
+    for expected in (1, 2, 4, 8):
+        assert begin(f"invented{10 + expected}", SHARED).allowed  # let through; the next waits
+        slowed = begin("invented4", SHARED)
+        assert (slowed.outcome, slowed.wait_seconds) == (login_throttle.ADDRESS_SLOWED, expected)
+        client.delete(wait)  # the wait has passed
+    client.set(count, 500, ex=60)
+    assert begin("invented3", SHARED).allowed
+    assert begin("invented4", SHARED).wait_seconds == 30
+    # A slowed attempt is not counted, against the address nor against its user name.
+    assert int(client.get(count)) == 501
+    assert not client.exists(login_throttle._keys("invented4", SHARED)[0])
 
 
 def test_other_addresses_are_not_slowed(make_user, settings):
@@ -120,6 +129,7 @@ def test_a_success_does_not_unlock_guessing_from_its_address(make_user, settings
     settings.LOGIN_FAILURES_PER_IP = 3
     make_user("risk", username="rita")
     guess(3)
-    assert signed_in(sign_in(Client(), "rita", PASSWORD))  # let through: the address now waits
+    assert signed_in(sign_in(Client(), "rita", PASSWORD))
+    assert address_count(settings) == 3  # the success took back its own attempt, no more
     hold_wait(settings)
     assert b"from your network" in sign_in(Client(), "invented99", "nope-nope-1").content
