@@ -18,6 +18,7 @@ class SignInForm(AuthenticationForm):
             except (
                 services.SignInLocked,
                 services.SignInSlowed,
+                services.SignInUnavailable,
                 services.InvalidCredentials,
             ) as exc:
                 raise forms.ValidationError(exc.message, code=exc.code) from exc

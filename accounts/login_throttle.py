@@ -76,10 +76,6 @@ def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
 
 
-def _redis() -> redis.Redis:
-    return _client(settings.REDIS_URL)
-
-
 @cache
 def _scripts(url: str):
     client = _client(url)

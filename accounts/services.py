@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+import redis
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -14,6 +17,8 @@ from audit import services as audit
 from audit.context import client_address
 from config.errors import DomainError
 
+logger = logging.getLogger(__name__)
+
 
 class SignInLocked(DomainError):
     code = "sign_in_locked"
@@ -23,6 +28,11 @@ class SignInLocked(DomainError):
 class SignInSlowed(DomainError):
     code = "sign_in_slowed"
     http_status = status.HTTP_429_TOO_MANY_REQUESTS
+
+
+class SignInUnavailable(DomainError):
+    code = "sign_in_unavailable"
+    http_status = status.HTTP_503_SERVICE_UNAVAILABLE
 
 
 class InvalidCredentials(DomainError):
@@ -42,9 +52,16 @@ def check_credentials(request, *, username: str, password: str):
     """
     context = getattr(request, "audit_context", None)
     ip = (context.ip if context else client_address(request)) or ""
-    verdict = login_throttle.begin_attempt(
-        username, ip, known_browser=known_browser.knows(request, username)
-    )
+    try:
+        verdict = login_throttle.begin_attempt(
+            username, ip, known_browser=known_browser.knows(request, username)
+        )
+    except redis.RedisError as exc:
+        # Without its counters no attempt can be limited: refuse rather than check unlimited.
+        logger.warning("sign-in refused: the sign-in limits' Redis is unavailable", exc_info=True)
+        raise SignInUnavailable(
+            "Sign-in is unavailable for a moment. Please try again in a minute."
+        ) from exc
     if verdict.outcome == login_throttle.USER_LOCKED:
         audit.record(action="auth.login_blocked", object_type="user", object_id=username[:100])
         minutes = max(1, round(verdict.wait_seconds / 60))
@@ -63,7 +80,11 @@ def check_credentials(request, *, username: str, password: str):
     if user is None:
         audit.record(action="auth.login_failed", object_type="user", object_id=username[:100])
         raise InvalidCredentials("The user name or password is not correct.")
-    login_throttle.attempt_succeeded(username, ip)
+    try:
+        login_throttle.attempt_succeeded(username, ip)
+    except redis.RedisError:
+        # The password was right; the attempt stays counted until the window ends.
+        logger.warning("sign-in count not cleared; Redis is unavailable", exc_info=True)
     return user
 
 

@@ -133,3 +133,12 @@ def test_a_success_does_not_unlock_guessing_from_its_address(make_user, settings
     assert address_count(settings) == 3  # the success took back its own attempt, no more
     hold_wait(settings)
     assert b"from your network" in sign_in(Client(), "invented99", "nope-nope-1").content
+
+
+def test_without_redis_sign_in_is_refused_clearly_and_no_password_is_checked(make_user, settings):
+    make_user("risk", username="rita")
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    response = sign_in(Client(), "rita", PASSWORD)
+    assert response.status_code == 200 and not signed_in(response)
+    assert b"Sign-in is unavailable for a moment." in response.content
+    assert not AuditEvent.objects.filter(action__startswith="auth.login").exists()
