@@ -5,7 +5,7 @@ from accounts import services
 
 
 class SignInForm(AuthenticationForm):
-    """Django's sign-in form, with lock-out and auditing from `accounts.services`."""
+    """Django's sign-in form, with the sign-in limits and auditing of `accounts.services`."""
 
     def clean(self):
         username = self.cleaned_data.get("username")
@@ -15,9 +15,12 @@ class SignInForm(AuthenticationForm):
                 self.user_cache = services.check_credentials(
                     self.request, username=username, password=password
                 )
-            except services.SignInLocked as exc:
-                raise forms.ValidationError(exc.message, code=exc.code) from exc
-            except services.InvalidCredentials as exc:
+            except (
+                services.SignInLocked,
+                services.SignInSlowed,
+                services.SignInUnavailable,
+                services.InvalidCredentials,
+            ) as exc:
                 raise forms.ValidationError(exc.message, code=exc.code) from exc
             self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data

@@ -1,12 +1,23 @@
-"""Counts failed sign-ins per user name and per IP address in Redis, and locks either out.
+"""Sign-in limits in Redis: a user name is locked, an address is slowed down.
 
-Each counter lives for LOGIN_LOCKOUT_SECONDS from its first failure; a successful sign-in clears
-the user name's counter (not the IP's, so one good account cannot unlock guessing at others).
+- **Per user name**: every attempt is counted *before* its password is checked, in one Lua call
+  that also refuses it when the count has reached LOGIN_FAILURES_PER_USER; so however many
+  attempts arrive at once, at most that many passwords are checked. A success clears the count.
+  The count lives LOGIN_LOCKOUT_SECONDS from its first attempt.
+- **Per address**: all clients behind one proxy or NAT share an address, so its limit must not
+  lock anyone out. After LOGIN_FAILURES_PER_IP failures the address is slowed instead: one
+  attempt may go through, then the next waits 1, 2, 4 … seconds (at most
+  LOGIN_SLOWDOWN_MAX_SECONDS); one arriving earlier is refused with the time left, unchecked.
+  A browser that has signed in as that user name before (`accounts.known_browser`) skips the
+  slowdown, so guessing from a shared address cannot keep its regular users out. The count's
+  expiry is renewed by each attempt, so steady guessing stays slowed; a success takes back its
+  own attempt only, so one good account cannot unlock guessing at others.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from functools import cache
 
 import redis
@@ -14,14 +25,61 @@ from django.conf import settings
 
 PREFIX = "recondesk:login-failures"
 
+ALLOWED, USER_LOCKED, ADDRESS_SLOWED = 0, 1, 2
+
+# KEYS: user count, address count, address wait. ARGV: user limit, address limit, window (s),
+# longest wait (ms), "1" when the browser is known for this user name.
+_BEGIN = """
+local attempts = tonumber(redis.call('GET', KEYS[1]) or '0')
+if attempts >= tonumber(ARGV[1]) then
+  return {1, redis.call('PTTL', KEYS[1])}
+end
+local failures = tonumber(redis.call('GET', KEYS[2]) or '0')
+local over = failures - tonumber(ARGV[2])
+if ARGV[5] ~= '1' and over >= 0 then
+  local wait = math.max(1, math.floor(math.min(1000 * 2 ^ math.min(over, 40), tonumber(ARGV[4]))))
+  if not redis.call('SET', KEYS[3], '1', 'PX', wait, 'NX') then
+    return {2, redis.call('PTTL', KEYS[3])}
+  end
+end
+if redis.call('INCR', KEYS[1]) == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+end
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return {0, 0}
+"""
+
+# KEYS: user count, address count. A success was counted as an attempt: the user name's count is
+# cleared, the address's gives back this one attempt (if the count has not expired meanwhile).
+_SUCCEEDED = """
+redis.call('DEL', KEYS[1])
+if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then
+  redis.call('DECR', KEYS[2])
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: int  # ALLOWED, USER_LOCKED or ADDRESS_SLOWED
+    wait_seconds: int = 0
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome == ALLOWED
+
 
 @cache
 def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
 
 
-def _redis() -> redis.Redis:
-    return _client(settings.REDIS_URL)
+@cache
+def _scripts(url: str):
+    client = _client(url)
+    return client.register_script(_BEGIN), client.register_script(_SUCCEEDED)
 
 
 def _key(kind: str, value: str) -> str:
@@ -29,31 +87,31 @@ def _key(kind: str, value: str) -> str:
     return f"{PREFIX}:{kind}:{digest}"
 
 
-def _counters(username: str, ip: str) -> list[tuple[str, int]]:
-    return [
-        (_key("user", username), settings.LOGIN_FAILURES_PER_USER),
-        (_key("ip", ip or "unknown"), settings.LOGIN_FAILURES_PER_IP),
-    ]
+def _keys(username: str, ip: str) -> tuple[str, str, str]:
+    address = ip or "unknown"
+    return _key("user", username), _key("ip", address), _key("ip-wait", address)
 
 
-def seconds_locked(username: str, ip: str) -> int:
-    """Seconds until sign-in is allowed again for this user name or IP; 0 when allowed."""
-    client = _redis()
-    remaining = 0
-    for key, limit in _counters(username, ip):
-        if int(client.get(key) or 0) >= limit:
-            remaining = max(remaining, client.ttl(key), 1)
-    return remaining
+def begin_attempt(username: str, ip: str, *, known_browser: bool = False) -> Verdict:
+    """Count this attempt and say whether its password may be checked."""
+    begin, _succeeded = _scripts(settings.REDIS_URL)
+    outcome, pttl = begin(
+        keys=list(_keys(username, ip)),
+        args=[
+            settings.LOGIN_FAILURES_PER_USER,
+            settings.LOGIN_FAILURES_PER_IP,
+            settings.LOGIN_LOCKOUT_SECONDS,
+            settings.LOGIN_SLOWDOWN_MAX_SECONDS * 1000,
+            "1" if known_browser else "0",
+        ],
+    )
+    if outcome == ALLOWED:
+        return Verdict(ALLOWED)
+    # PTTL is -1 for a key without expiry (never written so) and -2 for one just expired.
+    return Verdict(int(outcome), wait_seconds=max(1, -(-int(pttl) // 1000)))
 
 
-def register_failure(username: str, ip: str) -> None:
-    pipe = _redis().pipeline()
-    for key, _limit in _counters(username, ip):
-        # SET NX starts the window at the first failure; INCR keeps the expiry (Redis >= 6).
-        pipe.set(key, 0, ex=settings.LOGIN_LOCKOUT_SECONDS, nx=True)
-        pipe.incr(key)
-    pipe.execute()
-
-
-def clear_user(username: str) -> None:
-    _redis().delete(_key("user", username))
+def attempt_succeeded(username: str, ip: str) -> None:
+    _begin, succeeded = _scripts(settings.REDIS_URL)
+    user_key, ip_key, _wait_key = _keys(username, ip)
+    succeeded(keys=[user_key, ip_key])

@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+import logging
+
+import redis
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import Group
 from django.db import transaction
 from rest_framework import status
 
-from accounts import login_throttle
+from accounts import known_browser, login_throttle
 from accounts.access import user_roles
 from accounts.roles import ADMIN, ROLES
 from audit import services as audit
+from audit.context import client_address
 from config.errors import DomainError
+
+logger = logging.getLogger(__name__)
 
 
 class SignInLocked(DomainError):
     code = "sign_in_locked"
     http_status = status.HTTP_429_TOO_MANY_REQUESTS
+
+
+class SignInSlowed(DomainError):
+    code = "sign_in_slowed"
+    http_status = status.HTTP_429_TOO_MANY_REQUESTS
+
+
+class SignInUnavailable(DomainError):
+    code = "sign_in_unavailable"
+    http_status = status.HTTP_503_SERVICE_UNAVAILABLE
 
 
 class InvalidCredentials(DomainError):
@@ -29,22 +45,46 @@ class UnknownRole(DomainError):
 
 
 def check_credentials(request, *, username: str, password: str):
-    """The user these credentials belong to; refused when locked out or wrong (both audited)."""
-    ip = request.audit_context.ip or ""
-    wait = login_throttle.seconds_locked(username, ip)
-    if wait:
+    """The user these credentials belong to; refused when locked, slowed or wrong (all audited).
+
+    The attempt is counted before the password is checked (`login_throttle.begin_attempt`), so
+    concurrent guesses cannot all slip in before the lock.
+    """
+    context = getattr(request, "audit_context", None)
+    ip = (context.ip if context else client_address(request)) or ""
+    try:
+        verdict = login_throttle.begin_attempt(
+            username, ip, known_browser=known_browser.knows(request, username)
+        )
+    except redis.RedisError as exc:
+        # Without its counters no attempt can be limited: refuse rather than check unlimited.
+        logger.warning("sign-in refused: the sign-in limits' Redis is unavailable", exc_info=True)
+        raise SignInUnavailable(
+            "Sign-in is unavailable for a moment. Please try again in a minute."
+        ) from exc
+    if verdict.outcome == login_throttle.USER_LOCKED:
         audit.record(action="auth.login_blocked", object_type="user", object_id=username[:100])
-        minutes = max(1, round(wait / 60))
+        minutes = max(1, round(verdict.wait_seconds / 60))
         raise SignInLocked(
             f"Too many failed sign-in attempts. Try again in about {minutes} minute"
             f"{'s' if minutes != 1 else ''}."
         )
+    if verdict.outcome == login_throttle.ADDRESS_SLOWED:
+        audit.record(action="auth.login_slowed", object_type="user", object_id=username[:100])
+        seconds = verdict.wait_seconds
+        raise SignInSlowed(
+            "Too many failed sign-in attempts from your network. Try again in "
+            f"{seconds} second{'s' if seconds != 1 else ''}."
+        )
     user = authenticate(request, username=username, password=password)
     if user is None:
-        login_throttle.register_failure(username, ip)
         audit.record(action="auth.login_failed", object_type="user", object_id=username[:100])
         raise InvalidCredentials("The user name or password is not correct.")
-    login_throttle.clear_user(username)
+    try:
+        login_throttle.attempt_succeeded(username, ip)
+    except redis.RedisError:
+        # The password was right; the attempt stays counted until the window ends.
+        logger.warning("sign-in count not cleared; Redis is unavailable", exc_info=True)
     return user
 
 

@@ -6,7 +6,7 @@ from django.shortcuts import resolve_url
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 
-from accounts import services
+from accounts import known_browser, services
 from accounts.forms import SignInForm
 from accounts.middleware import public, without_role
 
@@ -32,6 +32,8 @@ class SignInView(auth_views.LoginView):
     def form_valid(self, form):
         response = super().form_valid(form)
         services.record_sign_in(self.request.user)
+        # Lets this browser through its address's sign-in slowdown next time (known_browser.py).
+        known_browser.remember(self.request, response, form.cleaned_data["username"])
         return response
 
 

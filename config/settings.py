@@ -3,11 +3,13 @@
 The README's configuration table lists every variable read here.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from config import embedded
 
@@ -140,11 +142,27 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "accounts:login"
+# Sign-in limits (accounts/login_throttle.py): a user name is locked after this many failures;
+# an address is slowed down (never locked) after its own number of failures.
 LOGIN_FAILURES_PER_USER = env.int("LOGIN_FAILURES_PER_USER", default=5)
 LOGIN_FAILURES_PER_IP = env.int("LOGIN_FAILURES_PER_IP", default=20)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
-# Only trust X-Forwarded-For when a reverse proxy that sets it stands in front (production).
-TRUST_X_FORWARDED_FOR = env.bool("TRUST_X_FORWARDED_FOR", default=False)
+LOGIN_SLOWDOWN_MAX_SECONDS = env.int("LOGIN_SLOWDOWN_MAX_SECONDS", default=60)
+# A browser that signed in as a user skips its address's slowdown for that user name this long.
+LOGIN_KNOWN_BROWSER_DAYS = env.int("LOGIN_KNOWN_BROWSER_DAYS", default=30)
+
+# How many reverse proxies, each appending to X-Forwarded-For, stand in front of the app: 0 (no
+# proxy) takes the connection's address; N takes the Nth address from the right of the header.
+# TRUST_X_FORWARDED_FOR=true, its former switch, still means one proxy; `manage.py check` warns.
+TRUST_X_FORWARDED_FOR_GIVEN = "TRUST_X_FORWARDED_FOR" in os.environ
+TRUSTED_PROXY_COUNT = env.int(
+    "TRUSTED_PROXY_COUNT", default=1 if env.bool("TRUST_X_FORWARDED_FOR", default=False) else 0
+)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured(
+        f"TRUSTED_PROXY_COUNT must be 0 (no proxy) or the number of proxies in front of the app, "
+        f"not {TRUSTED_PROXY_COUNT}."
+    )
 
 # --- Security (production values come from the environment; see README) -----------------------
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
