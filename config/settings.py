@@ -235,6 +235,14 @@ AUDIT_HEAD_EXPORT_PATH = Path(
     env.str("AUDIT_HEAD_EXPORT_PATH", default=str(BASE_DIR / ".data" / "audit-head.jsonl"))
 )
 
+# Audit entries are signed (HMAC-SHA256) with AUDIT_HMAC_KEY, a secret the database never holds
+# (audit/keys.py); AUDIT_HMAC_KEYS: earlier keys, comma-separated, kept to verify what they signed.
+# Unset, a development key is used and `check --deploy` reports it (audit.E001).
+AUDIT_HMAC_KEY = env.str("AUDIT_HMAC_KEY", default="")
+AUDIT_HMAC_KEYS = env.list("AUDIT_HMAC_KEYS", default=[])
+# Entries 1..N written before this installation signed its log may stay unsigned (0: none may).
+AUDIT_UNSIGNED_UNTIL = env.int("AUDIT_UNSIGNED_UNTIL", default=0)
+
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
