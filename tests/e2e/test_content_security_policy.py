@@ -56,7 +56,7 @@ class Watch:
     def __init__(self, page):
         self.violations: list[str] = []
         self.errors: list[str] = []
-        page.expose_function("cspViolation", self.violations.append)
+        page.expose_function("cspViolation", lambda text: self.violations.append(text))
         page.add_init_script(REPORT_VIOLATIONS)
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
@@ -79,9 +79,7 @@ def visit(page, url: str) -> None:
 
 
 @pytest.mark.parametrize("role", ["risk", "finance", "admin"])
-def test_every_main_page_runs_under_the_policy_without_errors(
-    browser, live_server, desk, role
-):
+def test_every_main_page_runs_under_the_policy_without_errors(browser, live_server, desk, role):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     watch = Watch(page)
