@@ -83,7 +83,8 @@ def signing_key_problems() -> list:
                 id="audit.E001",
             )
         ]
-    short = [s for s in [secret, *settings.AUDIT_HMAC_KEYS] if len(s) < keys.MIN_KEY_LENGTH]
+    kept = [s for s in settings.AUDIT_HMAC_KEYS if s]
+    short = [s for s in [secret, *kept] if len(s) < keys.MIN_KEY_LENGTH]
     if short:
         return [
             Warning(
