@@ -36,8 +36,7 @@ def desk(make_user):
         external_account=Account.objects.get(source__code="kraken"), cron="0 * * * *",
         rule_set=default, by=None,
     )  # fmt: skip
-    for role in ("risk", "finance", "admin"):
-        make_user(role, username=f"csp-{role}")
+    users = {role: make_user(role, username=f"csp-{role}") for role in ("risk", "finance", "admin")}
     published = default.versions.get(number=1)
     pages = [
         "/", "/breaks/", f"/breaks/{Break.objects.first().pk}/", "/runs/",
@@ -45,7 +44,8 @@ def desk(make_user):
         f"/datasets/{data['prices'].pk}/", "/datasets/upload/", "/datasets/aliases/",
         "/rules/", f"/rules/versions/{draft.pk}/", f"/rules/versions/{published.pk}/",
         f"/rules/compare/?old={published.pk}&new={draft.pk}", "/schedules/", "/audit/",
-        "/admin/", "/admin/auth/user/", "/admin/audit/auditevent/", "/no-such-page/",
+        "/admin/", "/admin/auth/user/", f"/admin/auth/user/{users['risk'].pk}/change/",
+        "/admin/audit/auditevent/", "/admin/django_celery_beat/periodictask/", "/no-such-page/",
     ]  # fmt: skip
     return {"pages": pages, "draft": draft}
 
