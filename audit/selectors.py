@@ -63,8 +63,9 @@ def _check_signature(event: AuditEvent, known_keys: dict[str, bytes], unsigned_u
         if event.sequence <= unsigned_until:
             return ""  # written before this installation signed its log (AUDIT_UNSIGNED_UNTIL)
         return (
-            f"entry {event.sequence} is not signed: the application did not write it "
-            "(it links and hashes correctly, but anyone who can write the table can do that)"
+            f"entry {event.sequence} is not signed: the application did not write it, unless "
+            "before this installation signed its log (then declare those entries with "
+            "AUDIT_UNSIGNED_UNTIL)"
         )
     key = known_keys.get(event.key_id)
     if key is None:
