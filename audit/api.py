@@ -16,6 +16,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
         fields = [
             "sequence", "created_at", "actor", "actor_label", "action", "object_type",
             "object_id", "before", "after", "ip", "user_agent", "request_id", "prev_hash", "hash",
+            "key_id", "signature",
         ]  # fmt: skip
 
 

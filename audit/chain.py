@@ -9,11 +9,20 @@ written with keys sorted at every level, no whitespace (separators "," and ":"),
 as UTF-8, `created_at` as ISO 8601 in UTC with microseconds (`2026-11-24T06:30:00.123456+00:00`),
 absent values as null. Decimals, datetimes and UUIDs inside before/after are stored as strings,
 so the stored JSON is exactly the hashed JSON. The first entry's prev_hash is 64 zeros.
+
+The chain's rules are public, so anyone able to write the table (a database superuser can switch
+the append-only trigger off) could append a correctly chained entry. Each entry is therefore also
+signed: `signature` is HMAC-SHA256, keyed with a secret from the application's environment that
+the database never holds, over the ASCII bytes of the entry's hex hash (the hash covers every
+field and the link, so signing it signs them all). `key_id` names the key that signed it: the
+first 16 hex digits of HMAC-SHA256(key, "recondesk audit key id"), which tells keys apart
+without revealing them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import uuid
 from datetime import UTC, date, datetime
@@ -70,3 +79,17 @@ def entry_hash(fields: dict) -> str:
     document = {name: fields.get(name) for name in HASHED_FIELDS}
     document["created_at"] = format_time(document["created_at"])
     return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
+
+
+def key_id(key: bytes) -> str:
+    """The public name of a signing key (stored with each entry it signs)."""
+    return hmac.new(key, b"recondesk audit key id", hashlib.sha256).hexdigest()[:16]
+
+
+def entry_signature(key: bytes, hash_hex: str) -> str:
+    """HMAC-SHA256 (hex) of an entry's hash under `key`."""
+    return hmac.new(key, hash_hex.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def signature_matches(key: bytes, hash_hex: str, signature: str) -> bool:
+    return hmac.compare_digest(entry_signature(key, hash_hex), signature)

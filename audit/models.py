@@ -10,7 +10,8 @@ class AuditEvent(models.Model):
     """One recorded action. Written only by `audit.services.record`; never updated or deleted.
 
     A database trigger rejects UPDATE, DELETE and TRUNCATE (migration 0002). `hash` covers every
-    other field and `prev_hash`; see `audit.chain` for the canonical serialisation.
+    other field and `prev_hash`; see `audit.chain` for the canonical serialisation. `signature`
+    (an HMAC under a key outside the database) shows the application wrote it.
     """
 
     sequence = models.BigIntegerField(unique=True)
@@ -34,6 +35,12 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64, unique=True)
     hash = models.CharField(max_length=64, unique=True)
+    # HMAC-SHA256 of `hash` under the key named by `key_id` (audit/chain.py). Empty in the
+    # database by default, so an entry written without the application, or before keys
+    # existed, is unsigned: verification refuses it (or accepts it only up to
+    # AUDIT_UNSIGNED_UNTIL, an installation's entries from before signing began).
+    key_id = models.CharField(max_length=16, blank=True, db_default="")
+    signature = models.CharField(max_length=64, blank=True, db_default="")
 
     class Meta:
         ordering = ["-sequence"]

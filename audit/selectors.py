@@ -9,7 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import QuerySet
 
-from audit import chain
+from audit import chain, keys
 from audit.models import GENESIS_HASH, AuditEvent
 from config.query import check_filters
 
@@ -57,8 +57,29 @@ def _entry_fields(event: AuditEvent) -> dict:
     return fields
 
 
+def _check_signature(event: AuditEvent, known_keys: dict[str, bytes], unsigned_until: int) -> str:
+    """What is wrong with this entry's signature, or '' if a configured key made it."""
+    if not event.signature:
+        if event.sequence <= unsigned_until:
+            return ""  # written before this installation signed its log (AUDIT_UNSIGNED_UNTIL)
+        return (
+            f"entry {event.sequence} is not signed: the application did not write it, unless "
+            "before this installation signed its log (then declare those entries with "
+            "AUDIT_UNSIGNED_UNTIL)"
+        )
+    key = known_keys.get(event.key_id)
+    if key is None:
+        return (
+            f"entry {event.sequence} is signed with key {event.key_id or '(none)'}, which is "
+            "neither AUDIT_HMAC_KEY nor in AUDIT_HMAC_KEYS: it cannot be verified"
+        )
+    if not chain.signature_matches(key, event.hash, event.signature):
+        return f"entry {event.sequence} has a wrong signature: the application did not write it"
+    return ""
+
+
 def _check_entry(event: AuditEvent, expected_sequence: int, expected_prev: str) -> str:
-    """What is wrong with this entry, or '' if it links and hashes correctly."""
+    """What is wrong with this entry's place and content, or '' if it links and hashes right."""
     if event.sequence != expected_sequence:
         return f"entry {expected_sequence} is missing (next stored entry is {event.sequence})"
     if event.prev_hash != expected_prev:
@@ -72,16 +93,19 @@ def _check_entry(event: AuditEvent, expected_sequence: int, expected_prev: str) 
 
 
 def verify_chain(heads: list[dict] | None = None) -> ChainReport:
-    """Check every link from the first entry; report the first bad one.
+    """Check every link and signature from the first entry; report the first bad one.
 
     `heads` (default: the exported heads file) are (sequence, hash) pairs kept outside the
     database; each must still be in the chain, which catches a truncated or rewritten log.
     """
     heads = exported_heads() if heads is None else heads
     by_sequence = {int(head["sequence"]): head["hash"] for head in heads if head["sequence"]}
+    known_keys, unsigned_until = keys.verification_keys(), settings.AUDIT_UNSIGNED_UNTIL
     expected_sequence, expected_prev, checked = 1, GENESIS_HASH, 0
     for event in AuditEvent.objects.order_by("sequence").iterator(chunk_size=2000):
-        problem = _check_entry(event, expected_sequence, expected_prev)
+        problem = _check_entry(event, expected_sequence, expected_prev) or _check_signature(
+            event, known_keys, unsigned_until
+        )
         if not problem and by_sequence.get(event.sequence, event.hash) != event.hash:
             problem = f"entry {event.sequence} differs from the head exported for it"
         if problem:

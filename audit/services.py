@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit import chain, context
+from audit import chain, context, keys
 from audit.models import GENESIS_HASH, AuditEvent
 
 # Key of the transaction-level advisory lock that serialises writers, so the chain never forks.
@@ -58,19 +58,33 @@ def record(
             "user_agent": origin.user_agent,
             "request_id": origin.request_id,
         }
-        return AuditEvent.objects.create(hash=chain.entry_hash(fields), **fields)
+        entry_hash = chain.entry_hash(fields)
+        key_id, key = keys.signing_key()
+        return AuditEvent.objects.create(
+            hash=entry_hash,
+            key_id=key_id,
+            signature=chain.entry_signature(key, entry_hash),
+            **fields,
+        )
 
 
 def export_head(path: Path | None = None) -> dict:
-    """Append the chain's head (sequence, hash) to a file outside the database.
+    """Append the chain's head (sequence, hash, signature) to a file outside the database.
 
     The chain shows tampering only up to the last head kept elsewhere: a rewritten or truncated
-    log verifies on its own, but not against a head exported before the rewrite.
+    log verifies on its own, but not against a head exported before the rewrite. The head's
+    signature lets whoever holds the key check the exported line on its own, too.
     """
-    head = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
+    head = (
+        AuditEvent.objects.order_by("-sequence")
+        .values("sequence", "hash", "key_id", "signature")
+        .first()
+    )
     line = {
         "sequence": head["sequence"] if head else 0,
         "hash": head["hash"] if head else GENESIS_HASH,
+        "key_id": head["key_id"] if head else "",
+        "signature": head["signature"] if head else "",
         "exported_at": chain.format_time(timezone.now()),
     }
     target = Path(path or settings.AUDIT_HEAD_EXPORT_PATH)

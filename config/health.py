@@ -72,6 +72,15 @@ def check_worker(url: str, max_age: int, hostname: str | None = None) -> Check:
     return Check("worker", age <= max_age, detail)
 
 
+def public_body(body: dict) -> dict:
+    """What anyone may learn from /healthz: up or down, nothing more.
+
+    The full body names the database, the workers' host names and the errors met: a map of the
+    installation for whoever asks. Monitors need only the status (and the HTTP status code).
+    """
+    return {"status": body["status"]}
+
+
 def collect_health() -> tuple[bool, dict]:
     """Run every check; return whether all are up and the JSON body of /healthz."""
     checks = [

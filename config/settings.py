@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "csp",
     "config",
     "accounts",
     "audit",
@@ -55,6 +56,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Cache-Control: no-store on signed-in pages and API answers (config/cache_headers.py).
+    "config.cache_headers.NoStoreMiddleware",
     "audit.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -179,6 +183,25 @@ X_FRAME_OPTIONS = "DENY"
 if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Content-Security-Policy (django-csp) on every response: scripts, styles and images only from
+# this server, no inline script or style, no plugins, not framed, forms post only here. Templates
+# hold no inline script, event handler or style attribute (static/js holds the behaviour), and
+# htmx is configured not to inject styles or evaluate code (templates/base.html, htmx-config).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
 
@@ -229,6 +252,14 @@ REPORTING_CURRENCY = env.str("REPORTING_CURRENCY", default="USD")
 AUDIT_HEAD_EXPORT_PATH = Path(
     env.str("AUDIT_HEAD_EXPORT_PATH", default=str(BASE_DIR / ".data" / "audit-head.jsonl"))
 )
+
+# Audit entries are signed (HMAC-SHA256) with AUDIT_HMAC_KEY, a secret the database never holds
+# (audit/keys.py); AUDIT_HMAC_KEYS: earlier keys, comma-separated, kept to verify what they signed.
+# Unset, a development key is used and `check --deploy` reports it (audit.E001).
+AUDIT_HMAC_KEY = env.str("AUDIT_HMAC_KEY", default="")
+AUDIT_HMAC_KEYS = env.list("AUDIT_HMAC_KEYS", default=[])
+# Entries 1..N written before this installation signed its log may stay unsigned (0: none may).
+AUDIT_UNSIGNED_UNTIL = env.int("AUDIT_UNSIGNED_UNTIL", default=0)
 
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

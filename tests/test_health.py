@@ -14,11 +14,34 @@ def live_heartbeat(settings):
     health.record_worker_heartbeat("test-worker@localhost")
 
 
-def test_healthz_is_public_and_ok_when_all_are_up(client, live_heartbeat):
+@pytest.fixture
+def admin(client_as):
+    """Signed in as an admin: /healthz gives each check's details."""
+    return client_as("admin")
+
+
+def test_healthz_is_public_and_tells_anonymous_callers_only_up(client, live_heartbeat):
     response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert b"test-worker" not in response.content
+
+
+@pytest.mark.parametrize("role", ["risk", "finance", None])
+def test_healthz_tells_other_callers_only_down(client, client_as, role):
+    caller = client_as(role) if role else client
+    response = caller.get("/healthz")  # no worker heartbeat: down
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable"}
+    assert connections["default"].settings_dict["NAME"].encode() not in response.content
+
+
+def test_healthz_gives_admins_every_check_with_its_details(admin, live_heartbeat):
+    response = admin.get("/healthz")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
+    assert body["checks"]["database"]["detail"] == connections["default"].settings_dict["NAME"]
     assert {name: check["status"] for name, check in body["checks"].items()} == {
         "database": "up",
         "broker": "up",
@@ -27,8 +50,8 @@ def test_healthz_is_public_and_ok_when_all_are_up(client, live_heartbeat):
     assert "test-worker@localhost" in body["checks"]["worker"]["detail"]
 
 
-def test_no_worker_heartbeat_gives_503(client):
-    response = client.get("/healthz")
+def test_no_worker_heartbeat_gives_503(admin):
+    response = admin.get("/healthz")
     assert response.status_code == 503
     assert response.json()["checks"]["worker"] == {
         "status": "down",
@@ -36,29 +59,29 @@ def test_no_worker_heartbeat_gives_503(client):
     }
 
 
-def test_stale_worker_heartbeat_gives_503(client, settings):
+def test_stale_worker_heartbeat_gives_503(admin, settings):
     stale = time.time() - settings.WORKER_HEARTBEAT_MAX_AGE - 5
     redis.Redis.from_url(settings.REDIS_URL).hset(health.HEARTBEAT_KEY, "old@host", str(stale))
-    response = client.get("/healthz")
+    response = admin.get("/healthz")
     assert response.status_code == 503
     assert response.json()["checks"]["worker"]["status"] == "down"
 
 
-def test_broker_down_gives_503(client, settings, live_heartbeat):
+def test_broker_down_gives_503(admin, settings, live_heartbeat):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
-    response = client.get("/healthz")
+    response = admin.get("/healthz")
     assert response.status_code == 503
     body = response.json()
     assert body["checks"]["broker"]["status"] == "down"
     assert body["checks"]["database"]["status"] == "up"
 
 
-def test_database_down_gives_503(client, settings, live_heartbeat):
+def test_database_down_gives_503(admin, settings, live_heartbeat):
     unreachable = {**connections["default"].settings_dict, "HOST": "127.0.0.1", "PORT": 1}
     connections.settings["unreachable"] = unreachable
     settings.HEALTH_DATABASE_ALIAS = "unreachable"
     try:
-        response = client.get("/healthz")
+        response = admin.get("/healthz")
     finally:
         del connections.settings["unreachable"]
     assert response.status_code == 503

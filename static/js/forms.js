@@ -34,6 +34,21 @@
     }).join("");
   }
 
+  // A form (or the button that sent it) with data-confirm asks first; declined, nothing is sent.
+  // Registered before the listener below, which then sees the declined submit as prevented.
+  // (An attribute and a listener instead of onsubmit="return confirm(…)": the
+  // Content-Security-Policy allows no inline event handlers.)
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    var submitter = event.submitter;
+    var question = (submitter && submitter.getAttribute("data-confirm")) ||
+      form.getAttribute("data-confirm");
+    if (question && !form.hasAttribute("data-sending") && !window.confirm(question)) {
+      event.preventDefault();
+    }
+  });
+
   // Plain forms: the page is left, so the buttons stay disabled. Disabling waits a tick, until
   // the browser has read the form's fields (a disabled submit button would send no value).
   document.addEventListener("submit", function (event) {

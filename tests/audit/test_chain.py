@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 
-from audit import chain, services
+from audit import chain, keys, services
 from audit.models import GENESIS_HASH, AuditEvent
 from audit.selectors import verify_chain
 
@@ -167,7 +167,7 @@ def test_the_database_refuses_a_second_entry_after_the_same_predecessor():
         )
 
 
-def test_forged_entry_inserted_mid_chain_with_a_correct_hash_is_found_at_the_next_link():
+def test_forged_entry_inserted_mid_chain_with_a_correct_hash_is_found_at_once():
     write(4)
     tamper("ALTER TABLE audit_auditevent DROP CONSTRAINT audit_auditevent_prev_hash_key")
     tamper("UPDATE audit_auditevent SET sequence = sequence + 100 WHERE sequence >= 3")
@@ -195,8 +195,10 @@ def test_forged_entry_inserted_mid_chain_with_a_correct_hash_is_found_at_the_nex
         [forged["created_at"], second.hash, chain.entry_hash(forged)],
     )
     report = verify_chain()
-    assert (report.ok, report.bad_sequence) == (False, 4)
-    assert report.checked == 3
+    # Unsigned, it is refused itself (without signatures it was found only at the next link).
+    assert (report.ok, report.bad_sequence) == (False, 3)
+    assert "not signed" in report.problem
+    assert report.checked == 2
 
 
 def test_reordered_entries_are_found():
@@ -218,14 +220,18 @@ def test_truncated_tail_is_found_against_an_exported_head():
 
 
 def test_rewritten_history_is_found_against_an_exported_head():
+    """Even by someone who holds the signing key: the head exported before still differs."""
     write(3)
     services.export_head()
     head = AuditEvent.objects.get(sequence=3)
     fields = {name: getattr(head, name) for name in chain.HASHED_FIELDS}
     fields["action"] = "rewritten"
+    rewritten_hash = chain.entry_hash(fields)
+    _key_id, key = keys.signing_key()
     tamper(
-        "UPDATE audit_auditevent SET action = 'rewritten', hash = %s WHERE sequence = 3",
-        [chain.entry_hash(fields)],
+        "UPDATE audit_auditevent SET action = 'rewritten', hash = %s, signature = %s"
+        " WHERE sequence = 3",
+        [rewritten_hash, chain.entry_signature(key, rewritten_hash)],
     )
     report = verify_chain()
     assert (report.ok, report.bad_sequence) == (False, 3)
@@ -238,6 +244,9 @@ def test_export_head_appends_sequence_and_hash(settings):
     stored = settings.AUDIT_HEAD_EXPORT_PATH.read_text().splitlines()
     assert json.loads(stored[-1]) == line
     assert (line["sequence"], line["hash"]) == (2, events[-1].hash)
+    assert (line["key_id"], line["signature"]) == (events[-1].key_id, events[-1].signature)
+    _key_id, key = keys.signing_key()
+    assert chain.signature_matches(key, line["hash"], line["signature"])
 
 
 def test_verify_command_reports_ok_and_json(capsys):
