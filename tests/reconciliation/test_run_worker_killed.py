@@ -231,6 +231,77 @@ def test_a_run_whose_whole_worker_is_killed_is_finished_by_the_next_worker():
     _assert_finished_once_like(run, reference)
 
 
+# The sweep (config/claim_sweep.py) soon, not Redis's visibility timeout (6 h, left as it is).
+SWEEP_SOON = {"WORKER_STALE_AFTER": "5", "CLAIM_SWEEP_INTERVAL": "1"}
+
+
+def test_a_run_whose_whole_worker_is_killed_is_handed_to_a_fresh_worker_within_seconds():
+    """SIGKILL of main and pool processes, 6 h visibility timeout: the fresh worker's sweep sees
+    the claiming worker silent and sends the run again; it finishes once, as if undisturbed."""
+    internal, external = _datasets()
+    audit_services.export_head()
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    env = {**WHOLE_RUN, **SWEEP_SOON}
+    with sending_to(queue):
+        with worker_process(extra_env=env, queue=queue, name=f"{queue}-first") as first:
+            run = runs.start_run(type="trades", internal=internal, external=external)
+            _wait_for_phase(run, BEFORE_STORING, first)
+            first.kill()
+            killed_at = time.monotonic()
+            at_kill = _state(run)
+        assert at_kill["status"] == "running" and at_kill["deliveries"] == 1, at_kill
+        claimed_by = Run.objects.values_list("worker", flat=True).get(pk=run.pk)
+        assert claimed_by == first.hostname
+        with worker_process(extra_env=env, queue=queue, name=f"{queue}-second") as second:
+            run = _wait_until_finished(run, second, timeout=90)
+            recovered_in = time.monotonic() - killed_at
+            reference = _reference_run(internal, external, second)
+            log = second.log()
+    assert first.process.returncode == -signal.SIGKILL
+    assert "handed back" in log, log[-4000:]
+    assert recovered_in < 90
+    _assert_finished_once_like(run, reference)
+    handed = AuditEvent.objects.filter(action="run.handed_back", object_id=str(run.pk))
+    assert [event.after["worker"] for event in handed] == [first.hostname]
+
+
+def test_a_worker_taken_for_dead_that_comes_back_stores_nothing_over_the_next_delivery():
+    """The first worker freezes (SIGSTOP of main and pool) while reconciling: the run goes to a
+    second worker; thawed, the first finishes its engine work but its store is refused (its
+    delivery number is no longer the run's), so the run is stored and ended once, by the second.
+    """
+    internal, external = _datasets()
+    audit_services.export_head()
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    env = {**WHOLE_RUN, **SWEEP_SOON}
+    with sending_to(queue):
+        with (
+            worker_process(extra_env=env, queue=queue, name=f"{queue}-first") as first,
+            worker_process(extra_env=env, queue=queue, name=f"{queue}-second") as second,
+        ):
+            run = runs.start_run(type="trades", internal=internal, external=external)
+            _wait_for_phase(run, {"reconciling"}, first)
+            holder = Run.objects.values_list("worker", flat=True).get(pk=run.pk)
+            frozen, other = (first, second) if holder == first.hostname else (second, first)
+            os.killpg(frozen.pid, signal.SIGSTOP)
+            try:
+                deadline = time.monotonic() + 60
+                while _state(run)["deliveries"] < 2:
+                    assert time.monotonic() < deadline, other.log()[-4000:]
+                    time.sleep(0.05)
+            finally:
+                os.killpg(frozen.pid, signal.SIGCONT)
+            run = _wait_until_finished(run, other, timeout=90)
+            # The thawed worker's task ends too (acknowledged), having stored nothing.
+            deadline = time.monotonic() + 60
+            while "succeeded in" not in frozen.log():
+                assert time.monotonic() < deadline, frozen.log()[-4000:]
+                time.sleep(0.1)
+            reference = _reference_run(internal, external, other)
+    assert run.worker == ""  # ended: nobody holds it
+    _assert_finished_once_like(run, reference)
+
+
 def test_a_split_run_whose_worker_dies_inside_a_part_is_finished_once():
     """A part is killed mid-way: redelivered, done once; the run merges and stores once."""
     from reconciliation.models import RunPartition
