@@ -274,30 +274,30 @@ def test_a_worker_taken_for_dead_that_comes_back_stores_nothing_over_the_next_de
     audit_services.export_head()
     queue = f"test-{uuid.uuid4().hex[:12]}"
     env = {**WHOLE_RUN, **SWEEP_SOON}
-    with sending_to(queue):
-        with (
-            worker_process(extra_env=env, queue=queue, name=f"{queue}-first") as first,
-            worker_process(extra_env=env, queue=queue, name=f"{queue}-second") as second,
-        ):
-            run = runs.start_run(type="trades", internal=internal, external=external)
-            _wait_for_phase(run, {"reconciling"}, first)
-            holder = Run.objects.values_list("worker", flat=True).get(pk=run.pk)
-            frozen, other = (first, second) if holder == first.hostname else (second, first)
-            os.killpg(frozen.pid, signal.SIGSTOP)
-            try:
-                deadline = time.monotonic() + 60
-                while _state(run)["deliveries"] < 2:
-                    assert time.monotonic() < deadline, other.log()[-4000:]
-                    time.sleep(0.05)
-            finally:
-                os.killpg(frozen.pid, signal.SIGCONT)
-            run = _wait_until_finished(run, other, timeout=90)
-            # The thawed worker's task ends too (acknowledged), having stored nothing.
+    with (
+        sending_to(queue),
+        worker_process(extra_env=env, queue=queue, name=f"{queue}-first") as first,
+        worker_process(extra_env=env, queue=queue, name=f"{queue}-second") as second,
+    ):
+        run = runs.start_run(type="trades", internal=internal, external=external)
+        _wait_for_phase(run, {"reconciling"}, first)
+        holder = Run.objects.values_list("worker", flat=True).get(pk=run.pk)
+        frozen, other = (first, second) if holder == first.hostname else (second, first)
+        os.killpg(frozen.pid, signal.SIGSTOP)
+        try:
             deadline = time.monotonic() + 60
-            while "succeeded in" not in frozen.log():
-                assert time.monotonic() < deadline, frozen.log()[-4000:]
-                time.sleep(0.1)
-            reference = _reference_run(internal, external, other)
+            while _state(run)["deliveries"] < 2:
+                assert time.monotonic() < deadline, other.log()[-4000:]
+                time.sleep(0.05)
+        finally:
+            os.killpg(frozen.pid, signal.SIGCONT)
+        run = _wait_until_finished(run, other, timeout=90)
+        # The thawed worker's task ends too (acknowledged), having stored nothing.
+        deadline = time.monotonic() + 60
+        while "succeeded in" not in frozen.log():
+            assert time.monotonic() < deadline, frozen.log()[-4000:]
+            time.sleep(0.1)
+        reference = _reference_run(internal, external, other)
     assert run.worker == ""  # ended: nobody holds it
     _assert_finished_once_like(run, reference)
 
