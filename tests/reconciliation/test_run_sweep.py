@@ -293,3 +293,15 @@ def test_a_merge_whose_worker_went_silent_is_sent_again_and_finishes_the_run(
     run.refresh_from_db()
     assert (run.merges, run.deliveries) == (2, 1)
     assert run.break_count == BreakObservation.objects.filter(run=run).count()
+
+
+def test_one_worker_sweeps_per_interval(demo, monkeypatch, settings, queue):
+    """Every worker tries each interval; the Redis lock lets the first one sweep."""
+    settings.WORKER_STALE_AFTER, settings.CLAIM_SWEEP_INTERVAL = 5, 2
+    redis.Redis.from_url(settings.REDIS_URL).delete(claim_sweep.LOCK_KEY)
+    run = start(demo)
+    claimed_by(monkeypatch, run, "dead", silent_for=60)
+    assert claim_sweep.sweep_if_due("first@host") is not None
+    assert claim_sweep.sweep_if_due("second@host") is None  # within the interval: skipped
+    time.sleep(2.1)
+    assert claim_sweep.sweep_if_due("second@host") == []  # the next interval: its turn
