@@ -305,3 +305,19 @@ def test_one_worker_sweeps_per_interval(demo, monkeypatch, settings, queue):
     assert claim_sweep.sweep_if_due("second@host") is None  # within the interval: skipped
     time.sleep(2.1)
     assert claim_sweep.sweep_if_due("second@host") == []  # the next interval: its turn
+
+
+def test_a_staleness_within_two_heartbeats_is_refused_at_start_up():
+    """A live worker between two heartbeats must never look dead: such settings do not start."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WORKER_HEARTBEAT_INTERVAL": "30", "WORKER_STALE_AFTER": "60"}
+    done = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "WORKER_STALE_AFTER must be more than two WORKER_HEARTBEAT_INTERVALs" in done.stderr
