@@ -327,3 +327,36 @@ def test_a_split_run_whose_worker_dies_inside_a_part_is_finished_once():
     assert BreakObservation.objects.filter(run=run).count() == run.break_count
     assert run_matches(run).height == run.match_count
     assert run.match_count == reference.match_count
+
+
+def test_a_split_run_whose_whole_worker_is_killed_inside_a_part_is_finished_by_a_fresh_worker():
+    """SIGKILL of main and pool inside a part (6 h visibility timeout): the fresh worker does
+    the parts still queued, the sweep hands it the killed one, and the run merges once."""
+    from reconciliation.models import RunPartition
+
+    internal, external = _datasets()
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    env = {"RUN_PARTITIONS": "4", "RUN_PARTITION_MIN_ROWS": "1", **SWEEP_SOON}
+    with sending_to(queue):
+        with worker_process(extra_env=env, queue=queue, name=f"{queue}-first") as first:
+            run = runs.start_run(type="trades", internal=internal, external=external)
+            deadline = time.monotonic() + 60
+            while not RunPartition.objects.filter(run=run, status="running").exists():
+                assert time.monotonic() < deadline, first.log()[-4000:]
+                time.sleep(0.02)
+            first.kill()
+        (killed,) = RunPartition.objects.filter(run=run, status="running")
+        assert killed.worker == first.hostname and killed.deliveries == 1
+        with worker_process(extra_env=env, queue=queue, name=f"{queue}-second") as second:
+            run = _wait_until_finished(run, second, timeout=120)
+            reference = runs.start_run(type="trades", internal=internal, external=external)
+            reference = _wait_until_finished(reference, second, timeout=120)
+    assert run.status == reference.status == "succeeded", (run.message, reference.message)
+    assert run.partition_count == 4
+    killed.refresh_from_db()
+    assert (killed.status, killed.deliveries) == ("done", 2)
+    assert killed.worker == second.hostname
+    assert run.break_count == reference.break_count == EXPECTED_BREAKS
+    assert _observations(run) == _observations(reference)
+    assert BreakObservation.objects.filter(run=run).count() == run.break_count
+    assert run_matches(run).height == run.match_count == reference.match_count
