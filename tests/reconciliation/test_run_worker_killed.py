@@ -205,7 +205,8 @@ def test_a_run_whose_pool_process_is_killed_while_storing_is_finished_by_the_red
 
 
 def test_a_run_whose_whole_worker_is_killed_is_finished_by_the_next_worker():
-    """SIGKILL of main and pool processes: nobody requeues; Redis redelivers after the timeout."""
+    """SIGKILL of main and pool processes: nobody requeues; Redis redelivers after the timeout
+    (here shorter than WORKER_STALE_AFTER, so Redis comes before the sweep)."""
     internal, external = _datasets()
     audit_services.export_head()
     queue = f"test-{uuid.uuid4().hex[:12]}"
