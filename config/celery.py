@@ -1,6 +1,7 @@
-"""The Celery application: Redis broker, late acknowledgement, and a worker heartbeat."""
+"""The Celery application: Redis broker, late acknowledgement, a worker heartbeat, and a sweep."""
 
 import os
+import threading
 
 from celery import Celery, bootsteps
 
@@ -12,12 +13,19 @@ app.autodiscover_tasks()
 
 
 class HeartbeatStep(bootsteps.StartStopStep):
-    """Records the worker's heartbeat in Redis every few seconds, for `/healthz`."""
+    """Records the worker's heartbeat in Redis every few seconds, for `/healthz` and the sweep.
+
+    Also by process instance (an id made here, before the pool starts, so its processes share
+    it): a worker restarted under the same name must not keep its dead predecessor's work alive.
+    """
 
     requires = {"celery.worker.components:Timer"}
 
     def __init__(self, worker, **kwargs):
         super().__init__(worker, **kwargs)
+        from config import health
+
+        self.instance = health.start_worker_instance()
         self.timer_entry = None
 
     def start(self, worker):
@@ -25,11 +33,11 @@ class HeartbeatStep(bootsteps.StartStopStep):
 
         from config import health
 
-        health.record_worker_heartbeat(worker.hostname)
+        health.record_worker_heartbeat(worker.hostname, self.instance)
         self.timer_entry = worker.timer.call_repeatedly(
             settings.WORKER_HEARTBEAT_INTERVAL,
             health.record_worker_heartbeat,
-            (worker.hostname,),
+            (worker.hostname, self.instance),
             priority=10,
         )
 
@@ -38,4 +46,29 @@ class HeartbeatStep(bootsteps.StartStopStep):
             self.timer_entry.cancel()
 
 
+class ClaimSweepStep(bootsteps.StartStopStep):
+    """Every worker sweeps for work whose worker stopped (config/claim_sweep.py), so recovery
+    needs no `celery beat`; a Redis lock lets one sweep at a time."""
+
+    requires = {HeartbeatStep}
+
+    def __init__(self, worker, **kwargs):
+        super().__init__(worker, **kwargs)
+        self.stopping = threading.Event()
+        self.thread = None
+
+    def start(self, worker):
+        from config import claim_sweep
+
+        self.thread = threading.Thread(
+            target=claim_sweep.sweep_periodically, args=(worker.hostname, self.stopping),
+            name="claim-sweep", daemon=True,
+        )  # fmt: skip
+        self.thread.start()
+
+    def stop(self, worker):
+        self.stopping.set()
+
+
 app.steps["worker"].add(HeartbeatStep)
+app.steps["worker"].add(ClaimSweepStep)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
 from dataclasses import dataclass
 
 import redis
@@ -10,6 +12,11 @@ from django.conf import settings
 from django.db import connections
 
 HEARTBEAT_KEY = "recondesk:worker-heartbeats"
+# Heartbeats by worker process (instance), not by name: a worker restarted under the same name
+# (a container restarted in place keeps its hostname) must not vouch for the claims of the
+# process that died. Field: instance id; value: the time of its last heartbeat.
+INSTANCE_HEARTBEAT_KEY = "recondesk:worker-instance-heartbeats"
+INSTANCE_ENV = "RECONDESK_WORKER_INSTANCE"
 
 
 @dataclass(frozen=True)
@@ -26,9 +33,41 @@ def _redis(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
 
 
-def record_worker_heartbeat(hostname: str) -> None:
-    """Store `hostname`'s heartbeat (called by each worker on a timer)."""
-    _redis(settings.REDIS_URL).hset(HEARTBEAT_KEY, hostname, f"{time.time():.3f}")
+def start_worker_instance() -> str:
+    """Give this worker process a new instance id, inherited by the pool processes it starts.
+
+    Called once in the worker's main process before its pool starts (an environment variable,
+    so pool processes see it whether they are forked or spawned).
+    """
+    os.environ[INSTANCE_ENV] = uuid.uuid4().hex
+    return os.environ[INSTANCE_ENV]
+
+
+def worker_instance() -> str:
+    """The id of the worker process this code runs in ("" outside a worker)."""
+    return os.environ.get(INSTANCE_ENV, "")
+
+
+def record_worker_heartbeat(hostname: str, instance: str = "") -> None:
+    """Store `hostname`'s heartbeat, and its instance's (called by each worker on a timer)."""
+    now = f"{time.time():.3f}"
+    with _redis(settings.REDIS_URL).pipeline() as pipe:
+        pipe.hset(HEARTBEAT_KEY, hostname, now)
+        if instance:
+            pipe.hset(INSTANCE_HEARTBEAT_KEY, instance, now)
+        pipe.execute()
+
+
+def instance_heartbeats() -> dict[str, float]:
+    """Every worker instance's last heartbeat (epoch seconds), by instance id."""
+    beats = _redis(settings.REDIS_URL).hgetall(INSTANCE_HEARTBEAT_KEY)
+    return {key.decode(): float(value) for key, value in beats.items()}
+
+
+def forget_instances(instances: list[str]) -> None:
+    """Drop the heartbeats of instances long dead (so the hash does not grow forever)."""
+    if instances:
+        _redis(settings.REDIS_URL).hdel(INSTANCE_HEARTBEAT_KEY, *instances)
 
 
 def check_database(alias: str = "default") -> Check:

@@ -135,6 +135,16 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_TIMEZONE = "UTC"
 WORKER_HEARTBEAT_INTERVAL = env.int("WORKER_HEARTBEAT_INTERVAL", default=10)
 WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=60)
+# Work claimed by a worker process silent for WORKER_STALE_AFTER seconds is handed to another
+# worker (config/claim_sweep.py); every worker looks every CLAIM_SWEEP_INTERVAL seconds, one at
+# a time. Several heartbeats long, so a busy worker is never taken for a dead one.
+WORKER_STALE_AFTER = env.int("WORKER_STALE_AFTER", default=60)
+CLAIM_SWEEP_INTERVAL = env.int("CLAIM_SWEEP_INTERVAL", default=15)
+if WORKER_STALE_AFTER < 2 * WORKER_HEARTBEAT_INTERVAL + 1:
+    raise ImproperlyConfigured(
+        "WORKER_STALE_AFTER must be more than two WORKER_HEARTBEAT_INTERVALs, or a live worker "
+        "between two heartbeats would lose its work"
+    )
 
 # --- Authentication and access ------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

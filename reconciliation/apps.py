@@ -35,3 +35,6 @@ class ReconciliationConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(_ensure_reference_data)
+        from reconciliation import run_sweep
+
+        run_sweep.register()  # runs and parts whose worker stopped go to another worker

@@ -121,6 +121,10 @@ class RunOver(Exception):
     """The run ended meanwhile (another part failed, a cancel was honoured): nothing to do."""
 
 
+class RunSuperseded(RunOver):
+    """A later delivery holds the run (this one's worker was taken for dead): it decides."""
+
+
 @dataclass(frozen=True)
 class RunResult:
     """What the engine found: breaks (BREAKS + value_rc, severity) and, for trades, matches."""
@@ -177,17 +181,24 @@ def _copy(cursor, sql: str, frame: pl.DataFrame) -> None:
 
 
 def store_results(
-    run: Run, result: RunResult, *, engine_ms: int, match_count: int | None = None
+    run: Run,
+    result: RunResult,
+    *,
+    engine_ms: int,
+    match_count: int | None = None,
+    held: dict | None = None,
 ) -> bool:
     """Store everything the run found, once; False if it was already stored or is not running.
 
     `match_count`: matches already stored by the parts of a split run (result.matches is None).
+    `held`: the claim of the delivery storing (e.g. {"deliveries": 2}); nothing is stored once
+    the run no longer has it (a later delivery took over).
     """
     # Inside a caller's transaction (a test) another connection would not see the run.
     if result.matches is None or connection.in_atomic_block:
-        return _store(run, result, engine_ms, match_count, None)
+        return _store(run, result, engine_ms, match_count, None, held or {})
     with ThreadPoolExecutor(max_workers=1) as pool:  # left only once the matches are done
-        return _store(run, result, engine_ms, match_count, pool)
+        return _store(run, result, engine_ms, match_count, pool, held or {})
 
 
 def _store(
@@ -196,6 +207,7 @@ def _store(
     engine_ms: int,
     match_count: int | None,
     pool: ThreadPoolExecutor | None,
+    held: dict,
 ) -> bool:
     now = timezone.now()
     params = {
@@ -210,7 +222,7 @@ def _store(
         # deletes the matches of a run that failed, takes FOR UPDATE and waits for them).
         locked = (
             Run.objects.select_for_update(no_key=True)
-            .filter(pk=run.pk, status=Run.Status.RUNNING, break_count__isnull=True)
+            .filter(pk=run.pk, status=Run.Status.RUNNING, break_count__isnull=True, **held)
             .values_list("cancel_requested", flat=True)
             .first()
         )

@@ -11,7 +11,10 @@ and Redis are shared. A split run that fails or is cancelled keeps no matches (r
 
 Every step may run twice (a redelivered task, two parts finishing at once): a part is claimed
 with a delivery count, its result is written only while it is not done, and the store takes the
-run's lock and stores once. `fees` is never split: its totals per fee asset span every pair.
+run's lock and stores once. A part's claim and a merge's claim record the worker, so that parts
+and merges whose worker stopped are handed to another worker (reconciliation/run_sweep.py);
+the claim's count fences what it writes: a part taken over keeps nothing, a merge taken over
+stores and ends nothing. `fees` is never split: its totals per fee asset span every pair.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from reconciliation import arrow_bytes, frames, match_store
-from reconciliation.break_store import RunCancelled, RunOver, RunResult
+from reconciliation.break_store import RunCancelled, RunOver, RunResult, RunSuperseded
 from reconciliation.engine import rule_definition
 from reconciliation.engine.types import empty_breaks
 from reconciliation.models import Run, RunPartition
@@ -104,8 +107,11 @@ def _units(run: Run, counts: Counter, stored_frames) -> list[tuple[list[str], in
     return [(sorted(assets), rows_of[key]) for key, assets in assets_of.items()]
 
 
-def split(run: Run) -> str:
-    """Create the run's parts (once) and queue those not done; the run stays running."""
+def split(run: Run, claim=None, *, worker: str = "") -> str:
+    """Create the run's parts (once) and queue those not done; the run stays running.
+
+    Then the run is held by its parts, not by this delivery: its claim is released.
+    """
     # Planned before taking the run's lock (its queries take seconds on millions of rows, and a
     # cancel would wait for them); the plan is the same for every delivery.
     planned = plan(run, settings.RUN_PARTITIONS) if not run.partition_count else []
@@ -130,8 +136,12 @@ def split(run: Run) -> str:
             )
         )
         transaction.on_commit(lambda: _enqueue(run.pk, waiting))
+    # After the parts are sent: a worker dying before this line leaves the run claimed, and the
+    # sweep sends it again (which sends the waiting parts again, each claimed with a count).
+    held = claim.held() if claim else {}
+    Run.objects.filter(pk=run.pk, **held).update(worker="", worker_instance="")
     if not waiting:  # redelivered after the parts were taken: the merge may be what is missing
-        return merge_when_done(run.pk)
+        return merge_when_done(run.pk, worker=worker)
     return Run.Status.RUNNING
 
 
@@ -143,12 +153,15 @@ def _enqueue(run_id: int, numbers: list[int]) -> None:
 
 
 def _claim(run_id: int, number: int, worker: str) -> RunPartition | None:
-    """Mark the part running and count this delivery; None if there is nothing to do."""
+    """Mark the part running, count this delivery and record who holds it; None if nothing to
+    do."""
+    from reconciliation import runs
+
     claimed = RunPartition.objects.filter(
         run_id=run_id, number=number, run__status=Run.Status.RUNNING,
         status__in=[RunPartition.Status.QUEUED, RunPartition.Status.RUNNING],
     ).update(status=RunPartition.Status.RUNNING, deliveries=F("deliveries") + 1,
-             started_at=timezone.now(), worker=worker[:200])  # fmt: skip
+             started_at=timezone.now(), **runs.claimant(worker))  # fmt: skip
     if not claimed:
         return None
     return RunPartition.objects.select_related(
@@ -157,12 +170,19 @@ def _claim(run_id: int, number: int, worker: str) -> RunPartition | None:
     ).get(run_id=run_id, number=number)  # fmt: skip
 
 
-def _check_cancel(run_id: int) -> None:
+def _check_cancel(run_id: int, part: RunPartition | None = None) -> None:
+    """Stop if the run ended or a cancel was asked (or, for a `part`, another delivery took it)."""
     state = Run.objects.filter(pk=run_id).values_list("status", "cancel_requested").first()
     if state is None or state[0] != Run.Status.RUNNING:
         raise RunOver
+    if part is not None and not _still_held(part):
+        raise RunSuperseded
     if state[1]:
         raise RunCancelled
+
+
+def _still_held(part: RunPartition) -> bool:
+    return RunPartition.objects.filter(pk=part.pk, deliveries=part.deliveries).exists()
 
 
 def execute_partition(run_id: int, number: int, *, worker: str = "") -> str:
@@ -171,13 +191,15 @@ def execute_partition(run_id: int, number: int, *, worker: str = "") -> str:
 
     part = _claim(run_id, number, worker)
     if part is None:
-        # Done already (this is a redelivery) or the run is over: finish what may be left.
-        return merge_when_done(run_id)
+        # Done already (this is a redelivery, or a merge handed back) or the run is over: finish
+        # what may be left.
+        return merge_when_done(run_id, worker=worker)
     run = part.run
+    claim = runs.Claim.of_part(number, part.deliveries)
     if part.deliveries > runs.MAX_DELIVERIES:
-        return runs.give_up(run, f"Part {number} of the run")
-    with runs.failures_recorded(run) as outcome:
-        _check_cancel(run_id)
+        return runs.give_up(run, f"Part {number} of the run", claim)
+    with runs.failures_recorded(run, claim) as outcome:
+        _check_cancel(run_id, part)
         inputs = runs.load_inputs(run, assets=part.assets)
         definition = rule_definition.validate(run.rule_set_version.definition)
         started = time.perf_counter()
@@ -185,9 +207,9 @@ def execute_partition(run_id: int, number: int, *, worker: str = "") -> str:
 
         result = run_engine.reconcile(run, inputs, definition)
         engine_ms = int((time.perf_counter() - started) * 1000)
-        _check_cancel(run_id)
+        _check_cancel(run_id, part)
         _keep(part, result, engine_ms)
-        outcome.status = merge_when_done(run_id)
+        outcome.status = merge_when_done(run_id, worker=worker)
     return outcome.status
 
 
@@ -213,14 +235,17 @@ def _keep(part: RunPartition, result: RunResult, engine_ms: int) -> None:
             raise RunOver
         if state[1]:
             raise RunCancelled
+        # Only by the delivery holding the part (one taken for dead keeps nothing).
         kept = (
-            RunPartition.objects.filter(pk=part.pk)
+            RunPartition.objects.filter(pk=part.pk, deliveries=part.deliveries)
             .exclude(status=RunPartition.Status.DONE)
             .update(status=RunPartition.Status.DONE,
                     breaks=arrow_bytes.encode(result.breaks, "zstd"),
                     break_count=result.breaks.height, engine_ms=engine_ms,
-                    finished_at=timezone.now())
+                    finished_at=timezone.now(), worker_instance="")
         )  # fmt: skip
+        if not kept and not RunPartition.objects.filter(pk=part.pk, status="done").exists():
+            raise RunSuperseded
         # Parts store their matches in parallel; only the breaks wait for the merge.
         if kept and result.matches is not None:
             matches = match_store.store(cursor, part.run_id, part.number, result.matches)
@@ -234,8 +259,12 @@ def _keep(part: RunPartition, result: RunResult, engine_ms: int) -> None:
         cursor.execute(PROGRESS, [10 + 60 * done // total, phase, part.run_id])
 
 
-def merge_when_done(run_id: int) -> str:
-    """If every part is done and the run not yet stored: merge the parts, store, finish."""
+def merge_when_done(run_id: int, *, worker: str = "") -> str:
+    """If every part is done and the run not yet stored: merge the parts, store, finish.
+
+    The merge claims the run (its merge count, and `worker`): a merge whose worker stops is
+    handed to another worker, and a merge superseded so stores and ends nothing.
+    """
     from reconciliation import runs
 
     run = Run.objects.select_related(
@@ -246,14 +275,17 @@ def merge_when_done(run_id: int) -> str:
     parts = RunPartition.objects.filter(run=run)
     if parts.exclude(status=RunPartition.Status.DONE).exists():
         return Run.Status.RUNNING
+    Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(
+        merges=F("merges") + 1, **runs.claimant(worker)
+    )
+    claim = runs.Claim.of("merges", Run.objects.get(pk=run_id).merges)
     if run.break_count is not None:  # stored by a merge whose worker died before finishing
-        return runs.store_and_finish(run, RunResult(empty_breaks()), engine_ms=0)
-    Run.objects.filter(pk=run_id).update(merges=F("merges") + 1)
-    if Run.objects.get(pk=run_id).merges > runs.MAX_DELIVERIES:
-        return runs.give_up(run, "Merging the run's parts")
-    with runs.failures_recorded(run) as outcome:
+        return runs.store_and_finish(run, RunResult(empty_breaks()), engine_ms=0, claim=claim)
+    if claim.held()["merges"] > runs.MAX_DELIVERIES:
+        return runs.give_up(run, "Merging the run's parts", claim)
+    with runs.failures_recorded(run, claim) as outcome:
         _check_cancel(run_id)
-        Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(
+        Run.objects.filter(pk=run_id, status=Run.Status.RUNNING, **claim.held()).update(
             progress=75, phase="merging parts"
         )
         rows = list(parts.order_by("number").values_list("breaks", "match_count", "engine_ms"))
@@ -262,7 +294,11 @@ def merge_when_done(run_id: int) -> str:
         result = RunResult(breaks.sort("break_key"), None)
         engine_ms = max(ms or 0 for _, _, ms in rows)
         outcome.status = runs.store_and_finish(
-            run, result, engine_ms=engine_ms, match_count=sum(counts) if counts else None
+            run,
+            result,
+            engine_ms=engine_ms,
+            match_count=sum(counts) if counts else None,
+            claim=claim,
         )
     if outcome.status == Run.Status.SUCCEEDED:
         parts.update(breaks=None)  # merged into the run's breaks: no need to keep them twice

@@ -5,10 +5,10 @@ from celery import shared_task
 from reconciliation import runs
 
 
-@shared_task(name="reconciliation.execute_run")
-def execute_run(run_id: int) -> str:
+@shared_task(name="reconciliation.execute_run", bind=True)
+def execute_run(self, run_id: int) -> str:
     """Execute a queued run (safe to deliver twice: see reconciliation/runs.py)."""
-    return runs.execute_run(run_id)
+    return runs.execute_run(run_id, worker=self.request.hostname or "")
 
 
 @shared_task(name="reconciliation.execute_partition", bind=True)

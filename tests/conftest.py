@@ -30,6 +30,8 @@ def _isolated_outside_state(settings, tmp_path):
         "recondesk:login-failures:*",
         "recondesk:form-sent:*",
         "recondesk:worker-heartbeats",
+        "recondesk:worker-instance-heartbeats",
+        "recondesk:claim-sweep",
     ):
         for key in client.scan_iter(pattern):
             client.delete(key)

@@ -40,6 +40,13 @@ class Run(models.Model):
     message = models.TextField(blank=True, help_text="why it failed, in words a user can act on")
     cancel_requested = models.BooleanField(default=False)
     deliveries = models.PositiveSmallIntegerField(default=0)
+    # Who holds the run now (its execution or its merge), so that a sweep can hand the run to
+    # another worker when this one stops sending heartbeats (reconciliation/run_sweep.py).
+    # Empty while nobody holds it: queued, handed back, or held by its parts.
+    worker = models.CharField(max_length=200, blank=True, help_text="the claiming worker's name")
+    worker_instance = models.CharField(
+        max_length=64, blank=True, help_text="the claiming worker process's heartbeat id"
+    )
     break_count = models.PositiveIntegerField(null=True, blank=True)
     match_count = models.PositiveIntegerField(null=True, blank=True)
     by_severity = models.JSONField(default=dict, blank=True)
@@ -97,6 +104,9 @@ class RunPartition(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     deliveries = models.PositiveSmallIntegerField(default=0)
     worker = models.CharField(max_length=200, blank=True)
+    worker_instance = models.CharField(
+        max_length=64, blank=True, help_text="the claiming worker process's heartbeat id"
+    )
     breaks = models.BinaryField(null=True, blank=True)
     match_count = models.PositiveIntegerField(
         null=True, blank=True, help_text="trade matches, stored by the part itself"

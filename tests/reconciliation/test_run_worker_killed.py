@@ -205,7 +205,8 @@ def test_a_run_whose_pool_process_is_killed_while_storing_is_finished_by_the_red
 
 
 def test_a_run_whose_whole_worker_is_killed_is_finished_by_the_next_worker():
-    """SIGKILL of main and pool processes: nobody requeues; Redis redelivers after the timeout."""
+    """SIGKILL of main and pool processes: nobody requeues; Redis redelivers after the timeout
+    (here shorter than WORKER_STALE_AFTER, so Redis comes before the sweep)."""
     internal, external = _datasets()
     audit_services.export_head()
     queue = f"test-{uuid.uuid4().hex[:12]}"
@@ -228,6 +229,77 @@ def test_a_run_whose_whole_worker_is_killed_is_finished_by_the_next_worker():
             run = _wait_until_finished(run, second)
             reference = _reference_run(internal, external, second)
     assert first.process.returncode == -signal.SIGKILL
+    _assert_finished_once_like(run, reference)
+
+
+# The sweep (config/claim_sweep.py) soon, not Redis's visibility timeout (6 h, left as it is).
+SWEEP_SOON = {"WORKER_STALE_AFTER": "5", "CLAIM_SWEEP_INTERVAL": "1"}
+
+
+def test_a_run_whose_whole_worker_is_killed_is_handed_to_a_fresh_worker_within_seconds():
+    """SIGKILL of main and pool processes, 6 h visibility timeout: the fresh worker's sweep sees
+    the claiming worker silent and sends the run again; it finishes once, as if undisturbed."""
+    internal, external = _datasets()
+    audit_services.export_head()
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    env = {**WHOLE_RUN, **SWEEP_SOON}
+    with sending_to(queue):
+        with worker_process(extra_env=env, queue=queue, name=f"{queue}-first") as first:
+            run = runs.start_run(type="trades", internal=internal, external=external)
+            _wait_for_phase(run, BEFORE_STORING, first)
+            first.kill()
+            killed_at = time.monotonic()
+            at_kill = _state(run)
+        assert at_kill["status"] == "running" and at_kill["deliveries"] == 1, at_kill
+        claimed_by = Run.objects.values_list("worker", flat=True).get(pk=run.pk)
+        assert claimed_by == first.hostname
+        with worker_process(extra_env=env, queue=queue, name=f"{queue}-second") as second:
+            run = _wait_until_finished(run, second, timeout=90)
+            recovered_in = time.monotonic() - killed_at
+            reference = _reference_run(internal, external, second)
+            log = second.log()
+    assert first.process.returncode == -signal.SIGKILL
+    assert "handed back" in log, log[-4000:]
+    assert recovered_in < 90
+    _assert_finished_once_like(run, reference)
+    handed = AuditEvent.objects.filter(action="run.handed_back", object_id=str(run.pk))
+    assert [event.after["worker"] for event in handed] == [first.hostname]
+
+
+def test_a_worker_taken_for_dead_that_comes_back_stores_nothing_over_the_next_delivery():
+    """The first worker freezes (SIGSTOP of main and pool) while reconciling: the run goes to a
+    second worker; thawed, the first finishes its engine work but its store is refused (its
+    delivery number is no longer the run's), so the run is stored and ended once, by the second.
+    """
+    internal, external = _datasets()
+    audit_services.export_head()
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    env = {**WHOLE_RUN, **SWEEP_SOON}
+    with (
+        sending_to(queue),
+        worker_process(extra_env=env, queue=queue, name=f"{queue}-first") as first,
+        worker_process(extra_env=env, queue=queue, name=f"{queue}-second") as second,
+    ):
+        run = runs.start_run(type="trades", internal=internal, external=external)
+        _wait_for_phase(run, {"reconciling"}, first)
+        holder = Run.objects.values_list("worker", flat=True).get(pk=run.pk)
+        frozen, other = (first, second) if holder == first.hostname else (second, first)
+        os.killpg(frozen.pid, signal.SIGSTOP)
+        try:
+            deadline = time.monotonic() + 60
+            while _state(run)["deliveries"] < 2:
+                assert time.monotonic() < deadline, other.log()[-4000:]
+                time.sleep(0.05)
+        finally:
+            os.killpg(frozen.pid, signal.SIGCONT)
+        run = _wait_until_finished(run, other, timeout=90)
+        # The thawed worker's task ends too (acknowledged), having stored nothing.
+        deadline = time.monotonic() + 60
+        while "succeeded in" not in frozen.log():
+            assert time.monotonic() < deadline, frozen.log()[-4000:]
+            time.sleep(0.1)
+        reference = _reference_run(internal, external, other)
+    assert run.worker == ""  # ended: nobody holds it
     _assert_finished_once_like(run, reference)
 
 
@@ -256,3 +328,36 @@ def test_a_split_run_whose_worker_dies_inside_a_part_is_finished_once():
     assert BreakObservation.objects.filter(run=run).count() == run.break_count
     assert run_matches(run).height == run.match_count
     assert run.match_count == reference.match_count
+
+
+def test_a_split_run_whose_whole_worker_is_killed_inside_a_part_is_finished_by_a_fresh_worker():
+    """SIGKILL of main and pool inside a part (6 h visibility timeout): the fresh worker does
+    the parts still queued, the sweep hands it the killed one, and the run merges once."""
+    from reconciliation.models import RunPartition
+
+    internal, external = _datasets()
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    env = {"RUN_PARTITIONS": "4", "RUN_PARTITION_MIN_ROWS": "1", **SWEEP_SOON}
+    with sending_to(queue):
+        with worker_process(extra_env=env, queue=queue, name=f"{queue}-first") as first:
+            run = runs.start_run(type="trades", internal=internal, external=external)
+            deadline = time.monotonic() + 60
+            while not RunPartition.objects.filter(run=run, status="running").exists():
+                assert time.monotonic() < deadline, first.log()[-4000:]
+                time.sleep(0.02)
+            first.kill()
+        (killed,) = RunPartition.objects.filter(run=run, status="running")
+        assert killed.worker == first.hostname and killed.deliveries == 1
+        with worker_process(extra_env=env, queue=queue, name=f"{queue}-second") as second:
+            run = _wait_until_finished(run, second, timeout=120)
+            reference = runs.start_run(type="trades", internal=internal, external=external)
+            reference = _wait_until_finished(reference, second, timeout=120)
+    assert run.status == reference.status == "succeeded", (run.message, reference.message)
+    assert run.partition_count == 4
+    killed.refresh_from_db()
+    assert (killed.status, killed.deliveries) == ("done", 2)
+    assert killed.worker == second.hostname
+    assert run.break_count == reference.break_count == EXPECTED_BREAKS
+    assert _observations(run) == _observations(reference)
+    assert BreakObservation.objects.filter(run=run).count() == run.break_count
+    assert run_matches(run).height == run.match_count == reference.match_count
