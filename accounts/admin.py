@@ -2,8 +2,9 @@
 
 Roles change only through `services.set_roles` (the user form's *Roles* field calls it); the
 superuser flag, groups and single permissions are not editable, and `is_staff` follows the admin
-role. Role groups are defined in code (accounts/roles.py), so they are read-only here. API tokens
-are listed without any secret and can only be revoked (audited), never created or read back.
+role. A password set here is audited (whoever sets it can sign in as that person). Role groups
+are defined in code (accounts/roles.py), so they are read-only here. API tokens are listed
+without any secret and can only be revoked (audited), never created or read back.
 """
 
 from django import forms
@@ -11,6 +12,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.contrib.auth.models import Group, User
+from django.db import transaction
 from knox.models import AuthToken
 
 from accounts import api_tokens, services
@@ -56,6 +58,17 @@ class AuditedUserAdmin(UserAdmin):
         super().save_related(request, form, formsets, change)
         if "roles" in form.cleaned_data:
             services.set_roles(form.instance, form.cleaned_data["roles"], by=request.user)
+
+    def user_change_password(self, request, id, form_url=""):
+        with transaction.atomic():
+            user = self.get_object(request, id)
+            before = user.password if user is not None else None
+            response = super().user_change_password(request, id, form_url)
+            if user is not None and request.method == "POST":
+                user.refresh_from_db(fields=["password"])
+                if user.password != before:
+                    services.record_password_set(user, by=request.user)
+        return response
 
 
 class RoleGroupAdmin(GroupAdmin):

@@ -247,3 +247,36 @@ def test_periodic_tasks_cannot_be_made_changed_or_run_from_the_admin(client, mak
     assert changelist.status_code == 200 and "audit head" in changelist.content.decode()
     for model in ("intervalschedule", "crontabschedule", "solarschedule", "clockedschedule"):
         assert client.get(reverse(f"admin:django_celery_beat_{model}_add")).status_code == 403
+
+
+def test_a_password_set_in_the_admin_is_audited(client, make_user):
+    client.force_login(make_user("admin", username="boss"))
+    target = make_user("risk", username="rita")
+    url = reverse("admin:auth_user_password_change", args=[target.pk])
+    response = client.post(
+        url,
+        {
+            "password1": "a-new-long-pass-42",
+            "password2": "a-new-long-pass-42",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 302
+    target.refresh_from_db()
+    assert target.check_password("a-new-long-pass-42")
+    event = AuditEvent.objects.get(action="user.password_set")
+    assert (event.actor_label, event.object_id) == ("boss", str(target.pk))
+    assert "a-new-long-pass-42" not in json.dumps([event.before, event.after])
+
+
+def test_a_refused_password_in_the_admin_changes_nothing_and_records_nothing(client, make_user):
+    client.force_login(make_user("admin"))
+    target = make_user("risk")
+    url = reverse("admin:auth_user_password_change", args=[target.pk])
+    response = client.post(
+        url, {"password1": "short", "password2": "other", "usable_password": "true"}
+    )
+    assert response.status_code == 200
+    target.refresh_from_db()
+    assert target.check_password("correct-horse-9")
+    assert not AuditEvent.objects.filter(action="user.password_set").exists()
