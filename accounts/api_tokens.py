@@ -72,9 +72,12 @@ def _check(user, *, name: str, days: int) -> str:
 def create_api_token(user, *, name: str, days: int | None = None, by) -> tuple[ApiToken, str]:
     """A new token for `user` and the token itself, which is never available again (audited)."""
     days = settings.API_TOKEN_DAYS if days is None else days
-    name = _check(user, name=name, days=days)
     try:
         with transaction.atomic():
+            # Expired tokens no longer work and are no longer listed: they hold no name or place.
+            # (knox deletes them too, but only when their owner next uses a token.)
+            ApiToken.objects.filter(user=user, expiry__lte=timezone.now()).delete()
+            name = _check(user, name=name, days=days)
             token, secret = ApiToken.objects.create(
                 user, expiry=timedelta(days=days), prefix=knox_settings.TOKEN_PREFIX, name=name
             )

@@ -261,3 +261,12 @@ def test_create_api_token_command_refuses_bad_input(make_user, arguments, messag
     with pytest.raises(CommandError, match=message):
         call_command("create_api_token", *arguments, stdout=StringIO(), stderr=StringIO())
     assert ApiToken.objects.count() == 0
+
+
+def test_an_expired_tokens_name_can_be_used_again(make_user):
+    user = make_user("risk")
+    old, _secret = api_tokens.create_api_token(user, name="ledger", days=1, by=user)
+    ApiToken.objects.filter(pk=old.pk).update(expiry=timezone.now() - timedelta(minutes=1))
+    assert list(api_tokens.tokens_of(user)) == []
+    new, _secret = api_tokens.create_api_token(user, name="ledger", days=1, by=user)
+    assert list(ApiToken.objects.filter(user=user)) == [new]
