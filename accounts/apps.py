@@ -23,4 +23,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and roles"
 
     def ready(self):
+        from accounts import checks  # noqa: F401 (registers the API token settings' checks)
+
         post_migrate.connect(_sync_roles_after_migrate)

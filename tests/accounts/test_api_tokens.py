@@ -270,3 +270,31 @@ def test_an_expired_tokens_name_can_be_used_again(make_user):
     assert list(api_tokens.tokens_of(user)) == []
     new, _secret = api_tokens.create_api_token(user, name="ledger", days=1, by=user)
     assert list(ApiToken.objects.filter(user=user)) == [new]
+
+
+def test_create_api_token_command_warns_when_the_user_has_no_role(make_user):
+    make_user(username="newcomer")
+    err = StringIO()
+    call_command("create_api_token", "newcomer", "--name", "x", stdout=StringIO(), stderr=err)
+    assert "has no role yet" in err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("days", "most", "per_user", "code"),
+    [(90, 0, 20, "accounts.E001"), (400, 365, 20, "accounts.E002"), (0, 365, 20, "accounts.E002"),
+     (90, 365, 0, "accounts.E003")],
+)  # fmt: skip
+def test_token_settings_that_would_refuse_every_token_fail_the_checks(
+    settings, days, most, per_user, code
+):
+    from accounts.checks import api_token_lifetimes
+
+    settings.API_TOKEN_DAYS, settings.API_TOKEN_MAX_DAYS = days, most
+    settings.API_TOKENS_PER_USER = per_user
+    assert [problem.id for problem in api_token_lifetimes(None)] == [code]
+
+
+def test_the_default_token_settings_pass_the_checks():
+    from accounts.checks import api_token_lifetimes
+
+    assert api_token_lifetimes(None) == []

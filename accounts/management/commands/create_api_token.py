@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import api_tokens
+from accounts.access import user_roles
 
 
 class Command(BaseCommand):
@@ -32,4 +33,9 @@ class Command(BaseCommand):
             f"Token {token.name!r} for {user.get_username()}, expires "
             f"{token.expiry:%Y-%m-%d %H:%M} UTC. It is shown only now; keep it somewhere safe."
         )
+        if not user_roles(user):
+            self.stderr.write(
+                f"{user.get_username()} has no role yet: the API refuses the token until they "
+                "get one (manage.py set_roles)."
+            )
         self.stdout.write(secret)
