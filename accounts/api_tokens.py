@@ -74,6 +74,8 @@ def create_api_token(user, *, name: str, days: int | None = None, by) -> tuple[A
     days = settings.API_TOKEN_DAYS if days is None else days
     try:
         with transaction.atomic():
+            # One creation at a time per user, so the name and count checks hold at commit.
+            type(user).objects.select_for_update().filter(pk=user.pk).first()
             # Expired tokens no longer work and are no longer listed: they hold no name or place.
             # (knox deletes them too, but only when their owner next uses a token.)
             ApiToken.objects.filter(user=user, expiry__lte=timezone.now()).delete()

@@ -298,3 +298,29 @@ def test_the_default_token_settings_pass_the_checks():
     from accounts.checks import api_token_lifetimes
 
     assert api_token_lifetimes(None) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tokens_made_at_the_same_moment_keep_to_the_limit(make_user, settings):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    settings.API_TOKENS_PER_USER = 2
+    user = make_user("risk")
+    start = Barrier(6)
+
+    def create(number: int) -> str:
+        start.wait()
+        try:
+            api_tokens.create_api_token(user, name=f"token {number}", days=1, by=user)
+            return "made"
+        except api_tokens.ApiTokenInvalid:
+            return "refused"
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = sorted(pool.map(create, range(6)))
+    assert outcomes == ["made"] * 2 + ["refused"] * 4
+    assert ApiToken.objects.filter(user=user).count() == 2
+    assert AuditEvent.objects.filter(action="api_token.created").count() == 2
