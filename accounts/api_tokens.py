@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -75,7 +76,7 @@ def create_api_token(user, *, name: str, days: int | None = None, by) -> tuple[A
     try:
         with transaction.atomic():
             # One creation at a time per user, so the name and count checks hold at commit.
-            type(user).objects.select_for_update().filter(pk=user.pk).first()
+            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
             # Expired tokens no longer work and are no longer listed: they hold no name or place.
             # (knox deletes them too, but only when their owner next uses a token.)
             ApiToken.objects.filter(user=user, expiry__lte=timezone.now()).delete()
