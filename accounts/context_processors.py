@@ -16,6 +16,7 @@ NAVIGATION = [
     ("Asset codes", "datasets:aliases", "manage_sources"),
     ("Audit log", "audit:log", "view_audit"),
     ("API", "api-docs", None),
+    ("API tokens", "accounts:tokens", None),
     ("Admin", "admin:index", "manage_users"),
 ]
 

@@ -116,6 +116,20 @@ def record_role_change(user, *, before: list[str], by) -> None:
         )
 
 
+def record_password_set(user, *, by) -> None:
+    """Audit a password set for `user` by someone else (the admin's password form).
+
+    An administrator who sets a person's password can sign in as them; that must show.
+    """
+    audit.record(
+        action="user.password_set",
+        actor=by,
+        object_type="user",
+        object_id=user.pk,
+        after={"usable": user.has_usable_password()},
+    )
+
+
 def set_roles(user, roles: list[str], *, by) -> None:
     """Give `user` exactly these roles (audited)."""
     unknown = sorted(set(roles) - set(ROLES))

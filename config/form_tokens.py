@@ -127,11 +127,24 @@ def _added_messages(request, before: int) -> list[list]:
     return added
 
 
+def shown_once(response):
+    """Mark a page that shows a secret once (a new API token): a repeat never gets its body.
+
+    Its outcome is then kept without the body, so the secret is not stored in Redis and a form
+    sent again is told it was already acted on instead of being shown the secret a second time.
+    """
+    response.shows_secret = True
+    return response
+
+
 def _outcome(request, response, claim: Claim) -> dict:
     outcome = {"status": response.status_code, "headers": {}}
     for name in REPLAYED_HEADERS:
         if name in response:
             outcome["headers"][name] = response[name]
+    if getattr(response, "shows_secret", False):
+        outcome["note"] = True
+        return outcome
     if 300 <= response.status_code < 400:
         outcome["messages"] = _added_messages(request, claim.messages_before)
         return outcome

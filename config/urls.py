@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts import token_views
 from accounts.api import MeView
 from accounts.middleware import page
 from accounts.views import SignInView, SignOutView
@@ -15,6 +16,8 @@ accounts_patterns = (
     [
         path("login/", SignInView.as_view(), name="login"),
         path("logout/", SignOutView.as_view(), name="logout"),
+        path("tokens/", token_views.token_list, name="tokens"),
+        path("tokens/<int:token_id>/revoke/", token_views.token_revoke, name="token-revoke"),
     ],
     "accounts",
 )

@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import admin
 
-from reconciliation import credentials
+from reconciliation import credentials, schedule_admin  # noqa: F401 (beat's admin, read-only)
 from reconciliation.models import Account, AssetAlias, Dataset, ExchangeCredential, Source
 
 

@@ -1,11 +1,11 @@
 import pytest
 from django.contrib.auth.models import Group
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.access import has_capability, user_roles
 from accounts.roles import ROLE_CAPABILITIES, ROLES
 from audit.models import AuditEvent
+from tests.api_tokens import token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -113,9 +113,8 @@ def test_navigation_shows_each_role_what_it_may_use(client_as):
 
 def test_api_me_with_a_token(make_user):
     user = make_user("risk", "finance")
-    token = Token.objects.create(user=user)
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
     body = api.get("/api/me/").json()
     assert body["username"] == user.username
     assert body["roles"] == ["risk", "finance"]
@@ -174,13 +173,12 @@ def test_role_change_in_django_admin_is_audited(client, make_user):
     admin = make_user("admin", username="boss")
     target = make_user("finance", username="alice")
     client.force_login(admin)
-    risk = Group.objects.get(name="risk")
     response = client.post(
         f"/admin/auth/user/{target.pk}/change/",
         {
             "username": "alice",
             "is_active": "on",
-            "groups": [risk.pk],
+            "roles": ["risk"],
             "date_joined_0": "2026-01-01",
             "date_joined_1": "00:00:00",
             "initial-date_joined_0": "2026-01-01",

@@ -26,6 +26,7 @@ BOXES = [
     ("/schedules/", "main"),
     ("/datasets/aliases/", "main"),
     ("/datasets/upload/", "main"),
+    ("/accounts/tokens/", "main"),
 ]
 
 
