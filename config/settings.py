@@ -190,6 +190,9 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 # Imports: the largest file accepted, and the limits an XLSX workbook must stay within.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=512 * 1024 * 1024)
+# Larger files posted to the API are loaded by a worker (202 and an import job), as every
+# upload confirmed on the page is: a web request must not hold a long import.
+IMPORT_API_SYNC_MAX_BYTES = env.int("IMPORT_API_SYNC_MAX_BYTES", default=1024 * 1024)
 IMPORT_XLSX_MAX_PARTS = env.int("IMPORT_XLSX_MAX_PARTS", default=1000)
 IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES = env.int(
     "IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES", default=256 * 1024 * 1024

@@ -14,9 +14,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.access import requires_capability
 from config.errors import add_to_form
 from config.query import is_id
-from reconciliation import export, ingest, selectors, services, staging
+from reconciliation import export, import_jobs, ingest, selectors, services, staging
 from reconciliation.forms import AliasForm, UploadForm
-from reconciliation.models import Account, AssetAlias, Source
+from reconciliation.models import AssetAlias
 from reconciliation.models.datasets import RECORD_MODELS
 
 PREVIEW_ROWS = 20
@@ -71,38 +71,36 @@ def upload(request):
 @requires_capability("upload_datasets")
 @require_POST
 def confirm_upload(request):
+    """Queue the previewed file's import on a worker and show its progress (never load here)."""
     token = request.POST.get("token", "")
     staged = staging.unstage(token)
     if staged is None or staged[1]["user"] != request.user.pk:
-        loaded = _loaded_before(request.user, staging.meta_of(token))
-        if loaded is not None:  # confirmed already (Back, then Load again)
+        meta = staging.meta_of(token)
+        job = import_jobs.job_for_preview(request.user, meta)
+        if job is not None:  # confirmed already (Back, then Load again)
+            return redirect("datasets:import", job_id=job.pk)
+        loaded = _loaded_before(request.user, meta)
+        if loaded is not None:
             messages.info(request, _already_loaded(loaded))
             return redirect("datasets:detail", dataset_id=loaded.pk)
         messages.error(request, "That preview has expired or is not yours; upload the file again.")
         return redirect("datasets:upload")
-    data, meta = staged
-    source = get_object_or_404(Source, pk=meta["source"])
-    account = get_object_or_404(Account, pk=meta["account"]) if meta["account"] else None
     try:
-        result = ingest.import_file(
-            source=source,
-            account=account,
-            format_code=meta["format"],
-            data=data,
-            filename=meta["filename"],
-            by=request.user,
-        )
+        job = import_jobs.queue_confirmed(staged[1], by=request.user)
     except ingest.DatasetRejected as exc:
         messages.error(request, f"Nothing was loaded: {exc.message}")
         return redirect("datasets:upload")
-    staging.discard(meta)
-    dataset = result.dataset
-    if result.created:
-        rows = f"{dataset.row_count} row{'s' if dataset.row_count != 1 else ''}"
-        messages.success(request, f"Loaded dataset {dataset.pk}: {rows}.")
-    else:
-        messages.info(request, _already_loaded(dataset))
-    return redirect("datasets:detail", dataset_id=dataset.pk)
+    return redirect("datasets:import", job_id=job.pk)
+
+
+@requires_capability("upload_datasets")
+def import_job(request, job_id: int):
+    """An import's progress (htmx polls the status box while it runs), then its outcome."""
+    job = import_jobs.access_import_job(request.user, job_id)
+    context = {"job": job, "errors": job.errors}
+    if request.headers.get("HX-Request"):
+        return render(request, "reconciliation/_import_status.html", context)
+    return render(request, "reconciliation/import_job.html", context)
 
 
 def _loaded_before(user, meta: dict | None):
