@@ -109,7 +109,7 @@ def _queue(*, source, account, fmt, filename, size, content_hash, staged_name, b
 def _enqueue(job_id: int) -> None:
     from reconciliation.tasks import execute_import
 
-    execute_import.delay(job_id)
+    execute_import.apply_async((job_id,), queue=settings.IMPORT_QUEUE or None)
 
 
 def execute_import(job_id: int, *, worker: str = "") -> str:

@@ -75,7 +75,7 @@ def test_dataset_pages_and_downloads(client_as, book):
     assert "0.000000000000000001" in finance.get(f"/datasets/{dataset.pk}/").content.decode()
     csv_response = finance.get(f"/datasets/{dataset.pk}/download.csv")
     assert csv_response["Content-Type"].startswith("text/csv")
-    assert b"12345678901234567890.123456789012345678" in csv_response.content
+    assert b"12345678901234567890.123456789012345678" in b"".join(csv_response.streaming_content)
     assert finance.get("/datasets/424242/").status_code == 404
 
 
