@@ -85,6 +85,13 @@ def confirm_upload(request):
         return redirect("datasets:upload")
     try:
         job = import_jobs.queue_confirmed(staged[1], by=request.user)
+    except import_jobs.PreviewGone as exc:
+        # Two Loads at once: the other one took the file, and its job is this preview's.
+        job = import_jobs.job_for_preview(request.user, staged[1])
+        if job is not None:
+            return redirect("datasets:import", job_id=job.pk)
+        messages.error(request, exc.message)
+        return redirect("datasets:upload")
     except ingest.DatasetRejected as exc:
         messages.error(request, f"Nothing was loaded: {exc.message}")
         return redirect("datasets:upload")
