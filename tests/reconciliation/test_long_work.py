@@ -115,7 +115,9 @@ def large_matches(count: int) -> pl.DataFrame:
     )  # fmt: skip
 
 
-def test_a_matches_csv_that_outlasts_the_timeout_arrives_whole(make_user):
+@pytest.fixture
+def large_run():
+    """A succeeded trades run (executed by a real worker) with MATCHES matches stored."""
     ids = demo_data.load()
     with worker_process() as worker, sending_to(worker.queue):
         run = runs.start_run(
@@ -128,25 +130,46 @@ def test_a_matches_csv_that_outlasts_the_timeout_arrives_whole(make_user):
             time.sleep(0.2)
     run.refresh_from_db()
     assert run.status == "succeeded", run.message
-    # A large run (the CSV gunicorn cut had 475,838 matches): its matches replaced by MATCHES.
+    # As large as runs get (the CSV gunicorn cut had 475,838): its matches replaced by MATCHES.
     with connection.cursor() as cursor:
         match_store.delete(cursor, run.pk)
         match_store.store(cursor, run.pk, 0, large_matches(MATCHES))
     Run.objects.filter(pk=run.pk).update(match_count=MATCHES, finished_at=timezone.now())
+    return run
 
+
+def download(web, user, path: str) -> tuple[bytes, float, str]:
+    """The body as far as it came, the seconds it took, and why it ended early ("": whole)."""
+    browser = signed_in(web, user)
+    started = time.monotonic()
+    response = browser.get(web.url + path, stream=True, timeout=120)
+    assert response.status_code == 200
+    assert response.headers["Server"] == "recondesk"  # not gunicorn, no version
+    body, cut = b"", ""
+    try:
+        for piece in response.iter_content(chunk_size=1 << 16):
+            body += piece
+    except requests.exceptions.ChunkedEncodingError as exc:
+        cut = str(exc)
+    return body, time.monotonic() - started, cut
+
+
+def test_a_matches_csv_that_outlasts_the_timeout_arrives_whole(large_run, make_user):
     with gunicorn_process(timeout=TIMEOUT) as web:
-        browser = signed_in(web, make_user("finance"))
-        started = time.monotonic()
-        response = browser.get(web.url + f"/runs/{run.pk}/matches.csv", stream=True, timeout=120)
-        assert response.status_code == 200
-        try:
-            body = b"".join(response.iter_content(chunk_size=1 << 16))
-        except requests.exceptions.ChunkedEncodingError as exc:
-            pytest.fail(f"the download was cut: {exc}\n{web.log()[-2000:]}")
-        took = time.monotonic() - started
-        assert response.headers["Server"] == "recondesk"  # not gunicorn, no version
+        body, took, cut = download(web, make_user("finance"), f"/runs/{large_run.pk}/matches.csv")
+    assert cut == "", web.log()[-2000:]
     rows = list(csv.DictReader(io.StringIO(body.decode())))
     assert took > TIMEOUT  # longer than gunicorn's timeout, and still whole
     assert len(rows) == MATCHES
     assert rows[0]["match_id"] == "M0000000" and rows[-1]["match_id"] == f"M{MATCHES - 1:07d}"
     assert "WORKER TIMEOUT" not in web.log()
+
+
+def test_with_the_sync_worker_class_the_same_download_is_cut(large_run, make_user):
+    """Why config/gunicorn.py picks gthread: the sync worker is killed mid-download."""
+    sync = ["--worker-class", "sync", "--threads", "1"]  # threads > 1 would mean gthread
+    with gunicorn_process(timeout=TIMEOUT, args=sync) as web:
+        body, _took, cut = download(web, make_user("finance"), f"/runs/{large_run.pk}/matches.csv")
+        time.sleep(0.5)  # the arbiter's log line
+    assert cut and body.count(b"\n") < MATCHES
+    assert "WORKER TIMEOUT" in web.log()
