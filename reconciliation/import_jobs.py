@@ -103,13 +103,31 @@ def _queue(*, source, account, fmt, filename, size, content_hash, staged_name, b
             },
         )
         transaction.on_commit(lambda: _enqueue(job.pk))
+    if not transaction.get_connection().in_atomic_block:
+        job.refresh_from_db()  # sent already: as the broker left it (queued, or failed)
     return job
 
 
 def _enqueue(job_id: int) -> None:
+    """Send the job to the workers; if the broker cannot take it, the job fails, file gone.
+
+    (Run after commit: the request has its job either way, and answers with its page.)
+    """
+    from kombu.exceptions import OperationalError
+
     from reconciliation.tasks import execute_import
 
-    execute_import.apply_async((job_id,), queue=settings.IMPORT_QUEUE or None)
+    try:
+        execute_import.apply_async((job_id,), queue=settings.IMPORT_QUEUE or None)
+    except OperationalError:
+        logger.exception("import job %s could not be queued", job_id)
+        job = ImportJob.objects.get(pk=job_id)
+        ImportJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
+            status=Status.FAILED, phase="done", progress=100, finished_at=timezone.now(),
+            message="The import could not be queued (the task broker did not answer); nothing "
+            "was loaded. Upload the file again.",
+        )  # fmt: skip
+        staging.discard_job_file(job.staged_name)
 
 
 def execute_import(job_id: int, *, worker: str = "") -> str:

@@ -236,3 +236,31 @@ def test_a_task_delivered_twice_to_two_worker_processes_stores_one_dataset(api, 
     assert job.status == "succeeded", (job.message, worker.log()[-3000:])
     assert job.deliveries == 1 and Dataset.objects.count() == 1
     assert AuditEvent.objects.filter(action="dataset.imported").count() == 1
+
+
+@pytest.fixture
+def broker_down(settings):
+    """The app's broker is a port where nothing listens (as when Redis is down)."""
+    from config.celery import app
+
+    def reset():
+        app.pool.force_close_all()
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    saved = app.conf.broker_url
+    reset()
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    yield
+    reset()
+    app.conf.broker_url = saved
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_the_broker_cannot_take_fails_clearly_not_with_a_500(api, book, broker_down):
+    response = post(api("risk"), HTTP_PREFER="respond-async")
+    assert response.status_code == 202 and response.json()["status"] == "failed"
+    job = ImportJob.objects.get()
+    assert job.status == "failed" and "could not be queued" in job.message
+    assert not Dataset.objects.exists()
+    assert not (staging._jobs_folder() / job.staged_name).exists()
