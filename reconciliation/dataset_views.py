@@ -71,8 +71,8 @@ def upload(request):
 def confirm_upload(request):
     """Queue the previewed file's import on a worker and show its progress (never load here)."""
     token = request.POST.get("token", "")
-    staged = staging.unstage(token)
-    if staged is None or staged[1]["user"] != request.user.pk:
+    staged = staging.pending(token)  # not read: the worker reads it
+    if staged is None or staged["user"] != request.user.pk:
         meta = staging.meta_of(token)
         job = import_jobs.job_for_preview(request.user, meta)
         if job is not None:  # confirmed already (Back, then Load again)
@@ -84,10 +84,10 @@ def confirm_upload(request):
         messages.error(request, "That preview has expired or is not yours; upload the file again.")
         return redirect("datasets:upload")
     try:
-        job = import_jobs.queue_confirmed(staged[1], by=request.user)
+        job = import_jobs.queue_confirmed(staged, by=request.user)
     except import_jobs.PreviewGone as exc:
         # Two Loads at once: the other one took the file, and its job is this preview's.
-        job = import_jobs.job_for_preview(request.user, staged[1])
+        job = import_jobs.job_for_preview(request.user, staged)
         if job is not None:
             return redirect("datasets:import", job_id=job.pk)
         messages.error(request, exc.message)

@@ -34,16 +34,13 @@ def stage(data: bytes, meta: dict) -> str:
     return signing.dumps({"name": name, **meta}, salt=SALT)
 
 
-def unstage(token: str) -> tuple[bytes, dict] | None:
-    """The staged bytes and meta for a token, or None if unknown, tampered or expired."""
+def pending(token: str) -> dict | None:
+    """A genuine, unexpired token's meta while its file waits for confirmation; else None."""
     try:
         meta = signing.loads(token, salt=SALT, max_age=MAX_AGE)
     except signing.BadSignature:
         return None
-    path = _folder() / meta["name"]
-    if not path.is_file():
-        return None
-    return path.read_bytes(), meta
+    return meta if (_folder() / meta["name"]).is_file() else None
 
 
 def meta_of(token: str) -> dict | None:
@@ -52,10 +49,6 @@ def meta_of(token: str) -> dict | None:
         return signing.loads(token, salt=SALT)
     except signing.BadSignature:
         return None
-
-
-def discard(token_meta: dict) -> None:
-    (_folder() / token_meta["name"]).unlink(missing_ok=True)
 
 
 def keep_for_job(token_meta: dict) -> int | None:

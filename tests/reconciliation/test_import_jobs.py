@@ -239,21 +239,15 @@ def test_a_task_delivered_twice_to_two_worker_processes_stores_one_dataset(api, 
 
 
 @pytest.fixture
-def broker_down(settings):
+def broker_down():
     """The app's broker is a port where nothing listens (as when Redis is down)."""
     from config.celery import app
 
-    def reset():
-        app.pool.force_close_all()
-        app._pool = None
-        app.amqp._producer_pool = None
-
-    saved = app.conf.broker_url
-    reset()
+    saved = app.conf.broker_url, app._pool, app.amqp._producer_pool
+    app._pool = app.amqp._producer_pool = None  # new ones, for the new address
     app.conf.broker_url = "redis://127.0.0.1:1/0"
     yield
-    reset()
-    app.conf.broker_url = saved
+    app.conf.broker_url, app._pool, app.amqp._producer_pool = saved
 
 
 @pytest.mark.django_db(transaction=True)
