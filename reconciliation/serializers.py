@@ -1,5 +1,6 @@
 """API shapes for sources, accounts and datasets (translation only, no rules)."""
 
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -53,15 +54,20 @@ class ImportJobSerializer(serializers.ModelSerializer):
         help_text="true: the dataset was loaded now; false: the file was already that dataset",
     )  # fmt: skip
     errors = RowErrorSerializer(many=True, read_only=True)
+    url = serializers.SerializerMethodField(help_text="where to follow it (also its Location)")
 
     class Meta:
         model = ImportJob
         fields = [
-            "id", "status", "phase", "progress", "message", "errors", "error_count", "source",
-            "account", "format", "kind", "filename", "size", "content_hash", "dataset",
+            "id", "url", "status", "phase", "progress", "message", "errors", "error_count",
+            "source", "account", "format", "kind", "filename", "size", "content_hash", "dataset",
             "created", "created_at", "started_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def get_url(self, job: ImportJob) -> str:
+        # In the body too: a retry with the same Idempotency-Key replays the body, not headers.
+        return reverse("api-import", args=[job.pk])
 
 
 class DatasetUploadSerializer(serializers.Serializer):

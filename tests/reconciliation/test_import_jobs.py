@@ -88,6 +88,7 @@ def test_the_same_idempotency_key_gives_the_same_job(api, book):
     again = post(client, HTTP_PREFER="respond-async", HTTP_IDEMPOTENCY_KEY="k-1")
     assert first.status_code == again.status_code == 202
     assert first.json()["id"] == again.json()["id"] and ImportJob.objects.count() == 1
+    assert again.json()["url"] == first["Location"] == f"/api/imports/{first.json()['id']}/"
 
 
 def test_a_refused_file_fails_its_job_with_the_errors_and_stores_nothing(api, book, settings):
