@@ -84,7 +84,7 @@ class DatasetListCreate(generics.GenericAPIView):
             ),
         ],
         description=(
-            "A file of at most IMPORT_API_SYNC_MAX_BYTES (1 MiB by default) is loaded in the "
+            "A file of at most IMPORT_API_SYNC_MAX_BYTES (256 KiB by default) is loaded in the "
             "request: 201 (loaded) or 200 (already loaded). A larger file, or any file sent with "
             "`Prefer: respond-async`, is loaded by a worker: 202 with the import job, whose "
             "`Location` is `/api/imports/{id}/`. JSON rows are always loaded in the request."
