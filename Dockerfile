@@ -18,12 +18,14 @@ RUN STATIC_MANIFEST=true \
     DATABASE_URL=postgres://build@localhost/build \
     REDIS_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --noinput --verbosity 0 \
- && mkdir -p /var/lib/recondesk/reports \
+ && mkdir -p /var/lib/recondesk/reports /var/lib/recondesk/uploads \
  && chown -R recondesk /var/lib/recondesk
 
 USER recondesk
 ENV STATIC_MANIFEST=true \
     REPORTS_DIR=/var/lib/recondesk/reports \
+    UPLOAD_STAGING_DIR=/var/lib/recondesk/uploads \
     AUDIT_HEAD_EXPORT_PATH=/var/lib/recondesk/audit-head.jsonl
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# Settings (worker class, threads, timeouts) and why: config/gunicorn.py.
+CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi"]

@@ -39,7 +39,7 @@ beat: install
 	$(BIN)/python -m celery -A config beat -l info --pidfile=
 
 web: install
-	$(BIN)/gunicorn config.wsgi --bind 0.0.0.0:8000 --workers 3 --access-logfile -
+	$(BIN)/gunicorn -c config/gunicorn.py config.wsgi
 
 lint: install
 	$(BIN)/ruff check .

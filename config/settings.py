@@ -241,6 +241,12 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 # Imports: the largest file accepted, and the limits an XLSX workbook must stay within.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=512 * 1024 * 1024)
+# Larger files posted to the API are loaded by a worker (202 and an import job), as every
+# upload confirmed on the page is: a web request must not hold a long import.
+IMPORT_API_SYNC_MAX_BYTES = env.int("IMPORT_API_SYNC_MAX_BYTES", default=256 * 1024)
+# Imports read the file from UPLOAD_STAGING_DIR: a queue for the workers that can see it (empty:
+# the default queue, for deployments where every worker can).
+IMPORT_QUEUE = env.str("IMPORT_QUEUE", default="")
 IMPORT_XLSX_MAX_PARTS = env.int("IMPORT_XLSX_MAX_PARTS", default=1000)
 IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES = env.int(
     "IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES", default=256 * 1024 * 1024

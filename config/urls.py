@@ -38,6 +38,7 @@ api_patterns = [
         name="api-dataset-records",
     ),
     path("formats/", reconciliation_api.FormatList.as_view(), name="api-formats"),
+    path("imports/<int:job_id>/", reconciliation_api.ImportJobDetail.as_view(), name="api-import"),
     path("rule-sets/", rule_set_api.RuleSetList.as_view(), name="api-rule-sets"),
     path(
         "rule-sets/<int:rule_set_id>/drafts/",

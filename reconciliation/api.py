@@ -1,5 +1,7 @@
 """REST API: datasets (list, upload, records) and formats."""
 
+from django.conf import settings
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -9,12 +11,13 @@ from rest_framework.views import APIView
 
 from config.idempotency import idempotent
 from config.pagination import Pager
-from reconciliation import ingest, selectors
+from reconciliation import import_jobs, ingest, selectors
 from reconciliation.models.datasets import RECORD_MODELS, file_order
 from reconciliation.serializers import (
     DatasetSerializer,
     DatasetUploadSerializer,
     FormatSerializer,
+    ImportJobSerializer,
     ImportResultSerializer,
     record_serializer,
 )
@@ -68,9 +71,25 @@ class DatasetListCreate(generics.GenericAPIView):
             "multipart/form-data": DatasetUploadSerializer,
             "application/json": DatasetUploadSerializer,
         },
-        responses={200: ImportResultSerializer, 201: ImportResultSerializer},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
-    )
+        responses={
+            200: ImportResultSerializer,
+            201: ImportResultSerializer,
+            202: ImportJobSerializer,
+        },
+        parameters=[
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER),
+            OpenApiParameter(
+                "Prefer", str, OpenApiParameter.HEADER,
+                description="`respond-async`: queue any file on a worker (202 and an import job).",
+            ),
+        ],
+        description=(
+            "A file of at most IMPORT_API_SYNC_MAX_BYTES (256 KiB by default) is loaded in the "
+            "request: 201 (loaded) or 200 (already loaded). A larger file, or any file sent with "
+            "`Prefer: respond-async`, is loaded by a worker: 202 with the import job, whose "
+            "`Location` is `/api/imports/{id}/`. JSON rows are always loaded in the request."
+        ),
+    )  # fmt: skip
     @idempotent
     def post(self, request):
         upload = DatasetUploadSerializer(data=request.data)
@@ -82,6 +101,15 @@ class DatasetListCreate(generics.GenericAPIView):
         )
         if values.get("file"):
             ingest.check_size(values["file"].size)  # before the upload is read into memory
+            if _asks_for_a_worker(request, values["file"].size):
+                job = import_jobs.queue_file(
+                    source=source, account=account, format_code=values["format"],
+                    data=values["file"].read(), filename=values["file"].name, by=request.user,
+                )  # fmt: skip
+                headers = {"Location": reverse("api-import", args=[job.pk])}
+                if _prefers_async(request):
+                    headers["Preference-Applied"] = "respond-async"
+                return Response(ImportJobSerializer(job).data, status=202, headers=headers)
             result = ingest.import_file(
                 source=source,
                 account=account,
@@ -100,6 +128,29 @@ class DatasetListCreate(generics.GenericAPIView):
             )
         body = ImportResultSerializer({"created": result.created, "dataset": result.dataset}).data
         return Response(body, status=201 if result.created else 200)
+
+
+def _prefers_async(request) -> bool:
+    """RFC 7240's `Prefer: respond-async` (among other preferences, in any case)."""
+    preferences = request.headers.get("Prefer", "").replace(";", ",").split(",")
+    return any(part.strip().lower() == "respond-async" for part in preferences)
+
+
+def _asks_for_a_worker(request, size: int) -> bool:
+    """Files too large to load within a web request's time go to a worker (or on request)."""
+    return size > settings.IMPORT_API_SYNC_MAX_BYTES or _prefers_async(request)
+
+
+class ImportJobDetail(APIView):
+    """An import job queued by `POST /api/datasets/` (the uploader's own): progress, outcome."""
+
+    required_capability = "upload_datasets"
+
+    @extend_schema(responses=ImportJobSerializer)
+    def get(self, request, job_id: int):
+        return Response(
+            ImportJobSerializer(import_jobs.access_import_job(request.user, job_id)).data
+        )
 
 
 class DatasetDetail(APIView):

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
-
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
@@ -14,9 +12,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.access import requires_capability
 from config.errors import add_to_form
 from config.query import is_id
-from reconciliation import export, ingest, selectors, services, staging
+from reconciliation import export, import_jobs, ingest, selectors, services, staging
 from reconciliation.forms import AliasForm, UploadForm
-from reconciliation.models import Account, AssetAlias, Source
+from reconciliation.models import AssetAlias
 from reconciliation.models.datasets import RECORD_MODELS
 
 PREVIEW_ROWS = 20
@@ -71,38 +69,43 @@ def upload(request):
 @requires_capability("upload_datasets")
 @require_POST
 def confirm_upload(request):
+    """Queue the previewed file's import on a worker and show its progress (never load here)."""
     token = request.POST.get("token", "")
-    staged = staging.unstage(token)
-    if staged is None or staged[1]["user"] != request.user.pk:
-        loaded = _loaded_before(request.user, staging.meta_of(token))
-        if loaded is not None:  # confirmed already (Back, then Load again)
+    staged = staging.pending(token)  # not read: the worker reads it
+    if staged is None or staged["user"] != request.user.pk:
+        meta = staging.meta_of(token)
+        job = import_jobs.job_for_preview(request.user, meta)
+        if job is not None:  # confirmed already (Back, then Load again)
+            return redirect("datasets:import", job_id=job.pk)
+        loaded = _loaded_before(request.user, meta)
+        if loaded is not None:
             messages.info(request, _already_loaded(loaded))
             return redirect("datasets:detail", dataset_id=loaded.pk)
         messages.error(request, "That preview has expired or is not yours; upload the file again.")
         return redirect("datasets:upload")
-    data, meta = staged
-    source = get_object_or_404(Source, pk=meta["source"])
-    account = get_object_or_404(Account, pk=meta["account"]) if meta["account"] else None
     try:
-        result = ingest.import_file(
-            source=source,
-            account=account,
-            format_code=meta["format"],
-            data=data,
-            filename=meta["filename"],
-            by=request.user,
-        )
+        job = import_jobs.queue_confirmed(staged, by=request.user)
+    except import_jobs.PreviewGone as exc:
+        # Two Loads at once: the other one took the file, and its job is this preview's.
+        job = import_jobs.job_for_preview(request.user, staged)
+        if job is not None:
+            return redirect("datasets:import", job_id=job.pk)
+        messages.error(request, exc.message)
+        return redirect("datasets:upload")
     except ingest.DatasetRejected as exc:
         messages.error(request, f"Nothing was loaded: {exc.message}")
         return redirect("datasets:upload")
-    staging.discard(meta)
-    dataset = result.dataset
-    if result.created:
-        rows = f"{dataset.row_count} row{'s' if dataset.row_count != 1 else ''}"
-        messages.success(request, f"Loaded dataset {dataset.pk}: {rows}.")
-    else:
-        messages.info(request, _already_loaded(dataset))
-    return redirect("datasets:detail", dataset_id=dataset.pk)
+    return redirect("datasets:import", job_id=job.pk)
+
+
+@requires_capability("upload_datasets")
+def import_job(request, job_id: int):
+    """An import's progress (htmx polls the status box while it runs), then its outcome."""
+    job = import_jobs.access_import_job(request.user, job_id)
+    context = {"job": job, "errors": job.errors}
+    if request.headers.get("HX-Request"):
+        return render(request, "reconciliation/_import_status.html", context)
+    return render(request, "reconciliation/import_job.html", context)
 
 
 def _loaded_before(user, meta: dict | None):
@@ -151,14 +154,14 @@ def dataset_detail(request, dataset_id: int):
 @requires_capability("view_breaks")
 def dataset_download(request, dataset_id: int, file_format: str):
     dataset = selectors.access_dataset(request.user, dataset_id)
-    buffer = io.StringIO()
+    # Streamed: a dataset of millions of records starts at once and is never held in memory.
     if file_format == "csv":
-        export.write_csv(dataset, buffer)
+        pieces = export.dataset_csv_pieces(dataset)
         content_type = "text/csv; charset=utf-8"
     else:
-        export.write_json(dataset, buffer)
+        pieces = export.dataset_json_pieces(dataset)
         content_type = "application/json"
-    response = HttpResponse(buffer.getvalue(), content_type=content_type)
+    response = StreamingHttpResponse(pieces, content_type=content_type)
     filename = f"dataset-{dataset.pk}-{dataset.kind}.{file_format}"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -82,6 +82,26 @@ def write_json_rows(rows: Iterable[dict], stream) -> int:
     return count
 
 
+def json_pieces(rows: Iterable[dict], size: int = 5000) -> Iterator[str]:
+    """Rows as write_json_rows writes them, in pieces of `size` rows, for a streamed response."""
+    lines, count = ["["], 0
+    for count, row in enumerate(rows, start=1):
+        lines.append(("," if count > 1 else "") + "\n" + json.dumps(row, ensure_ascii=False))
+        if count % size == 0:
+            yield "".join(lines)
+            lines = []
+    lines.append("\n]\n")
+    yield "".join(lines)
+
+
+def dataset_csv_pieces(dataset: Dataset) -> Iterator[str]:
+    return csv_pieces(records(dataset), field_names(dataset.kind))
+
+
+def dataset_json_pieces(dataset: Dataset) -> Iterator[str]:
+    return json_pieces(map(_as_json, records(dataset)))
+
+
 def write_csv(dataset: Dataset, stream) -> int:
     return write_csv_rows(records(dataset), field_names(dataset.kind), stream)
 

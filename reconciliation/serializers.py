@@ -1,12 +1,13 @@
 """API shapes for sources, accounts and datasets (translation only, no rules)."""
 
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from reconciliation.export import plain
 from reconciliation.ingest import FORMATS
-from reconciliation.models import AssetAlias, Dataset
+from reconciliation.models import AssetAlias, Dataset, ImportJob
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -33,6 +34,40 @@ class DatasetSerializer(serializers.ModelSerializer):
 class ImportResultSerializer(serializers.Serializer):
     created = serializers.BooleanField()
     dataset = DatasetSerializer()
+
+
+class RowErrorSerializer(serializers.Serializer):
+    row = serializers.IntegerField(allow_null=True)
+    column = serializers.CharField()
+    value = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    """A file being loaded by a worker (`GET /api/imports/{id}/`), then its outcome."""
+
+    source = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    account = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    dataset = DatasetSerializer(read_only=True, allow_null=True)
+    created = serializers.BooleanField(
+        read_only=True, allow_null=True,
+        help_text="true: the dataset was loaded now; false: the file was already that dataset",
+    )  # fmt: skip
+    errors = RowErrorSerializer(many=True, read_only=True)
+    url = serializers.SerializerMethodField(help_text="where to follow it (also its Location)")
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id", "url", "status", "phase", "progress", "message", "errors", "error_count",
+            "source", "account", "format", "kind", "filename", "size", "content_hash", "dataset",
+            "created", "created_at", "started_at", "finished_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_url(self, job: ImportJob) -> str:
+        # In the body too: a retry with the same Idempotency-Key replays the body, not headers.
+        return reverse("api-import", args=[job.pk])
 
 
 class DatasetUploadSerializer(serializers.Serializer):

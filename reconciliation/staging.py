@@ -1,4 +1,11 @@
-"""Uploaded files waiting for the user's confirmation after the preview (kept one hour)."""
+"""Uploaded files waiting for the user's confirmation after the preview (kept one hour).
+
+A confirmed file moves into the `jobs/` folder beside them, where it waits for the worker that
+imports it (reconciliation/import_jobs.py) and is removed once that worker is done with it; the
+hourly sweep leaves that folder alone, however long the queue. Web and worker processes must
+therefore see the same UPLOAD_STAGING_DIR: one machine, or one shared volume (docker compose
+puts it on the volume both containers mount).
+"""
 
 from __future__ import annotations
 
@@ -27,16 +34,13 @@ def stage(data: bytes, meta: dict) -> str:
     return signing.dumps({"name": name, **meta}, salt=SALT)
 
 
-def unstage(token: str) -> tuple[bytes, dict] | None:
-    """The staged bytes and meta for a token, or None if unknown, tampered or expired."""
+def pending(token: str) -> dict | None:
+    """A genuine, unexpired token's meta while its file waits for confirmation; else None."""
     try:
         meta = signing.loads(token, salt=SALT, max_age=MAX_AGE)
     except signing.BadSignature:
         return None
-    path = _folder() / meta["name"]
-    if not path.is_file():
-        return None
-    return path.read_bytes(), meta
+    return meta if (_folder() / meta["name"]).is_file() else None
 
 
 def meta_of(token: str) -> dict | None:
@@ -47,8 +51,38 @@ def meta_of(token: str) -> dict | None:
         return None
 
 
-def discard(token_meta: dict) -> None:
-    (_folder() / token_meta["name"]).unlink(missing_ok=True)
+def keep_for_job(token_meta: dict) -> int | None:
+    """Move a previewed file into the jobs folder (under its name): its size, None if gone."""
+    path = _jobs_folder() / token_meta["name"]
+    try:
+        (_folder() / token_meta["name"]).rename(path)
+    except FileNotFoundError:
+        return None
+    return path.stat().st_size
+
+
+def stage_for_job(data: bytes) -> str:
+    """Keep `data` in the jobs folder straight away (an upload with no preview); its name."""
+    name = secrets.token_hex(16)
+    path = _jobs_folder() / name
+    path.with_suffix(".part").write_bytes(data)
+    path.with_suffix(".part").rename(path)  # whole or not there, for the worker
+    return name
+
+
+def job_file(name: str) -> bytes | None:
+    path = _jobs_folder() / name
+    return path.read_bytes() if path.is_file() else None
+
+
+def discard_job_file(name: str) -> None:
+    (_jobs_folder() / name).unlink(missing_ok=True)
+
+
+def _jobs_folder() -> Path:
+    folder = _folder() / "jobs"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 def _sweep() -> None:

@@ -19,6 +19,14 @@ def execute_partition(self, run_id: int, number: int) -> str:
     return partitions.execute_partition(run_id, number, worker=self.request.hostname or "")
 
 
+@shared_task(name="reconciliation.execute_import", bind=True)
+def execute_import(self, job_id: int) -> str:
+    """Load a confirmed upload (safe to deliver twice: see reconciliation/import_jobs.py)."""
+    from reconciliation import import_jobs
+
+    return import_jobs.execute_import(job_id, worker=self.request.hostname or "")
+
+
 @shared_task(name="reconciliation.prepare_frame")
 def prepare_frame(dataset_id: int) -> bool:
     """Write a dataset's columnar copy for the engine (safe to deliver twice)."""

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", dataset_views.dataset_list, name="list"),
     path("upload/", dataset_views.upload, name="upload"),
     path("upload/confirm/", dataset_views.confirm_upload, name="confirm"),
+    path("imports/<int:job_id>/", dataset_views.import_job, name="import"),
     path("<int:dataset_id>/", dataset_views.dataset_detail, name="detail"),
     path(
         "<int:dataset_id>/download.csv",

@@ -10,6 +10,7 @@ from reconciliation.models.datasets import (
     PriceRecord,
     TradeRecord,
 )
+from reconciliation.models.imports import ImportJob
 from reconciliation.models.rules import RuleSet, RuleSetVersion
 from reconciliation.models.runs import (
     Break,
@@ -32,6 +33,7 @@ __all__ = [
     "Dataset",
     "DatasetFrame",
     "ExchangeCredential",
+    "ImportJob",
     "LedgerEntryRecord",
     "MarginRecord",
     "MatchChunk",

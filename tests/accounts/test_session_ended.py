@@ -52,7 +52,11 @@ def test_no_post_only_address_answers_a_page_with_a_bare_405(client_as):
         response = client.get(path)
         if response.status_code == 405:
             bare.append(path)
-        elif response.status_code == 200 and "only takes a form" in response.content.decode():
+        elif (
+            response.status_code == 200
+            and not response.streaming
+            and ("only takes a form" in response.content.decode())
+        ):
             form_only.add(path)
     assert bare == [], bare
     named = {"/rules/new/", "/breaks/bulk/", "/runs/1/cancel/", "/datasets/upload/confirm/",

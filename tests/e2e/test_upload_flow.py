@@ -15,7 +15,7 @@ def book_account(db):
 
 
 def test_risk_uploads_a_book_file_previews_it_and_confirms(
-    page, live_server, make_user, book_account, tmp_path, screenshot
+    page, live_server, make_user, book_account, tmp_path, screenshot, worker_queue
 ):
     make_user("risk", username="rita")
     good = tmp_path / "book.csv"
@@ -32,9 +32,12 @@ def test_risk_uploads_a_book_file_previews_it_and_confirms(
     assert Dataset.objects.count() == 0
     screenshot("upload-preview")
     page.click("text=Load these 2 rows")
-    page.wait_for_selector("h1:has-text('Dataset')")
-    assert "Loaded dataset" in page.content()
+    page.wait_for_selector("h1:has-text('Import')")  # a worker loads it; the page follows
+    page.wait_for_selector("text=Loaded dataset", timeout=60_000)  # without a reload
     assert Dataset.objects.count() == 1
+    screenshot("import-done")
+    page.click("text=See dataset")
+    page.wait_for_selector("h1:has-text('Dataset')")
     screenshot("dataset-loaded")
 
 

@@ -1,12 +1,13 @@
-"""Ways in that many tests take: a file posted to the REST API, a book reconciled by a run."""
+"""Ways in that many tests take: a file posted to the REST API or confirmed on the upload page,
+a book reconciled by a run."""
 
 from __future__ import annotations
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from reconciliation import ingest, runs
-from reconciliation.models import Account, Dataset, Run, Source
+from reconciliation import import_jobs, ingest, runs
+from reconciliation.models import Account, Dataset, ImportJob, Run, Source
 
 
 def api_as(user) -> APIClient:
@@ -24,6 +25,18 @@ def post_file(api: APIClient, source: Source, account: Account | None, format_co
     return api.post(
         "/api/datasets/", {**fields, "file": SimpleUploadedFile(name, data)}, format="multipart"
     )
+
+
+def confirm_upload(client, token: str, *, follow: bool = False):
+    """Press the preview's Load button, then do the worker's part here: the jobs it queued.
+
+    (The worker's task is queued on commit, which a test's transaction never reaches; tests of
+    the real worker are in test_long_work.py.) With `follow`, the job page as it ends.
+    """
+    response = client.post("/datasets/upload/confirm/", {"token": token})
+    for job in ImportJob.objects.filter(status=ImportJob.Status.QUEUED):
+        import_jobs.execute_import(job.pk)
+    return client.get(response["Location"], follow=True) if follow else response
 
 
 def run_against_book(book: Account, format_code: str, text: str, run_type: str,

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from reconciliation.models import Account, Dataset, LedgerEntryRecord, Source
 from tests.reconciliation.conftest import EXCHANGE
-from tests.reconciliation.doors import run_against_book
+from tests.reconciliation.doors import confirm_upload, run_against_book
 
 pytestmark = pytest.mark.django_db
 
@@ -136,7 +136,7 @@ def test_the_upload_page_previews_and_loads_a_statement(binance, client_as):
     assert preview.status_code == 200, preview.content.decode()[:500]
     assert f"{EXPECTED[name]['data_rows']} rows for" in preview.content.decode()
     assert Dataset.objects.count() == 0
-    client.post("/datasets/upload/confirm/", {"token": preview.context["token"]})
+    confirm_upload(client, preview.context["token"])
     dataset = Dataset.objects.get()
     rows = LedgerEntryRecord.objects.filter(dataset=dataset).values("asset", "amount", "fee")
     assert net(rows) == expected_net(name)

@@ -61,9 +61,8 @@ def test_a_matched_trades_break_names_the_books_and_the_exchanges_trade_ids(
     assert (body["book_trade_ids"], body["exchange_trade_ids"]) == (book, exchange)
     listed = {b["id"]: b for b in api.get("/api/breaks/", {"type": "trades"}).json()["results"]}
     assert listed[item.pk]["book_trade_ids"] == book
-    exported = csv_rows(
-        client_as("finance").get("/breaks/export.csv", {"run": trades_run.pk}).content.decode()
-    )
+    response = client_as("finance").get("/breaks/export.csv", {"run": trades_run.pk})
+    exported = csv_rows(b"".join(response.streaming_content).decode())
     command = tmp_path / "breaks.csv"
     call_command("export_breaks", run=trades_run.pk, output=str(command))
     for rows in (exported, csv_rows(command.read_text())):

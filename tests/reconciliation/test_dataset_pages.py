@@ -6,8 +6,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audit.models import AuditEvent
 from reconciliation import credentials
-from reconciliation.models import AssetAlias, Dataset, ExchangeCredential
+from reconciliation.models import AssetAlias, Dataset, ExchangeCredential, ImportJob
 from tests.reconciliation.conftest import EXCHANGE
+from tests.reconciliation.doors import confirm_upload
 from tests.reconciliation.test_ingest import BALANCES
 
 pytestmark = pytest.mark.django_db
@@ -33,11 +34,13 @@ def test_upload_previews_then_loads_only_on_confirmation(client_as, book):
     assert "2 rows for" in page and "12345678901234567890.123456789012345678" in page
     assert Dataset.objects.count() == 0
     token = preview.context["token"]
-    confirmed = client.post("/datasets/upload/confirm/", {"token": token}, follow=True)
-    dataset = Dataset.objects.get()
-    assert confirmed.redirect_chain[-1][0] == f"/datasets/{dataset.pk}/"
-    assert "Loaded dataset" in confirmed.content.decode()
-    assert Dataset.objects.count() == 1
+    confirmed = confirm_upload(client, token, follow=True)
+    dataset, job = Dataset.objects.get(), ImportJob.objects.get()
+    assert confirmed.request["PATH_INFO"] == f"/datasets/imports/{job.pk}/"
+    page = confirmed.content.decode()
+    assert f"Loaded dataset {dataset.pk}: 2 rows." in page
+    assert f'href="/datasets/{dataset.pk}/"' in page
+    assert job.status == "succeeded" and job.dataset == dataset and job.created is True
 
 
 def test_upload_with_errors_lists_them_and_offers_no_confirmation(client_as, book):
@@ -65,14 +68,14 @@ def test_finance_may_not_upload(client_as, book):
 
 def test_dataset_pages_and_downloads(client_as, book):
     client = client_as("risk")
-    client.post("/datasets/upload/confirm/", {"token": post_file(client, book).context["token"]})
+    confirm_upload(client, post_file(client, book).context["token"])
     dataset = Dataset.objects.get()
     finance = client_as("finance")
     assert f'href="/datasets/{dataset.pk}/"' in finance.get("/datasets/").content.decode()
     assert "0.000000000000000001" in finance.get(f"/datasets/{dataset.pk}/").content.decode()
     csv_response = finance.get(f"/datasets/{dataset.pk}/download.csv")
     assert csv_response["Content-Type"].startswith("text/csv")
-    assert b"12345678901234567890.123456789012345678" in csv_response.content
+    assert b"12345678901234567890.123456789012345678" in b"".join(csv_response.streaming_content)
     assert finance.get("/datasets/424242/").status_code == 404
 
 
@@ -154,19 +157,19 @@ def test_the_preview_shows_numbers_as_they_are_stored(client_as, kraken):
 def test_loading_a_confirmed_preview_again_says_it_was_loaded_with_a_link(client_as, book):
     client = client_as("risk")
     token = post_file(client, book).context["token"]
-    client.post("/datasets/upload/confirm/", {"token": token})
-    dataset = Dataset.objects.get()
-    again = client.post("/datasets/upload/confirm/", {"token": token}, follow=True)  # Back, Load
+    confirm_upload(client, token)
+    dataset, job = Dataset.objects.get(), ImportJob.objects.get()
+    again = confirm_upload(client, token, follow=True)  # Back, Load: the same import's page
     page = again.content.decode()
-    assert again.redirect_chain[-1][0] == f"/datasets/{dataset.pk}/"
-    assert "already loaded" in page and "expired" not in page
-    assert f'<a href="/datasets/{dataset.pk}/">dataset {dataset.pk}</a>' in page
-    assert Dataset.objects.count() == 1
+    assert again.request["PATH_INFO"] == f"/datasets/imports/{job.pk}/"
+    assert f"Loaded dataset {dataset.pk}" in page and "expired" not in page
+    assert f'href="/datasets/{dataset.pk}/"' in page
+    assert Dataset.objects.count() == ImportJob.objects.count() == 1
 
 
 def test_a_confirmed_preview_is_still_not_anyone_elses(client_as, book):
     client = client_as("risk")
     token = post_file(client, book).context["token"]
-    client.post("/datasets/upload/confirm/", {"token": token})
+    confirm_upload(client, token)
     other = client_as("risk").post("/datasets/upload/confirm/", {"token": token}, follow=True)
     assert "expired or is not yours" in other.content.decode()

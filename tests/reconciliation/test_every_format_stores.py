@@ -19,7 +19,7 @@ from django.core.management import call_command
 
 from reconciliation import ingest
 from reconciliation.models import Account, Dataset, Source
-from tests.reconciliation.doors import api_as, post_file
+from tests.reconciliation.doors import api_as, confirm_upload, post_file
 from tests.reconciliation.format_samples import SAMPLES, Sample
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +61,7 @@ def through_the_upload_page(client_as, source, account, format_code, sample) -> 
     )
     assert preview.status_code == 200, preview.content.decode()[:2000]
     assert Dataset.objects.count() == 0  # nothing before the confirmation
-    confirmed = client.post("/datasets/upload/confirm/", {"token": preview.context["token"]})
+    confirmed = confirm_upload(client, preview.context["token"])
     assert confirmed.status_code == 302
     return Dataset.objects.get().pk
 
@@ -142,7 +142,7 @@ def test_the_preview_shows_the_records_exactly_as_stored(format_code, client_as,
     )  # fmt: skip
     shown = preview.context["head"]
     assert shown and preview.context["columns"] == list(shown[0])
-    client.post("/datasets/upload/confirm/", {"token": preview.context["token"]})
+    confirm_upload(client, preview.context["token"])
     stored = exported(Dataset.objects.get().pk, tmp_path)
     assert list(stored[0]) == preview.context["columns"]
     assert shown == stored[: len(shown)]

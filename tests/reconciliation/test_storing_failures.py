@@ -21,8 +21,8 @@ from django.db import connection
 from audit.models import AuditEvent
 from reconciliation import ingest
 from reconciliation.importers import chunks
-from reconciliation.models import Account, Dataset, LedgerEntryRecord, Source
-from tests.reconciliation.doors import api_as, post_file
+from reconciliation.models import Account, Dataset, ImportJob, LedgerEntryRecord, Source
+from tests.reconciliation.doors import api_as, confirm_upload, post_file
 from tests.reconciliation.format_samples import SAMPLES
 
 pytestmark = pytest.mark.django_db
@@ -104,13 +104,12 @@ def test_the_upload_page_says_nothing_was_loaded(failure, monkeypatch, client_as
     )  # fmt: skip
     assert preview.status_code == 200
     provoke(monkeypatch)
-    page = client.post(
-        "/datasets/upload/confirm/", {"token": preview.context["token"]}, follow=True
-    )
+    page = confirm_upload(client, preview.context["token"], follow=True)  # the worker's part too
     text = page.content.decode()
     assert page.status_code == 200
     assert "Nothing was loaded" in text and "could not store" in text and words in text
     assert "Traceback" not in text
+    assert ImportJob.objects.get().status == "failed"
     nothing_was_stored()
 
 

@@ -1,0 +1,229 @@
+"""Import jobs: a confirmed upload is loaded by a worker, never inside the web request.
+
+A 300,000-row spreadsheet takes over a minute to load; a web worker must answer in seconds.
+So confirming a preview (or posting a large file to the API) records an ImportJob and queues
+`reconciliation.execute_import`; the worker calls the one door for data in
+(`ingest.import_file`) and writes the outcome on the job, which the job page and
+`GET /api/imports/{id}/` show.
+
+Delivered twice, a job still loads once: the worker claims it with a guarded update (queued ->
+running, exactly one row). A job a dead worker had claimed (no heartbeat) may be claimed again;
+even then `ingest.import_file` stores one dataset, since loads of the same content queue on an
+advisory lock and the second finds the first's dataset.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.http import Http404
+from django.utils import timezone
+
+from audit import services as audit
+from config import health
+from reconciliation import ingest, staging
+from reconciliation.models import Account, ImportJob, Source
+
+logger = logging.getLogger(__name__)
+
+Status = ImportJob.Status
+LOADING = "reading, checking and storing the file"
+
+
+class PreviewGone(ingest.DatasetRejected):
+    """The previewed file is no longer kept (expired, or confirmed already)."""
+
+    code = "preview_gone"
+
+
+# --- services (writes) ---------------------------------------------------------------------
+
+
+def queue_confirmed(token_meta: dict, *, by) -> ImportJob:
+    """Queue the import of a previewed file (the meta its staging token carries)."""
+    source = Source.objects.filter(pk=token_meta["source"]).first()
+    account = Account.objects.filter(pk=token_meta["account"]).first()
+    if source is None or (token_meta["account"] and account is None):
+        raise PreviewGone("The source or account of that preview no longer exists.")
+    fmt = ingest.format_named(token_meta["format"])
+    ingest.check_target(source, account, fmt)
+    size = staging.keep_for_job(token_meta)
+    if size is None:
+        raise PreviewGone("That preview has expired; upload the file again.")
+    try:
+        return _queue(
+            source=source, account=account, fmt=fmt, filename=token_meta["filename"], size=size,
+            content_hash=token_meta["content_hash"], staged_name=token_meta["name"], by=by,
+        )  # fmt: skip
+    except BaseException:
+        staging.discard_job_file(token_meta["name"])
+        raise
+
+
+def queue_file(
+    *, source: Source, account: Account | None, format_code: str, data: bytes, filename: str, by
+) -> ImportJob:
+    """Queue the import of a file posted without a preview (the API's large uploads)."""
+    fmt = ingest.format_named(format_code)
+    ingest.check_target(source, account, fmt)
+    ingest.check_size(len(data))
+    name = staging.stage_for_job(data)
+    try:
+        return _queue(
+            source=source, account=account, fmt=fmt, filename=filename, size=len(data),
+            content_hash=ingest.content_hash(format_code, data), staged_name=name, by=by,
+        )  # fmt: skip
+    except BaseException:
+        staging.discard_job_file(name)
+        raise
+
+
+def _queue(*, source, account, fmt, filename, size, content_hash, staged_name, by) -> ImportJob:
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            source=source, account=account, format=fmt.code, kind=fmt.kind,
+            filename=filename[:255], size=size, content_hash=content_hash,
+            staged_name=staged_name, created_by=by,
+        )  # fmt: skip
+        audit.record(
+            action="dataset.import_queued",
+            actor=by,
+            object_type="import_job",
+            object_id=job.pk,
+            after={
+                "format": fmt.code,
+                "source": source.code,
+                "account": account.code if account else None,
+                "file": filename,
+                "bytes": size,
+                "content_hash": content_hash,
+            },
+        )
+        transaction.on_commit(lambda: _enqueue(job.pk))
+    if not transaction.get_connection().in_atomic_block:
+        job.refresh_from_db()  # sent already: as the broker left it (queued, or failed)
+    return job
+
+
+def _enqueue(job_id: int) -> None:
+    """Send the job to the workers; if the broker cannot take it, the job fails, file gone.
+
+    (Run after commit: the request has its job either way, and answers with its page.)
+    """
+    from kombu.exceptions import OperationalError
+
+    from reconciliation.tasks import execute_import
+
+    try:
+        execute_import.apply_async((job_id,), queue=settings.IMPORT_QUEUE or None)
+    except OperationalError:
+        logger.exception("import job %s could not be queued", job_id)
+        job = ImportJob.objects.get(pk=job_id)
+        ImportJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
+            status=Status.FAILED, phase="done", progress=100, finished_at=timezone.now(),
+            message="The import could not be queued (the task broker did not answer); nothing "
+            "was loaded. Upload the file again.",
+        )  # fmt: skip
+        staging.discard_job_file(job.staged_name)
+
+
+def execute_import(job_id: int, *, worker: str = "") -> str:
+    """Load a queued job's file (the worker's task); returns the job's status afterwards."""
+    job = _claim(job_id, worker)
+    if job is None:
+        return "skipped"
+    data = staging.job_file(job.staged_name)
+    if data is None:
+        return _finish(job, Status.FAILED, message="The uploaded file is no longer kept; upload "
+                       "it again. Nothing was loaded.")  # fmt: skip
+    try:
+        result = ingest.import_file(
+            source=job.source, account=job.account, format_code=job.format, data=data,
+            filename=job.filename, by=job.created_by,
+        )  # fmt: skip
+    except ingest.DatasetRejected as exc:  # refusals, row errors, DatasetNotStored
+        errors = [error.as_dict() for error in exc.errors.first()]
+        return _finish(job, Status.FAILED, message=f"Nothing was loaded: {exc.message}",
+                       errors=errors, error_count=exc.errors.total)  # fmt: skip
+    except Exception:
+        logger.exception("import job %s failed", job.pk)
+        return _finish(job, Status.FAILED, message="The import failed unexpectedly; nothing was "
+                       "loaded. The error has been logged.")  # fmt: skip
+    dataset = result.dataset
+    if result.created:
+        rows = f"{dataset.row_count} row{'s' if dataset.row_count != 1 else ''}"
+        message = f"Loaded dataset {dataset.pk}: {rows}."
+    else:
+        message = f"This file was already loaded as dataset {dataset.pk}; nothing was loaded again."
+    return _finish(job, Status.SUCCEEDED, message=message, dataset=dataset, created=result.created)
+
+
+def _claim(job_id: int, worker: str) -> ImportJob | None:
+    """The job, now ours to load; None if another delivery has it or it is done."""
+    claim = {"status": Status.RUNNING, "phase": LOADING, "progress": 10, "worker": worker,
+             "deliveries": F("deliveries") + 1}  # fmt: skip
+    claimed = ImportJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
+        **claim, started_at=timezone.now()
+    )
+    if not claimed:
+        job = ImportJob.objects.filter(pk=job_id, status=Status.RUNNING).first()
+        if job is None or job.worker == worker or _alive(job.worker):
+            return None
+        # Redelivered after its worker died: take it over (the same guard: one taker wins).
+        claimed = ImportJob.objects.filter(
+            pk=job_id, status=Status.RUNNING, worker=job.worker
+        ).update(**claim)
+        if not claimed:
+            return None
+    return ImportJob.objects.select_related("source", "account", "created_by").get(pk=job_id)
+
+
+def _alive(worker: str) -> bool:
+    if not worker:
+        return False
+    return health.check_worker(settings.REDIS_URL, settings.WORKER_HEARTBEAT_MAX_AGE, worker).ok
+
+
+def _finish(job: ImportJob, status: str, *, message: str, **outcome) -> str:
+    if "errors" in outcome:
+        outcome["errors"] = [
+            {name: _storable(value) for name, value in error.items()} for error in outcome["errors"]
+        ]
+    ImportJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(
+        status=status, phase="done", progress=100, message=_storable(message),
+        finished_at=timezone.now(), **outcome,
+    )  # fmt: skip
+    staging.discard_job_file(job.staged_name)
+    return status
+
+
+def _storable(value):
+    """Text PostgreSQL can keep: a rejected file's values may hold NUL or half a character."""
+    if not isinstance(value, str):
+        return value
+    return value.replace("\x00", "\\x00").encode("utf-8", "replace").decode()
+
+
+# --- selectors (reads) ---------------------------------------------------------------------
+
+
+def access_import_job(user, job_id: int) -> ImportJob:
+    """The job if `user` queued it (an import job is its uploader's alone), or 404."""
+    job = (
+        ImportJob.objects.select_related("source", "account", "dataset")
+        .filter(pk=job_id, created_by=user)
+        .first()
+    )
+    if job is None:
+        raise Http404("No such import.")
+    return job
+
+
+def job_for_preview(user, token_meta: dict | None) -> ImportJob | None:
+    """The job a user's own preview was confirmed as (a second Load after Back)."""
+    if token_meta is None or token_meta.get("user") != user.pk:
+        return None
+    return ImportJob.objects.filter(created_by=user, staged_name=token_meta["name"]).first()
