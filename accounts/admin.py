@@ -19,6 +19,7 @@ from accounts import api_tokens, services
 from accounts.access import has_capability
 from accounts.models import ApiToken
 from accounts.roles import ROLES
+from config.read_only_admin import ReadOnlyAdmin
 
 ROLES_HELP = (
     "Roles decide what this person may do (accounts/roles.py). Changes are recorded in the "
@@ -71,17 +72,8 @@ class AuditedUserAdmin(UserAdmin):
         return response
 
 
-class RoleGroupAdmin(GroupAdmin):
+class RoleGroupAdmin(ReadOnlyAdmin, GroupAdmin):
     """Role groups and their permissions are defined in code and synced on every migrate."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.action(description="Revoke selected tokens", permissions=["revoke"])
@@ -93,8 +85,12 @@ def revoke_tokens(modeladmin, request, queryset):
     modeladmin.message_user(request, f"{count} token(s) revoked.", messages.SUCCESS)
 
 
-class ApiTokenAdmin(admin.ModelAdmin):
-    """Every user's tokens, without digest or token: an administrator may revoke, never use."""
+class ApiTokenAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    """Every user's tokens, without digest or token: an administrator may revoke, never use.
+
+    Read-only: a token is made by its owner, who alone sees it (page or command), and revoking
+    (audited) is the one way to remove one.
+    """
 
     list_display = ("name", "user", "starts_with", "created", "expiry")
     list_filter = ("expiry",)
@@ -110,15 +106,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return has_capability(request.user, "manage_users")
-
-    def has_add_permission(self, request):
-        return False  # a token is made by its owner, who alone sees it (page or command)
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # revoking (audited) is the one way to remove a token
 
     def has_revoke_permission(self, request):
         return has_capability(request.user, "manage_users")

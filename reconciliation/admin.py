@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin
 
+from config.read_only_admin import ReadOnlyAdmin
 from reconciliation import credentials, schedule_admin  # noqa: F401 (beat's admin, read-only)
 from reconciliation.models import Account, AssetAlias, Dataset, ExchangeCredential, Source
 
@@ -24,18 +25,11 @@ class AssetAliasAdmin(admin.ModelAdmin):
 
 
 @admin.register(Dataset)
-class DatasetAdmin(admin.ModelAdmin):
+class DatasetAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    """Datasets are immutable (the database refuses changes too)."""
+
     list_display = ("id", "kind", "format", "source", "account", "row_count", "created_at")
     list_filter = ("kind", "source")
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # datasets are immutable (the database refuses it too)
 
 
 class CredentialForm(forms.ModelForm):

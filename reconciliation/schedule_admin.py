@@ -15,19 +15,12 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
+from config.read_only_admin import ReadOnlyAdmin
+
 SCHEDULES_PAGE = "Schedules are created and changed on the desk's Schedules page (/schedules/)."
 
 
-class ReadOnly:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
+class ReadOnly(ReadOnlyAdmin):
     def get_actions(self, request):
         return {}
 

@@ -151,14 +151,19 @@ def test_a_job_whose_worker_died_is_loaded_by_the_next_delivery(api, book):
     assert job.deliveries == 2 and job.worker == "b@host" and Dataset.objects.count() == 1
 
 
-def test_a_confirmed_file_outlives_the_hourly_sweep_of_previews(client_as, book, settings):
-    client = client_as("risk")
+def confirm(client, book):
+    """Preview the book's balances on the upload page and press Load (the job is queued)."""
     preview = client.post(
         "/datasets/upload/",
         {"source": "book", "account": book.pk, "format": "generic-balances",
          "file": SimpleUploadedFile("book.csv", BALANCES.encode())},
     )  # fmt: skip
-    response = client.post("/datasets/upload/confirm/", {"token": preview.context["token"]})
+    return client.post("/datasets/upload/confirm/", {"token": preview.context["token"]})
+
+
+def test_a_confirmed_file_outlives_the_hourly_sweep_of_previews(client_as, book, settings):
+    client = client_as("risk")
+    response = confirm(client, book)
     job = ImportJob.objects.get()
     assert response["Location"] == f"/datasets/imports/{job.pk}/"
     path = settings.UPLOAD_STAGING_DIR / "jobs" / job.staged_name
@@ -171,14 +176,7 @@ def test_a_confirmed_file_outlives_the_hourly_sweep_of_previews(client_as, book,
 
 def test_the_job_page_follows_the_import_then_links_the_dataset(client_as, book):
     client = client_as("risk")
-    preview = client.post(
-        "/datasets/upload/",
-        {"source": "book", "account": book.pk, "format": "generic-balances",
-         "file": SimpleUploadedFile("book.csv", BALANCES.encode())},
-    )  # fmt: skip
-    location = client.post("/datasets/upload/confirm/", {"token": preview.context["token"]})[
-        "Location"
-    ]
+    location = confirm(client, book)["Location"]
     queued = client.get(location, HTTP_HX_REQUEST="true").content.decode()
     assert 'data-status="queued"' in queued and 'hx-trigger="every 1s"' in queued
     assert "<script" not in client.get(location).content.decode().split("</head>")[1]
@@ -192,14 +190,7 @@ def test_the_job_page_follows_the_import_then_links_the_dataset(client_as, book)
 
 def test_a_refused_import_shows_its_errors_on_the_job_page(client_as, book, settings):
     client = client_as("risk")
-    preview = client.post(
-        "/datasets/upload/",
-        {"source": "book", "account": book.pk, "format": "generic-balances",
-         "file": SimpleUploadedFile("book.csv", BALANCES.encode())},
-    )  # fmt: skip
-    location = client.post("/datasets/upload/confirm/", {"token": preview.context["token"]})[
-        "Location"
-    ]
+    location = confirm(client, book)["Location"]
     # What the worker reads refuses to load (the page must say why, row by row).
     job = ImportJob.objects.get()
     (settings.UPLOAD_STAGING_DIR / "jobs" / job.staged_name).write_text(BAD)
