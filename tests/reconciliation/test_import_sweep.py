@@ -41,9 +41,15 @@ def claimed_by(monkeypatch, job, instance, hostname="w@host", silent_for=0.0) ->
     return claimed
 
 
-def swept(django_capture_on_commit_callbacks) -> list:
-    with django_capture_on_commit_callbacks(execute=True):
-        return claim_sweep.sweep()
+@pytest.fixture
+def swept(queue, django_capture_on_commit_callbacks):
+    """Sweep once, as a worker does; the tasks it sends go to the private queue."""
+
+    def sweep() -> list:
+        with django_capture_on_commit_callbacks(execute=True):
+            return claim_sweep.sweep()
+
+    return sweep
 
 
 def staged(job) -> bool:
@@ -51,18 +57,18 @@ def staged(job) -> bool:
 
 
 def test_a_job_whose_worker_went_silent_is_handed_back_and_one_still_beating_is_not(
+    queue,
     job,
     api,
     monkeypatch,
-    queue,
-    django_capture_on_commit_callbacks,
+    swept,
 ):
     post(api("risk"), "account,asset,quantity,as_of\nmain,ETH,2,2026-01-31T00:00:00Z\n",
          HTTP_PREFER="respond-async")  # fmt: skip
     alive = ImportJob.objects.exclude(pk=job.pk).get()
     claimed_by(monkeypatch, alive, "alive", "alive@host", silent_for=1)
     claimed_by(monkeypatch, job, "silent", "silent@host", silent_for=30)
-    handed = swept(django_capture_on_commit_callbacks)
+    handed = swept()
     assert [(h.kind, h.pk, h.worker, h.fence) for h in handed] == [
         ("import jobs", job.pk, "silent@host", {"deliveries": 1})
     ]
@@ -81,11 +87,10 @@ def test_a_job_whose_worker_went_silent_is_handed_back_and_one_still_beating_is_
 def test_a_handed_back_job_is_loaded_once_by_the_next_delivery(
     job,
     monkeypatch,
-    queue,
-    django_capture_on_commit_callbacks,
+    swept,
 ):
     claimed_by(monkeypatch, job, "dead", silent_for=60)
-    swept(django_capture_on_commit_callbacks)
+    swept()
     assert import_jobs.execute_import(job.pk, worker="next@host") == "succeeded"
     job.refresh_from_db()
     dataset = Dataset.objects.get()
@@ -97,12 +102,11 @@ def test_a_handed_back_job_is_loaded_once_by_the_next_delivery(
 def test_a_delivery_taken_over_before_storing_stores_and_ends_nothing(
     job,
     monkeypatch,
-    queue,
-    django_capture_on_commit_callbacks,
+    swept,
 ):
     """The first worker only seemed dead (frozen): back, it must not store or end the job."""
     first = claimed_by(monkeypatch, job, "first", silent_for=60)
-    swept(django_capture_on_commit_callbacks)
+    swept()
     second = claimed_by(monkeypatch, job, "second")
     assert import_jobs._load(first) == import_jobs.SUPERSEDED
     assert not Dataset.objects.exists() and not BalanceRecord.objects.exists()
@@ -160,11 +164,10 @@ def test_the_dataset_and_the_jobs_end_commit_together(job, monkeypatch):
 def test_a_thawed_delivery_after_the_next_one_loaded_the_file_changes_nothing(
     job,
     monkeypatch,
-    queue,
-    django_capture_on_commit_callbacks,
+    swept,
 ):
     first = claimed_by(monkeypatch, job, "first", silent_for=60)
-    swept(django_capture_on_commit_callbacks)
+    swept()
     assert import_jobs.execute_import(job.pk, worker="second@host") == "succeeded"
     done = ImportJob.objects.values("status", "message", "created", "deliveries").get(pk=job.pk)
     assert import_jobs._load(first) == import_jobs.SUPERSEDED  # its file is gone, too
@@ -176,16 +179,14 @@ def test_a_thawed_delivery_after_the_next_one_loaded_the_file_changes_nothing(
 
 
 def test_a_job_whose_workers_keep_dying_is_given_up(
+    queue,
     job,
     monkeypatch,
-    queue,
-    django_capture_on_commit_callbacks,
+    swept,
 ):
     for attempt in range(1, claim_sweep.MAX_DELIVERIES + 1):
         claimed_by(monkeypatch, job, f"dead-{attempt}", f"w{attempt}@host", silent_for=60)
-        assert [h.fence for h in swept(django_capture_on_commit_callbacks)] == [
-            {"deliveries": attempt}
-        ]
+        assert [h.fence for h in swept()] == [{"deliveries": attempt}]
     assert queue() == claim_sweep.MAX_DELIVERIES
     assert import_jobs.execute_import(job.pk, worker="w4@host") == "failed"
     job.refresh_from_db()

@@ -14,7 +14,6 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from django.db.models import Sum
 
 from audit import selectors as audit_selectors
@@ -22,7 +21,7 @@ from audit.models import AuditEvent
 from reconciliation import staging
 from reconciliation.models import Dataset, ImportJob, TradeRecord
 from tests.reconciliation.test_run_worker_killed import TRADES, _trade_files
-from tests.worker import Worker, sending_to, worker_process
+from tests.worker import Worker, sending_to, statement_running, worker_process
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -58,18 +57,12 @@ def _confirm(client, book, data: bytes) -> ImportJob:
 def _wait_for_copy(job: ImportJob, worker: Worker, timeout: float = 60) -> None:
     """Poll until a worker's COPY into the trade records runs (the storing transaction)."""
     deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid() AND query LIKE %s",
-                ["COPY reconciliation_traderecord%"],
-            )
-            if cursor.fetchone():
-                return
-            state = ImportJob.objects.values("status", "message").get(pk=job.pk)
-            assert state["status"] in ("queued", "running"), (state, worker.log()[-4000:])
-            time.sleep(0.02)
+    while time.monotonic() < deadline:
+        if statement_running("COPY reconciliation_traderecord%"):
+            return
+        state = ImportJob.objects.values("status", "message").get(pk=job.pk)
+        assert state["status"] in ("queued", "running"), (state, worker.log()[-4000:])
+        time.sleep(0.02)
     raise AssertionError(f"no COPY of the import seen\n{worker.log()[-4000:]}")
 
 
