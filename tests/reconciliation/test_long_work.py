@@ -23,9 +23,12 @@ from tests.worker import sending_to, worker_process
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-TIMEOUT = 1  # seconds: gunicorn's --timeout in these tests
-IMPORT_ROWS = 300_000  # about 23 MB: several times TIMEOUT to load (1.5 s per 100,000 rows)
-MATCHES = 100_000  # a matches CSV of 8 MB: several times TIMEOUT to stream (about 7 s)
+# Seconds: gunicorn's --timeout in these tests. Not 1: a gthread worker's main loop wakes about
+# once a second to send its heartbeat, so a 1 s timeout races that loop on a busy machine and
+# kills an idle worker that is doing nothing wrong.
+TIMEOUT = 3
+IMPORT_ROWS = 300_000  # about 23 MB: longer than TIMEOUT to load (1.5 s per 100,000 rows)
+MATCHES = 100_000  # a matches CSV of 8 MB: twice TIMEOUT or more to a slow client (about 7 s)
 
 
 @pytest.fixture
@@ -149,7 +152,7 @@ def download(web, user, path: str) -> tuple[bytes, float, str]:
     try:
         for piece in response.iter_content(chunk_size=1 << 16):
             body += piece
-            time.sleep(0.02)  # a client on a slow line: the download outlasts the timeout
+            time.sleep(0.05)  # a client on a slow line: the download outlasts the timeout
     except requests.exceptions.ChunkedEncodingError as exc:
         cut = str(exc)
     return body, time.monotonic() - started, cut
