@@ -13,9 +13,10 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from reconciliation import demo_data, rule_sets, runs
-from reconciliation.models import Break, BreakComment, Dataset, RuleSet, Run
+from reconciliation import rule_sets
+from reconciliation.models import Break, BreakComment, RuleSet, Run
 from tests.api_tokens import token_for
+from tests.demo_runs import finished_position_run
 
 pytestmark = pytest.mark.django_db
 
@@ -64,13 +65,7 @@ def test_the_api_names_the_parameter_in_fields(client_as):
 
 
 def test_a_nul_in_a_page_form_changes_nothing(client_as):
-    ids = demo_data.load()
-    run = runs.start_run(
-        type="position",
-        internal=Dataset.objects.get(pk=ids["book balances"]),
-        external=Dataset.objects.get(pk=ids["kraken ledgers"]),
-    )
-    runs.execute_run(run.pk)
+    finished_position_run()
     item = Break.objects.first()
     response = client_as("risk").post(
         f"/breaks/{item.pk}/comments/", {"text": "a\x00b"}, follow=True
@@ -137,13 +132,7 @@ def test_a_nul_in_a_named_filter_is_a_400_naming_it(make_user, path, name, value
 # Every API address that takes a body, with the objects it needs; bodies that are not objects.
 @pytest.fixture
 def api_with_objects(make_user):
-    ids = demo_data.load()
-    run = runs.start_run(
-        type="position",
-        internal=Dataset.objects.get(pk=ids["book balances"]),
-        external=Dataset.objects.get(pk=ids["kraken ledgers"]),
-    )
-    runs.execute_run(run.pk)
+    finished_position_run()
     user = make_user("admin", "risk")
     draft = rule_sets.create_rule_set(name="fuzzed", by=user)
     client = APIClient()

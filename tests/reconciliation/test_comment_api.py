@@ -9,19 +9,13 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from config.models import IdempotentRequest
-from reconciliation import demo_data, runs
-from reconciliation.models import Break, BreakComment, Dataset
+from reconciliation.models import Break, BreakComment
 from tests.api_tokens import token_for
+from tests.demo_runs import finished_position_run
 
 
 def _breaks() -> list[Break]:
-    ids = demo_data.load()
-    run = runs.start_run(
-        type="position",
-        internal=Dataset.objects.get(pk=ids["book balances"]),
-        external=Dataset.objects.get(pk=ids["kraken ledgers"]),
-    )
-    runs.execute_run(run.pk)
+    run = finished_position_run()
     return list(Break.objects.filter(last_seen_run=run).order_by("pk"))
 
 
