@@ -68,7 +68,19 @@ class DomainErrorMiddleware:
     def process_exception(self, request, exception):
         if not isinstance(exception, DomainError):
             return None
-        from django.shortcuts import render
+        return error_page(request, exception)
 
-        context = {"message": exception.message, "status": exception.http_status}
-        return render(request, "error.html", context, status=exception.http_status)
+
+def error_page(request, error: DomainError, *, retry: str = ""):
+    """A page with a domain error's message and status (`retry`: a link to try instead)."""
+    from django.shortcuts import render
+
+    context = {"message": error.message, "status": error.http_status, "retry": retry}
+    return render(request, "error.html", context, status=error.http_status)
+
+
+def error_json(error: DomainError):
+    """A domain error as the API's JSON body, for answers made outside DRF (middleware)."""
+    from django.http import JsonResponse
+
+    return JsonResponse(_body(error.code, error.message, error.fields), status=error.http_status)

@@ -78,6 +78,16 @@ def _claim(user, route: str, key: str, fingerprint: str) -> IdempotentRequest | 
     raise IdempotentRequestInFlight("The Idempotency-Key is busy; retry in a moment.")
 
 
+def _route(request) -> str:
+    """The route a key is scoped to: the view and its arguments (the same key and body sent to
+    two breaks' comments are two requests, not a replay of the first)."""
+    match = request.resolver_match
+    if match is None:
+        return request.path[:200]
+    arguments = ",".join(f"{name}={value}" for name, value in sorted(match.kwargs.items()))
+    return f"{match.view_name}:{arguments}"[:200] if arguments else match.view_name
+
+
 def idempotent(view_method):
     """Decorate an APIView's `post`: honour Idempotency-Key when the client sends one."""
 
@@ -88,7 +98,7 @@ def idempotent(view_method):
             return view_method(self, request, *args, **kwargs)
         if len(key) > 200:
             raise DomainError("The Idempotency-Key header is longer than 200 characters.")
-        route = request.resolver_match.view_name if request.resolver_match else request.path
+        route = _route(request)
         fingerprint = request_fingerprint(request)
         earlier = _claim(request.user, route, key, fingerprint)
         if earlier is not None:

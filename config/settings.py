@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.LoginRequiredMiddleware",
+    # Before any view: a NUL in a parameter is a 400 naming it, not a 500 (config/request_text.py).
+    "config.request_text.UnstorableTextMiddleware",
     # After sign-in and role checks: a form sent twice is acted on once (config/form_tokens.py).
     "config.form_tokens.FormTokenMiddleware",
     "config.errors.DomainErrorMiddleware",

@@ -16,6 +16,7 @@ from config.query import is_id
 from reconciliation.models import Break, BreakComment
 
 MAX_BULK = 1000
+MAX_COMMENT = 10_000  # characters
 
 
 class BreakActionRefused(DomainError):
@@ -137,12 +138,17 @@ def _no_nul(text: str, field: str) -> None:
 
 
 def comment(break_id: int, *, text: str, by) -> BreakComment:
+    if not isinstance(text, str):
+        raise BreakInputInvalid("A comment is text.", fields={"text": ["must be a string"]})
     text = text.strip()
     if not text:
-        raise BreakActionRefused("A comment cannot be empty.", fields={"text": ["is required"]})
+        raise BreakInputInvalid("A comment cannot be empty.", fields={"text": ["is required"]})
     _no_nul(text, "text")
-    if len(text) > 10_000:
-        raise BreakActionRefused("A comment holds at most 10,000 characters.")
+    if len(text) > MAX_COMMENT:
+        raise BreakInputInvalid(
+            f"A comment holds at most {MAX_COMMENT:,} characters.",
+            fields={"text": [f"must be at most {MAX_COMMENT:,} characters"]},
+        )
     with transaction.atomic():
         item = Break.objects.filter(pk=break_id).first()
         if item is None:

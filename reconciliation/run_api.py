@@ -97,6 +97,19 @@ class CommentSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "author", "created_at"]
 
 
+class StrictCharField(serializers.CharField):
+    """Text only: DRF's CharField would take the number 5 as "5" (and `true` is refused here)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class NewCommentSerializer(serializers.Serializer):
+    text = StrictCharField(max_length=break_workflow.MAX_COMMENT)
+
+
 class BreakActionSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=["investigate", "accept", "assign", "reopen"])
     ids = serializers.ListField(child=serializers.IntegerField(), max_length=1000)
@@ -242,8 +255,15 @@ class BreakComments(APIView):
         item = break_selectors.access_break(request.user, break_id)
         return Response(CommentSerializer(item.comments.select_related("author"), many=True).data)
 
-    @extend_schema(request=CommentSerializer, responses={201: CommentSerializer})
+    @extend_schema(
+        request=NewCommentSerializer,
+        responses={201: CommentSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    @idempotent
     def post(self, request, break_id: int):
         item = break_selectors.access_break(request.user, break_id)
-        note = break_workflow.comment(item.pk, text=request.data.get("text", ""), by=request.user)
+        body = NewCommentSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        note = break_workflow.comment(item.pk, text=body.validated_data["text"], by=request.user)
         return Response(CommentSerializer(note).data, status=201)

@@ -1,0 +1,16 @@
+"""The demo data's position run, finished: breaks to work on in tests of every door."""
+
+from reconciliation import demo_data, runs
+from reconciliation.models import Dataset, Run
+
+
+def finished_position_run() -> Run:
+    """Load the demo datasets, run book balances against Kraken's ledgers, and return the run."""
+    ids = demo_data.load()
+    run = runs.start_run(
+        type="position",
+        internal=Dataset.objects.get(pk=ids["book balances"]),
+        external=Dataset.objects.get(pk=ids["kraken ledgers"]),
+    )
+    runs.execute_run(run.pk)
+    return Run.objects.get(pk=run.pk)
