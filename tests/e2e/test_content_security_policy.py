@@ -60,6 +60,7 @@ class Watch:
         page.add_init_script(REPORT_VIOLATIONS)
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+        page.on("response", self._response)
 
     def _console(self, message):
         text = message.text
@@ -68,6 +69,11 @@ class Watch:
         elif message.type == "error" and not text.startswith("Failed to load resource"):
             # (A 403 or 404 page is logged as a failed load of the page itself: not an error.)
             self.errors.append(f"console error: {text}")
+
+    def _response(self, response):
+        # A page's own 403 or 404 is expected; a missing stylesheet, script or icon is not.
+        if response.status >= 400 and response.request.resource_type != "document":
+            self.errors.append(f"{response.status} for {response.url}")
 
     def problems(self) -> list[str]:
         return self.violations + self.errors
