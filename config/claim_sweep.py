@@ -13,7 +13,9 @@ after the usual number of deliveries; and the steps that store or end the work c
 they claimed, so a worker thought dead that comes back cannot finish over the newer delivery.
 
 An app registers what its workers claim (`register`, from its AppConfig.ready): the runs and
-their parts register here through reconciliation/run_sweep.py; report builds can do the same.
+their parts register here through reconciliation/run_sweep.py, import jobs through
+reconciliation/import_sweep.py; report builds can do the same. A claim records `claimant()` and
+counts a delivery; work delivered more than `MAX_DELIVERIES` times is given up.
 """
 
 from __future__ import annotations
@@ -35,6 +37,15 @@ logger = logging.getLogger(__name__)
 LOCK_KEY = "recondesk:claim-sweep"
 # An instance silent this long is gone for good: its heartbeat entry is dropped.
 FORGET_INSTANCES_AFTER = 24 * 3600
+# Deliveries after which work whose workers keep dying is given up (no poison loops).
+MAX_DELIVERIES = 3
+# The phase work handed back shows until another worker claims it.
+WAITING = "waiting for another worker: its worker stopped"
+
+
+def claimant(worker: str) -> dict:
+    """The fields a claim records: the worker's name and its process's heartbeat id."""
+    return {"worker": worker[:200], "worker_instance": health.worker_instance()}
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ class ReconciliationConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(_ensure_reference_data)
-        from reconciliation import run_sweep
+        from reconciliation import import_sweep, run_sweep
 
-        run_sweep.register()  # runs and parts whose worker stopped go to another worker
+        # Runs, parts and import jobs whose worker stopped go to another worker.
+        run_sweep.register()
+        import_sweep.register()

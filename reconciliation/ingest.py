@@ -373,8 +373,14 @@ def import_file(
     data: bytes,
     filename: str = "",
     by=None,
+    fence: Callable[[], None] | None = None,
 ) -> ImportResult:
-    """Load a file as one dataset (or return the dataset it already is)."""
+    """Load a file as one dataset (or return the dataset it already is).
+
+    `fence`: called inside the storing transaction once the rows are copied, before the dataset
+    row and its audit entry are written; raising there stores nothing (an import job checks
+    that its delivery still holds it, and locks it, so its end commits with the dataset).
+    """
     fmt = format_named(format_code)
     check_target(source, account, fmt)
     digest = content_hash(format_code, data)
@@ -384,7 +390,7 @@ def import_file(
     if fmt.piece_parser is not None and len(data) > chunks.CHUNK_BYTES:
         return _import_in_pieces(
             source=source, account=account, fmt=fmt, data=data, filename=filename,
-            content_hash=digest, by=by,
+            content_hash=digest, by=by, fence=fence,
         )  # fmt: skip
     parsed = _parse(source=source, account=account, fmt=fmt, data=data, filename=filename)
     return _store(
@@ -395,6 +401,7 @@ def import_file(
         content_hash=digest,
         original_name=filename,
         by=by,
+        fence=fence,
     )
 
 
@@ -476,7 +483,7 @@ def store(
 
 def _store(
     *, source, account, fmt: Format, parsed: Parsed, content_hash: str | None, original_name: str,
-    by,
+    by, fence: Callable[[], None] | None = None,
 ) -> ImportResult:  # fmt: skip
     """Check the rows (`storable`), then store them as one dataset in one transaction, by COPY."""
     if parsed.kind != fmt.kind:
@@ -493,6 +500,8 @@ def _store(
             return ImportResult(existing, False)
         dataset_id = _next_dataset_id()
         copy_records(dataset_id, kind, table)
+        if fence is not None:
+            fence()
         dataset = _create_dataset(
             dataset_id, kind=kind, format_code=format_code, source=source, account=account,
             period=(start, end), content_hash=content_hash,
@@ -557,8 +566,9 @@ def _create_dataset(
 
 
 def _import_in_pieces(
-    *, source, account, fmt: Format, data: bytes, filename: str, content_hash: str, by
-) -> ImportResult:
+    *, source, account, fmt: Format, data: bytes, filename: str, content_hash: str, by,
+    fence: Callable[[], None] | None = None,
+) -> ImportResult:  # fmt: skip
     """Parse and COPY a large file piece by piece in one transaction: memory stays bounded.
 
     Still all or nothing: an error in any piece rolls back the rows already copied.
@@ -596,6 +606,8 @@ def _import_in_pieces(
             chunks.check_keys(keys, rows, fmt.key, errors)
         if errors or not count:
             raise _rejected(errors)  # rolls back every piece already copied
+        if fence is not None:
+            fence()
         dataset = _create_dataset(
             dataset_id, kind=fmt.kind, format_code=fmt.code, source=source, account=account,
             period=period, content_hash=content_hash, row_count=count, original_name=filename,

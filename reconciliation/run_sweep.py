@@ -22,7 +22,7 @@ from config import claim_sweep
 from reconciliation.models import Run, RunPartition
 
 logger = logging.getLogger(__name__)
-WAITING = "waiting for another worker: its worker stopped"
+WAITING = claim_sweep.WAITING
 
 
 def _running_runs():

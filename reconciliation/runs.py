@@ -27,7 +27,7 @@ from django.utils import timezone
 from rest_framework import status
 
 from audit import services as audit
-from config import health
+from config import claim_sweep
 from config.errors import DomainError
 from reconciliation import break_store, frames, match_store, rule_sets, run_inputs
 from reconciliation.break_store import RunCancelled, RunOver, RunResult, RunSuperseded
@@ -35,7 +35,8 @@ from reconciliation.engine import rule_definition
 from reconciliation.models import Dataset, RuleSet, RuleSetVersion, Run
 
 logger = logging.getLogger(__name__)
-MAX_DELIVERIES = 3
+MAX_DELIVERIES = claim_sweep.MAX_DELIVERIES
+claimant = claim_sweep.claimant
 
 
 class RunRefused(DomainError):
@@ -182,11 +183,6 @@ class Progress:
             raise RunSuperseded  # or ended: either way this delivery has nothing more to do
         if Run.objects.filter(pk=self.run_id, cancel_requested=True).exists():
             raise RunCancelled
-
-
-def claimant(worker: str) -> dict:
-    """The fields a claim records: the worker's name and its process's heartbeat id."""
-    return {"worker": worker[:200], "worker_instance": health.worker_instance()}
 
 
 def _claim(run_id: int, worker: str = "") -> Run | None:

@@ -139,6 +139,18 @@ def _wait_for_heartbeat(hostname: str, process: subprocess.Popen, log_path: Path
     raise RuntimeError(f"worker {hostname} did not start:\n{log_path.read_text()[-4000:]}")
 
 
+def statement_running(like: str) -> str | None:
+    """The SQL another connection to the test database is running now, matching `like`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT query FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE %s",
+            [like],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 @contextmanager
 def sending_to(queue: str):
     """Tasks sent meanwhile (a run's, on commit) go to `queue`."""

@@ -41,8 +41,13 @@ class ImportJob(models.Model):
     created = models.BooleanField(
         null=True, blank=True, help_text="false: the file was already loaded as `dataset`"
     )
-    deliveries = models.PositiveSmallIntegerField(default=0)
+    deliveries = models.PositiveSmallIntegerField(
+        default=0, help_text="claims so far: the fencing number of the current one"
+    )
     worker = models.CharField(max_length=200, blank=True)
+    worker_instance = models.CharField(
+        max_length=64, blank=True, help_text="the claiming worker process's heartbeat id"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

@@ -8,12 +8,10 @@ import os
 import time
 
 import pytest
-import redis
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from config.health import HEARTBEAT_KEY
 from reconciliation import import_jobs, staging
 from reconciliation.models import Dataset, ImportJob
 from tests.reconciliation.test_ingest import BALANCES
@@ -133,13 +131,15 @@ def test_a_task_delivered_twice_loads_once(api, book):
     assert job.deliveries == 1 and job.worker == "a@host" and Dataset.objects.count() == 1
 
 
-def test_a_job_claimed_by_a_worker_still_alive_is_left_to_it(api, book, settings):
+def test_a_job_redelivered_while_running_is_taken_over_by_the_new_delivery(api, book):
+    """Celery redelivers only what no live delivery acknowledged (its pool process died, or the
+    visibility timeout passed): the new one takes the job, even on a worker still beating."""
     post(api("risk"), HTTP_PREFER="respond-async")
     job = ImportJob.objects.get()
-    ImportJob.objects.filter(pk=job.pk).update(status="running", worker="alive@host")
-    redis.Redis.from_url(settings.REDIS_URL).hset(HEARTBEAT_KEY, "alive@host", f"{time.time()}")
-    assert import_jobs.execute_import(job.pk, worker="b@host") == "skipped"
-    assert not Dataset.objects.exists()
+    ImportJob.objects.filter(pk=job.pk).update(status="running", worker="a@host", deliveries=1)
+    assert import_jobs.execute_import(job.pk, worker="a@host") == "succeeded"
+    job.refresh_from_db()
+    assert job.deliveries == 2 and Dataset.objects.count() == 1
 
 
 def test_a_job_whose_worker_died_is_loaded_by_the_next_delivery(api, book):
@@ -226,7 +226,8 @@ def test_a_task_delivered_twice_to_two_worker_processes_stores_one_dataset(api, 
             time.sleep(0.1)
     job.refresh_from_db()
     assert job.status == "succeeded", (job.message, worker.log()[-3000:])
-    assert job.deliveries == 1 and Dataset.objects.count() == 1
+    # The second delivery found the job done (1), or took it over and the first stored nothing.
+    assert job.deliveries in (1, 2) and Dataset.objects.count() == 1
     assert AuditEvent.objects.filter(action="dataset.imported").count() == 1
 
 

@@ -15,7 +15,6 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
 from django.db.models import Count
 
 from audit import selectors as audit_selectors
@@ -24,7 +23,7 @@ from audit.models import AuditEvent
 from reconciliation import ingest, runs, services
 from reconciliation.break_selectors import run_matches
 from reconciliation.models import Break, BreakObservation, Dataset, Run
-from tests.worker import Worker, sending_to, worker_process
+from tests.worker import Worker, sending_to, statement_running, worker_process
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -102,19 +101,13 @@ def _wait_for_phase(run: Run, phases: set[str], worker: Worker, timeout: float =
 def _wait_for_store_statement(run: Run, worker: Worker, timeout: float = 30) -> str:
     """Poll until the worker merges the staged breaks into breaks or observations; that SQL."""
     deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT query FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE %s",
-                ["%INSERT INTO reconciliation_break%FROM staged_breaks%"],
-            )
-            row = cursor.fetchone()
-            if row:
-                return row[0]
-            state = _state(run)
-            assert state["break_count"] is None, f"stored before it could be killed: {state}"
-            time.sleep(0.02)
+    while time.monotonic() < deadline:
+        statement = statement_running("%INSERT INTO reconciliation_break%FROM staged_breaks%")
+        if statement:
+            return statement
+        state = _state(run)
+        assert state["break_count"] is None, f"stored before it could be killed: {state}"
+        time.sleep(0.02)
     raise AssertionError(f"no statement of the store seen\n{worker.log()[-4000:]}")
 
 
