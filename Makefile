@@ -6,11 +6,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements.lock | cut -d' ' -f1)
 
-.PHONY: help install demo test worker beat web lint format lock bench check-deploy clean-data
+.PHONY: help install demo test fuzz-api worker beat web lint format lock bench check-deploy clean-data
 
 help:
 	@echo "make demo    run Recondesk at http://127.0.0.1:8000 with demo users (Ctrl-C stops)"
 	@echo "make test    run the whole test suite"
+	@echo "make fuzz-api  schemathesis over every API operation and role (API_FUZZ_EXAMPLES=100)"
 	@echo "make worker  run a Celery worker (more workers: run it again, on any machine)"
 	@echo "make lint    ruff check and format check"
 	@echo "make lock    re-resolve requirements.lock from pyproject.toml"
@@ -31,6 +32,19 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# A large seeded schemathesis run (the suite runs a small one): every operation, every role.
+# It prints the requests sent, the 5xx answers and the answers outside the schema.
+API_FUZZ_EXAMPLES ?= 100
+API_FUZZ_REPORT   ?= $(or $(RECONDESK_DATA_DIR),.data)/api-fuzz.json
+fuzz-api: install
+	@mkdir -p $(dir $(API_FUZZ_REPORT)) && rm -f $(API_FUZZ_REPORT)
+	API_FUZZ_EXAMPLES=$(API_FUZZ_EXAMPLES) API_FUZZ_REPORT=$(API_FUZZ_REPORT) \
+		$(BIN)/python -m pytest tests/test_api_schema_truth.py -q -p no:logging $(PYTEST_ARGS); \
+	status=$$?; $(BIN)/python -c 'import json, sys; f = json.load(open(sys.argv[1])); \
+		print("requests", f["requests"], "| 5xx", f["5xx"], "| outside the schema", f["violations"]); \
+		print(" ".join(f"{k[7:]}: {v}" for k, v in sorted(f.items()) if k.startswith("status ")))' \
+		$(API_FUZZ_REPORT); exit $$status
 
 worker: install
 	$(BIN)/python -m celery -A config worker -l info

@@ -59,18 +59,33 @@ class HasRole(BasePermission):
     """API permission: authenticated, holding a role, and the view's `required_capability`.
 
     A view may set `required_capability` (one for every method) or `required_capabilities`
-    (a dict from HTTP method to capability; methods not listed are refused).
+    (a dict from HTTP method to capability; methods not listed are refused). HEAD asks what
+    GET asks; OPTIONS (what the view accepts) only a role. A method the view does not have
+    passes here, so that DRF answers it with 405 and `Allow` rather than a misleading 403.
     """
 
     message = "Your account has no role that allows this."
 
     def has_permission(self, request, view) -> bool:
         user = request.user
-        if not user or not user.is_authenticated or not user_roles(user):
+        if not user or not user.is_authenticated:
             return False
+        if not _handles(view, request.method):
+            return True
+        if not user_roles(user):
+            return False
+        method = "GET" if request.method == "HEAD" else request.method
+        if method == "OPTIONS":
+            return True
         by_method = getattr(view, "required_capabilities", None)
         if by_method is not None:
-            capability = by_method.get(request.method)
+            capability = by_method.get(method)
             return capability is not None and has_capability(user, capability)
         capability = getattr(view, "required_capability", None)
         return capability is None or has_capability(user, capability)
+
+
+def _handles(view, method: str) -> bool:
+    """Whether `view` answers `method` (DRF's dispatch answers the others with 405)."""
+    name = method.lower()
+    return name in view.http_method_names and hasattr(view, name)

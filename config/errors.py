@@ -2,6 +2,14 @@
 
 import logging
 
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -38,6 +46,14 @@ def api_exception_handler(exc, context):
     """DRF exception handler: domain errors, DRF errors and unexpected ones, in one shape."""
     if isinstance(exc, DomainError):
         return Response(_body(exc.code, exc.message, exc.fields), status=exc.http_status)
+    if isinstance(exc, SuspiciousOperation):
+        # Django's refusals of a request body (too large, too many fields or files) reach DRF's
+        # handler while it parses: a 400, as Django answers them outside DRF, not a 500.
+        logger.warning("refused API request: %s", exc)
+        return Response(
+            _body("request_refused", _suspicious_message(exc)),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     response = exception_handler(exc, context)
     if response is None:
         # Unexpected: log the stack trace here, send none of it to the client.
@@ -54,6 +70,19 @@ def api_exception_handler(exc, context):
         code = detail.code if hasattr(detail, "code") else "error"
         response.data = _body(str(code), str(detail))
     return response
+
+
+def _suspicious_message(exc: SuspiciousOperation) -> str:
+    from django.conf import settings
+
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return f"The request body is larger than {limit} bytes; send a file upload instead."
+    if isinstance(exc, TooManyFieldsSent):
+        return f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields."
+    if isinstance(exc, TooManyFilesSent):
+        return f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files."
+    return "The request cannot be read."
 
 
 class DomainErrorMiddleware:
@@ -81,6 +110,39 @@ def error_page(request, error: DomainError, *, retry: str = ""):
 
 def error_json(error: DomainError):
     """A domain error as the API's JSON body, for answers made outside DRF (middleware)."""
-    from django.http import JsonResponse
-
     return JsonResponse(_body(error.code, error.message, error.fields), status=error.http_status)
+
+
+# Django's own error answers (an address no view serves, a refused Host, an error outside a
+# DRF view): pages get Django's pages, the API its one error shape.
+API_PREFIX = "/api/"
+
+
+def _api_error(request, code: str, message: str, status: int):
+    if not request.path_info.startswith(API_PREFIX):
+        return None
+    return JsonResponse(_body(code, message), status=status)
+
+
+def not_found(request, exception):
+    """handler404."""
+    answer = _api_error(request, "not_found", "No such address in the API.", 404)
+    return answer or defaults.page_not_found(request, exception)
+
+
+def permission_denied(request, exception):
+    """handler403."""
+    answer = _api_error(request, "permission_denied", "You may not do this.", 403)
+    return answer or defaults.permission_denied(request, exception)
+
+
+def bad_request(request, exception):
+    """handler400."""
+    answer = _api_error(request, "bad_request", "The request cannot be read.", 400)
+    return answer or defaults.bad_request(request, exception)
+
+
+def server_error(request):
+    """handler500: no stack trace leaves the server (Django has logged it)."""
+    message = "An internal error occurred; it has been logged."
+    return _api_error(request, "server_error", message, 500) or defaults.server_error(request)

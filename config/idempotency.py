@@ -20,6 +20,7 @@ from config.errors import DomainError
 from config.models import IdempotentRequest
 
 HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 200
 KEEP_FOR = timedelta(hours=24)
 ABANDONED_AFTER = timedelta(minutes=15)
 
@@ -96,8 +97,11 @@ def idempotent(view_method):
         key = request.headers.get(HEADER, "").strip()
         if not key:
             return view_method(self, request, *args, **kwargs)
-        if len(key) > 200:
-            raise DomainError("The Idempotency-Key header is longer than 200 characters.")
+        if len(key) > MAX_KEY_LENGTH:
+            raise DomainError(
+                f"The Idempotency-Key header is longer than {MAX_KEY_LENGTH} characters.",
+                fields={HEADER: [f"at most {MAX_KEY_LENGTH} characters"]},
+            )
         route = _route(request)
         fingerprint = request_fingerprint(request)
         earlier = _claim(request.user, route, key, fingerprint)
@@ -128,4 +132,5 @@ def idempotent(view_method):
         )
         return response
 
+    wrapper.idempotent = True  # the schema documents the header and its 409 and 422
     return wrapper

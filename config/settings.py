@@ -286,7 +286,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.access.HasRole"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.api_schema.RecondeskAutoSchema",
     "DEFAULT_PARSER_CLASSES": [
         "config.parsers.ExactJSONParser",
         "rest_framework.parsers.FormParser",

@@ -87,6 +87,11 @@ api_patterns = [
     ),
 ]
 
+handler400 = "config.errors.bad_request"
+handler403 = "config.errors.permission_denied"
+handler404 = "config.errors.not_found"
+handler500 = "config.errors.server_error"
+
 urlpatterns = [
     path("", overview, name="overview"),
     path("accounts/", include(accounts_patterns)),

@@ -2,13 +2,14 @@
 
 from django.conf import settings
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from config.api_schema import error
 from config.idempotency import idempotent
 from config.pagination import Pager
 from reconciliation import import_jobs, ingest, selectors
@@ -75,9 +76,14 @@ class DatasetListCreate(generics.GenericAPIView):
             200: ImportResultSerializer,
             201: ImportResultSerializer,
             202: ImportJobSerializer,
+            404: error("No source or account of that name (`message` lists the known ones)."),
+            422: error(
+                "The data cannot be loaded (`fields.errors`: the first row errors, "
+                "`fields.error_count`: how many), or the database refused to store it."
+            ),
+            503: error("The database failed while storing; nothing was kept: try again later."),
         },
         parameters=[
-            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER),
             OpenApiParameter(
                 "Prefer", str, OpenApiParameter.HEADER,
                 description="`respond-async`: queue any file on a worker (202 and an import job).",
@@ -163,13 +169,35 @@ class DatasetDetail(APIView):
 
 
 class DatasetRecords(generics.ListAPIView):
-    """The dataset's records in file order; decimals are exact strings."""
+    """The dataset's records in file order; decimals are exact strings.
+
+    The records have the shape of the dataset's kind (its `kind`): balances, trades, ledger
+    entries, prices, margin or PnL; every record of a page has the same one.
+    """
 
     required_capability = "view_breaks"
     pagination_class = Pager
     default_page_size, max_page_size = 500, 5000
     filter_backends = []
     serializer_class = serializers.Serializer  # per kind, see get_serializer_class
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "asset",
+                str,
+                description="Only records in this asset (as asset, base, quote or fee asset).",
+            )
+        ],
+        responses=PolymorphicProxySerializer(
+            component_name="Record",
+            serializers=[RECORD_SERIALIZERS[kind] for kind in RECORD_MODELS],
+            resource_type_field_name=None,
+            many=True,
+        ),
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     def page_ordering(self):
         # A ledger row may hold two records (its legs): row number and leg, unique.

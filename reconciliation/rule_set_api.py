@@ -5,14 +5,20 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api_schema import error
 from reconciliation import rule_sets, selectors
 from reconciliation.models import RuleSet, RuleSetVersion
 
 
 class VersionSerializer(serializers.ModelSerializer):
     rule_set = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    published_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # null: the default rule set is made without a person; a draft has no publisher yet.
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    published_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     fingerprint = serializers.SerializerMethodField(
         help_text="Of the definition and notes: send it back with an edit or publish to refuse "
         "them (409 draft_changed) if someone changed the draft since you read it."
@@ -66,6 +72,10 @@ class DiffSerializer(serializers.Serializer):
     new = serializers.JSONField()
 
 
+NOT_A_DRAFT = "The version is published (only a draft can change)"
+CHANGED = "or someone changed the draft since you read it (`draft_changed`: read it again)."
+
+
 class RuleSetList(APIView):
     required_capabilities = {"GET": "view_breaks", "POST": "configure_rules"}
 
@@ -87,7 +97,13 @@ class RuleSetList(APIView):
 class DraftStart(APIView):
     required_capability = "configure_rules"
 
-    @extend_schema(request=None, responses={201: VersionSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            201: VersionSerializer,
+            409: error("The rule set has a draft already: edit or discard that one."),
+        },
+    )
     def post(self, request, rule_set_id: int):
         rule_set = selectors.access_rule_set(request.user, rule_set_id)
         return Response(VersionSerializer(rule_sets.start_draft(rule_set, by=request.user)).data,
@@ -102,7 +118,10 @@ class VersionDetail(APIView):
     def get(self, request, version_id: int):
         return Response(VersionSerializer(selectors.access_version(request.user, version_id)).data)
 
-    @extend_schema(request=EditSerializer, responses=VersionSerializer)
+    @extend_schema(
+        request=EditSerializer,
+        responses={200: VersionSerializer, 409: error(f"{NOT_A_DRAFT}, {CHANGED}")},
+    )
     def put(self, request, version_id: int):
         version = selectors.access_version(request.user, version_id)
         body = EditSerializer(data=request.data)
@@ -114,7 +133,7 @@ class VersionDetail(APIView):
         )  # fmt: skip
         return Response(VersionSerializer(version).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, 409: error(f"{NOT_A_DRAFT}.")})
     def delete(self, request, version_id: int):
         rule_sets.discard_draft(selectors.access_version(request.user, version_id), by=request.user)
         return Response(status=204)
@@ -123,7 +142,10 @@ class VersionDetail(APIView):
 class VersionPublish(APIView):
     required_capability = "configure_rules"
 
-    @extend_schema(request=PublishSerializer, responses=VersionSerializer)
+    @extend_schema(
+        request=PublishSerializer,
+        responses={200: VersionSerializer, 409: error(f"{NOT_A_DRAFT}, {CHANGED}")},
+    )
     def post(self, request, version_id: int):
         version = selectors.access_version(request.user, version_id)
         body = PublishSerializer(data=request.data)
@@ -144,7 +166,10 @@ class VersionCompare(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("old", int, required=True),
                     OpenApiParameter("new", int, required=True)],
-        responses=DiffSerializer(many=True),
+        responses={
+            200: DiffSerializer(many=True),
+            404: error("No such version, or not one you may see."),
+        },
     )  # fmt: skip
     def get(self, request):
         params = request.query_params

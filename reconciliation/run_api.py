@@ -3,12 +3,18 @@
 from decimal import Decimal
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from config.api_schema import error
 from config.idempotency import idempotent
 from config.pagination import Pager, page_size
 from reconciliation import (
@@ -26,7 +32,10 @@ from reconciliation.serializers import PlainDecimalField
 
 
 class RunSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # null: a scheduled run (or one started by a command) has no person behind it.
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Run
@@ -51,13 +60,15 @@ class StartRunSerializer(serializers.Serializer):
 
 
 class BreakSerializer(serializers.ModelSerializer):
-    internal_value = PlainDecimalField()
-    external_value = PlainDecimalField()
-    difference = PlainDecimalField()
-    difference_pct = PlainDecimalField()
-    value_rc = PlainDecimalField()
-    suggested_value = PlainDecimalField()
-    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # null: a side that has no value (missing on one side), a percentage of zero, a break that
+    # could not be valued, nothing to suggest, nobody assigned.
+    internal_value = PlainDecimalField(allow_null=True)
+    external_value = PlainDecimalField(allow_null=True)
+    difference = PlainDecimalField(allow_null=True)
+    difference_pct = PlainDecimalField(allow_null=True)
+    value_rc = PlainDecimalField(allow_null=True)
+    suggested_value = PlainDecimalField(allow_null=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     # Both sides by source and code (the `account` column is the code the data carried, which
     # two exchanges may share: "main").
     book_account = serializers.StringRelatedField(source="internal_account")
@@ -136,11 +147,7 @@ class RunListCreate(generics.GenericAPIView):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(RunSerializer(page, many=True).data)
 
-    @extend_schema(
-        request=StartRunSerializer,
-        responses={201: RunSerializer},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
-    )
+    @extend_schema(request=StartRunSerializer, responses={201: RunSerializer})
     @idempotent
     def post(self, request):
         body = StartRunSerializer(data=request.data)
@@ -165,7 +172,10 @@ class RunDetail(APIView):
 class RunCancel(APIView):
     required_capability = "start_runs"
 
-    @extend_schema(request=None, responses=RunSerializer)
+    @extend_schema(
+        request=None,
+        responses={200: RunSerializer, 409: error("The run has finished: nothing to cancel.")},
+    )
     def post(self, request, run_id: int):
         run = runs.cancel_run(break_selectors.access_run(request.user, run_id), by=request.user)
         return Response(RunSerializer(run).data)
@@ -235,7 +245,14 @@ class BreakActions(APIView):
 
     required_capability = "work_breaks"
 
-    @extend_schema(request=BreakActionSerializer, responses={200: None})
+    @extend_schema(
+        request=BreakActionSerializer,
+        responses={
+            200: inline_serializer("BreakActionResult", {"updated": serializers.IntegerField()}),
+            409: error("Nothing was changed: the action does not apply to these breaks, or "
+                       "needs what was not given (`fields` names it: an accept's reason)."),
+        },
+    )  # fmt: skip
     def post(self, request):
         body = BreakActionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -258,7 +275,6 @@ class BreakComments(APIView):
     @extend_schema(
         request=NewCommentSerializer,
         responses={201: CommentSerializer},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     @idempotent
     def post(self, request, break_id: int):

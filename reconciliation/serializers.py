@@ -20,8 +20,9 @@ class PlainDecimalField(serializers.Field):
 
 class DatasetSerializer(serializers.ModelSerializer):
     source = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    account = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    loaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # null: a price feed's dataset has no account; a dataset loaded by a command has no person.
+    account = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    loaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Dataset
@@ -88,7 +89,7 @@ class DatasetUploadSerializer(serializers.Serializer):
 def record_serializer(model):
     """A read-only serializer for one record model, decimals as plain strings."""
     decimal_fields = {
-        field.name: PlainDecimalField(read_only=True)
+        field.name: PlainDecimalField(read_only=True, allow_null=field.null)
         for field in model._meta.fields
         if field.get_internal_type() == "DecimalField"
     }
