@@ -137,8 +137,8 @@ def permission_denied(request, exception):
 
 
 def bad_request(request, exception):
-    """handler400."""
-    answer = _api_error(request, "bad_request", "The request cannot be read.", 400)
+    """handler400: also a request refused while a middleware read it (too many fields, too big)."""
+    answer = _api_error(request, "request_refused", _suspicious_message(exception), 400)
     return answer or defaults.bad_request(request, exception)
 
 
