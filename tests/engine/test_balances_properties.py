@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 
 import polars as pl
@@ -10,9 +11,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from reconciliation.engine.balances import reconcile_balances
+from reconciliation.engine.balances import differing_sides, join_sides, reconcile_balances
 from reconciliation.engine.tolerance import LIMIT, product, with_quotient, with_tolerance
-from reconciliation.engine.types import BALANCES, Override, Tolerance, ToleranceRules
+from reconciliation.engine.types import BALANCES, TIME, Override, Tolerance, ToleranceRules
 
 PLACES = Decimal("1e-18")
 ACCOUNTS = ["main", "desk", "otc"]
@@ -189,3 +190,48 @@ def test_quotient_is_exact_and_rounded_half_even(a, b):
         context.prec = 100
         expected = int((Decimal(a) * 10**20 / Decimal(b)).to_integral_value(ROUND_HALF_EVEN))
     assert got == (expected if abs(expected) <= LIMIT else None)
+
+
+def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort("account", "asset", "int_raw", "ext_raw", nulls_last=True)
+
+
+sides = st.lists(
+    st.tuples(st.sampled_from(ACCOUNTS), st.sampled_from(ASSETS), quantities), max_size=12
+).map(lambda rows: pl.DataFrame(rows, schema=BALANCES, orient="row"))
+
+
+@given(sides, sides, st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_paired_rows_are_the_joined_rows_that_differ(internal, external, one_per_key):
+    """The slot-table pairing gives exactly the general join's differing rows, any input."""
+    if one_per_key:  # the fast path's case; repeated keys take the general join
+        internal, external = (f.unique(["account", "asset"]) for f in (internal, external))
+    general = join_sides(internal, external).filter(pl.col("diff_raw") != 0).collect()
+    assert_frame_equal(_sorted(differing_sides(internal, external)), _sorted(general))
+
+
+def test_pairing_slots_take_zero_missing_and_as_of():
+    """One row per key on each side: a missing side, a zero, a null quantity, as_of kept."""
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    internal = pl.DataFrame(
+        [
+            ("main", "BTC", Decimal("1"), t0),
+            ("main", "ETH", Decimal("0"), t0),
+            ("main", "SOL", None, t0),
+        ],
+        schema={**BALANCES, "as_of": TIME}, orient="row",
+    )  # fmt: skip
+    external = pl.DataFrame(
+        [
+            ("main", "BTC", Decimal("1.5")),
+            ("main", "DOGE", Decimal("2")),
+            ("main", "USD", Decimal("0")),
+        ],
+        schema=BALANCES, orient="row",
+    )  # fmt: skip
+    found = differing_sides(internal, external)
+    assert found.columns == ["account", "asset", "int_raw", "int_as_of", "ext_raw", "diff_raw"]
+    general = join_sides(internal, external).filter(pl.col("diff_raw") != 0).collect()
+    assert_frame_equal(_sorted(found), _sorted(general))
+    assert sorted(found["asset"]) == ["BTC", "DOGE"]
