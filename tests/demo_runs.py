@@ -4,9 +4,12 @@ from reconciliation import demo_data, runs
 from reconciliation.models import Dataset, Run
 
 
-def finished_position_run() -> Run:
-    """Load the demo datasets, run book balances against Kraken's ledgers, and return the run."""
-    ids = demo_data.load()
+def finished_position_run(ids: dict[str, int] | None = None) -> Run:
+    """Run book balances against Kraken's ledgers and return the run finished.
+
+    `ids`: the demo datasets' ids when the caller loaded them (else they are loaded here).
+    """
+    ids = ids or demo_data.load()
     run = runs.start_run(
         type="position",
         internal=Dataset.objects.get(pk=ids["book balances"]),

@@ -3,8 +3,9 @@
 import pytest
 from django.test import Client
 
-from reconciliation import demo_data, runs
+from reconciliation import demo_data
 from reconciliation.models import Break, Dataset, RuleSetVersion, Run
+from tests.demo_runs import finished_position_run
 
 pytestmark = pytest.mark.django_db
 
@@ -18,13 +19,8 @@ READ_API = ["/api/me/", "/api/breaks/", "/api/runs/", "/api/datasets/", "/api/ru
 @pytest.fixture
 def world():
     ids = demo_data.load()
-    run = runs.start_run(
-        type="position",
-        internal=Dataset.objects.get(pk=ids["book balances"]),
-        external=Dataset.objects.get(pk=ids["kraken ledgers"]),
-    )
-    runs.execute_run(run.pk)
-    return {"run": Run.objects.get(pk=run.pk), "break": Break.objects.first(), "ids": ids}
+    run = finished_position_run(ids)
+    return {"run": run, "break": Break.objects.first(), "ids": ids}
 
 
 @pytest.mark.parametrize("role", ["risk", "finance", "admin"])

@@ -8,9 +8,10 @@ from django.contrib.staticfiles import finders
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from reconciliation import demo_data, runs
-from reconciliation.models import Break, Dataset, RuleSetVersion, Run
+from reconciliation import demo_data
+from reconciliation.models import Break, RuleSetVersion
 from tests.accounts.test_admin_access import admin_urls, user_admin_urls
+from tests.demo_runs import finished_position_run
 
 pytestmark = pytest.mark.django_db
 
@@ -44,15 +45,10 @@ ROUTES = sorted(set(_routes(get_resolver().url_patterns)))
 @pytest.fixture
 def world():
     ids = demo_data.load()
-    run = runs.start_run(
-        type="position",
-        internal=Dataset.objects.get(pk=ids["book balances"]),
-        external=Dataset.objects.get(pk=ids["kraken ledgers"]),
-    )
-    runs.execute_run(run.pk)
+    run = finished_position_run(ids)
     version = RuleSetVersion.objects.first()
     return {
-        "run_id": Run.objects.get(pk=run.pk).pk,
+        "run_id": run.pk,
         "break_id": Break.objects.first().pk,
         "dataset_id": ids["prices"],
         "version_id": version.pk,
