@@ -162,3 +162,17 @@ def sending_to(queue: str):
         yield queue
     finally:
         app.conf.task_default_queue = previous
+
+
+def wait_until_ended(item, worker: Worker, timeout: float = 60):
+    """Poll a run or an import job until it is no longer active; fail with the worker's log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        item.refresh_from_db()
+        if not item.is_active:
+            return item
+        time.sleep(0.1)
+    raise AssertionError(
+        f"{type(item).__name__} {item.pk} still {item.status} in phase {item.phase!r} after "
+        f"{timeout} s ({item.deliveries} deliveries)\n{worker.log()[-6000:]}"
+    )

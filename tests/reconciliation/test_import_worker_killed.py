@@ -21,7 +21,7 @@ from audit.models import AuditEvent
 from reconciliation import staging
 from reconciliation.models import Dataset, ImportJob, TradeRecord
 from tests.reconciliation.test_run_worker_killed import TRADES, _trade_files
-from tests.worker import Worker, sending_to, statement_running, worker_process
+from tests.worker import Worker, sending_to, statement_running, wait_until_ended, worker_process
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -66,19 +66,6 @@ def _wait_for_copy(job: ImportJob, worker: Worker, timeout: float = 60) -> None:
     raise AssertionError(f"no COPY of the import seen\n{worker.log()[-4000:]}")
 
 
-def _wait_until_finished(job: ImportJob, worker: Worker, timeout: float) -> ImportJob:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job.refresh_from_db()
-        if not job.is_active:
-            return job
-        time.sleep(0.1)
-    raise AssertionError(
-        f"job {job.pk} still {job.status} ({job.phase!r}, {job.deliveries} deliveries) after "
-        f"{timeout} s\n{worker.log()[-6000:]}"
-    )
-
-
 def _assert_loaded_once(job: ImportJob, sums: dict, first: Worker | None) -> None:
     """One dataset of every row, with the file's sums; handed back once from `first` (if any)."""
     assert job.status == "succeeded", job.message
@@ -111,7 +98,7 @@ def test_an_import_whose_pool_process_is_killed_is_loaded_once_by_the_redelivery
         _wait_for_copy(job, worker)
         (pool_process,) = worker.pool_pids()
         os.kill(pool_process, signal.SIGKILL)
-        job = _wait_until_finished(job, worker, timeout=90)
+        job = wait_until_ended(job, worker, timeout=90)
         log = worker.log()
     assert "WorkerLostError" in log, log[-4000:]
     _assert_loaded_once(job, sums, None)
@@ -136,7 +123,7 @@ def test_an_import_whose_whole_worker_is_killed_is_loaded_once_by_a_fresh_worker
         assert at_kill == {"status": "running", "deliveries": 1, "worker": first.hostname}
         assert not Dataset.objects.exists() and not TradeRecord.objects.exists()  # rolled back
         with worker_process(extra_env=env, queue=queue, name=f"{queue}-second") as second:
-            job = _wait_until_finished(job, second, timeout=90)
+            job = wait_until_ended(job, second, timeout=90)
             recovered_in = time.monotonic() - killed_at
             log = second.log()
     assert first.process.returncode == -signal.SIGKILL
@@ -175,7 +162,7 @@ def test_a_worker_frozen_while_storing_and_thawed_stores_nothing_over_the_next_d
             assert ImportJob.objects.get(pk=job.pk).status == "running"
         finally:
             os.killpg(frozen.pid, signal.SIGCONT)
-        job = _wait_until_finished(job, other, timeout=90)
+        job = wait_until_ended(job, other, timeout=90)
         deadline = time.monotonic() + 60
         while "succeeded in" not in frozen.log():  # its task ends too, quietly
             assert time.monotonic() < deadline, frozen.log()[-4000:]

@@ -23,7 +23,7 @@ from audit.models import AuditEvent
 from reconciliation import ingest, runs, services
 from reconciliation.break_selectors import run_matches
 from reconciliation.models import Break, BreakObservation, Dataset, Run
-from tests.worker import Worker, sending_to, statement_running, worker_process
+from tests.worker import Worker, sending_to, statement_running, wait_until_ended, worker_process
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -111,19 +111,6 @@ def _wait_for_store_statement(run: Run, worker: Worker, timeout: float = 30) -> 
     raise AssertionError(f"no statement of the store seen\n{worker.log()[-4000:]}")
 
 
-def _wait_until_finished(run: Run, worker: Worker, timeout: float = 60) -> Run:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if not run.is_active:
-            return run
-        time.sleep(0.1)
-    raise AssertionError(
-        f"run {run.pk} still {run.status} in phase {run.phase!r} after {timeout} s "
-        f"({run.deliveries} deliveries)\n{worker.log()[-6000:]}"
-    )
-
-
 def _observations(run: Run) -> set[tuple]:
     return set(
         BreakObservation.objects.filter(run=run).values_list(
@@ -136,7 +123,7 @@ def _observations(run: Run) -> set[tuple]:
 def _reference_run(internal: Dataset, external: Dataset, worker: Worker) -> Run:
     """The same inputs run again, undisturbed, by the worker still up."""
     reference = runs.start_run(type="trades", internal=internal, external=external)
-    reference = _wait_until_finished(reference, worker)
+    reference = wait_until_ended(reference, worker)
     assert reference.status == "succeeded", reference.message
     assert reference.deliveries == 1
     return reference
@@ -189,7 +176,7 @@ def test_a_run_whose_pool_process_is_killed_while_storing_is_finished_by_the_red
         at_kill = _state(run)
         assert at_kill["status"] == "running" and at_kill["deliveries"] == 1, at_kill
         assert at_kill["break_count"] is None, (at_kill, statement)
-        run = _wait_until_finished(run, worker)
+        run = wait_until_ended(run, worker)
         log = worker.log()
         reference = _reference_run(internal, external, worker)
     assert "WorkerLostError" in log and "SIGKILL" in log, log[-4000:]
@@ -219,7 +206,7 @@ def test_a_run_whose_whole_worker_is_killed_is_finished_by_the_next_worker():
         time.sleep(max(0.0, killed_at + VISIBILITY_TIMEOUT + 0.5 - time.monotonic()))
         assert _state(run) == at_kill  # nothing moved while no worker was up
         with worker_process(extra_env=env, queue=queue, name=f"{queue}-second") as second:
-            run = _wait_until_finished(run, second)
+            run = wait_until_ended(run, second)
             reference = _reference_run(internal, external, second)
     assert first.process.returncode == -signal.SIGKILL
     _assert_finished_once_like(run, reference)
@@ -247,7 +234,7 @@ def test_a_run_whose_whole_worker_is_killed_is_handed_to_a_fresh_worker_within_s
         claimed_by = Run.objects.values_list("worker", flat=True).get(pk=run.pk)
         assert claimed_by == first.hostname
         with worker_process(extra_env=env, queue=queue, name=f"{queue}-second") as second:
-            run = _wait_until_finished(run, second, timeout=90)
+            run = wait_until_ended(run, second, timeout=90)
             recovered_in = time.monotonic() - killed_at
             reference = _reference_run(internal, external, second)
             log = second.log()
@@ -285,7 +272,7 @@ def test_a_worker_taken_for_dead_that_comes_back_stores_nothing_over_the_next_de
                 time.sleep(0.05)
         finally:
             os.killpg(frozen.pid, signal.SIGCONT)
-        run = _wait_until_finished(run, other, timeout=90)
+        run = wait_until_ended(run, other, timeout=90)
         # The thawed worker's task ends too (acknowledged), having stored nothing.
         deadline = time.monotonic() + 60
         while "succeeded in" not in frozen.log():
@@ -310,9 +297,9 @@ def test_a_split_run_whose_worker_dies_inside_a_part_is_finished_once():
             time.sleep(0.02)
         (pool_process,) = worker.pool_pids()
         os.kill(pool_process, signal.SIGKILL)
-        run = _wait_until_finished(run, worker)
+        run = wait_until_ended(run, worker)
         reference = runs.start_run(type="trades", internal=internal, external=external)
-        reference = _wait_until_finished(reference, worker)
+        reference = wait_until_ended(reference, worker)
     assert run.status == reference.status == "succeeded", (run.message, reference.message)
     assert run.partition_count == 4
     assert max(RunPartition.objects.filter(run=run).values_list("deliveries", flat=True)) == 2
@@ -342,9 +329,9 @@ def test_a_split_run_whose_whole_worker_is_killed_inside_a_part_is_finished_by_a
         (killed,) = RunPartition.objects.filter(run=run, status="running")
         assert killed.worker == first.hostname and killed.deliveries == 1
         with worker_process(extra_env=env, queue=queue, name=f"{queue}-second") as second:
-            run = _wait_until_finished(run, second, timeout=120)
+            run = wait_until_ended(run, second, timeout=120)
             reference = runs.start_run(type="trades", internal=internal, external=external)
-            reference = _wait_until_finished(reference, second, timeout=120)
+            reference = wait_until_ended(reference, second, timeout=120)
     assert run.status == reference.status == "succeeded", (run.message, reference.message)
     assert run.partition_count == 4
     killed.refresh_from_db()
