@@ -544,7 +544,7 @@ def _create_dataset(
         row_count=row_count,
         original_name=original_name[:255],
         notes=notes,
-        loaded_by=by if getattr(by, "is_authenticated", False) else None,
+        loaded_by=audit.acting_user(by),
     )
     frames.prepare_after_commit(dataset.pk)
     audit.record(

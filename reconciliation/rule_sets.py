@@ -157,7 +157,7 @@ def _new_draft(rule_set: RuleSet, definition: dict, *, by) -> RuleSetVersion:
         rule_set=rule_set,
         number=number,
         definition=definition,
-        created_by=by if getattr(by, "is_authenticated", False) else None,
+        created_by=audit.acting_user(by),
     )
     audit.record(
         action="rule_set.draft_started",
@@ -214,7 +214,7 @@ def publish(
         RuleSetVersion.objects.filter(pk=version.pk, status="draft").update(
             status="published",
             published_at=timezone.now(),
-            published_by=by if getattr(by, "is_authenticated", False) else None,
+            published_by=audit.acting_user(by),
         )
         audit.record(
             action="rule_set.published",

@@ -108,7 +108,7 @@ def start_run(
             prices_dataset=prices,
             rule_set_version=version,
             as_of=as_of,
-            created_by=by if getattr(by, "is_authenticated", False) else None,
+            created_by=audit.acting_user(by),
         )
         audit.record(
             action="run.started", actor=by, object_type="run", object_id=run.pk,
