@@ -23,7 +23,6 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from rest_framework import status
 
 from audit import services as audit
 from config.errors import DomainError
@@ -51,7 +50,6 @@ class DatasetRejected(DomainError):
     """The input cannot be loaded; `fields` holds the row errors."""
 
     code = "dataset_rejected"
-    http_status = status.HTTP_422_UNPROCESSABLE_ENTITY
 
     def __init__(self, message: str, errors: RowErrors | None = None):
         errors = errors or RowErrors()
@@ -68,7 +66,7 @@ class DatasetNotStored(DatasetRejected):
     """The database failed while storing; the transaction rolled back, so nothing was kept."""
 
     code = "dataset_not_stored"
-    http_status = status.HTTP_503_SERVICE_UNAVAILABLE
+    retry_later = True
 
 
 # SQLSTATE classes in which the database refuses the data itself (a value, a constraint):
@@ -100,8 +98,7 @@ def _not_stored(exc: Exception) -> DatasetNotStored:
         f"The database could not store the dataset ({reason.splitlines()[0]}); nothing of it "
         "was kept. The error has been logged" + ("." if refused else "; try again later.")
     )
-    if refused:
-        error.http_status = status.HTTP_422_UNPROCESSABLE_ENTITY
+    error.retry_later = not refused
     return error
 
 
