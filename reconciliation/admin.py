@@ -54,8 +54,27 @@ class AccountAdmin(AuditedAdmin):
         services.delete_account(obj, by=by)
 
 
+class AssetAliasForm(forms.ModelForm):
+    """The service's own checks, shown on the form (not as an error page after saving)."""
+
+    class Meta:
+        model = AssetAlias
+        fields = ["exchange", "code", "asset"]
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors:
+            alias = self.instance if self.instance.pk else None
+            found = services.alias_problems(**{f: data[f] for f in self.Meta.fields}, alias=alias)
+            for field, problems in found.items():
+                for problem in problems:
+                    self.add_error(field, problem)
+        return data
+
+
 @admin.register(AssetAlias)
 class AssetAliasAdmin(AuditedAdmin):
+    form = AssetAliasForm
     list_display = ("exchange", "code", "asset")
 
     def save_audited(self, obj, *, by):

@@ -40,8 +40,8 @@ def ensure_account(
     return account, created
 
 
-def save_alias(*, exchange: str, code: str, asset: str, by, alias: AssetAlias | None = None):
-    """Create or change an asset alias (audited); codes are upper-cased."""
+def alias_problems(*, exchange: str, code: str, asset: str, alias: AssetAlias | None = None):
+    """What is wrong with an alias, by field (empty: nothing); codes are compared upper-cased."""
     code, asset = code.strip().upper(), asset.strip().upper()
     problems = {}
     if not ASSET_CODE.match(code):
@@ -57,8 +57,15 @@ def save_alias(*, exchange: str, code: str, asset: str, by, alias: AssetAlias | 
         clash = clash.exclude(pk=alias.pk)
     if clash.exists():
         problems["code"] = [f"{code} already has an alias for this exchange."]
+    return problems
+
+
+def save_alias(*, exchange: str, code: str, asset: str, by, alias: AssetAlias | None = None):
+    """Create or change an asset alias (audited); codes are upper-cased."""
+    problems = alias_problems(exchange=exchange, code=code, asset=asset, alias=alias)
     if problems:
         raise InvalidAlias("The alias is not valid.", fields=problems)
+    code, asset = code.strip().upper(), asset.strip().upper()
     with transaction.atomic():
         before = None
         if alias is None:

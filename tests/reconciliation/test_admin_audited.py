@@ -56,3 +56,12 @@ def test_a_bulk_delete_through_the_admin_action_is_audited_row_by_row(admin_clie
     deleted = entries("asset_alias")
     assert [e.action for e in deleted] == ["asset_alias.deleted"] * 2
     assert {e.before["code"] for e in deleted} == {"ZZA", "ZZB"}
+
+
+def test_an_alias_the_service_refuses_is_said_on_the_admin_form(admin_client):
+    response = admin_client.post(
+        "/admin/reconciliation/assetalias/add/", {"exchange": "", "code": "bad code!", "asset": "X"}
+    )
+    assert response.status_code == 200
+    assert "Not an asset code" in response.content.decode()
+    assert not AssetAlias.objects.filter(asset="X").exists() and not entries("asset_alias")
