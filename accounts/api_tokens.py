@@ -15,7 +15,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from knox.settings import knox_settings
-from rest_framework import status
 
 from accounts.access import has_capability
 from accounts.models import ApiToken
@@ -31,7 +30,6 @@ class ApiTokenInvalid(DomainError):
 
 class ApiTokenNotFound(DomainError):
     code = "api_token_not_found"
-    http_status = status.HTTP_404_NOT_FOUND
 
 
 def _snapshot(token: ApiToken) -> dict:

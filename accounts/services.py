@@ -8,7 +8,6 @@ import redis
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import Group
 from django.db import transaction
-from rest_framework import status
 
 from accounts import known_browser, login_throttle
 from accounts.access import user_roles
@@ -22,22 +21,18 @@ logger = logging.getLogger(__name__)
 
 class SignInLocked(DomainError):
     code = "sign_in_locked"
-    http_status = status.HTTP_429_TOO_MANY_REQUESTS
 
 
 class SignInSlowed(DomainError):
     code = "sign_in_slowed"
-    http_status = status.HTTP_429_TOO_MANY_REQUESTS
 
 
 class SignInUnavailable(DomainError):
     code = "sign_in_unavailable"
-    http_status = status.HTTP_503_SERVICE_UNAVAILABLE
 
 
 class InvalidCredentials(DomainError):
     code = "invalid_credentials"
-    http_status = status.HTTP_401_UNAUTHORIZED
 
 
 class UnknownRole(DomainError):

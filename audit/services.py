@@ -16,8 +16,16 @@ from audit.models import GENESIS_HASH, AuditEvent
 CHAIN_LOCK_KEY = 0x5245434F4E  # "RECON"
 
 
+def acting_user(actor):
+    """Who to store as having done something: a signed-in user, else None (system, anonymous).
+
+    An AnonymousUser is truthy but is no row a foreign key can point at.
+    """
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
 def _actor_fields(actor) -> tuple[int | None, str]:
-    if actor is None or not getattr(actor, "is_authenticated", False):
+    if acting_user(actor) is None:
         return None, "system" if actor is None else "anonymous"
     return actor.pk, actor.get_username()
 

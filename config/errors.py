@@ -18,15 +18,54 @@ logger = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
-    """A failure the user can act on; subclasses set `code` and `http_status`."""
+    """A failure the user can act on; subclasses set `code` (the doors map it to a status).
+
+    `retry_later`: the same request may pass later (the failure is not the caller's), which the
+    doors answer as 503 whatever the code.
+    """
 
     code = "invalid"
-    http_status = status.HTTP_400_BAD_REQUEST
+    retry_later = False
 
     def __init__(self, message: str, *, fields: dict | None = None):
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
+
+    @property
+    def http_status(self) -> int:
+        """The doors' status for this error (`status_for`), for pages that render it."""
+        return status_for(self)
+
+
+# The doors' one table from a domain error's code to the HTTP status it answers with; a code not
+# listed is the caller's mistake, 400. Services raise codes and know nothing of HTTP.
+STATUS_BY_CODE = {
+    "invalid_credentials": status.HTTP_401_UNAUTHORIZED,
+    "not_found": status.HTTP_404_NOT_FOUND,
+    "api_token_not_found": status.HTTP_404_NOT_FOUND,
+    "break_action_refused": status.HTTP_409_CONFLICT,
+    "draft_changed": status.HTTP_409_CONFLICT,
+    "draft_exists": status.HTTP_409_CONFLICT,
+    "idempotent_request_in_flight": status.HTTP_409_CONFLICT,
+    "run_not_cancellable": status.HTTP_409_CONFLICT,
+    "version_not_draft": status.HTTP_409_CONFLICT,
+    "dataset_rejected": status.HTTP_422_UNPROCESSABLE_ENTITY,
+    "dataset_not_stored": status.HTTP_422_UNPROCESSABLE_ENTITY,  # refused data; else retry_later
+    "idempotency_key_reused": status.HTTP_422_UNPROCESSABLE_ENTITY,
+    "preview_gone": status.HTTP_422_UNPROCESSABLE_ENTITY,
+    "sign_in_locked": status.HTTP_429_TOO_MANY_REQUESTS,
+    "sign_in_slowed": status.HTTP_429_TOO_MANY_REQUESTS,
+    "exchange_error": status.HTTP_502_BAD_GATEWAY,
+    "sign_in_unavailable": status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+
+def status_for(error: DomainError) -> int:
+    """The HTTP status a door answers `error` with."""
+    if error.retry_later:
+        return status.HTTP_503_SERVICE_UNAVAILABLE
+    return STATUS_BY_CODE.get(error.code, status.HTTP_400_BAD_REQUEST)
 
 
 def add_to_form(form, error: DomainError) -> None:
@@ -45,7 +84,7 @@ def _body(code: str, message: str, fields: dict | None = None) -> dict:
 def api_exception_handler(exc, context):
     """DRF exception handler: domain errors, DRF errors and unexpected ones, in one shape."""
     if isinstance(exc, DomainError):
-        return Response(_body(exc.code, exc.message, exc.fields), status=exc.http_status)
+        return Response(_body(exc.code, exc.message, exc.fields), status=status_for(exc))
     if isinstance(exc, SuspiciousOperation):
         # Django's refusals of a request body (too large, too many fields or files) reach DRF's
         # handler while it parses: a 400, as Django answers them outside DRF, not a 500.
@@ -104,13 +143,13 @@ def error_page(request, error: DomainError, *, retry: str = ""):
     """A page with a domain error's message and status (`retry`: a link to try instead)."""
     from django.shortcuts import render
 
-    context = {"message": error.message, "status": error.http_status, "retry": retry}
-    return render(request, "error.html", context, status=error.http_status)
+    context = {"message": error.message, "status": status_for(error), "retry": retry}
+    return render(request, "error.html", context, status=status_for(error))
 
 
 def error_json(error: DomainError):
     """A domain error as the API's JSON body, for answers made outside DRF (middleware)."""
-    return JsonResponse(_body(error.code, error.message, error.fields), status=error.http_status)
+    return JsonResponse(_body(error.code, error.message, error.fields), status=status_for(error))
 
 
 # Django's own error answers (an address no view serves, a refused Host, an error outside a

@@ -13,7 +13,6 @@ from functools import wraps
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework import status
 from rest_framework.response import Response
 
 from config.errors import DomainError
@@ -27,12 +26,10 @@ ABANDONED_AFTER = timedelta(minutes=15)
 
 class IdempotencyKeyReused(DomainError):
     code = "idempotency_key_reused"
-    http_status = status.HTTP_422_UNPROCESSABLE_ENTITY
 
 
 class IdempotentRequestInFlight(DomainError):
     code = "idempotent_request_in_flight"
-    http_status = status.HTTP_409_CONFLICT
 
 
 def request_fingerprint(request) -> str:

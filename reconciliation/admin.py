@@ -2,26 +2,89 @@
 
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 
 from config.read_only_admin import ReadOnlyAdmin
-from reconciliation import credentials, schedule_admin  # noqa: F401 (beat's admin, read-only)
+from reconciliation import credentials, schedule_admin, services  # noqa: F401 (beat's admin)
 from reconciliation.models import Account, AssetAlias, Dataset, ExchangeCredential, Source
 
 
+class AuditedAdmin(admin.ModelAdmin):
+    """Every add, change and delete (the bulk action too) goes through the audited services."""
+
+    def save_model(self, request, obj, form, change):
+        self.save_audited(obj, by=request.user)
+
+    def delete_model(self, request, obj):
+        self.delete_audited(obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        # Django's "delete selected" action ends here: one audited delete per row, all or none.
+        with transaction.atomic():
+            for obj in queryset:
+                self.delete_audited(obj, by=request.user)
+
+    def save_audited(self, obj, *, by):
+        raise NotImplementedError
+
+    def delete_audited(self, obj, *, by):
+        raise NotImplementedError
+
+
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(AuditedAdmin):
     list_display = ("code", "name", "kind", "exchange")
+
+    def save_audited(self, obj, *, by):
+        services.save_source(obj, by=by)
+
+    def delete_audited(self, obj, *, by):
+        services.delete_source(obj, by=by)
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(AuditedAdmin):
     list_display = ("__str__", "name", "is_active")
     list_filter = ("source",)
 
+    def save_audited(self, obj, *, by):
+        services.save_account(obj, by=by)
+
+    def delete_audited(self, obj, *, by):
+        services.delete_account(obj, by=by)
+
+
+class AssetAliasForm(forms.ModelForm):
+    """The service's own checks, shown on the form (not as an error page after saving)."""
+
+    class Meta:
+        model = AssetAlias
+        fields = ["exchange", "code", "asset"]
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors:
+            alias = self.instance if self.instance.pk else None
+            found = services.alias_problems(**{f: data[f] for f in self.Meta.fields}, alias=alias)
+            for field, problems in found.items():
+                for problem in problems:
+                    self.add_error(field, problem)
+        return data
+
 
 @admin.register(AssetAlias)
-class AssetAliasAdmin(admin.ModelAdmin):
+class AssetAliasAdmin(AuditedAdmin):
+    form = AssetAliasForm
     list_display = ("exchange", "code", "asset")
+
+    def save_audited(self, obj, *, by):
+        # The service compares with the stored alias, not with the form's already changed copy.
+        stored = AssetAlias.objects.get(pk=obj.pk) if obj.pk else None
+        fields = {"exchange": obj.exchange, "code": obj.code, "asset": obj.asset}
+        obj.pk = services.save_alias(**fields, by=by, alias=stored).pk
+
+    def delete_audited(self, obj, *, by):
+        services.delete_alias(obj, by=by)
 
 
 @admin.register(Dataset)

@@ -7,7 +7,6 @@ person sees (on the form, or a 400 with `fields`), never a silently wider list o
 from __future__ import annotations
 
 from django import forms
-from rest_framework import status
 
 from config.errors import DomainError
 from reconciliation.engine.types import TYPES
@@ -26,7 +25,6 @@ MAX_ID = 2**63 - 1  # ids are bigint
 
 class BreakFiltersInvalid(DomainError):
     code = "invalid_filters"
-    http_status = status.HTTP_400_BAD_REQUEST
 
 
 class ChoiceListField(forms.CharField):

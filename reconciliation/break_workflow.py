@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from rest_framework import status
 
 from accounts.access import has_capability
 from audit import services as audit
@@ -21,14 +20,12 @@ MAX_COMMENT = 10_000  # characters
 
 class BreakActionRefused(DomainError):
     code = "break_action_refused"
-    http_status = status.HTTP_409_CONFLICT
 
 
 class BreakInputInvalid(BreakActionRefused):
     """Posted values that cannot be used at all (not a conflict with the break's state)."""
 
     code = "break_input_invalid"
-    http_status = status.HTTP_400_BAD_REQUEST
 
 
 def _locked(breaks: list[int]) -> list[Break]:

@@ -61,7 +61,7 @@ def store(account: Account, *, api_key: str, secret: str, by) -> None:
             defaults={
                 "api_key_encrypted": box.encrypt(api_key.strip().encode()).decode(),
                 "secret_encrypted": box.encrypt(secret.strip().encode()).decode(),
-                "updated_by": by if getattr(by, "is_authenticated", False) else None,
+                "updated_by": audit.acting_user(by),
             },
         )
         audit.record(

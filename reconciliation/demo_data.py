@@ -1,6 +1,7 @@
 """Demo data for `make demo`: Kraken's exports and an internal book that differs on purpose.
 
-The Kraken files are the realistic samples in tests/data/exchange/. The book is generated from
+The Kraken files are realistic exports kept in reconciliation/demo/ (the exchange tests read the
+same two files, linked from tests/data/exchange/). The book is generated from
 them, deterministically, with one difference of each kind a reconciliation must find:
 
     balances  BTC    book higher by an unbooked trading fee (0.0025)
@@ -32,7 +33,7 @@ from reconciliation import frames, ingest, services
 from reconciliation.importers.assets import KRAKEN_WALLET_SUFFIX
 from reconciliation.models import Account, Dataset
 
-SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "data" / "exchange"
+SAMPLES = Path(__file__).resolve().parent / "demo"
 QUOTE_PRICES_USD = {"USD": Decimal(1), "EUR": Decimal("1.0840"), "USDC": Decimal("0.9998")}
 
 

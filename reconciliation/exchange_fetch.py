@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from rest_framework import status
 
 from audit import services as audit
 from config.errors import DomainError
@@ -21,7 +20,6 @@ DEFAULT_KINDS = ("balances", "ledger", "trades")  # margin only when asked (anot
 
 class ExchangeUnavailable(DomainError):
     code = "exchange_error"
-    http_status = status.HTTP_502_BAD_GATEWAY
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """Data in (SPEC 1): parse, validate, and store a dataset wholly or not at all.
 
 Every door (upload page, REST API, `import_dataset`, `fetch_exchange`, the demo) comes here.
+The formats a file may have are in `formats.py`; the COPY into the record tables is
+`dataset_copy.py`; here the target is checked (once per import) and the dataset stored.
 The same content loaded twice gives the same dataset back (`created` false); a file with any
 error stores nothing and reports the first 100 errors with row, column, value and reason.
 """
@@ -12,7 +14,6 @@ import io
 import json
 import logging
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,20 +24,26 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from rest_framework import status
 
 from audit import services as audit
 from config.errors import DomainError
 from reconciliation import account_fit, export, frames
-from reconciliation.importers import base, chunks, generic, reading, spreadsheet
+from reconciliation.dataset_copy import copy_records
+from reconciliation.formats import (  # noqa: F401 (the doors' names, kept here)
+    API_FORMATS,
+    FORMATS,
+    Format,
+    UnknownFormat,
+    format_named,
+    stored_format,
+)
+from reconciliation.importers import base, chunks, reading, spreadsheet
 from reconciliation.importers.assets import aliases_for
 from reconciliation.importers.base import FileRejected, Parsed, RowErrors
 from reconciliation.models import Account, AssetAlias, Dataset, Source
-from reconciliation.models.datasets import RECORD_MODELS
 
 logger = logging.getLogger(__name__)
 
-COPY_BATCH_ROWS = 50_000
 TIME_COLUMN = {
     "balances": "as_of",
     "trades": "executed_at",
@@ -51,7 +58,6 @@ class DatasetRejected(DomainError):
     """The input cannot be loaded; `fields` holds the row errors."""
 
     code = "dataset_rejected"
-    http_status = status.HTTP_422_UNPROCESSABLE_ENTITY
 
     def __init__(self, message: str, errors: RowErrors | None = None):
         errors = errors or RowErrors()
@@ -68,7 +74,7 @@ class DatasetNotStored(DatasetRejected):
     """The database failed while storing; the transaction rolled back, so nothing was kept."""
 
     code = "dataset_not_stored"
-    http_status = status.HTTP_503_SERVICE_UNAVAILABLE
+    retry_later = True
 
 
 # SQLSTATE classes in which the database refuses the data itself (a value, a constraint):
@@ -100,141 +106,8 @@ def _not_stored(exc: Exception) -> DatasetNotStored:
         f"The database could not store the dataset ({reason.splitlines()[0]}); nothing of it "
         "was kept. The error has been logged" + ("." if refused else "; try again later.")
     )
-    if refused:
-        error.http_status = status.HTTP_422_UNPROCESSABLE_ENTITY
+    error.retry_later = not refused
     return error
-
-
-class UnknownFormat(DomainError):
-    code = "unknown_format"
-
-
-@dataclass(frozen=True)
-class Format:
-    code: str
-    kind: str
-    label: str
-    exchange: str
-    parse: Callable[..., Parsed]
-    # Formats whose rows stand alone: a parser of one piece (given the aliases), and the key
-    # that must be unique across pieces. Large files of these load piece by piece.
-    piece_parser: Callable[[dict], Callable[[bytes], Parsed]] | None = None
-    key: str = ""
-
-
-def _generic(kind: str):
-    def parse(data, *, filename, account, aliases, limits):
-        return generic.parse(kind, filename, data, account=account, aliases=aliases, limits=limits)
-
-    return parse
-
-
-def _kraken_ledger_pieces(aliases):
-    from reconciliation.importers import kraken
-
-    return lambda piece: kraken.parse_ledgers(piece, aliases=aliases)
-
-
-def _kraken_trade_pieces(aliases):
-    from reconciliation.importers import kraken
-
-    return lambda piece: kraken.parse_trades(piece, aliases=aliases)
-
-
-def _kraken_ledgers(data, *, filename, account, aliases, limits):
-    parse = _kraken_ledger_pieces(aliases)
-    return chunks.parse_in_chunks(parse, reading.expect_text(data, "CSV"), key="entry_id")
-
-
-def _kraken_trades(data, *, filename, account, aliases, limits):
-    parse = _kraken_trade_pieces(aliases)
-    return chunks.parse_in_chunks(parse, reading.expect_text(data, "CSV"), key="trade_id")
-
-
-def _coinbase(data, *, filename, account, aliases, limits):
-    from reconciliation.importers import coinbase
-
-    return coinbase.parse_transactions(reading.expect_text(data, "CSV"), aliases=aliases)
-
-
-def _binance(data, *, filename, account, aliases, limits):
-    from reconciliation.importers import binance
-
-    return binance.parse_trades(
-        reading.expect_text(data, "CSV"), aliases=aliases, filename=filename
-    )
-
-
-def _binance_statement(data, *, filename, account, aliases, limits):
-    from reconciliation.importers import binance_statement
-
-    return binance_statement.parse_statement(data, aliases=aliases, filename=filename)
-
-
-FORMATS: dict[str, Format] = {
-    f.code: f
-    for f in [
-        Format(
-            "kraken-ledgers",
-            "ledger",
-            "Kraken ledgers.csv",
-            "kraken",
-            _kraken_ledgers,
-            _kraken_ledger_pieces,
-            "entry_id",
-        ),
-        Format(
-            "kraken-trades",
-            "trades",
-            "Kraken trades.csv",
-            "kraken",
-            _kraken_trades,
-            _kraken_trade_pieces,
-            "trade_id",
-        ),
-        Format("coinbase", "ledger", "Coinbase transaction history CSV", "coinbase", _coinbase),
-        Format("binance", "trades", "Binance spot trade history CSV", "binance", _binance),
-        Format(
-            "binance-statement",
-            "ledger",
-            "Binance transaction history (statement) CSV",
-            "binance",
-            _binance_statement,
-        ),
-        Format("generic-balances", "balances", "Book: balances", "", _generic("balances")),
-        Format("generic-trades", "trades", "Book: trades", "", _generic("trades")),
-        Format("generic-ledger", "ledger", "Book: ledger entries", "", _generic("ledger")),
-        Format("generic-margin", "margin", "Book: margin", "", _generic("margin")),
-        Format("generic-pnl", "pnl", "Book: realised PnL", "", _generic("pnl")),
-        Format("prices", "prices", "Prices", "", _generic("prices")),
-    ]
-}
-
-
-def _fetched_only(data, **options) -> Parsed:
-    raise UnknownFormat("This format is fetched through the exchange's API, not uploaded.")
-
-
-# What an exchange's API gives (exchange_fetch): not uploadable, but stored through `store`
-# like a file, so it passes the same target and text checks.
-API_FORMATS: dict[str, Format] = {
-    f.code: f
-    for f in [
-        Format(f"kraken-api-{kind}", kind, f"Kraken API {kind}", "kraken", _fetched_only)
-        for kind in ("balances", "ledger", "trades", "margin")
-    ]
-}
-
-
-def format_named(code: str) -> Format:
-    if code not in FORMATS:
-        raise UnknownFormat(f"Unknown format {code!r}. Formats: {', '.join(FORMATS)}.")
-    return FORMATS[code]
-
-
-def _stored_format(code: str) -> Format:
-    """A format whose datasets `store` writes: a file format or an API's."""
-    return API_FORMATS[code] if code in API_FORMATS else format_named(code)
 
 
 def asset_aliases(exchange: str) -> dict[str, str]:
@@ -473,7 +346,7 @@ def store(
     The same checks as a file's: the target fits the format, and `_store` checks the rows.
     Without a `content_hash` the rows' own (`table_hash`) identifies them.
     """
-    fmt = _stored_format(format_code)
+    fmt = stored_format(format_code)
     check_target(source, account, fmt)
     return _store(
         source=source, account=account, fmt=fmt, parsed=parsed, content_hash=content_hash,
@@ -544,7 +417,7 @@ def _create_dataset(
         row_count=row_count,
         original_name=original_name[:255],
         notes=notes,
-        loaded_by=by if getattr(by, "is_authenticated", False) else None,
+        loaded_by=audit.acting_user(by),
     )
     frames.prepare_after_commit(dataset.pk)
     audit.record(
@@ -642,37 +515,3 @@ def _complete(table: pa.Table, kind: str, account: Account | None) -> pa.Table:
             values = pc.fill_null(values, "{}" if kind_of == "json" else "")
         columns[name] = values  # unchanged columns are not copied
     return pa.table(columns)
-
-
-def copy_records(dataset_id: int, kind: str, table: pa.Table) -> None:
-    """COPY the rows into the kind's record table, in batches of CSV.
-
-    A thread renders the next batch (pyarrow releases the GIL) while this one streams the
-    previous batch to the server, so rendering and the server's parsing overlap.
-    """
-    model = RECORD_MODELS[kind]
-    names = ["dataset_id", *table.column_names]
-    sql = f"COPY {model._meta.db_table} ({', '.join(names)}) FROM STDIN (FORMAT csv)"
-    with ThreadPoolExecutor(max_workers=1) as renderer:
-        batches = table.to_batches(max_chunksize=COPY_BATCH_ROWS)
-        pending = [renderer.submit(_render_csv, dataset_id, batch, names) for batch in batches[:2]]
-        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-            for index in range(len(batches)):
-                chunk = pending[index].result()
-                if index + 2 < len(batches):
-                    pending.append(
-                        renderer.submit(_render_csv, dataset_id, batches[index + 2], names)
-                    )
-                pending[index] = None  # let the rendered bytes go once written
-                copy.write(chunk)
-
-
-def _render_csv(dataset_id: int, batch: pa.RecordBatch, names: list[str]) -> bytes:
-    ids = pa.array([dataset_id] * batch.num_rows, pa.int64())
-    buffer = io.BytesIO()
-    pacsv.write_csv(
-        pa.RecordBatch.from_arrays([ids, *batch.columns], names=names),
-        buffer,
-        pacsv.WriteOptions(include_header=False),
-    )
-    return buffer.getvalue()

@@ -8,7 +8,6 @@ import json
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
-from rest_framework import status
 
 from audit import services as audit
 from config.errors import DomainError
@@ -22,19 +21,16 @@ class RuleSetInvalid(DomainError):
 
 class DraftExists(DomainError):
     code = "draft_exists"
-    http_status = status.HTTP_409_CONFLICT
 
 
 class VersionNotDraft(DomainError):
     code = "version_not_draft"
-    http_status = status.HTTP_409_CONFLICT
 
 
 class DraftChanged(DomainError):
     """The stored draft is not the one the editor was looking at: someone else changed it."""
 
     code = "draft_changed"
-    http_status = status.HTTP_409_CONFLICT
 
 
 NAME_MAX_LENGTH = RuleSet._meta.get_field("name").max_length
@@ -157,7 +153,7 @@ def _new_draft(rule_set: RuleSet, definition: dict, *, by) -> RuleSetVersion:
         rule_set=rule_set,
         number=number,
         definition=definition,
-        created_by=by if getattr(by, "is_authenticated", False) else None,
+        created_by=audit.acting_user(by),
     )
     audit.record(
         action="rule_set.draft_started",
@@ -214,7 +210,7 @@ def publish(
         RuleSetVersion.objects.filter(pk=version.pk, status="draft").update(
             status="published",
             published_at=timezone.now(),
-            published_by=by if getattr(by, "is_authenticated", False) else None,
+            published_by=audit.acting_user(by),
         )
         audit.record(
             action="rule_set.published",

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from django.db import connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework import status
 
 from audit import services as audit
 from config import claim_sweep
@@ -45,7 +44,6 @@ class RunRefused(DomainError):
 
 class RunNotCancellable(DomainError):
     code = "run_not_cancellable"
-    http_status = status.HTTP_409_CONFLICT
 
 
 def default_rule_set_version() -> RuleSetVersion:
@@ -108,7 +106,7 @@ def start_run(
             prices_dataset=prices,
             rule_set_version=version,
             as_of=as_of,
-            created_by=by if getattr(by, "is_authenticated", False) else None,
+            created_by=audit.acting_user(by),
         )
         audit.record(
             action="run.started", actor=by, object_type="run", object_id=run.pk,

@@ -140,7 +140,7 @@ def save_schedule(
                 crontab=crontab,
                 enabled=enabled,
             )
-            schedule = Schedule(periodic_task=task, created_by=by if by else None)
+            schedule = Schedule(periodic_task=task, created_by=audit.acting_user(by))
         fields = {
             "name": name.strip(), "type": type, "internal_account": internal_account,
             "external_account": external_account, "prices_source": prices_source,

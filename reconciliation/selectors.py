@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db.models import QuerySet
-from rest_framework import status
 
 from config.errors import DomainError
 from config.query import check_filters, is_id
@@ -14,7 +13,6 @@ from reconciliation.models import Account, Dataset, RuleSet, RuleSetVersion, Sou
 
 class NotFound(DomainError):
     code = "not_found"
-    http_status = status.HTTP_404_NOT_FOUND
 
 
 def source_named(code: str) -> Source:

@@ -2,7 +2,7 @@ import pytest
 
 from reconciliation.models import Dataset
 from tests.e2e.test_sign_in_flow import sign_in
-from tests.reconciliation.test_ingest import BALANCES
+from tests.reconciliation.ingest_samples import BALANCES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -1,10 +1,11 @@
-"""Fixtures for data-in tests: a book account, a Kraken account and a price feed."""
+"""Fixtures for data-in tests: a book account, a Kraken account, a price feed, the demo."""
 
 from pathlib import Path
 
 import pytest
 
-from reconciliation.models import Account, Source
+from reconciliation import demo_data
+from reconciliation.models import Account, Dataset, Source
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXCHANGE = DATA / "exchange"
@@ -25,3 +26,9 @@ def kraken(db):
 @pytest.fixture
 def price_feed(db):
     return Source.objects.create(code="prices", name="Price feed", kind="price_feed")
+
+
+@pytest.fixture
+def demo(db):
+    """The demo's datasets by name (demo_data.load)."""
+    return {name: Dataset.objects.get(pk=pk) for name, pk in demo_data.load().items()}

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from config.models import IdempotentRequest
 from reconciliation.models import Dataset
-from tests.reconciliation.test_ingest import BALANCES, HUGE, TINY
+from tests.reconciliation.ingest_samples import BALANCES, HUGE, TINY
 
 pytestmark = pytest.mark.django_db
 

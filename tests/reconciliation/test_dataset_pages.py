@@ -9,7 +9,7 @@ from reconciliation import credentials
 from reconciliation.models import AssetAlias, Dataset, ExchangeCredential, ImportJob
 from tests.reconciliation.conftest import EXCHANGE
 from tests.reconciliation.doors import confirm_upload
-from tests.reconciliation.test_ingest import BALANCES
+from tests.reconciliation.ingest_samples import BALANCES
 
 pytestmark = pytest.mark.django_db
 

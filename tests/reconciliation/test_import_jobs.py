@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from audit.models import AuditEvent
 from reconciliation import import_jobs, staging
 from reconciliation.models import Dataset, ImportJob
-from tests.reconciliation.test_ingest import BALANCES
+from tests.reconciliation.ingest_samples import BALANCES
 
 pytestmark = pytest.mark.django_db
 

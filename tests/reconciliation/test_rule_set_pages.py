@@ -303,7 +303,7 @@ def test_a_preview_of_an_unknown_or_unfinished_run_is_said_in_the_preview(admin_
         internal=Dataset.objects.get(pk=ids["book balances"]),
         external=Dataset.objects.get(pk=ids["kraken ledgers"]),
     )
-    refused = runs.RunRefused.http_status
+    refused = 400  # run_refused: the caller asked for a run not finished
     odd = ("abc", "²", "9" * 30, "-1")  # "²" passed isdigit and made int() raise: a 500
     cases = ((queued.pk, refused), (999_999, 404), *((v, 404) for v in odd))
     for run_id, status in cases:

@@ -1,6 +1,7 @@
 """Schedules: validated, kept in beat, paused and resumed, running the latest datasets."""
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django_celery_beat.models import PeriodicTask
 
 from audit.models import AuditEvent
@@ -120,3 +121,11 @@ def test_the_form_offers_only_published_rule_sets_and_names_the_unpublished_one(
     assert "draft only" in body and "publish" in body
     version = draft.versions.get()
     assert f"/rules/versions/{version.pk}/" in body
+
+
+def test_a_schedule_saved_by_no_signed_in_user_stores_no_creator(accounts):
+    # An AnonymousUser is truthy: `by if by else None` handed it to the foreign key, which refused.
+    schedule = make(accounts, by=AnonymousUser())
+    assert Schedule.objects.get(pk=schedule.pk).created_by is None
+    entry = AuditEvent.objects.filter(action__startswith="schedule.").latest("sequence")
+    assert entry.actor_label == "anonymous"
