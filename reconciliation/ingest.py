@@ -27,7 +27,7 @@ from rest_framework import status
 
 from audit import services as audit
 from config.errors import DomainError
-from reconciliation import account_fit, export, frames
+from reconciliation import account_fit, export, task_queue
 from reconciliation.importers import base, chunks, generic, reading, spreadsheet
 from reconciliation.importers.assets import aliases_for
 from reconciliation.importers.base import FileRejected, Parsed, RowErrors
@@ -546,7 +546,9 @@ def _create_dataset(
         notes=notes,
         loaded_by=by if getattr(by, "is_authenticated", False) else None,
     )
-    frames.prepare_after_commit(dataset.pk)
+    # A worker writes the dataset's columnar copy once the import commits (until then runs read
+    # the records): the import itself stays as fast as before.
+    transaction.on_commit(lambda: task_queue.prepare_frame(dataset.pk))
     audit.record(
         action="dataset.imported",
         actor=by,

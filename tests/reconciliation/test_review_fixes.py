@@ -8,7 +8,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 
 from config.idempotency import request_fingerprint
-from reconciliation import break_workflow, demo_data, ingest, runs
+from reconciliation import break_workflow, demo_data, ingest, run_execution, runs
 from reconciliation.importers import chunks
 from reconciliation.models import Break, BreakObservation, Dataset, Run
 from tests.reconciliation.conftest import EXCHANGE
@@ -42,9 +42,9 @@ def demo():
 def test_a_run_stored_by_a_worker_that_died_before_finishing_is_finished_on_redelivery(demo):
     run = runs.start_run(type="position", internal=demo["book balances"],
                          external=demo["kraken ledgers"])  # fmt: skip
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     Run.objects.filter(pk=run.pk).update(status="running", finished_at=None)  # died here
-    assert runs.execute_run(run.pk) == "succeeded"
+    assert run_execution.execute_run(run.pk) == "succeeded"
     run.refresh_from_db()
     assert run.status == "succeeded" and run.finished_at is not None
     assert BreakObservation.objects.filter(run=run).count() == run.break_count
@@ -53,7 +53,7 @@ def test_a_run_stored_by_a_worker_that_died_before_finishing_is_finished_on_rede
 def test_a_run_of_older_data_changes_no_status(demo):
     def run_at(internal):
         run = runs.start_run(type="position", internal=internal, external=demo["kraken ledgers"])
-        runs.execute_run(run.pk)
+        run_execution.execute_run(run.pk)
         return Run.objects.get(pk=run.pk)
 
     latest = run_at(demo["book balances"])
@@ -114,7 +114,7 @@ def test_trade_ids_with_quotes_and_backslashes_are_stored_exactly(book, kraken):
         filename="k.csv",
     ).dataset  # fmt: skip
     run = runs.start_run(type="trades", internal=internal, external=kraken_rows)
-    assert runs.execute_run(run.pk) == "succeeded"
+    assert run_execution.execute_run(run.pk) == "succeeded"
     from reconciliation.break_selectors import run_matches
 
     (match,) = run_matches(run).to_dicts()
@@ -151,7 +151,7 @@ def test_oversized_upload_is_refused_before_it_is_read(client_as, book, settings
 def test_bulk_reopen_is_all_or_nothing(demo):
     run = runs.start_run(type="position", internal=demo["book balances"],
                          external=demo["kraken ledgers"])  # fmt: skip
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     first, second = Break.objects.order_by("pk")[:2]
     break_workflow.accept([first.pk], reason="known lag", by=None)
     with pytest.raises(break_workflow.BreakActionRefused):

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from audit.models import AuditEvent
-from reconciliation import demo_data, ingest, runs
+from reconciliation import demo_data, ingest, run_execution, runs
 from reconciliation.models import (
     Break,
     BreakObservation,
@@ -30,7 +30,7 @@ def start(demo, type_="position", internal="book balances", external="kraken led
 
 
 def run_now(run):
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     run.refresh_from_db()
     return run
 
@@ -97,8 +97,8 @@ def test_a_break_no_longer_seen_is_resolved_and_reopens_if_it_returns(demo):
 
 def test_a_task_delivered_twice_stores_nothing_twice(demo):
     run = start(demo)
-    runs.execute_run(run.pk)
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     run.refresh_from_db()
     assert run.status == "succeeded" and run.deliveries == 1
     assert BreakObservation.objects.filter(run=run).count() == run.break_count
@@ -139,11 +139,11 @@ def test_a_draft_rule_set_cannot_be_run(demo):
 def test_cancel_a_queued_run_and_a_running_one(demo):
     queued = start(demo)
     assert runs.cancel_run(queued, by=None).status == "cancelled"
-    assert runs.execute_run(queued.pk) == "cancelled"
+    assert run_execution.execute_run(queued.pk) == "cancelled"
     running = start(demo)
     Run.objects.filter(pk=running.pk).update(status="running", deliveries=1)
     assert runs.cancel_run(running, by=None).cancel_requested
-    assert runs.execute_run(running.pk) == "cancelled"
+    assert run_execution.execute_run(running.pk) == "cancelled"
     assert not Break.objects.exists()
     with pytest.raises(runs.RunNotCancellable):
         runs.cancel_run(running, by=None)
