@@ -10,7 +10,8 @@ runs by a third when they lived beside them (a trades run 13.8 s against 10.2 s)
 
 Timed:
 - `trades` and `position` runs executed whole, each in a fresh process
-  (`run_execution.execute_run`, as a worker does): from start to breaks, observations and matches stored; the process's peak RSS.
+  (`run_execution.execute_run`, as a worker does): from start to breaks, observations and
+  matches stored; the process's peak RSS.
   Targets: <= 12 s, <= 2 GB.
 - the same trades and position runs split into RUN_PARTITIONS parts, executed by real Celery
   worker processes (concurrency 1 each, each confined to a core of its own): once with one

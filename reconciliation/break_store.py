@@ -198,8 +198,8 @@ def _store(
         "now": now,
     }
     with transaction.atomic(), connection.cursor() as cursor:
-        # FOR NO KEY UPDATE: the matches' connection takes FOR KEY SHARE (run_execution.finish, which
-        # deletes the matches of a run that failed, takes FOR UPDATE and waits for them).
+        # FOR NO KEY UPDATE: the matches' connection takes FOR KEY SHARE (run_execution.finish,
+        # which deletes the matches of a run that failed, takes FOR UPDATE and waits for them).
         locked = (
             Run.objects.select_for_update(no_key=True)
             .filter(pk=run.pk, status=Run.Status.RUNNING, break_count__isnull=True, **held)

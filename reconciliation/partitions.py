@@ -187,7 +187,9 @@ def keep(part: RunPartition, result: RunResult, engine_ms: int) -> None:
 
 
 def all_done(run: Run) -> bool:
-    return not RunPartition.objects.filter(run=run).exclude(status=RunPartition.Status.DONE).exists()
+    return (
+        not RunPartition.objects.filter(run=run).exclude(status=RunPartition.Status.DONE).exists()
+    )
 
 
 @dataclass(frozen=True)

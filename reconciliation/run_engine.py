@@ -159,9 +159,7 @@ def _pnl(run: Run, inputs: dict, definition: RuleDefinition) -> RunResult:
     """The book's realised PnL against what the exchange's trades realise (FIFO or average)."""
     book, exchange_trades = _both_sides(run, inputs)
     rules = definition.tolerances["pnl"]
-    return RunResult(
-        pnl.reconcile_pnl(book, exchange_trades, rules, method=definition.pnl_method)
-    )
+    return RunResult(pnl.reconcile_pnl(book, exchange_trades, rules, method=definition.pnl_method))
 
 
 # The engine of each `engine` name in the run types' table.
@@ -173,7 +171,7 @@ ENGINES = {
     "margin": _margin,
     "pnl": _pnl,
 }
-assert {spec.engine for spec in RUN_TYPES.values()} <= set(ENGINES)  # noqa: S101 - at import
+assert {spec.engine for spec in RUN_TYPES.values()} <= set(ENGINES)  # checked at import
 
 
 def reconcile(run: Run, inputs: dict, definition: RuleDefinition) -> RunResult:

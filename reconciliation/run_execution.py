@@ -99,9 +99,11 @@ def claim_delivery(rows: QuerySet, worker: str, **also) -> bool:
     delivery and record who holds it (and `also`); False if it is neither queued nor running."""
     return bool(
         rows.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).update(
-            status=Run.Status.RUNNING, deliveries=F("deliveries") + 1,
-            **claim_sweep.claimant(worker), **also,
-        )  # fmt: skip
+            status=Run.Status.RUNNING,
+            deliveries=F("deliveries") + 1,
+            **claim_sweep.claimant(worker),
+            **also,
+        )
     )
 
 

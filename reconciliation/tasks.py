@@ -1,4 +1,4 @@
-"""Celery tasks of reconciliation: thin doors into the services (sent by reconciliation/task_queue.py).
+"""Celery tasks of reconciliation: thin doors into the services (sent by reconciliation/task_queue).
 
 Their names are task_queue's: a task already queued under a name keeps resolving.
 """
@@ -17,7 +17,7 @@ def execute_run(self, run_id: int) -> str:
 
 @shared_task(name=task_queue.EXECUTE_PARTITION, bind=True)
 def execute_partition(self, run_id: int, number: int) -> str:
-    """Execute one part of a large run (safe to deliver twice: see reconciliation/partitions.py)."""
+    """Execute one part of a large run (safe to deliver twice, as a whole run is)."""
     return run_execution.execute_partition(run_id, number, worker=self.request.hostname or "")
 
 

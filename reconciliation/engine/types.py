@@ -26,7 +26,6 @@ DECIMAL = pl.Decimal(38, 18)
 TIME = pl.Datetime("us", "UTC")
 
 
-
 @dataclass(frozen=True)
 class RunType:
     """What a run type takes and how it runs: the one table the run pipeline reads.

@@ -231,7 +231,9 @@ def test_a_part_finishing_after_the_run_failed_stores_nothing(demo, split_everyt
     run = start(demo, "trades", "book trades", "kraken trades")
     run_execution.execute_run(run.pk)
     run.refresh_from_db()
-    run_execution.finish(run, "failed", "Part 1 could not be read.")  # another part failed meanwhile
+    run_execution.finish(
+        run, "failed", "Part 1 could not be read."
+    )  # another part failed meanwhile
     assert run_execution.execute_partition(run.pk, 2) == "failed"
     assert not MatchChunk.objects.filter(run=run).exists()
     assert RunPartition.objects.get(run=run, number=2).status != "done"
@@ -241,7 +243,9 @@ def test_a_run_whose_breaks_are_stored_can_only_end_succeeded(demo):
     run = start(demo, "position", "book balances", "kraken ledgers")
     run_execution.execute_run(run.pk)
     Run.objects.filter(pk=run.pk).update(status="running", finished_at=None)  # stored, unfinished
-    run_execution.finish(run, "cancelled", "Cancelled on request.")  # a late cancel from a second merge
+    run_execution.finish(
+        run, "cancelled", "Cancelled on request."
+    )  # a late cancel from a second merge
     run.refresh_from_db()
     assert run.status == "succeeded" and run.break_count is not None
 

@@ -132,7 +132,9 @@ def test_a_handed_back_run_is_finished_by_the_next_delivery_as_if_undisturbed(
     with django_capture_on_commit_callbacks(execute=True):
         claim_sweep.sweep()
     assert queue() == 1
-    assert run_execution.execute_run(run.pk, worker="next@host") == "succeeded"  # the task sent again
+    assert (
+        run_execution.execute_run(run.pk, worker="next@host") == "succeeded"
+    )  # the task sent again
     run.refresh_from_db()
     undisturbed.refresh_from_db()
     assert run.deliveries == 2 and run.worker == ""
@@ -258,7 +260,9 @@ def test_a_part_whose_worker_went_silent_is_sent_again_and_its_first_delivery_ke
     assert Run.objects.get(pk=run.pk).status == "running"
     assert run_execution.execute_partition(run.pk, 2, worker="next@host") == "running"
     definition = rule_definition.validate(run.rule_set_version.definition)
-    late = run_engine.reconcile(stale.run, run_inputs.load_inputs(stale.run, stale.assets), definition)
+    late = run_engine.reconcile(
+        stale.run, run_inputs.load_inputs(stale.run, stale.assets), definition
+    )
     part = RunPartition.objects.get(run=run, number=2)
     kept = (part.break_count, part.breaks)
     partitions.keep(stale, late, 1)  # done already: the stale delivery changes nothing
@@ -273,7 +277,9 @@ def test_a_part_taken_over_while_running_keeps_nothing(demo, monkeypatch, split_
     stale = run_execution._claim_part(run.pk, 1, "first@host")
     run_execution._claim_part(run.pk, 1, "second@host")  # handed back and claimed again meanwhile
     definition = rule_definition.validate(run.rule_set_version.definition)
-    late = run_engine.reconcile(stale.run, run_inputs.load_inputs(stale.run, stale.assets), definition)
+    late = run_engine.reconcile(
+        stale.run, run_inputs.load_inputs(stale.run, stale.assets), definition
+    )
     with pytest.raises(RunSuperseded):
         partitions.keep(stale, late, 1)
     assert RunPartition.objects.get(run=run, number=1).status == "running"
