@@ -9,8 +9,9 @@ as imports are: the gigabytes that generating four million rows leaves behind sl
 runs by a third when they lived beside them (a trades run 13.8 s against 10.2 s).
 
 Timed:
-- `trades` and `position` runs executed whole, each in a fresh process (`runs.execute_run`, as a
-  worker does): from start to breaks, observations and matches stored; the process's peak RSS.
+- `trades` and `position` runs executed whole, each in a fresh process
+  (`run_execution.execute_run`, as a worker does): from start to breaks, observations and
+  matches stored; the process's peak RSS.
   Targets: <= 12 s, <= 2 GB.
 - the same trades and position runs split into RUN_PARTITIONS parts, executed by real Celery
   worker processes (concurrency 1 each, each confined to a core of its own): once with one
@@ -168,11 +169,11 @@ def _start(type_: str, internal: int, external: int) -> int:
 
 def measure_whole(run_id: int) -> dict:
     """In a fresh process: execute one run as a worker does, timed, with peak memory."""
-    from reconciliation import runs
+    from reconciliation import run_execution
     from reconciliation.models import Run
 
     started = time.perf_counter()
-    status = runs.execute_run(run_id)
+    status = run_execution.execute_run(run_id)
     seconds = time.perf_counter() - started
     run = Run.objects.get(pk=run_id)
     return {"status": status, "seconds": round(seconds, 2), "engine_ms": run.engine_ms,

@@ -10,7 +10,7 @@ break seen again is open again.
 A whole run's matches are written meanwhile on a connection of their own (a million matches
 are a second of work that need not wait for the breaks) and committed before the breaks: the
 store waits for them before it marks the run stored, and a run that fails after they were
-committed keeps none (runs.finish deletes them, as it does for the parts of a split run).
+committed keeps none (run_execution.finish deletes them, as it does for the parts of a split run).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import io
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 
 import polars as pl
 from django.db import connection, connections, transaction
@@ -26,6 +25,7 @@ from django.utils import timezone
 
 from audit import services as audit
 from reconciliation import match_store
+from reconciliation.engine.types import RunCancelled, RunOver, RunResult
 from reconciliation.models import Run
 
 STAGED = [
@@ -113,26 +113,6 @@ WHERE type = %(type)s AND internal_account_id = %(internal)s
 """
 
 
-class RunCancelled(Exception):
-    """A cancel was asked for: the run stops at its next step and stores nothing."""
-
-
-class RunOver(Exception):
-    """The run ended meanwhile (another part failed, a cancel was honoured): nothing to do."""
-
-
-class RunSuperseded(RunOver):
-    """A later delivery holds the run (this one's worker was taken for dead): it decides."""
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What the engine found: breaks (BREAKS + value_rc, severity) and, for trades, matches."""
-
-    breaks: pl.DataFrame
-    matches: pl.DataFrame | None = None
-
-
 def _json_list(column: str) -> pl.Expr:
     """A list of strings as a JSON array, escaped (ids are free text in the generic format)."""
     escaped = pl.col(column).list.eval(
@@ -218,8 +198,8 @@ def _store(
         "now": now,
     }
     with transaction.atomic(), connection.cursor() as cursor:
-        # FOR NO KEY UPDATE: the matches' connection takes FOR KEY SHARE (runs.finish, which
-        # deletes the matches of a run that failed, takes FOR UPDATE and waits for them).
+        # FOR NO KEY UPDATE: the matches' connection takes FOR KEY SHARE (run_execution.finish,
+        # which deletes the matches of a run that failed, takes FOR UPDATE and waits for them).
         locked = (
             Run.objects.select_for_update(no_key=True)
             .filter(pk=run.pk, status=Run.Status.RUNNING, break_count__isnull=True, **held)

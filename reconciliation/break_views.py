@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import JsonResponse, StreamingHttpResponse
@@ -17,7 +20,6 @@ from reconciliation import (
     break_filters,
     break_selectors,
     break_workflow,
-    run_engine,
 )
 from reconciliation.break_filters import BreakFilters
 from reconciliation.engine.types import TYPES
@@ -125,9 +127,18 @@ def break_detail(request, break_id: int):
 
 
 def _where_it_started(item: Break) -> dict | None:
-    if item.type not in ("position", "cash"):
+    """Where the running balances diverged, as the run that last saw the break stored it (a
+    position or cash break with ledgers on both sides); the page runs no engine."""
+    started = (item.details or {}).get("started")
+    if item.type not in ("position", "cash") or not started:
         return None
-    return run_engine.where_it_started(item.last_seen_run, item.account, item.asset)
+    return {
+        **started,
+        "occurred_at": datetime.fromisoformat(started["occurred_at"]),
+        "internal_balance": Decimal(started["internal_balance"]),
+        "external_balance": Decimal(started["external_balance"]),
+        "difference": Decimal(started["difference"]),
+    }
 
 
 @requires_capability("work_breaks")

@@ -1,10 +1,10 @@
 """Datasets as engine frames, fast and exact.
 
 After each import a worker writes its records in the engine's shape as compressed Arrow IPC
-(`DatasetFrame`, `prepare`): a run reads those back in a fraction of a second. A dataset without
-them (just imported, or imported before they existed) is read from its records: COPY out,
-parsed by Arrow as decimal128. Both give the same frame (tests/reconciliation/
-test_frames.py).
+(`DatasetFrame`, `prepare`; the import queues that task, this module sends none): a run reads
+those back in a fraction of a second. A dataset without them (just imported, or imported
+before they existed) is read from its records: COPY out, parsed by Arrow as decimal128. Both
+give the same frame (tests/reconciliation/test_frames.py).
 """
 
 from __future__ import annotations
@@ -21,9 +21,6 @@ from reconciliation.engine import types
 from reconciliation.models import Dataset, DatasetFrame
 from reconciliation.models.datasets import RECORD_MODELS, file_order
 
-SCHEMAS = {"balances": types.BALANCES, "ledger": types.LEDGER, "trades": types.TRADES,
-           "prices": types.PRICES, "margin": types.MARGIN, "pnl": types.PNL}  # fmt: skip
-
 
 def _arrow_type(polars_type):
     if polars_type == types.DECIMAL:
@@ -33,9 +30,6 @@ def _arrow_type(polars_type):
     return pa.string()
 
 
-# The column a run is partitioned by (SPEC 7.4): the asset, or for trades the pair's base.
-PARTITION_COLUMN = {"balances": "asset", "ledger": "asset", "trades": "base", "margin": "asset",
-                    "pnl": "asset"}  # fmt: skip
 # An asset's suffix (DOT.S, staked DOT) stays in the same part as the asset itself: a ledger's
 # earn-wallet entries of DOT become DOT.S only after loading.
 PARTITION_KEY = "split_part({column}, '.', 1)"
@@ -43,14 +37,6 @@ PARTITION_KEY = "split_part({column}, '.', 1)"
 
 FRAME_TABLE = DatasetFrame._meta.db_table
 FRAME_ROWS = 500_000  # rows per stored piece: bounded memory for whoever writes or reads one
-
-
-def prepare_after_commit(dataset_id: int) -> None:
-    """Have a worker write the dataset's frame once its import commits (the import itself
-    stays as fast as before; until the frame is there, runs read the records)."""
-    from reconciliation.tasks import prepare_frame
-
-    transaction.on_commit(lambda: prepare_frame.delay(dataset_id))
 
 
 def prepare(dataset: Dataset) -> bool:
@@ -95,7 +81,7 @@ def _few_values(frame: pl.DataFrame, column: str) -> bool:
 
 def in_partition(frame: pl.DataFrame, kind: str, assets) -> pl.Expr:
     """Rows whose partition key is among `assets`."""
-    column = PARTITION_COLUMN[kind]
+    column = types.PARTITION_COLUMN[kind]
     wanted = pl.Series(list(assets), dtype=pl.String).implode()
     if not _few_values(frame, column):
         return partition_keys(pl.col(column)).is_in(wanted)
@@ -120,7 +106,7 @@ def stored(dataset: Dataset, columns: list[str] | None = None) -> pl.DataFrame |
 
 def load_records(dataset: Dataset, assets: list[str] | None = None) -> pl.DataFrame:
     """The dataset read from its records (see `load`)."""
-    schema = SCHEMAS[dataset.kind]
+    schema = types.SCHEMAS[dataset.kind]
     model = RECORD_MODELS[dataset.kind]
     names = list(schema)
     # The table and columns are ours and the id an int; assets are passed as a parameter.
@@ -128,7 +114,7 @@ def load_records(dataset: Dataset, assets: list[str] | None = None) -> pl.DataFr
     where = f"dataset_id = {int(dataset.pk)}"
     params = None
     if assets is not None:
-        key = PARTITION_KEY.format(column=PARTITION_COLUMN[dataset.kind])
+        key = PARTITION_KEY.format(column=types.PARTITION_COLUMN[dataset.kind])
         where += f" AND {key} = ANY(%s)"
         params = (list(assets),)
     order = ", ".join(file_order(dataset.kind))
@@ -158,14 +144,14 @@ def rows_by_partition_key(dataset: Dataset, frame: pl.DataFrame | None = None) -
     From `frame` (the dataset's stored frame) when given, else from its records.
     """
     if frame is not None:
-        column = PARTITION_COLUMN[dataset.kind]
+        column = types.PARTITION_COLUMN[dataset.kind]
         if not _few_values(frame, column):
             return dict(frame.group_by(partition_keys(pl.col(column))).len().rows())
         per_value = frame.group_by(column).len()
         keys = partition_keys(per_value.get_column(column))
         return dict(per_value.group_by(keys.alias("key")).agg(pl.col("len").sum()).rows())
     model = RECORD_MODELS[dataset.kind]
-    key = PARTITION_KEY.format(column=PARTITION_COLUMN[dataset.kind])
+    key = PARTITION_KEY.format(column=types.PARTITION_COLUMN[dataset.kind])
     sql = f"SELECT {key}, count(*) FROM {model._meta.db_table} WHERE dataset_id = %s GROUP BY 1"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [dataset.pk])

@@ -45,7 +45,7 @@ from django.utils import timezone
 
 from audit import services as audit
 from config import claim_sweep
-from reconciliation import ingest, staging
+from reconciliation import ingest, staging, task_queue
 from reconciliation.models import Account, ImportJob, Source
 
 logger = logging.getLogger(__name__)
@@ -145,10 +145,8 @@ def _enqueue(job_id: int) -> None:
     """
     from kombu.exceptions import OperationalError
 
-    from reconciliation.tasks import execute_import
-
     try:
-        execute_import.apply_async((job_id,), queue=settings.IMPORT_QUEUE or None)
+        task_queue.send(task_queue.EXECUTE_IMPORT, job_id, queue=settings.IMPORT_QUEUE or None)
     except OperationalError:
         logger.exception("import job %s could not be queued", job_id)
         job = ImportJob.objects.get(pk=job_id)

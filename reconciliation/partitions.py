@@ -1,4 +1,4 @@
-"""Large runs split by asset and executed by several workers, then merged (SPEC 7.4).
+"""Large runs split by asset, their parts' results kept, then merged (SPEC 7.4).
 
 A run whose datasets hold at least `RUN_PARTITION_MIN_ROWS` rows is split into up to
 `RUN_PARTITIONS` parts, each a group of assets (an asset's suffixes, DOT.S, go with DOT; a trade
@@ -7,7 +7,9 @@ may take: it loads only its assets' rows, runs the same engine, stores its trade
 keeps its breaks (as Arrow IPC) on its `RunPartition` row, in one transaction. The part that
 finds all parts done merges the breaks and stores them through the same guarded store as a whole
 run, so the breaks are the same whether a run was split or not (tested), and only PostgreSQL
-and Redis are shared. A split run that fails or is cancelled keeps no matches (runs.finish).
+and Redis are shared. A split run that fails or is cancelled keeps no matches
+(run_execution.finish). This module plans the parts and keeps their results; executing them
+(claims, the engine, the merge's store) is reconciliation/run_execution.py's.
 
 Every step may run twice (a redelivered task, two parts finishing at once): a part is claimed
 with a delivery count, its result is written only while it is not done, and the store takes the
@@ -20,32 +22,30 @@ stores and ends nothing. `fees` is never split: its totals per fee asset span ev
 from __future__ import annotations
 
 import heapq
-import logging
-import time
 from collections import Counter
+from dataclasses import dataclass
 
 import polars as pl
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from reconciliation import arrow_bytes, frames, match_store
-from reconciliation.break_store import RunCancelled, RunOver, RunResult, RunSuperseded
-from reconciliation.engine import rule_definition
-from reconciliation.engine.types import empty_breaks
+from reconciliation.engine.types import (
+    PARTITION_COLUMN,
+    RUN_TYPES,
+    RunCancelled,
+    RunOver,
+    RunResult,
+    RunSuperseded,
+)
 from reconciliation.models import Run, RunPartition
-
-logger = logging.getLogger(__name__)
-# Not split: `fees` (its totals per fee asset span every pair) and `pnl` (a part would not see the
-# book's periods of the other parts' assets, where unbooked PnL is looked for).
-SPLIT_TYPES = {"position", "cash", "valuation", "trades", "margin"}
 
 
 def should_split(run: Run) -> bool:
     rows = run.internal_dataset.row_count + run.external_dataset.row_count
     return (
-        run.type in SPLIT_TYPES
+        RUN_TYPES[run.type].splits
         and settings.RUN_PARTITIONS > 1
         and rows >= settings.RUN_PARTITION_MIN_ROWS
     )
@@ -76,7 +76,7 @@ def plan(run: Run, parts: int) -> list[tuple[list[str], int]]:
 
 def _plan_columns(run: Run, dataset) -> list[str]:
     """What planning reads of a stored copy: the partition column, and for trades the ids."""
-    column = frames.PARTITION_COLUMN[dataset.kind]
+    column = PARTITION_COLUMN[dataset.kind]
     return [column, "trade_id", "exchange_trade_id"] if run.type == "trades" else [column]
 
 
@@ -107,18 +107,16 @@ def _units(run: Run, counts: Counter, stored_frames) -> list[tuple[list[str], in
     return [(sorted(assets), rows_of[key]) for key, assets in assets_of.items()]
 
 
-def split(run: Run, claim=None, *, worker: str = "") -> str:
-    """Create the run's parts (once) and queue those not done; the run stays running.
-
-    Then the run is held by its parts, not by this delivery: its claim is released.
-    """
+def split(run: Run) -> list[int] | None:
+    """Create the run's parts (once); the numbers of those nobody took yet (to be queued), or
+    None if the run is no longer running."""
     # Planned before taking the run's lock (its queries take seconds on millions of rows, and a
     # cancel would wait for them); the plan is the same for every delivery.
     planned = plan(run, settings.RUN_PARTITIONS) if not run.partition_count else []
     with transaction.atomic():
         locked = Run.objects.select_for_update().get(pk=run.pk)
         if locked.status != Run.Status.RUNNING:
-            return locked.status
+            return None
         if not locked.partition_count:
             RunPartition.objects.bulk_create(
                 RunPartition(run=run, number=n, assets=assets, row_count=rows)
@@ -130,87 +128,16 @@ def split(run: Run, claim=None, *, worker: str = "") -> str:
             )  # fmt: skip
         # Only parts nobody took yet: a part a worker is executing is redelivered by the broker
         # itself if that worker dies (tasks are acknowledged late).
-        waiting = list(
+        return list(
             RunPartition.objects.filter(run=run, status=RunPartition.Status.QUEUED).values_list(
                 "number", flat=True
             )
         )
-        transaction.on_commit(lambda: _enqueue(run.pk, waiting))
-    # After the parts are sent: a worker dying before this line leaves the run claimed, and the
-    # sweep sends it again (which sends the waiting parts again, each claimed with a count).
-    held = claim.held() if claim else {}
-    Run.objects.filter(pk=run.pk, **held).update(worker="", worker_instance="")
-    if not waiting:  # redelivered after the parts were taken: the merge may be what is missing
-        return merge_when_done(run.pk, worker=worker)
-    return Run.Status.RUNNING
 
 
-def _enqueue(run_id: int, numbers: list[int]) -> None:
-    from reconciliation.tasks import execute_partition
-
-    for number in numbers:
-        execute_partition.delay(run_id, number)
-
-
-def _claim(run_id: int, number: int, worker: str) -> RunPartition | None:
-    """Mark the part running, count this delivery and record who holds it; None if nothing to
-    do."""
-    from reconciliation import runs
-
-    claimed = RunPartition.objects.filter(
-        run_id=run_id, number=number, run__status=Run.Status.RUNNING,
-        status__in=[RunPartition.Status.QUEUED, RunPartition.Status.RUNNING],
-    ).update(status=RunPartition.Status.RUNNING, deliveries=F("deliveries") + 1,
-             started_at=timezone.now(), **runs.claimant(worker))  # fmt: skip
-    if not claimed:
-        return None
-    return RunPartition.objects.select_related(
-        "run__internal_dataset__account", "run__external_dataset__account",
-        "run__prices_dataset", "run__rule_set_version",
-    ).get(run_id=run_id, number=number)  # fmt: skip
-
-
-def _check_cancel(run_id: int, part: RunPartition | None = None) -> None:
-    """Stop if the run ended or a cancel was asked (or, for a `part`, another delivery took it)."""
-    state = Run.objects.filter(pk=run_id).values_list("status", "cancel_requested").first()
-    if state is None or state[0] != Run.Status.RUNNING:
-        raise RunOver
-    if part is not None and not _still_held(part):
-        raise RunSuperseded
-    if state[1]:
-        raise RunCancelled
-
-
-def _still_held(part: RunPartition) -> bool:
+def still_held(part: RunPartition) -> bool:
+    """Whether the delivery that claimed `part` still holds it (no later one took it over)."""
     return RunPartition.objects.filter(pk=part.pk, deliveries=part.deliveries).exists()
-
-
-def execute_partition(run_id: int, number: int, *, worker: str = "") -> str:
-    """Reconcile one part of a run; the part that completes the set merges and stores them."""
-    from reconciliation import runs
-
-    part = _claim(run_id, number, worker)
-    if part is None:
-        # Done already (this is a redelivery, or a merge handed back) or the run is over: finish
-        # what may be left.
-        return merge_when_done(run_id, worker=worker)
-    run = part.run
-    claim = runs.Claim.of_part(number, part.deliveries)
-    if part.deliveries > runs.MAX_DELIVERIES:
-        return runs.give_up(run, f"Part {number} of the run", claim)
-    with runs.failures_recorded(run, claim) as outcome:
-        _check_cancel(run_id, part)
-        inputs = runs.load_inputs(run, assets=part.assets)
-        definition = rule_definition.validate(run.rule_set_version.definition)
-        started = time.perf_counter()
-        from reconciliation import run_engine
-
-        result = run_engine.reconcile(run, inputs, definition)
-        engine_ms = int((time.perf_counter() - started) * 1000)
-        _check_cancel(run_id, part)
-        _keep(part, result, engine_ms)
-        outcome.status = merge_when_done(run_id, worker=worker)
-    return outcome.status
 
 
 PROGRESS = """
@@ -220,7 +147,7 @@ WHERE id IN (SELECT id FROM reconciliation_run WHERE id = %s AND status = 'runni
 """
 
 
-def _keep(part: RunPartition, result: RunResult, engine_ms: int) -> None:
+def keep(part: RunPartition, result: RunResult, engine_ms: int) -> None:
     """Keep the part's breaks and store its matches, once; show how many parts are done."""
     with transaction.atomic(), connection.cursor() as cursor:
         # A shared lock on the run: parts store side by side, while `finish` (which updates the
@@ -259,47 +186,35 @@ def _keep(part: RunPartition, result: RunResult, engine_ms: int) -> None:
         cursor.execute(PROGRESS, [10 + 60 * done // total, phase, part.run_id])
 
 
-def merge_when_done(run_id: int, *, worker: str = "") -> str:
-    """If every part is done and the run not yet stored: merge the parts, store, finish.
-
-    The merge claims the run (its merge count, and `worker`): a merge whose worker stops is
-    handed to another worker, and a merge superseded so stores and ends nothing.
-    """
-    from reconciliation import runs
-
-    run = Run.objects.select_related(
-        "internal_dataset__account", "external_dataset__account", "rule_set_version"
-    ).get(pk=run_id)
-    if run.status != Run.Status.RUNNING or not run.partition_count:
-        return run.status
-    parts = RunPartition.objects.filter(run=run)
-    if parts.exclude(status=RunPartition.Status.DONE).exists():
-        return Run.Status.RUNNING
-    Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(
-        merges=F("merges") + 1, **runs.claimant(worker)
+def all_done(run: Run) -> bool:
+    return (
+        not RunPartition.objects.filter(run=run).exclude(status=RunPartition.Status.DONE).exists()
     )
-    claim = runs.Claim.of("merges", Run.objects.get(pk=run_id).merges)
-    if run.break_count is not None:  # stored by a merge whose worker died before finishing
-        return runs.store_and_finish(run, RunResult(empty_breaks()), engine_ms=0, claim=claim)
-    if claim.held()["merges"] > runs.MAX_DELIVERIES:
-        return runs.give_up(run, "Merging the run's parts", claim)
-    with runs.failures_recorded(run, claim) as outcome:
-        _check_cancel(run_id)
-        Run.objects.filter(pk=run_id, status=Run.Status.RUNNING, **claim.held()).update(
-            progress=75, phase="merging parts"
-        )
-        rows = list(parts.order_by("number").values_list("breaks", "match_count", "engine_ms"))
-        breaks = pl.concat([arrow_bytes.decode(b) for b, _, _ in rows], how="vertical_relaxed")
-        counts = [count for _, count, _ in rows if count is not None]
-        result = RunResult(breaks.sort("break_key"), None)
-        engine_ms = max(ms or 0 for _, _, ms in rows)
-        outcome.status = runs.store_and_finish(
-            run,
-            result,
-            engine_ms=engine_ms,
-            match_count=sum(counts) if counts else None,
-            claim=claim,
-        )
-    if outcome.status == Run.Status.SUCCEEDED:
-        parts.update(breaks=None)  # merged into the run's breaks: no need to keep them twice
-    return outcome.status
+
+
+@dataclass(frozen=True)
+class Merged:
+    result: RunResult  # every part's breaks, in break key order (matches are stored already)
+    match_count: int | None
+    engine_ms: int  # the slowest part's: they ran side by side
+
+
+def merged(run: Run) -> Merged:
+    """The kept results of the run's parts, as one run's."""
+    rows = list(
+        RunPartition.objects.filter(run=run)
+        .order_by("number")
+        .values_list("breaks", "match_count", "engine_ms")
+    )
+    breaks = pl.concat([arrow_bytes.decode(b) for b, _, _ in rows], how="vertical_relaxed")
+    counts = [count for _, count, _ in rows if count is not None]
+    return Merged(
+        RunResult(breaks.sort("break_key"), None),
+        sum(counts) if counts else None,
+        max(ms or 0 for _, _, ms in rows),
+    )
+
+
+def drop_merged(run: Run) -> None:
+    """Merged into the run's breaks: no need to keep the parts' breaks twice."""
+    RunPartition.objects.filter(run=run).update(breaks=None)

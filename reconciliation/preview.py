@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from reconciliation import rule_sets, run_engine, runs
+from reconciliation import rule_sets, run_engine, run_inputs, runs
 from reconciliation.models import BreakObservation, RuleSetVersion, Run
 
 
@@ -31,7 +31,7 @@ def preview(version: RuleSetVersion, run: Run) -> Preview:
     definition = rule_sets.check(version.definition)
     if run.status != Run.Status.SUCCEEDED:
         raise runs.RunRefused(f"Run {run.pk} has not succeeded; choose a finished run.")
-    result = run_engine.reconcile(run, runs.load_inputs(run), definition)
+    result = run_engine.reconcile(run, run_inputs.load_inputs(run), definition)
     replayed = {
         row["break_key"]: row
         for row in result.breaks.select("break_key", "asset", "field", "severity").to_dicts()

@@ -1,5 +1,6 @@
 """From a run's inputs to its results: which engine functions each type uses (no storage here).
 
+`ENGINES` holds the engine of each `engine` name in the run types' table (engine/types.py).
 Each dataset is one account, so both sides are keyed by the internal dataset's account code:
 the book's `main` and the exchange's `main` are the same book. Balances are summed over wallets
 per asset; an external ledger is turned into balances at the run's as-of time.
@@ -7,12 +8,13 @@ per asset; an external ledger is turned into balances at the run's as-of time.
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 
-from reconciliation.break_store import RunResult
 from reconciliation.engine import balances, fees, margin, pnl, trades, valuation
 from reconciliation.engine.rule_definition import RuleDefinition
-from reconciliation.engine.types import PRICES
+from reconciliation.engine.types import PRICES, RUN_TYPES, RunResult
 from reconciliation.importers.assets import KRAKEN_WALLET_SUFFIX
 from reconciliation.models import Run
 
@@ -67,36 +69,70 @@ def _prices(run: Run, inputs: dict, definition: RuleDefinition) -> pl.DataFrame 
     )
 
 
-def _balances(run: Run, inputs: dict, definition: RuleDefinition) -> pl.DataFrame:
-    internal, external, internal_ledger, ledger = balance_sides(run, inputs)
-    rules = definition.tolerances[run.type]
-    if run.type == "valuation":
-        return valuation.reconcile_valuation(
-            internal, external, _prices(run, inputs, definition), rules,
-            reporting_currency=definition.reporting_currency,
-        )  # fmt: skip
-    cash = run.type == "cash"
-    internal = _cash_filter(internal, definition, cash)
-    external = _cash_filter(external, definition, cash)
-    if ledger is not None:
-        ledger = _cash_filter(ledger, definition, cash)
-    if internal_ledger is not None:
-        internal_ledger = _cash_filter(internal_ledger, definition, cash)
-    return balances.reconcile_balances(
-        internal, external, rules, type=run.type, internal_ledger=internal_ledger,
-        external_ledger=ledger,
+def _valuation(run: Run, inputs: dict, definition: RuleDefinition) -> RunResult:
+    internal, external, _, _ = balance_sides(run, inputs)
+    found = valuation.reconcile_valuation(
+        internal, external, _prices(run, inputs, definition), definition.tolerances[run.type],
+        reporting_currency=definition.reporting_currency,
     )  # fmt: skip
+    return RunResult(found)
 
 
-def where_it_started(run: Run, account: str, asset: str) -> dict | None:
-    """For a balance break with ledgers on both sides: where the running balances diverged."""
-    if run.internal_dataset.kind != "ledger" or run.external_dataset.kind != "ledger":
-        return None
-    from reconciliation.runs import load_inputs
+def _balances(run: Run, inputs: dict, definition: RuleDefinition) -> RunResult:
+    """Position or cash breaks; with ledgers on both sides each says where it started."""
+    sides = balance_sides(run, inputs)
+    cash = run.type == "cash"
+    internal, external, internal_ledger, ledger = (
+        None if side is None else _cash_filter(side, definition, cash) for side in sides
+    )
+    found = balances.reconcile_balances(
+        internal, external, definition.tolerances[run.type], type=run.type,
+        internal_ledger=internal_ledger, external_ledger=ledger,
+    )  # fmt: skip
+    if internal_ledger is not None and ledger is not None:
+        found = _with_where_started(found, internal_ledger, ledger)
+    return RunResult(found)
 
-    inputs = load_inputs(run, assets=[asset.split(".")[0]])
-    _, _, internal_ledger, external_ledger = balance_sides(run, inputs)
-    return balances.where_divergence_started(internal_ledger, external_ledger, account, asset)
+
+def _with_where_started(
+    found: pl.DataFrame, internal_ledger: pl.DataFrame, external_ledger: pl.DataFrame
+) -> pl.DataFrame:
+    """Each break's details with `started`: where the running balances diverged (or none).
+
+    Computed here, while the ledgers are loaded, so that a break's page only reads it.
+    """
+    if found.is_empty():
+        return found
+    keys = ("account", "asset")
+    internal = internal_ledger.partition_by(*keys, as_dict=True)  # one pass, not one per break
+    external = external_ledger.partition_by(*keys, as_dict=True)
+    details = []
+    for account, asset, text in found.select(*keys, "details").iter_rows():
+        start = balances.where_divergence_started(
+            internal.get((account, asset), internal_ledger.clear()),
+            external.get((account, asset), external_ledger.clear()),
+            account,
+            asset,
+        )
+        if start is None:
+            details.append(text)
+            continue
+        values = json.loads(text) if text else {}
+        values["started"] = _stored_start(start)
+        details.append(json.dumps(values, sort_keys=True))
+    return found.with_columns(details=pl.Series(details, dtype=pl.String))
+
+
+def _stored_start(start: dict) -> dict:
+    """`where_divergence_started` as JSON: the time in ISO 8601, amounts as exact strings."""
+    return {
+        "occurred_at": start["occurred_at"].isoformat(),
+        "internal_entry_ids": list(start["internal_entry_ids"]),
+        "external_entry_ids": list(start["external_entry_ids"]),
+        "internal_balance": format(start["internal_balance"], "f"),
+        "external_balance": format(start["external_balance"], "f"),
+        "difference": format(start["difference"], "f"),
+    }
 
 
 def _both_sides(run: Run, inputs: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -113,29 +149,34 @@ def _trades(run: Run, inputs: dict, definition: RuleDefinition) -> RunResult:
     return RunResult(match.breaks, match.matches)
 
 
-def _margin(run: Run, inputs: dict, definition: RuleDefinition) -> pl.DataFrame:
+def _margin(run: Run, inputs: dict, definition: RuleDefinition) -> RunResult:
     internal, external = _both_sides(run, inputs)
     rules = definition.tolerances["margin"]
-    return margin.reconcile_margin(internal, external, rules, as_of=run.as_of)
+    return RunResult(margin.reconcile_margin(internal, external, rules, as_of=run.as_of))
 
 
-def _pnl(run: Run, inputs: dict, definition: RuleDefinition) -> pl.DataFrame:
+def _pnl(run: Run, inputs: dict, definition: RuleDefinition) -> RunResult:
     """The book's realised PnL against what the exchange's trades realise (FIFO or average)."""
     book, exchange_trades = _both_sides(run, inputs)
     rules = definition.tolerances["pnl"]
-    return pnl.reconcile_pnl(book, exchange_trades, rules, method=definition.pnl_method)
+    return RunResult(pnl.reconcile_pnl(book, exchange_trades, rules, method=definition.pnl_method))
+
+
+# The engine of each `engine` name in the run types' table.
+ENGINES = {
+    "balances": _balances,
+    "valuation": _valuation,
+    "trades": _trades,
+    "fees": _trades,  # fees are found from the trades' match
+    "margin": _margin,
+    "pnl": _pnl,
+}
+assert {spec.engine for spec in RUN_TYPES.values()} <= set(ENGINES)  # checked at import
 
 
 def reconcile(run: Run, inputs: dict, definition: RuleDefinition) -> RunResult:
     """The run's breaks, valued in the reporting currency and graded by severity."""
-    if run.type in ("trades", "fees"):
-        result = _trades(run, inputs, definition)
-    elif run.type == "margin":
-        result = RunResult(_margin(run, inputs, definition), None)
-    elif run.type == "pnl":
-        result = RunResult(_pnl(run, inputs, definition), None)
-    else:
-        result = RunResult(_balances(run, inputs, definition), None)
+    result = ENGINES[RUN_TYPES[run.type].engine](run, inputs, definition)
     return RunResult(_grade(run, inputs, definition, result.breaks), result.matches)
 
 

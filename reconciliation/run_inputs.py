@@ -1,4 +1,5 @@
-"""What fits each side of each run type: one definition for runs, their form, API and schedules.
+"""A run's inputs: what fits each side of each run type (one definition for runs, their form,
+API and schedules), and loading them as engine frames.
 
 The internal side is the firm's own book (a source of kind "internal"); the external side is
 what an exchange or custodian reports. A run with the two swapped would find every difference
@@ -7,33 +8,17 @@ again with reversed values, as new breaks beside the real ones, so no door may s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 
+from django.db import connection, connections
 from django.db.models import QuerySet
 
-from reconciliation.models import Account, Dataset, Source
+from reconciliation import frames
 
+# The run types' one table (engine/types.py); doors read its names here as run_inputs.TYPES.
+from reconciliation.engine.types import RUN_TYPES, TYPES  # noqa: F401
+from reconciliation.models import Account, Dataset, Run, Source
 
-@dataclass(frozen=True)
-class Needs:
-    internal: frozenset[str]  # dataset kinds the book side may be
-    external: frozenset[str]  # dataset kinds the exchange side may be
-    prices: bool  # the type itself needs prices (every type uses them to value breaks)
-
-    def kinds(self, side: str) -> frozenset[str]:
-        return self.internal if side == "internal" else self.external
-
-
-NEEDS = {
-    "position": Needs(frozenset({"balances", "ledger"}), frozenset({"balances", "ledger"}), False),
-    "cash": Needs(frozenset({"balances", "ledger"}), frozenset({"balances", "ledger"}), False),
-    "valuation": Needs(frozenset({"balances"}), frozenset({"balances", "ledger"}), True),
-    "trades": Needs(frozenset({"trades"}), frozenset({"trades"}), False),
-    "fees": Needs(frozenset({"trades"}), frozenset({"trades"}), False),
-    "pnl": Needs(frozenset({"pnl"}), frozenset({"trades"}), False),
-    "margin": Needs(frozenset({"margin"}), frozenset({"margin"}), False),
-}
-TYPES = tuple(NEEDS)
 SIDES = ("internal", "external")
 # Which sources stand on which side; a price feed stands on neither.
 SOURCE_KINDS = {
@@ -66,7 +51,7 @@ def dataset_problems(type_: str, side: str, dataset: Dataset) -> list[str]:
     problem = source_problem(side, dataset.source)
     if problem:
         problems.append(f"dataset {dataset.pk}: {problem}")
-    kinds = NEEDS[type_].kinds(side)
+    kinds = RUN_TYPES[type_].kinds(side)
     if dataset.kind not in kinds:
         problems.append(f"dataset {dataset.pk} is {dataset.kind}, not {' or '.join(sorted(kinds))}")
     return problems
@@ -86,7 +71,7 @@ def prices_source_problem(source: Source) -> str | None:
 
 def fitting_datasets(type_: str | None, side: str) -> QuerySet[Dataset]:
     """Datasets that may be the `side` of a `type_` run (of any type when `type_` is None)."""
-    kinds = NEEDS[type_].kinds(side) if type_ in NEEDS else _all_kinds(side)
+    kinds = RUN_TYPES[type_].kinds(side) if type_ in RUN_TYPES else _all_kinds(side)
     return (
         Dataset.objects.filter(kind__in=kinds, source__kind__in=SOURCE_KINDS[side])
         .select_related("source", "account__source")
@@ -96,11 +81,11 @@ def fitting_datasets(type_: str | None, side: str) -> QuerySet[Dataset]:
 
 def types_taking(side: str, kind: str) -> list[str]:
     """The run types whose `side` takes datasets of `kind`."""
-    return [name for name, needs in NEEDS.items() if kind in needs.kinds(side)]
+    return [name for name, needs in RUN_TYPES.items() if kind in needs.kinds(side)]
 
 
 def _all_kinds(side: str) -> set[str]:
-    return {kind for needs in NEEDS.values() for kind in needs.kinds(side)}
+    return {kind for needs in RUN_TYPES.values() for kind in needs.kinds(side)}
 
 
 def fitting_accounts(side: str) -> QuerySet[Account]:
@@ -126,3 +111,29 @@ def prices_for(internal: Dataset, external: Dataset) -> Dataset | None:
 
 def prices_loaded() -> bool:
     return Dataset.objects.filter(kind="prices").exists()
+
+
+def load_inputs(run: Run, assets: list[str] | None = None) -> dict:
+    """The run's datasets as engine frames (with `assets`: only those assets' rows)."""
+    wanted = {
+        "internal": (run.internal_dataset, assets),
+        "external": (run.external_dataset, assets),
+    }
+    if run.prices_dataset is not None:
+        wanted["prices"] = (run.prices_dataset, None)
+    if connection.in_atomic_block:
+        # Inside a transaction (a test, a preview) other connections would not see its data.
+        return {name: frames.load(*args) for name, args in wanted.items()}
+    # Each side on its own connection: PostgreSQL renders both at once while Arrow parses.
+    with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
+        futures = {
+            name: pool.submit(_load_on_own_connection, *args) for name, args in wanted.items()
+        }
+        return {name: future.result() for name, future in futures.items()}
+
+
+def _load_on_own_connection(dataset: Dataset, assets: list[str] | None):
+    try:
+        return frames.load(dataset, assets)
+    finally:
+        connections.close_all()  # this thread's connection, not the caller's

@@ -19,6 +19,7 @@ from django.db import transaction
 
 from audit import services as audit
 from config import claim_sweep
+from reconciliation import task_queue
 from reconciliation.models import Run, RunPartition
 
 logger = logging.getLogger(__name__)
@@ -39,32 +40,24 @@ def _hand_back_run(row: dict) -> None:
     run_id = row["pk"]
     _record(run_id, row, "run")
     if not row["partition_count"]:
-        from reconciliation import runs
-
-        transaction.on_commit(lambda: runs._enqueue(run_id))
+        transaction.on_commit(lambda: task_queue.execute_run(run_id))
         return
     pending = RunPartition.objects.filter(run_id=run_id).exclude(status=RunPartition.Status.DONE)
     if pending.exists():
         # Held while it was being split or sent: the run's task sends the waiting parts again
         # (parts a worker holds are handed back on their own).
-        from reconciliation import runs
-
-        transaction.on_commit(lambda: runs._enqueue(run_id))
+        transaction.on_commit(lambda: task_queue.execute_run(run_id))
     else:  # every part done: its merge is what stopped
-        from reconciliation import partitions
-
-        transaction.on_commit(lambda: partitions._enqueue(run_id, [1]))
+        transaction.on_commit(lambda: task_queue.execute_partitions(run_id, [1]))
 
 
 def _hand_back_part(row: dict) -> None:
-    from reconciliation import partitions
-
     run_id, number = row["run_id"], row["number"]
     _record(run_id, row, f"part {number}")
     Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(
         phase=f"part {number} is {WAITING}"
     )
-    transaction.on_commit(lambda: partitions._enqueue(run_id, [number]))
+    transaction.on_commit(lambda: task_queue.execute_partitions(run_id, [number]))
 
 
 def _record(run_id: int, row: dict, what: str) -> None:

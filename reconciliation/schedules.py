@@ -19,7 +19,7 @@ from django_celery_beat.validators import crontab_validator
 from audit import services as audit
 from config.errors import DomainError
 from reconciliation import rule_sets as rule_set_service
-from reconciliation import run_inputs, runs, schedule_timing
+from reconciliation import run_inputs, runs, schedule_timing, task_queue
 from reconciliation.models import Account, Dataset, RuleSet, Run, Schedule, Source
 
 PRESETS = {"hourly": "0 * * * *", "daily": "0 6 * * *", "every 15 minutes": "*/15 * * * *"}
@@ -67,7 +67,7 @@ def _check(
         problems["rule_set"] = [unpublished]
     if not name.strip():
         problems["name"] = ["is required"]
-    if type_ not in run_inputs.NEEDS:
+    if type_ not in run_inputs.RUN_TYPES:
         problems["type"] = [f"must be one of {', '.join(run_inputs.TYPES)}"]
     for field, side, account in (
         ("internal_account", "internal", internal), ("external_account", "external", external)
@@ -136,7 +136,7 @@ def save_schedule(
         if schedule is None:
             task = PeriodicTask.objects.create(
                 name=f"recondesk schedule: {name.strip()}",
-                task="reconciliation.run_schedule",
+                task=task_queue.RUN_SCHEDULE,
                 crontab=crontab,
                 enabled=enabled,
             )
@@ -198,13 +198,13 @@ def run_schedule(schedule_id: int) -> Run | None:
     schedule = Schedule.objects.select_related("rule_set").filter(pk=schedule_id).first()
     if schedule is None or not schedule.enabled:
         return None
-    needs = run_inputs.NEEDS[schedule.type]
+    needs = run_inputs.RUN_TYPES[schedule.type]
     internal = _latest(schedule.internal_account, needs.internal)
     external = _latest(schedule.external_account, needs.external)
     prices = (
         _latest(None, {"prices"}, source=schedule.prices_source) if schedule.prices_source else None
     )
-    version = runs.rule_sets.latest_published(schedule.rule_set)
+    version = rule_set_service.latest_published(schedule.rule_set)
     if internal is None or external is None or version is None:
         return _skipped(schedule, "no dataset or no published rule set version yet")
     try:

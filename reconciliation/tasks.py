@@ -1,46 +1,41 @@
-"""Celery tasks of reconciliation: thin doors into `reconciliation.runs`."""
+"""Celery tasks of reconciliation: thin doors into the services (sent by reconciliation/task_queue).
+
+Their names are task_queue's: a task already queued under a name keeps resolving.
+"""
 
 from celery import shared_task
 
-from reconciliation import runs
+from reconciliation import frames, import_jobs, run_execution, schedules, task_queue
+from reconciliation.models import Dataset
 
 
-@shared_task(name="reconciliation.execute_run", bind=True)
+@shared_task(name=task_queue.EXECUTE_RUN, bind=True)
 def execute_run(self, run_id: int) -> str:
-    """Execute a queued run (safe to deliver twice: see reconciliation/runs.py)."""
-    return runs.execute_run(run_id, worker=self.request.hostname or "")
+    """Execute a queued run (safe to deliver twice: see reconciliation/run_execution.py)."""
+    return run_execution.execute_run(run_id, worker=self.request.hostname or "")
 
 
-@shared_task(name="reconciliation.execute_partition", bind=True)
+@shared_task(name=task_queue.EXECUTE_PARTITION, bind=True)
 def execute_partition(self, run_id: int, number: int) -> str:
-    """Execute one part of a large run (safe to deliver twice: see reconciliation/partitions.py)."""
-    from reconciliation import partitions
-
-    return partitions.execute_partition(run_id, number, worker=self.request.hostname or "")
+    """Execute one part of a large run (safe to deliver twice, as a whole run is)."""
+    return run_execution.execute_partition(run_id, number, worker=self.request.hostname or "")
 
 
-@shared_task(name="reconciliation.execute_import", bind=True)
+@shared_task(name=task_queue.EXECUTE_IMPORT, bind=True)
 def execute_import(self, job_id: int) -> str:
     """Load a confirmed upload (safe to deliver twice: see reconciliation/import_jobs.py)."""
-    from reconciliation import import_jobs
-
     return import_jobs.execute_import(job_id, worker=self.request.hostname or "")
 
 
-@shared_task(name="reconciliation.prepare_frame")
+@shared_task(name=task_queue.PREPARE_FRAME)
 def prepare_frame(dataset_id: int) -> bool:
     """Write a dataset's columnar copy for the engine (safe to deliver twice)."""
-    from reconciliation import frames
-    from reconciliation.models import Dataset
-
     dataset = Dataset.objects.filter(pk=dataset_id).first()
     return frames.prepare(dataset) if dataset is not None else False
 
 
-@shared_task(name="reconciliation.run_schedule")
+@shared_task(name=task_queue.RUN_SCHEDULE)
 def run_schedule(schedule_id: int) -> int | None:
     """Start a scheduled run (beat sends this); returns the run id, or None if skipped."""
-    from reconciliation import schedules
-
     run = schedules.run_schedule(schedule_id)
     return run.pk if run else None

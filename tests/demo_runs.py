@@ -1,6 +1,6 @@
 """The demo data's position run, finished: breaks to work on in tests of every door."""
 
-from reconciliation import demo_data, runs
+from reconciliation import demo_data, run_execution, runs
 from reconciliation.models import Dataset, Run
 
 
@@ -15,5 +15,5 @@ def finished_position_run(ids: dict[str, int] | None = None) -> Run:
         internal=Dataset.objects.get(pk=ids["book balances"]),
         external=Dataset.objects.get(pk=ids["kraken ledgers"]),
     )
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     return Run.objects.get(pk=run.pk)

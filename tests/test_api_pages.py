@@ -6,7 +6,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.test import APIClient
 
 from config.pagination import Pager
-from reconciliation import demo_data, runs
+from reconciliation import demo_data, run_execution, runs
 from reconciliation.models import Dataset
 from reconciliation.run_api import RunMatches
 
@@ -55,7 +55,7 @@ def objects(make_user):
         external=dataset(pk=ids["kraken trades"]), prices=None, rule_set_version=None,
         by=make_user("risk"),
     )  # fmt: skip
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     runs.start_run(  # a second run, so that the runs list has a second page
         type="position", internal=dataset(pk=ids["book balances"]),
         external=dataset(pk=ids["kraken ledgers"]), prices=dataset(pk=ids["prices"]),

@@ -9,6 +9,7 @@ from jsonschema import Draft4Validator
 from rest_framework.test import APIClient
 
 from audit.api import AuditEventSerializer
+from reconciliation import run_execution
 from reconciliation.api import RECORD_SERIALIZERS
 from reconciliation.models import Break, BreakComment, Dataset, RuleSetVersion, Run
 from reconciliation.rule_set_api import RuleSetSerializer, VersionSerializer
@@ -213,7 +214,7 @@ def test_answers_with_nulls_match_their_schema(schema, make_user):
         type="trades", internal=Dataset.objects.get(pk=ids["book trades"]),
         external=Dataset.objects.get(pk=ids["kraken trades"]),
     )  # fmt: skip
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     version = RuleSetVersion.objects.get()
     draft = rule_sets.start_draft(version.rule_set, by=None)
     item = Break.objects.filter(internal_value__isnull=True).first() or Break.objects.first()

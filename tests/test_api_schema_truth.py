@@ -24,7 +24,7 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 
 from accounts import services as account_services
 from config.celery import app as celery_app
-from reconciliation import break_workflow, demo_data, rule_sets, runs
+from reconciliation import break_workflow, demo_data, rule_sets, run_execution, runs
 from reconciliation.models import Break, Dataset, ImportJob
 from tests.api_tokens import token_for
 
@@ -98,7 +98,7 @@ def _seed() -> dict[str, list[int]]:
         type="trades", internal=datasets["book trades"], external=datasets["kraken trades"]
     )
     for run in (position, trades):
-        runs.execute_run(run.pk)
+        run_execution.execute_run(run.pk)
     risk = _user("risk")
     version = position.rule_set_version
     draft = rule_sets.start_draft(version.rule_set, by=risk)

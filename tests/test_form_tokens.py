@@ -18,7 +18,7 @@ from django.urls import path
 
 from audit.models import AuditEvent
 from config import form_tokens
-from reconciliation import break_workflow, demo_data, rule_sets, runs
+from reconciliation import break_workflow, demo_data, rule_sets, run_execution, runs
 from reconciliation.models import Break, BreakComment, Dataset, RuleSet, Run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,7 +109,7 @@ def a_break(demo):
         type="position", internal=demo["book balances"], external=demo["kraken ledgers"],
         prices=demo["prices"],
     )  # fmt: skip
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     return Break.objects.filter(type="position").order_by("pk").first()
 
 

@@ -25,7 +25,50 @@ import polars as pl
 DECIMAL = pl.Decimal(38, 18)
 TIME = pl.Datetime("us", "UTC")
 
-TYPES = ("position", "cash", "valuation", "pnl", "trades", "fees", "margin")
+
+@dataclass(frozen=True)
+class RunType:
+    """What a run type takes and how it runs: the one table the run pipeline reads.
+
+    `internal` / `external`: the dataset kinds the book side and the exchange side may be.
+    `prices`: the type itself needs prices (every type uses them to value its breaks).
+    `splits`: a large run of it may be split by asset into parts (SPEC 7.4).
+    `engine`: which engine reconciles it (a name in reconciliation/run_engine.py's ENGINES).
+    """
+
+    internal: frozenset[str]
+    external: frozenset[str]
+    prices: bool
+    splits: bool
+    engine: str
+
+    def kinds(self, side: str) -> frozenset[str]:
+        return self.internal if side == "internal" else self.external
+
+
+_HOLDINGS = frozenset({"balances", "ledger"})
+# Not split: `fees` (its totals per fee asset span every pair) and `pnl` (a part would not see the
+# book's periods of the other parts' assets, where unbooked PnL is looked for).
+RUN_TYPES = {
+    "position": RunType(_HOLDINGS, _HOLDINGS, prices=False, splits=True, engine="balances"),
+    "cash": RunType(_HOLDINGS, _HOLDINGS, prices=False, splits=True, engine="balances"),
+    "valuation": RunType(
+        frozenset({"balances"}), _HOLDINGS, prices=True, splits=True, engine="valuation"
+    ),
+    "pnl": RunType(
+        frozenset({"pnl"}), frozenset({"trades"}), prices=False, splits=False, engine="pnl"
+    ),
+    "trades": RunType(
+        frozenset({"trades"}), frozenset({"trades"}), prices=False, splits=True, engine="trades"
+    ),
+    "fees": RunType(
+        frozenset({"trades"}), frozenset({"trades"}), prices=False, splits=False, engine="fees"
+    ),
+    "margin": RunType(
+        frozenset({"margin"}), frozenset({"margin"}), prices=False, splits=True, engine="margin"
+    ),
+}
+TYPES = tuple(RUN_TYPES)  # in this order in the models' choices (and so in migrations)
 
 # --- Inputs (extra columns are allowed and ignored) ---------------------------------------------
 BALANCES = {"account": pl.String, "asset": pl.String, "quantity": DECIMAL}
@@ -53,6 +96,13 @@ PNL = {
     "account": pl.String, "asset": pl.String, "realised_pnl": DECIMAL, "currency": pl.String,
     "period_start": TIME, "period_end": TIME,
 }  # fmt: skip
+
+# Each dataset kind's frame, and the column a run is partitioned by (SPEC 7.4): the asset, or for
+# trades the pair's base (prices are never partitioned: every part values with all of them).
+SCHEMAS = {"balances": BALANCES, "ledger": LEDGER, "trades": TRADES, "prices": PRICES,
+           "margin": MARGIN, "pnl": PNL}  # fmt: skip
+PARTITION_COLUMN = {"balances": "asset", "ledger": "asset", "trades": "base", "margin": "asset",
+                    "pnl": "asset"}  # fmt: skip
 
 # --- Output: one row per break ------------------------------------------------------------------
 BREAKS = {
@@ -146,3 +196,26 @@ class ToleranceRules:
         if not matching:
             return self.default
         return max(matching, key=lambda o: o.specificity).tolerance
+
+
+# --- A run's result and how its steps stop --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What the engine found: breaks (BREAKS + value_rc, severity) and, for trades, matches."""
+
+    breaks: pl.DataFrame
+    matches: pl.DataFrame | None = None
+
+
+class RunCancelled(Exception):
+    """A cancel was asked for: the run stops at its next step and stores nothing."""
+
+
+class RunOver(Exception):
+    """The run ended meanwhile (another part failed, a cancel was honoured): nothing to do."""
+
+
+class RunSuperseded(RunOver):
+    """A later delivery holds the run (this one's worker was taken for dead): it decides."""

@@ -279,7 +279,7 @@ class MatchChunk(models.Model):
     """
 
     # No database FK: written only by the store for the run it holds locked; runs are never
-    # deleted, and a run that does not succeed has its chunks deleted (runs.finish).
+    # deleted, and a run that does not succeed has its chunks deleted (run_execution.finish).
     run = models.ForeignKey(
         Run, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
     )

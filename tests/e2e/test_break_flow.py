@@ -2,7 +2,7 @@
 
 import pytest
 
-from reconciliation import demo_data, runs
+from reconciliation import demo_data, run_execution, runs
 from reconciliation.models import Break, Dataset, Run
 from tests.e2e.conftest import run_as_risk
 from tests.e2e.test_sign_in_flow import sign_in
@@ -35,7 +35,7 @@ def test_a_break_is_accepted_reopened_and_assigned_from_its_page(
     datasets = {name: Dataset.objects.get(pk=pk) for name, pk in ids.items()}
     run = runs.start_run(type="trades", internal=datasets["book trades"],
                          external=datasets["kraken trades"], prices=datasets["prices"])  # fmt: skip
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     item = Break.objects.get(type="trades", field="price")
     sign_in(page, live_server, "rita")
     page.wait_for_selector("h1:has-text('Overview')")

@@ -7,7 +7,7 @@ an exposed function), Chromium's console message, and uncaught page errors.
 
 import pytest
 
-from reconciliation import demo_data, rule_sets, runs, schedules
+from reconciliation import demo_data, rule_sets, run_execution, runs, schedules
 from reconciliation.models import Account, Break, Dataset, RuleSet, Run
 from tests.e2e.test_sign_in_flow import sign_in
 
@@ -28,7 +28,7 @@ def desk(make_user):
     run = runs.start_run(
         type="position", internal=data["book balances"], external=data["kraken ledgers"]
     )
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     default = RuleSet.objects.get(name="default")
     draft = rule_sets.start_draft(default, by=None)
     schedules.save_schedule(

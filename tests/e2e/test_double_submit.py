@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from reconciliation import break_workflow, demo_data, runs
+from reconciliation import break_workflow, demo_data, run_execution, runs
 from reconciliation.models import Break, BreakComment, Dataset, Run
 from tests.e2e.conftest import fill_run_form
 from tests.e2e.test_sign_in_flow import sign_in
@@ -64,7 +64,7 @@ def test_add_a_comment_clicked_twice_posts_one_comment(page, live_server, desk, 
         type="position", internal=desk["book balances"], external=desk["kraken ledgers"],
         prices=desk["prices"],
     )  # fmt: skip
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     item = Break.objects.filter(type="position").order_by("pk").first()
     sign_in(page, live_server, "rita")
     page.wait_for_selector("h1:has-text('Overview')")

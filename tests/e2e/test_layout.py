@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from reconciliation import demo_data, rule_sets, runs, schedules
+from reconciliation import demo_data, rule_sets, run_execution, runs, schedules
 from reconciliation.models import Account, Break, Dataset, RuleSetVersion
 from tests.e2e.test_sign_in_flow import sign_in
 
@@ -42,7 +42,7 @@ def demo_desk(make_user):
         run = runs.start_run(
             type=type_, internal=data[internal], external=data[external], prices=data["prices"]
         )
-        runs.execute_run(run.pk)
+        run_execution.execute_run(run.pk)
     # The worst the issue names: an 18-place value, and a long account name.
     eth = Break.objects.get(type="position", asset="ETH")
     Break.objects.filter(pk=eth.pk).update(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from reconciliation import import_jobs, ingest, runs
+from reconciliation import import_jobs, ingest, run_execution, runs
 from reconciliation.models import Account, Dataset, ImportJob, Run, Source
 
 
@@ -47,7 +47,7 @@ def run_against_book(book: Account, format_code: str, text: str, run_type: str,
         filename=f"{format_code}.csv",
     ).dataset  # fmt: skip
     run = runs.start_run(type=run_type, internal=internal, external=external)
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     run.refresh_from_db()
     assert run.status == "succeeded", run.message
     return run

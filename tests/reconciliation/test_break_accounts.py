@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from reconciliation import demo_data, runs
+from reconciliation import demo_data, run_execution, runs
 from reconciliation.export import plain
 from reconciliation.models import Account, Break, Dataset, Source
 
@@ -24,7 +24,7 @@ def demo_runs(make_user):
             external=dataset(pk=ids["kraken ledgers"]), prices=dataset(pk=ids["prices"]),
             rule_set_version=None, by=make_user("risk"),
         )  # fmt: skip
-        runs.execute_run(run.pk)
+        run_execution.execute_run(run.pk)
 
 
 @pytest.fixture

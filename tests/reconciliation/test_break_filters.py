@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from reconciliation import break_filters, demo_data, runs
+from reconciliation import break_filters, demo_data, run_execution, runs
 from reconciliation.models import Break, Dataset
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +40,7 @@ def finished_run(db, make_user):
         external=dataset(pk=ids["kraken ledgers"]), prices=dataset(pk=ids["prices"]),
         rule_set_version=None, by=make_user("risk"),
     )  # fmt: skip
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     assert Break.objects.filter(type="position").exists()
     return run
 

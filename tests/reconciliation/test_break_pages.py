@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from reconciliation import break_evidence, demo_data, runs
+from reconciliation import break_evidence, demo_data, run_execution, runs
 from reconciliation.models import Break, Dataset, Run
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +26,7 @@ def finished(demo, type_, internal, external):
     run = runs.start_run(
         type=type_, internal=demo[internal], external=demo[external], prices=demo["prices"]
     )
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     run.refresh_from_db()
     assert run.status == "succeeded"
     return run
@@ -182,7 +182,7 @@ def test_a_run_that_finished_before_its_page_was_shown_says_only_how_it_ended(de
     })  # fmt: skip
     assert started.status_code == 302
     run = Run.objects.get()
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     page = client.get(started["Location"]).content.decode()
     assert "succeeded" in page and f"Run {run.pk} queued." not in page
     assert 'class="messages"' not in page  # the status box is the one place that says it

@@ -2,7 +2,7 @@
 
 import pytest
 
-from reconciliation import break_workflow, runs
+from reconciliation import break_workflow, run_execution, runs
 from reconciliation.models import Break
 
 pytestmark = pytest.mark.django_db
@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 def test_bulk_reopen_is_all_or_nothing(demo):
     run = runs.start_run(type="position", internal=demo["book balances"],
                          external=demo["kraken ledgers"])  # fmt: skip
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     first, second = Break.objects.order_by("pk")[:2]
     break_workflow.accept([first.pk], reason="known lag", by=None)
     with pytest.raises(break_workflow.BreakActionRefused):

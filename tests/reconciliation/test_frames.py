@@ -7,7 +7,7 @@ import pytest
 from django.db import connection, transaction
 from django.db.utils import ProgrammingError
 
-from reconciliation import demo_data, frames, ingest, runs, tasks
+from reconciliation import demo_data, frames, ingest, run_execution, runs, task_queue, tasks
 from reconciliation.models import BreakObservation, Dataset, DatasetFrame
 from tests.reconciliation.conftest import EXCHANGE
 
@@ -58,7 +58,7 @@ def test_an_import_has_a_worker_prepare_its_frame_once_committed(
     kraken, monkeypatch, django_capture_on_commit_callbacks
 ):
     sent = []
-    monkeypatch.setattr(tasks.prepare_frame, "delay", sent.append)
+    monkeypatch.setattr(task_queue, "prepare_frame", sent.append)
     with django_capture_on_commit_callbacks(execute=True):
         dataset = ingest.import_file(
             source=kraken.source, account=kraken, format_code="kraken-ledgers",
@@ -69,7 +69,7 @@ def test_an_import_has_a_worker_prepare_its_frame_once_committed(
 
 def test_runs_find_the_same_breaks_with_frames_as_without(demo):
     def observed(run):
-        runs.execute_run(run.pk)
+        run_execution.execute_run(run.pk)
         return sorted(
             BreakObservation.objects.filter(run=run).values_list(
                 "break_record__break_key", "internal_value", "external_value", "severity"

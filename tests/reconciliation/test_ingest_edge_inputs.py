@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from reconciliation import ingest, runs
+from reconciliation import ingest, run_execution, runs
 from reconciliation.importers import chunks
 from reconciliation.models import Dataset
 from tests.reconciliation.conftest import EXCHANGE
@@ -55,7 +55,7 @@ def test_trade_ids_with_quotes_and_backslashes_are_stored_exactly(book, kraken):
         filename="k.csv",
     ).dataset  # fmt: skip
     run = runs.start_run(type="trades", internal=internal, external=kraken_rows)
-    assert runs.execute_run(run.pk) == "succeeded"
+    assert run_execution.execute_run(run.pk) == "succeeded"
     from reconciliation.break_selectors import run_matches
 
     (match,) = run_matches(run).to_dicts()

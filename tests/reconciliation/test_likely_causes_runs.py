@@ -2,7 +2,7 @@
 
 import pytest
 
-from reconciliation import demo_data, runs
+from reconciliation import demo_data, run_execution, runs
 from reconciliation.engine import causes
 from reconciliation.models import Break, Dataset
 
@@ -16,7 +16,7 @@ def test_a_withdrawal_missing_from_the_book_is_named_when_only_the_exchange_has_
     book, kraken = (Dataset.objects.get(pk=ids[n]) for n in ("book balances", "kraken ledgers"))
     assert (book.kind, kraken.kind) == ("balances", "ledger")
     run = runs.start_run(type="cash", internal=book, external=kraken, by=make_user("risk"))
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     usd = Break.objects.get(type="cash", asset="USD", last_seen_run=run)
     assert usd.causes == [causes.MISSING_DEPOSIT_WITHDRAWAL]
     found = usd.details["causes"][causes.MISSING_DEPOSIT_WITHDRAWAL]

@@ -9,7 +9,7 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciliation import demo_data, match_store, runs
+from reconciliation import demo_data, match_store, run_execution, runs
 from reconciliation.models import Break, BreakObservation, Dataset, Run
 
 pytestmark = pytest.mark.django_db
@@ -80,7 +80,7 @@ def trades_run():
     demo = {name: Dataset.objects.get(pk=pk) for name, pk in demo_data.load().items()}
     run = runs.start_run(type="trades", internal=demo["book trades"],
                          external=demo["kraken trades"])  # fmt: skip
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     return Run.objects.get(pk=run.pk)
 
 
@@ -147,7 +147,7 @@ def _trades_run_started() -> Run:
 
 
 def _executed(run: Run) -> Run:
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     run.refresh_from_db()
     return run
 

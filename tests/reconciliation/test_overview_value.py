@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from reconciliation import demo_data, rule_sets, runs, selectors
+from reconciliation import demo_data, rule_sets, run_execution, runs, selectors
 from reconciliation.models import Break, Dataset, RuleSet
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +19,7 @@ def demo():
 def _run(demo, type_, internal, external, **kw):
     run = runs.start_run(type=type_, internal=demo[internal], external=demo[external],
                          prices=demo["prices"], **kw)  # fmt: skip
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     return run
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from reconciliation import demo_data, frames, partitions, runs
+from reconciliation import demo_data, frames, partitions, run_execution, run_inputs, runs
 from reconciliation.break_selectors import run_matches
 from reconciliation.models import Break, BreakObservation, Dataset, MatchChunk, Run, RunPartition
 from tests.worker import running_worker, sending_to
@@ -44,7 +44,7 @@ def observed(run):
 
 def execute_parts(run, order=None):
     statuses = [
-        partitions.execute_partition(run.pk, number)
+        run_execution.execute_partition(run.pk, number)
         for number in (order or range(1, run.partition_count + 1))
     ]
     run.refresh_from_db()
@@ -54,10 +54,10 @@ def execute_parts(run, order=None):
 def whole_then_split(demo, settings, case):
     settings.RUN_PARTITIONS = 1
     whole = start(demo, *case)
-    assert runs.execute_run(whole.pk) == "succeeded"
+    assert run_execution.execute_run(whole.pk) == "succeeded"
     settings.RUN_PARTITIONS, settings.RUN_PARTITION_MIN_ROWS = 3, 1
     split = start(demo, *case)
-    assert runs.execute_run(split.pk) == "running"
+    assert run_execution.execute_run(split.pk) == "running"
     split.refresh_from_db()
     return Run.objects.get(pk=whole.pk), split
 
@@ -78,7 +78,7 @@ def test_a_split_run_finds_exactly_what_a_whole_run_finds(demo, settings, case):
 
 def test_parts_hold_every_asset_once_with_suffixes_beside_their_asset(demo, split_everything):
     run = start(demo, "position", "book balances", "kraken ledgers")
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     parts = list(RunPartition.objects.filter(run=run))
     assets = [a for part in parts for a in part.assets]
     assert len(assets) == len(set(assets))
@@ -92,13 +92,13 @@ def test_parts_hold_every_asset_once_with_suffixes_beside_their_asset(demo, spli
 
 def test_a_part_delivered_twice_and_the_run_task_again_store_nothing_twice(demo, split_everything):
     run = start(demo, "position", "book balances", "kraken ledgers")
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     run.refresh_from_db()
     execute_parts(run)
     assert run.status == "succeeded"
     stored = observed(run)
-    assert partitions.execute_partition(run.pk, 1) == "succeeded"
-    assert runs.execute_run(run.pk) == "succeeded"
+    assert run_execution.execute_partition(run.pk, 1) == "succeeded"
+    assert run_execution.execute_run(run.pk) == "succeeded"
     run.refresh_from_db()
     assert observed(run) == stored and run.break_count == len(stored)
     assert set(Break.objects.values_list("times_seen", flat=True)) == {1}
@@ -107,51 +107,51 @@ def test_a_part_delivered_twice_and_the_run_task_again_store_nothing_twice(demo,
 
 def test_a_part_whose_worker_died_is_done_again_and_the_run_finishes(demo, split_everything):
     run = start(demo, "position", "book balances", "kraken ledgers")
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     run.refresh_from_db()
     execute_parts(run, order=[1, 2])
     RunPartition.objects.filter(run=run, number=3).update(status="running", deliveries=1)
-    assert partitions.execute_partition(run.pk, 3) == "succeeded"
+    assert run_execution.execute_partition(run.pk, 3) == "succeeded"
     assert RunPartition.objects.get(run=run, number=3).deliveries == 2
 
 
 def test_the_run_task_redelivered_after_every_part_was_done_merges_them(demo, split_everything):
     run = start(demo, "position", "book balances", "kraken ledgers")
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     run.refresh_from_db()
     from reconciliation import run_engine
     from reconciliation.engine import rule_definition
 
     for number in (1, 2, 3):  # every part done, but the merge never happened (worker died)
-        part = partitions._claim(run.pk, number, "w")
+        part = run_execution._claim_part(run.pk, number, "w")
         definition = rule_definition.validate(run.rule_set_version.definition)
-        result = run_engine.reconcile(run, runs.load_inputs(run, part.assets), definition)
-        partitions._keep(part, result, 1)
+        result = run_engine.reconcile(run, run_inputs.load_inputs(run, part.assets), definition)
+        partitions.keep(part, result, 1)
     assert Run.objects.get(pk=run.pk).break_count is None
-    assert runs.execute_run(run.pk) == "succeeded"
+    assert run_execution.execute_run(run.pk) == "succeeded"
     stored = BreakObservation.objects.filter(run=run).count()
     assert Run.objects.get(pk=run.pk).break_count == stored
 
 
 def test_a_part_given_up_after_three_deliveries_fails_the_run(demo, split_everything):
     run = start(demo, "position", "book balances", "kraken ledgers")
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     RunPartition.objects.filter(run=run, number=2).update(status="running", deliveries=3)
-    assert partitions.execute_partition(run.pk, 2) == "failed"
+    assert run_execution.execute_partition(run.pk, 2) == "failed"
     run.refresh_from_db()
     assert run.status == "failed" and "Part 2" in run.message and "Start it again" in run.message
-    assert partitions.execute_partition(run.pk, 1) == "failed"  # the others stop too
+    assert run_execution.execute_partition(run.pk, 1) == "failed"  # the others stop too
     assert not BreakObservation.objects.filter(run=run).exists()
 
 
 def test_cancel_between_parts_stops_the_run_and_stores_nothing(demo, split_everything):
     run = start(demo, "position", "book balances", "kraken ledgers")
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     run.refresh_from_db()
-    partitions.execute_partition(run.pk, 1)
+    run_execution.execute_partition(run.pk, 1)
     runs.cancel_run(run, by=None)
-    assert partitions.execute_partition(run.pk, 2) == "cancelled"
-    assert partitions.execute_partition(run.pk, 3) == "cancelled"
+    assert run_execution.execute_partition(run.pk, 2) == "cancelled"
+    assert run_execution.execute_partition(run.pk, 3) == "cancelled"
     run.refresh_from_db()
     assert run.status == "cancelled" and run.break_count is None
     assert not BreakObservation.objects.filter(run=run).exists()
@@ -160,17 +160,17 @@ def test_cancel_between_parts_stops_the_run_and_stores_nothing(demo, split_every
 def test_small_runs_and_fee_runs_are_not_split(demo, settings):
     settings.RUN_PARTITIONS, settings.RUN_PARTITION_MIN_ROWS = 3, 10**9
     run = start(demo, "position", "book balances", "kraken ledgers")
-    assert runs.execute_run(run.pk) == "succeeded" and not RunPartition.objects.exists()
+    assert run_execution.execute_run(run.pk) == "succeeded" and not RunPartition.objects.exists()
     settings.RUN_PARTITION_MIN_ROWS = 1
     fees = start(demo, "fees", "book trades", "kraken trades")
-    assert runs.execute_run(fees.pk) == "succeeded"
+    assert run_execution.execute_run(fees.pk) == "succeeded"
     assert Run.objects.get(pk=fees.pk).partition_count == 0
 
 
 def test_runs_are_not_split_unless_configured(demo, settings):
     settings.RUN_PARTITION_MIN_ROWS = 1  # RUN_PARTITIONS keeps its default, 1
     run = start(demo, "trades", "book trades", "kraken trades")
-    assert runs.execute_run(run.pk) == "succeeded" and not RunPartition.objects.exists()
+    assert run_execution.execute_run(run.pk) == "succeeded" and not RunPartition.objects.exists()
 
 
 @pytest.mark.worker
@@ -203,23 +203,23 @@ def _wait(run, timeout=120):
 
 def test_a_cancelled_split_run_keeps_none_of_the_matches_its_parts_stored(demo, split_everything):
     run = start(demo, "trades", "book trades", "kraken trades")
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     run.refresh_from_db()
-    partitions.execute_partition(run.pk, 1)
+    run_execution.execute_partition(run.pk, 1)
     assert run_matches(run).height  # a part stores its own matches
     runs.cancel_run(run, by=None)
-    assert partitions.execute_partition(run.pk, 2) == "cancelled"
+    assert run_execution.execute_partition(run.pk, 2) == "cancelled"
     assert not MatchChunk.objects.filter(run=run).exists()
 
 
 def test_a_part_stores_its_matches_once_even_when_delivered_again(demo, split_everything):
     run = start(demo, "trades", "book trades", "kraken trades")
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     run.refresh_from_db()
-    partitions.execute_partition(run.pk, 1)
+    run_execution.execute_partition(run.pk, 1)
     stored = run_matches(run).height
     assert stored == RunPartition.objects.get(run=run, number=1).match_count
-    partitions.execute_partition(run.pk, 1)  # redelivered after it was done
+    run_execution.execute_partition(run.pk, 1)  # redelivered after it was done
     assert run_matches(run).height == stored
     execute_parts(run, order=[2, 3])
     assert run.status == "succeeded"
@@ -229,30 +229,34 @@ def test_a_part_stores_its_matches_once_even_when_delivered_again(demo, split_ev
 
 def test_a_part_finishing_after_the_run_failed_stores_nothing(demo, split_everything):
     run = start(demo, "trades", "book trades", "kraken trades")
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     run.refresh_from_db()
-    runs.finish(run, "failed", "Part 1 could not be read.")  # another part failed meanwhile
-    assert partitions.execute_partition(run.pk, 2) == "failed"
+    run_execution.finish(
+        run, "failed", "Part 1 could not be read."
+    )  # another part failed meanwhile
+    assert run_execution.execute_partition(run.pk, 2) == "failed"
     assert not MatchChunk.objects.filter(run=run).exists()
     assert RunPartition.objects.get(run=run, number=2).status != "done"
 
 
 def test_a_run_whose_breaks_are_stored_can_only_end_succeeded(demo):
     run = start(demo, "position", "book balances", "kraken ledgers")
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     Run.objects.filter(pk=run.pk).update(status="running", finished_at=None)  # stored, unfinished
-    runs.finish(run, "cancelled", "Cancelled on request.")  # a late cancel from a second merge
+    run_execution.finish(
+        run, "cancelled", "Cancelled on request."
+    )  # a late cancel from a second merge
     run.refresh_from_db()
     assert run.status == "succeeded" and run.break_count is not None
 
 
 def test_a_merge_killed_again_and_again_fails_the_run_instead_of_looping(demo, split_everything):
     run = start(demo, "position", "book balances", "kraken ledgers")
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     run.refresh_from_db()
     execute_parts(run, order=[1, 2])
-    Run.objects.filter(pk=run.pk).update(merges=runs.MAX_DELIVERIES)  # three merges died
-    assert partitions.execute_partition(run.pk, 3) == "failed"
+    Run.objects.filter(pk=run.pk).update(merges=run_execution.MAX_DELIVERIES)  # three merges died
+    assert run_execution.execute_partition(run.pk, 3) == "failed"
     run.refresh_from_db()
     assert run.status == "failed" and "Merging the run's parts" in run.message
 
@@ -278,10 +282,10 @@ def test_trades_sharing_an_id_across_pairs_stay_in_one_part(book, kraken, settin
     }  # fmt: skip
     settings.RUN_PARTITIONS, settings.RUN_PARTITION_MIN_ROWS = 1, 1
     whole = runs.start_run(type="trades", internal=datasets[book], external=datasets[kraken])
-    runs.execute_run(whole.pk)
+    run_execution.execute_run(whole.pk)
     settings.RUN_PARTITIONS = 4
     split = runs.start_run(type="trades", internal=datasets[book], external=datasets[kraken])
-    runs.execute_run(split.pk)
+    run_execution.execute_run(split.pk)
     split.refresh_from_db()
     groups = [p.assets for p in RunPartition.objects.filter(run=split)]
     assert ["BTC", "ETH"] in groups  # linked by the id T1, booked under another pair

@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from reconciliation import demo_data, runs
+from reconciliation import demo_data, run_execution
 from reconciliation.models import Break, Run
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,7 @@ def finished_run(api):
             "external": ids["kraken ledgers"], "prices": ids["prices"]}  # fmt: skip
     response = api("risk").post("/api/runs/", body, format="json")
     assert response.status_code == 201, response.json()
-    runs.execute_run(response.json()["id"])
+    run_execution.execute_run(response.json()["id"])
     return Run.objects.get(pk=response.json()["id"])
 
 

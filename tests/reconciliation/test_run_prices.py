@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from reconciliation import demo_data, ingest, run_inputs, runs
+from reconciliation import demo_data, ingest, run_execution, run_inputs, runs
 from reconciliation.models import Break, BreakObservation, Dataset, Run
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +36,7 @@ def _margin_run(demo, **kw):
 def test_the_service_takes_the_latest_prices_and_values_every_break(demo):
     run = _margin_run(demo)
     assert run.prices_dataset == demo["prices"]
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     eur = Break.objects.get(type="margin", asset="EUR")
     assert eur.value_rc is not None  # valued with the prices, not left unvalued and "high"
     started = AuditEvent.objects.get(action="run.started", object_id=run.pk)
@@ -66,7 +66,7 @@ def test_the_recorded_prices_are_used_even_if_newer_ones_arrive_before_it_execut
     """Reproducible: the run keeps the prices it was started with, and values with them."""
     first = _position_run(demo)
     _prices_at(demo, first.as_of)
-    runs.execute_run(first.pk)
+    run_execution.execute_run(first.pk)
     first.refresh_from_db()
     assert first.prices_dataset == demo["prices"] and first.status == "succeeded"
     again = runs.start_run(
@@ -75,7 +75,7 @@ def test_the_recorded_prices_are_used_even_if_newer_ones_arrive_before_it_execut
         external=demo["kraken ledgers"],
         prices=first.prices_dataset,
     )
-    runs.execute_run(again.pk)
+    run_execution.execute_run(again.pk)
     seen = {
         run.pk: sorted(BreakObservation.objects.filter(run=run).values_list(
             "break_record__break_key", "value_rc", "severity"))

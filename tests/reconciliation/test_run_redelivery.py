@@ -2,7 +2,7 @@
 
 import pytest
 
-from reconciliation import demo_data, ingest, runs
+from reconciliation import demo_data, ingest, run_execution, runs
 from reconciliation.models import Break, BreakObservation, Run
 
 pytestmark = pytest.mark.django_db
@@ -11,9 +11,9 @@ pytestmark = pytest.mark.django_db
 def test_a_run_stored_by_a_worker_that_died_before_finishing_is_finished_on_redelivery(demo):
     run = runs.start_run(type="position", internal=demo["book balances"],
                          external=demo["kraken ledgers"])  # fmt: skip
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     Run.objects.filter(pk=run.pk).update(status="running", finished_at=None)  # died here
-    assert runs.execute_run(run.pk) == "succeeded"
+    assert run_execution.execute_run(run.pk) == "succeeded"
     run.refresh_from_db()
     assert run.status == "succeeded" and run.finished_at is not None
     assert BreakObservation.objects.filter(run=run).count() == run.break_count
@@ -22,7 +22,7 @@ def test_a_run_stored_by_a_worker_that_died_before_finishing_is_finished_on_rede
 def test_a_run_of_older_data_changes_no_status(demo):
     def run_at(internal):
         run = runs.start_run(type="position", internal=internal, external=demo["kraken ledgers"])
-        runs.execute_run(run.pk)
+        run_execution.execute_run(run.pk)
         return Run.objects.get(pk=run.pk)
 
     latest = run_at(demo["book balances"])

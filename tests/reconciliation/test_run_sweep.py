@@ -16,9 +16,17 @@ from django.conf import settings
 from django.db import connections
 
 from config import claim_sweep, health
-from reconciliation import demo_data, partitions, run_engine, run_sweep, runs
-from reconciliation.break_store import RunSuperseded
+from reconciliation import (
+    demo_data,
+    partitions,
+    run_engine,
+    run_execution,
+    run_inputs,
+    run_sweep,
+    runs,
+)
 from reconciliation.engine import rule_definition
+from reconciliation.engine.types import RunSuperseded
 from reconciliation.models import BreakObservation, Dataset, Run, RunPartition
 from tests.worker import sending_to
 
@@ -64,7 +72,7 @@ def beat(instance: str, seconds_ago: float, hostname: str = "w@host") -> None:
 def claimed_by(monkeypatch, run, instance, hostname="w@host", silent_for=0.0):
     """`run` claimed by a worker whose last heartbeat was `silent_for` seconds ago."""
     as_worker(monkeypatch, instance)
-    claimed = runs._claim(run.pk, hostname)
+    claimed = run_execution._claim_run(run.pk, hostname)
     beat(instance, silent_for, hostname)
     monkeypatch.delenv(health.INSTANCE_ENV)
     return claimed
@@ -79,7 +87,7 @@ def observed(run):
 
 def result_of(run):
     definition = rule_definition.validate(run.rule_set_version.definition)
-    return run_engine.reconcile(run, runs.load_inputs(run), definition)
+    return run_engine.reconcile(run, run_inputs.load_inputs(run), definition)
 
 
 def test_a_run_whose_worker_sends_heartbeats_is_left_alone(
@@ -118,13 +126,15 @@ def test_a_handed_back_run_is_finished_by_the_next_delivery_as_if_undisturbed(
 ):
     settings.WORKER_STALE_AFTER = 5
     undisturbed = start(demo)
-    assert runs.execute_run(undisturbed.pk) == "succeeded"
+    assert run_execution.execute_run(undisturbed.pk) == "succeeded"
     run = start(demo)
     claimed_by(monkeypatch, run, "dead", silent_for=60)
     with django_capture_on_commit_callbacks(execute=True):
         claim_sweep.sweep()
     assert queue() == 1
-    assert runs.execute_run(run.pk, worker="next@host") == "succeeded"  # the task sent again
+    assert (
+        run_execution.execute_run(run.pk, worker="next@host") == "succeeded"
+    )  # the task sent again
     run.refresh_from_db()
     undisturbed.refresh_from_db()
     assert run.deliveries == 2 and run.worker == ""
@@ -183,14 +193,14 @@ def test_a_run_whose_workers_keep_dying_is_given_up_with_the_usual_message(
 ):
     settings.WORKER_STALE_AFTER = 5
     run = start(demo)
-    for attempt in range(1, runs.MAX_DELIVERIES + 1):
+    for attempt in range(1, run_execution.MAX_DELIVERIES + 1):
         claimed_by(monkeypatch, run, f"dead-{attempt}", f"w{attempt}@host", silent_for=60)
         with django_capture_on_commit_callbacks(execute=True):
             assert [h.fence for h in claim_sweep.sweep()] == [{"deliveries": attempt, "merges": 0}]
-    assert queue() == runs.MAX_DELIVERIES
-    assert runs.execute_run(run.pk, worker="w4@host") == "failed"
+    assert queue() == run_execution.MAX_DELIVERIES
+    assert run_execution.execute_run(run.pk, worker="w4@host") == "failed"
     run.refresh_from_db()
-    assert run.deliveries == runs.MAX_DELIVERIES + 1
+    assert run.deliveries == run_execution.MAX_DELIVERIES + 1
     assert run.message == (
         "The run was started 3 times without finishing (its worker stopped each time, perhaps "
         "for lack of memory); the run was given up. Start it again."
@@ -208,19 +218,19 @@ def test_a_delivery_taken_over_neither_stores_nor_ends_the_run(
     with django_capture_on_commit_callbacks(execute=True):
         claim_sweep.sweep()
     second = claimed_by(monkeypatch, run, "second")
-    stale = runs.Claim.of("deliveries", first.deliveries)
+    stale = run_execution.Claim.of("deliveries", first.deliveries)
     with pytest.raises(RunSuperseded):
-        runs.Progress(run.pk, stale)(50, "reconciling")
-    assert runs.store_and_finish(first, result, engine_ms=1, claim=stale) == "running"
-    assert not runs.finish(first, Run.Status.FAILED, "an error of the first", claim=stale)
-    with runs.failures_recorded(first, stale) as outcome:
+        run_execution.Progress(run.pk, stale)(50, "reconciling")
+    assert run_execution.store_and_finish(first, result, engine_ms=1, claim=stale) == "running"
+    assert not run_execution.finish(first, Run.Status.FAILED, "an error of the first", claim=stale)
+    with run_execution.failures_recorded(first, stale) as outcome:
         raise ValueError("the first worker's late error")
     assert outcome.status == "running"
     state = Run.objects.values("status", "break_count", "deliveries").get(pk=run.pk)
     assert state == {"status": "running", "break_count": None, "deliveries": 2}
     assert not BreakObservation.objects.filter(run=run).exists()
-    current = runs.Claim.of("deliveries", second.deliveries)
-    assert runs.store_and_finish(second, result, engine_ms=1, claim=current) == "succeeded"
+    current = run_execution.Claim.of("deliveries", second.deliveries)
+    assert run_execution.store_and_finish(second, result, engine_ms=1, claim=current) == "succeeded"
     assert BreakObservation.objects.filter(run=run).count() == result.breaks.height
 
 
@@ -236,11 +246,11 @@ def test_a_part_whose_worker_went_silent_is_sent_again_and_its_first_delivery_ke
 ):
     run = start(demo)
     with django_capture_on_commit_callbacks(execute=True):
-        assert runs.execute_run(run.pk, worker="splitter@host") == "running"
+        assert run_execution.execute_run(run.pk, worker="splitter@host") == "running"
     assert Run.objects.get(pk=run.pk).worker == ""  # held by its parts now
     sent_parts = queue()
     as_worker(monkeypatch, "dead")
-    stale = partitions._claim(run.pk, 2, "dead@host")
+    stale = run_execution._claim_part(run.pk, 2, "dead@host")
     beat("dead", 60, "dead@host")
     monkeypatch.delenv(health.INSTANCE_ENV)
     with django_capture_on_commit_callbacks(execute=True):
@@ -248,26 +258,30 @@ def test_a_part_whose_worker_went_silent_is_sent_again_and_its_first_delivery_ke
     assert [(h.kind, h.worker) for h in handed] == [("run parts", "dead@host")]
     assert queue() == sent_parts + 1
     assert Run.objects.get(pk=run.pk).status == "running"
-    assert partitions.execute_partition(run.pk, 2, worker="next@host") == "running"
+    assert run_execution.execute_partition(run.pk, 2, worker="next@host") == "running"
     definition = rule_definition.validate(run.rule_set_version.definition)
-    late = run_engine.reconcile(stale.run, runs.load_inputs(stale.run, stale.assets), definition)
+    late = run_engine.reconcile(
+        stale.run, run_inputs.load_inputs(stale.run, stale.assets), definition
+    )
     part = RunPartition.objects.get(run=run, number=2)
     kept = (part.break_count, part.breaks)
-    partitions._keep(stale, late, 1)  # done already: the stale delivery changes nothing
+    partitions.keep(stale, late, 1)  # done already: the stale delivery changes nothing
     part.refresh_from_db()
     assert (part.break_count, part.breaks) == kept and part.deliveries == 2
-    assert [partitions.execute_partition(run.pk, n) for n in (1, 3)] == ["running", "succeeded"]
+    assert [run_execution.execute_partition(run.pk, n) for n in (1, 3)] == ["running", "succeeded"]
 
 
 def test_a_part_taken_over_while_running_keeps_nothing(demo, monkeypatch, split_in_three, queue):
     run = start(demo)
-    runs.execute_run(run.pk)
-    stale = partitions._claim(run.pk, 1, "first@host")
-    partitions._claim(run.pk, 1, "second@host")  # handed back and claimed again meanwhile
+    run_execution.execute_run(run.pk)
+    stale = run_execution._claim_part(run.pk, 1, "first@host")
+    run_execution._claim_part(run.pk, 1, "second@host")  # handed back and claimed again meanwhile
     definition = rule_definition.validate(run.rule_set_version.definition)
-    late = run_engine.reconcile(stale.run, runs.load_inputs(stale.run, stale.assets), definition)
+    late = run_engine.reconcile(
+        stale.run, run_inputs.load_inputs(stale.run, stale.assets), definition
+    )
     with pytest.raises(RunSuperseded):
-        partitions._keep(stale, late, 1)
+        partitions.keep(stale, late, 1)
     assert RunPartition.objects.get(run=run, number=1).status == "running"
 
 
@@ -275,21 +289,21 @@ def test_a_merge_whose_worker_went_silent_is_sent_again_and_finishes_the_run(
     demo, monkeypatch, split_in_three, queue, django_capture_on_commit_callbacks
 ):
     run = start(demo)
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     definition = rule_definition.validate(run.rule_set_version.definition)
     for number in (1, 2, 3):  # every part done; the merge's worker dies before it stores
-        part = partitions._claim(run.pk, number, "w@host")
-        result = run_engine.reconcile(run, runs.load_inputs(run, part.assets), definition)
-        partitions._keep(part, result, 1)
+        part = run_execution._claim_part(run.pk, number, "w@host")
+        result = run_engine.reconcile(run, run_inputs.load_inputs(run, part.assets), definition)
+        partitions.keep(part, result, 1)
     as_worker(monkeypatch, "merger")
-    Run.objects.filter(pk=run.pk).update(merges=1, **runs.claimant("merger@host"))
+    Run.objects.filter(pk=run.pk).update(merges=1, **claim_sweep.claimant("merger@host"))
     beat("merger", 60, "merger@host")
     monkeypatch.delenv(health.INSTANCE_ENV)
     with django_capture_on_commit_callbacks(execute=True):
         handed = claim_sweep.sweep()
     assert [(h.kind, h.fence) for h in handed] == [("runs", {"deliveries": 1, "merges": 1})]
     assert queue() == 1  # a done part's task, which goes on to the merge
-    assert partitions.execute_partition(run.pk, 1, worker="next@host") == "succeeded"
+    assert run_execution.execute_partition(run.pk, 1, worker="next@host") == "succeeded"
     run.refresh_from_db()
     assert (run.merges, run.deliveries) == (2, 1)
     assert run.break_count == BreakObservation.objects.filter(run=run).count()

@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 TRADES = 100_000  # exchange trades; the book has as many rows (90% of them plus 10% of its own)
 EXPECTED_BREAKS = 3 * TRADES // 10  # missing in the book, price off, missing at the exchange
 VISIBILITY_TIMEOUT = 2  # seconds before a message delivered to a dead worker is handed out again
-# One whole run (no parts): the phases watched are those of runs.execute_run.
+# One whole run (no parts): the phases watched are those of run_execution.execute_run.
 WHOLE_RUN = {"RUN_PARTITIONS": "1"}
 BEFORE_STORING = {"loading datasets", "reconciling"}
 STORING = {"storing breaks"}

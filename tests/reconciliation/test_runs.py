@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from audit.models import AuditEvent
-from reconciliation import demo_data, ingest, runs
+from reconciliation import demo_data, ingest, run_execution, run_inputs, runs
 from reconciliation.models import (
     Break,
     BreakObservation,
@@ -30,7 +30,7 @@ def start(demo, type_="position", internal="book balances", external="kraken led
 
 
 def run_now(run):
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     run.refresh_from_db()
     return run
 
@@ -97,8 +97,8 @@ def test_a_break_no_longer_seen_is_resolved_and_reopens_if_it_returns(demo):
 
 def test_a_task_delivered_twice_stores_nothing_twice(demo):
     run = start(demo)
-    runs.execute_run(run.pk)
-    runs.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
+    run_execution.execute_run(run.pk)
     run.refresh_from_db()
     assert run.status == "succeeded" and run.deliveries == 1
     assert BreakObservation.objects.filter(run=run).count() == run.break_count
@@ -139,11 +139,11 @@ def test_a_draft_rule_set_cannot_be_run(demo):
 def test_cancel_a_queued_run_and_a_running_one(demo):
     queued = start(demo)
     assert runs.cancel_run(queued, by=None).status == "cancelled"
-    assert runs.execute_run(queued.pk) == "cancelled"
+    assert run_execution.execute_run(queued.pk) == "cancelled"
     running = start(demo)
     Run.objects.filter(pk=running.pk).update(status="running", deliveries=1)
     assert runs.cancel_run(running, by=None).cancel_requested
-    assert runs.execute_run(running.pk) == "cancelled"
+    assert run_execution.execute_run(running.pk) == "cancelled"
     assert not Break.objects.exists()
     with pytest.raises(runs.RunNotCancellable):
         runs.cancel_run(running, by=None)
@@ -234,7 +234,9 @@ def test_a_draft_preview_shows_what_would_appear_disappear_or_change(demo, clien
     assert "would appear" in page.content.decode()
 
 
-def test_where_did_it_start_is_shown_for_ledgers_on_both_sides(client_as):
+def test_where_did_it_start_is_shown_for_ledgers_on_both_sides(
+    client_as, monkeypatch, django_assert_max_num_queries
+):
     from reconciliation.services import ensure_account
 
     book = ensure_account(source_code="book", account_code="main", kind="internal", by=None)[0]
@@ -259,8 +261,18 @@ def test_where_did_it_start_is_shown_for_ledgers_on_both_sides(client_as):
     run = run_now(runs.start_run(type="position", internal=internal, external=external))
     item = Break.objects.get(asset="BTC", last_seen_run=run)
     assert item.internal_value - item.external_value == __import__("decimal").Decimal("0.1")
-    page = client_as("risk").get(f"/breaks/{item.pk}/").content.decode()
+    client = client_as("risk")
+
+    def no_engine(*args, **kwargs):
+        raise AssertionError("a page loaded a run's datasets")
+
+    # Stored by the run: the page neither loads the datasets nor runs the engine, and makes a
+    # bounded number of queries.
+    monkeypatch.setattr(run_inputs, "load_inputs", no_engine)
+    with django_assert_max_num_queries(30):  # 29 today: session, roles, the break, its history
+        page = client.get(f"/breaks/{item.pk}/").content.decode()
     assert "Where did it start?" in page and "2026-01-02 00:00:00" in page and "E2" in page
+    assert "balances then 1.1 (book) and 1 (exchange)" in page
 
 
 def test_overview_counts_open_breaks_and_shows_the_latest_run(demo, client_as):

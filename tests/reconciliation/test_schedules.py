@@ -34,7 +34,7 @@ def test_a_schedule_is_a_beat_task_and_starts_the_latest_datasets(accounts):
     assert task.crontab.minute == "0" and task.args == f"[{schedule.pk}]"
     run = schedules.run_schedule(schedule.pk)
     assert run.internal_dataset.account == accounts[0] and run.type == "position"
-    assert run.external_dataset.kind in run_inputs.NEEDS["position"].external
+    assert run.external_dataset.kind in run_inputs.RUN_TYPES["position"].external
     assert Schedule.objects.get(pk=schedule.pk).last_run == run
 
 
