@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db.models import Q, QuerySet
 from django.shortcuts import render
 from rest_framework.permissions import BasePermission
 
@@ -27,6 +30,25 @@ def has_capability(user, capability: str) -> bool:
     if not user_roles(user):
         return False
     return user.has_perm(f"accounts.{capability}")
+
+
+def holders_of(capability: str) -> QuerySet:
+    """Active users who may do `capability`, by username: `has_capability` as one query.
+
+    Asked by capability, never by role name: a role that gains or loses a capability changes
+    who is listed (whom a break can be assigned to) without any caller changing.
+    """
+    if capability not in CAPABILITIES:
+        raise ValueError(f"unknown capability {capability!r}")
+    users = get_user_model().objects
+    permission = Permission.objects.filter(content_type__app_label="accounts", codename=capability)
+    with_a_role = Q(is_superuser=True) | Q(pk__in=users.filter(groups__name__in=ROLES).values("pk"))
+    granted = (
+        Q(is_superuser=True)
+        | Q(pk__in=users.filter(groups__permissions__in=permission).values("pk"))
+        | Q(pk__in=users.filter(user_permissions__in=permission).values("pk"))
+    )
+    return users.filter(with_a_role, granted, is_active=True).order_by("username")
 
 
 def capabilities_of(user) -> set[str]:

@@ -11,8 +11,10 @@ from django import forms
 from config.errors import DomainError
 from reconciliation.engine.types import TYPES
 from reconciliation.models import Break, Source
+from reconciliation.models.runs import SEVERITY_CHOICES
 
-SEVERITIES = ("critical", "high", "medium", "low")
+# Most severe first, as the list, its filter and the overview show them.
+SEVERITIES = tuple(value for value, _ in reversed(SEVERITY_CHOICES))
 SORTS = {
     "newest": ("-id",),
     "value": ("-value_rc", "-id"),

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts.access import holders_of
 from config.query import check_filters
 from reconciliation import break_filters, match_store
 from reconciliation.models import Break, Run
 from reconciliation.selectors import accessible
-
-SEVERITIES = break_filters.SEVERITIES
 
 
 def breaks(filters: dict) -> QuerySet[Break]:
@@ -57,14 +55,23 @@ def sorted_breaks(filters: dict) -> QuerySet[Break]:
     return breaks(filters).order_by(*order).select_related(*LISTED_WITH)
 
 
+def break_page(filters: dict, *, size: int) -> tuple[list[Break], int | None]:
+    """One page of the sorted breaks, and the id the next page starts after (None: the last).
+
+    Newest first pages by keyset (`after`: ids below it), so a deep page costs what the first
+    does: no OFFSET. The other sorts show their first page only.
+    """
+    queryset = sorted_breaks(filters)
+    newest = (filters.get("sort") or "newest") == "newest"
+    if newest and filters.get("after") is not None:
+        queryset = queryset.filter(pk__lt=filters["after"])
+    page = list(queryset[: size + 1])
+    return page[:size], page[size - 1].pk if len(page) > size else None
+
+
 def workers() -> QuerySet:
     """Active people who may work breaks: whom a break can be assigned to."""
-    return (
-        get_user_model()
-        .objects.filter(is_active=True, groups__name__in=["risk", "admin"])
-        .distinct()
-        .order_by("username")
-    )
+    return holders_of("work_breaks")
 
 
 def access_break(user, break_id) -> Break:
@@ -113,6 +120,6 @@ def overview_figures() -> dict:
     for run in Run.objects.order_by("type", "-id").distinct("type"):
         latest[run.type] = run
     return {
-        "open_by_severity": [(s, by_severity.get(s, 0)) for s in SEVERITIES],
+        "open_by_severity": [(s, by_severity.get(s, 0)) for s in break_filters.SEVERITIES],
         "latest_runs": [latest[t] for t in sorted(latest)],
     }

@@ -56,16 +56,8 @@ def break_list(request):
         ]  # fmt: skip
         # The list is not shown at all: a list filtered otherwise than asked would mislead.
         return render(request, "reconciliation/breaks.html", context, status=400)
-    values = filters.cleaned_data
-    queryset = break_selectors.sorted_breaks(values)
-    if values["after"] is not None and (values["sort"] or "newest") == "newest":
-        queryset = queryset.filter(pk__lt=values["after"])  # keyset: no OFFSET, fast at any depth
-    page = list(queryset[: PAGE + 1])
-    context |= {
-        "breaks": page[:PAGE],
-        "next_after": page[PAGE - 1].pk if len(page) > PAGE else None,
-        "workers": break_selectors.workers(),
-    }
+    page, next_after = break_selectors.break_page(filters.cleaned_data, size=PAGE)
+    context |= {"breaks": page, "next_after": next_after, "workers": break_selectors.workers()}
     return render(request, "reconciliation/breaks.html", context)
 
 

@@ -3,11 +3,12 @@
 from django.conf import settings
 from django.db import models
 
+from reconciliation.engine.rule_definition import SEVERITIES
 from reconciliation.engine.types import TYPES
 from reconciliation.models.datasets import MONEY
 
 TYPE_CHOICES = [(name, name) for name in TYPES]
-SEVERITY_CHOICES = [(s, s) for s in ("low", "medium", "high", "critical")]
+SEVERITY_CHOICES = [(s, s) for s in SEVERITIES]  # the rules grade breaks: their list, least first
 
 
 class Run(models.Model):

@@ -2,10 +2,13 @@
 
 import csv
 import io
+import re
+from html import unescape
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from reconciliation import break_filters, demo_data, run_execution, runs
@@ -125,16 +128,37 @@ def test_good_filters_still_filter_alike_through_every_door(finished_run, doors)
     assert listed == rows == shown == expected
 
 
-def test_export_this_view_carries_a_search_with_an_ampersand(finished_run, doors):
+def listed_ids(html: str) -> set[int]:
+    """The breaks a list page shows (their checkboxes)."""
+    return {int(pk) for pk in re.findall(r'name="ids" value="(\d+)"', html)}
+
+
+def exported_ids(response) -> set[int]:
+    text = b"".join(response.streaming_content).decode()
+    return {int(row["break_id"]) for row in csv.DictReader(io.StringIO(text))}
+
+
+@pytest.mark.parametrize("term", ["a&b=c", "x&status=resolved", "&type=position", "50%#top"])
+def test_export_this_view_downloads_the_rows_the_page_shows(finished_run, doors, term):
+    """A search holding `&`, `=`, `%` or `#` stays one search in the export link.
+
+    Unencoded, "x&status=resolved" would export q="x" and status=resolved: the resolved break
+    that only holds an "x", which the page does not show.
+    """
     page, _ = doors
-    # Unencoded, the link would export q="" and type=position: every position break.
-    term = "&type=position"
+    searched, decoy, *_ = Break.objects.filter(type="position").order_by("pk")
+    Break.objects.filter(pk=searched.pk).update(entity=f"desk {term} 1")
+    Break.objects.filter(pk=decoy.pk).update(
+        entity="x a b c", status="resolved", resolved_at=timezone.now()
+    )
     html = page.get("/breaks/", {"q": term}).content.decode()
     start = html.index("/breaks/export.csv?")
-    link = html[start : html.index('"', start)].replace("&amp;", "&")
+    link = unescape(html[start : html.index('"', start)])
     assert parse_qs(urlparse(link).query) == {"q": [term]}
-    shown = html.count('name="ids"')
-    assert page.get(link)["X-Row-Count"] == str(shown) == "0"
+    exported = page.get(link)
+    shown = listed_ids(html)
+    assert shown == {searched.pk}
+    assert exported_ids(exported) == shown and exported["X-Row-Count"] == "1"
 
 
 @pytest.mark.parametrize("size", ["abc", "0", "-1", "1001", "9" * 30])

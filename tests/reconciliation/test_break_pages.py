@@ -8,9 +8,12 @@ from decimal import Decimal
 from html import unescape
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.test import Client
 from rest_framework.test import APIClient
 
+from accounts.access import has_capability
 from reconciliation import break_evidence, demo_data, run_execution, runs
 from reconciliation.models import Break, Dataset, Run
 
@@ -165,6 +168,26 @@ def test_a_break_is_assigned_from_its_page(position_run, client_as, make_user):
     item.refresh_from_db()
     assert item.assignee == worker
     assert "selected>wanda</option>" in client.get(f"/breaks/{item.pk}/").content.decode()
+
+
+def test_the_assignee_choice_offers_exactly_who_may_work_breaks(position_run, make_user):
+    """Asked by capability: the list offers whom the assign action accepts, and nobody else."""
+    viewer, admin, root = make_user("risk"), make_user("admin"), make_user()
+    root.is_superuser = True  # a superuser without a group is an admin
+    root.save()
+    gone = make_user("risk")
+    gone.is_active = False
+    gone.save()
+    make_user("finance")
+    make_user()  # no role at all
+    client = Client()
+    client.force_login(viewer)
+    html = client.get("/breaks/").content.decode()
+    select = re.search(r'<select name="assignee".*?</select>', html, re.S).group(0)
+    offered = set(re.findall(r'<option value="\d+">(\w+)</option>', select))
+    assert offered == {viewer.username, admin.username, root.username}
+    assert offered == {u.username for u in get_user_model().objects.all()
+                       if has_capability(u, "work_breaks")}  # fmt: skip
 
 
 def test_the_polled_status_of_a_finished_run_shows_the_matches(trades_run, client_as):
