@@ -13,7 +13,7 @@ help:
 	@echo "make test    run the whole test suite"
 	@echo "make fuzz-api  schemathesis over every API operation and role (API_FUZZ_EXAMPLES=100)"
 	@echo "make worker  run a Celery worker (more workers: run it again, on any machine)"
-	@echo "make lint    ruff check and format check"
+	@echo "make lint    ruff check, format check and the import contracts"
 	@echo "make lock    re-resolve requirements.lock from pyproject.toml"
 
 $(STAMP): requirements.lock
@@ -58,6 +58,7 @@ web: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # the import contracts in pyproject.toml (docs/architecture.md)
 
 format: install
 	$(BIN)/ruff format .

@@ -45,7 +45,7 @@ def _seed(rows: int):
     from django.db import connection
 
     from accounts.services import set_roles
-    from reconciliation import demo_data
+    from reconciliation.demo import data as demo_data
     from reconciliation.models import Dataset, RuleSetVersion, Run
 
     ids = demo_data.load()

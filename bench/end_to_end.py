@@ -84,7 +84,7 @@ def _balances_csv(frame: pl.DataFrame) -> bytes:
 
 
 def _load(source: str, kind: str, fmt: str, data: bytes) -> int:
-    from reconciliation import ingest, services
+    from reconciliation.datasets import ingest, services
 
     account, _ = services.ensure_account(
         source_code=source, account_code="main", kind=kind, by=None
@@ -114,7 +114,7 @@ def _setup(rows: int) -> dict:
     )
     print(f"  setup: loaded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     # What a worker does after each import: the datasets' columnar copies for the engine.
-    from reconciliation import frames
+    from reconciliation.datasets import frames
     from reconciliation.models import Dataset
 
     started = time.perf_counter()
@@ -156,8 +156,8 @@ def _settle() -> None:
 
 
 def _start(type_: str, internal: int, external: int) -> int:
-    from reconciliation import runs
     from reconciliation.models import Dataset
+    from reconciliation.runs import services as runs
 
     run = runs.start_run(
         type=type_,
@@ -169,8 +169,8 @@ def _start(type_: str, internal: int, external: int) -> int:
 
 def measure_whole(run_id: int) -> dict:
     """In a fresh process: execute one run as a worker does, timed, with peak memory."""
-    from reconciliation import run_execution
     from reconciliation.models import Run
+    from reconciliation.runs import execution as run_execution
 
     started = time.perf_counter()
     status = run_execution.execute_run(run_id)

@@ -22,7 +22,7 @@ def run(rows: int, folder: Path) -> dict:
         print(f"generated {path} ({path.stat().st_size / 1e6:.0f} MB) "
               f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
     with bench_database():
-        from reconciliation import ingest
+        from reconciliation.datasets import ingest
         from reconciliation.models import Account, Source, TradeRecord
 
         source = Source.objects.create(code="kraken", name="Kraken", kind="exchange",

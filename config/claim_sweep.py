@@ -13,9 +13,9 @@ after the usual number of deliveries; and the steps that store or end the work c
 they claimed, so a worker thought dead that comes back cannot finish over the newer delivery.
 
 An app registers what its workers claim (`register`, from its AppConfig.ready): the runs and
-their parts register here through reconciliation/run_sweep.py, import jobs through
-reconciliation/import_sweep.py; report builds can do the same. A claim records `claimant()` and
-counts a delivery; work delivered more than `MAX_DELIVERIES` times is given up.
+their parts register here through reconciliation/runs/sweep.py, import jobs through
+reconciliation/datasets/import_sweep.py; report builds can do the same. A claim records
+`claimant()` and counts a delivery; work delivered more than `MAX_DELIVERIES` times is given up.
 """
 
 from __future__ import annotations

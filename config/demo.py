@@ -104,7 +104,7 @@ def main() -> int:
     call_command("migrate", interactive=False, verbosity=1)
     credentials_file = data_dir() / "demo-credentials.json"
     credentials = ensure_demo_users(credentials_file)
-    from reconciliation import demo_data
+    from reconciliation.demo import data as demo_data
 
     datasets = demo_data.load()
     print("Demo datasets: " + ", ".join(f"{name} #{pk}" for name, pk in datasets.items()))

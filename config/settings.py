@@ -257,7 +257,8 @@ UPLOAD_STAGING_DIR = Path(
     env.str("UPLOAD_STAGING_DIR", default=str(BASE_DIR / ".data" / "uploads"))
 )
 # Runs: a run whose two datasets hold at least RUN_PARTITION_MIN_ROWS rows is split by asset into
-# up to RUN_PARTITIONS parts that any workers execute in parallel (reconciliation/partitions.py).
+# up to RUN_PARTITIONS parts that any workers execute in parallel
+# (reconciliation/runs/partitions.py).
 # Off (1) by default: on one machine the workers share its cores with PostgreSQL and a split run
 # is no faster (README, Performance); set it where workers run on several machines.
 RUN_PARTITIONS = env.int("RUN_PARTITIONS", default=1)

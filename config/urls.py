@@ -8,8 +8,10 @@ from accounts.middleware import page
 from accounts.views import SignInView, SignOutView
 from audit.api import AuditChainVerify, AuditEventList
 from config.views import healthz
-from reconciliation import api as reconciliation_api
-from reconciliation import rule_set_api, run_api, run_urls
+from reconciliation.breaks import api as break_api
+from reconciliation.datasets import api as dataset_api
+from reconciliation.rules import api as rule_set_api
+from reconciliation.runs import api as run_api
 from reconciliation.views import overview
 
 accounts_patterns = (
@@ -26,19 +28,19 @@ api_patterns = [
     path("me/", MeView.as_view(), name="api-me"),
     path("audit/events/", AuditEventList.as_view(), name="api-audit-events"),
     path("audit/verify/", AuditChainVerify.as_view(), name="api-audit-verify"),
-    path("datasets/", reconciliation_api.DatasetListCreate.as_view(), name="api-datasets"),
+    path("datasets/", dataset_api.DatasetListCreate.as_view(), name="api-datasets"),
     path(
         "datasets/<int:dataset_id>/",
-        reconciliation_api.DatasetDetail.as_view(),
+        dataset_api.DatasetDetail.as_view(),
         name="api-dataset",
     ),
     path(
         "datasets/<int:dataset_id>/records/",
-        reconciliation_api.DatasetRecords.as_view(),
+        dataset_api.DatasetRecords.as_view(),
         name="api-dataset-records",
     ),
-    path("formats/", reconciliation_api.FormatList.as_view(), name="api-formats"),
-    path("imports/<int:job_id>/", reconciliation_api.ImportJobDetail.as_view(), name="api-import"),
+    path("formats/", dataset_api.FormatList.as_view(), name="api-formats"),
+    path("imports/<int:job_id>/", dataset_api.ImportJobDetail.as_view(), name="api-import"),
     path("rule-sets/", rule_set_api.RuleSetList.as_view(), name="api-rule-sets"),
     path(
         "rule-sets/<int:rule_set_id>/drafts/",
@@ -65,12 +67,12 @@ api_patterns = [
     path("runs/<int:run_id>/", run_api.RunDetail.as_view(), name="api-run"),
     path("runs/<int:run_id>/cancel/", run_api.RunCancel.as_view(), name="api-run-cancel"),
     path("runs/<int:run_id>/matches/", run_api.RunMatches.as_view(), name="api-run-matches"),
-    path("breaks/", run_api.BreakList.as_view(), name="api-breaks"),
-    path("breaks/actions/", run_api.BreakActions.as_view(), name="api-break-actions"),
-    path("breaks/<int:break_id>/", run_api.BreakDetail.as_view(), name="api-break"),
+    path("breaks/", break_api.BreakList.as_view(), name="api-breaks"),
+    path("breaks/actions/", break_api.BreakActions.as_view(), name="api-break-actions"),
+    path("breaks/<int:break_id>/", break_api.BreakDetail.as_view(), name="api-break"),
     path(
         "breaks/<int:break_id>/comments/",
-        run_api.BreakComments.as_view(),
+        break_api.BreakComments.as_view(),
         name="api-break-comments",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -96,11 +98,11 @@ urlpatterns = [
     path("", overview, name="overview"),
     path("accounts/", include(accounts_patterns)),
     path("audit/", include("audit.urls")),
-    path("datasets/", include("reconciliation.urls")),
-    path("rules/", include("reconciliation.rule_set_urls")),
-    path("runs/", include(run_urls.runs_patterns)),
-    path("breaks/", include(run_urls.breaks_patterns)),
-    path("schedules/", include(run_urls.schedules_patterns)),
+    path("datasets/", include("reconciliation.datasets.urls")),
+    path("rules/", include("reconciliation.rules.urls")),
+    path("runs/", include("reconciliation.runs.urls")),
+    path("breaks/", include("reconciliation.breaks.urls")),
+    path("schedules/", include("reconciliation.schedules.urls")),
     path("api/", include(api_patterns)),
     path("healthz", healthz, name="healthz"),
     # Admin sign-in goes through the same throttled, audited sign-in as every page.

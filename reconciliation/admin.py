@@ -5,7 +5,10 @@ from django.contrib import admin
 from django.db import transaction
 
 from config.read_only_admin import ReadOnlyAdmin
-from reconciliation import credentials, schedule_admin, services  # noqa: F401 (beat's admin)
+from reconciliation.datasets import (
+    credentials,
+    services,
+)
 from reconciliation.models import Account, AssetAlias, Dataset, ExchangeCredential, Source
 
 

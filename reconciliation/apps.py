@@ -35,7 +35,8 @@ class ReconciliationConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(_ensure_reference_data)
-        from reconciliation import import_sweep, run_sweep
+        from reconciliation.datasets import import_sweep
+        from reconciliation.runs import sweep as run_sweep
 
         # Runs, parts and import jobs whose worker stopped go to another worker.
         run_sweep.register()

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from config.errors import DomainError
 from config.query import check_filters, is_id
+from reconciliation.engine.types import TYPES
 from reconciliation.models import Account, Dataset, RuleSet, RuleSetVersion, Source
 
 
@@ -125,7 +126,6 @@ def value_at_stake() -> list[dict]:
     from django.db.models import Count, Sum
 
     from reconciliation.models import Break, Run
-    from reconciliation.run_inputs import TYPES
 
     groups = (
         Break.objects.filter(status__in=[Break.Status.OPEN, Break.Status.INVESTIGATING])
@@ -176,7 +176,6 @@ def dataset_records(dataset: Dataset, *, asset: str = "") -> QuerySet:
 def runs(*, type_: str = "", status: str = "") -> QuerySet:
     """Runs, newest first, of one type and/or status."""
     from reconciliation.models import Run
-    from reconciliation.run_inputs import TYPES
 
     choices = {"type": set(TYPES), "status": set(Run.Status.values)}
     check_filters(choices=choices, type=type_, status=status)
@@ -203,6 +202,10 @@ def rule_set_named(name: str) -> RuleSet | None:
     return RuleSet.objects.filter(name=name.strip()).first()
 
 
+def latest_published(rule_set: RuleSet) -> RuleSetVersion | None:
+    return rule_set.versions.filter(status="published").order_by("-number").first()
+
+
 def latest_version(rule_set: RuleSet) -> RuleSetVersion | None:
     return rule_set.versions.order_by("-number").first()
 
@@ -210,3 +213,8 @@ def latest_version(rule_set: RuleSet) -> RuleSetVersion | None:
 def published_rule_sets() -> list[RuleSet]:
     """Rule sets with at least one published version (what a run or schedule can be judged by)."""
     return list(RuleSet.objects.filter(versions__status="published").distinct())
+
+
+def run_types() -> tuple[str, ...]:
+    """The run types' names in the engine's order (for the doors' choices and filters)."""
+    return tuple(TYPES)

@@ -5,13 +5,16 @@ Their names are task_queue's: a task already queued under a name keeps resolving
 
 from celery import shared_task
 
-from reconciliation import frames, import_jobs, run_execution, schedules, task_queue
-from reconciliation.models import Dataset
+from reconciliation import task_queue
+from reconciliation.datasets import import_jobs
+from reconciliation.datasets import services as dataset_services
+from reconciliation.runs import execution as run_execution
+from reconciliation.schedules import services as schedules
 
 
 @shared_task(name=task_queue.EXECUTE_RUN, bind=True)
 def execute_run(self, run_id: int) -> str:
-    """Execute a queued run (safe to deliver twice: see reconciliation/run_execution.py)."""
+    """Execute a queued run (safe to deliver twice: see reconciliation/runs/execution.py)."""
     return run_execution.execute_run(run_id, worker=self.request.hostname or "")
 
 
@@ -23,15 +26,14 @@ def execute_partition(self, run_id: int, number: int) -> str:
 
 @shared_task(name=task_queue.EXECUTE_IMPORT, bind=True)
 def execute_import(self, job_id: int) -> str:
-    """Load a confirmed upload (safe to deliver twice: see reconciliation/import_jobs.py)."""
+    """Load a confirmed upload (safe to deliver twice: see datasets/import_jobs.py)."""
     return import_jobs.execute_import(job_id, worker=self.request.hostname or "")
 
 
 @shared_task(name=task_queue.PREPARE_FRAME)
 def prepare_frame(dataset_id: int) -> bool:
     """Write a dataset's columnar copy for the engine (safe to deliver twice)."""
-    dataset = Dataset.objects.filter(pk=dataset_id).first()
-    return frames.prepare(dataset) if dataset is not None else False
+    return dataset_services.prepare_frame(dataset_id)
 
 
 @shared_task(name=task_queue.RUN_SCHEDULE)

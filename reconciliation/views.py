@@ -6,7 +6,8 @@ from accounts.access import has_capability, requires_capability, user_roles
 from accounts.roles import CAPABILITIES
 from audit import selectors as audit_selectors
 from config.health import collect_health
-from reconciliation import break_selectors, selectors
+from reconciliation import selectors
+from reconciliation.breaks import selectors as break_selectors
 
 
 @requires_capability("view_overview")

@@ -1,7 +1,9 @@
 """The demo data's position run, finished: breaks to work on in tests of every door."""
 
-from reconciliation import demo_data, run_execution, runs
+from reconciliation.demo import data as demo_data
 from reconciliation.models import Dataset, Run
+from reconciliation.runs import execution as run_execution
+from reconciliation.runs import services as runs
 
 
 def finished_position_run(ids: dict[str, int] | None = None) -> Run:

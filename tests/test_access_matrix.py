@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from reconciliation import demo_data
+from reconciliation.demo import data as demo_data
 from reconciliation.models import Break, Dataset, RuleSetVersion, Run
 from tests.demo_runs import finished_position_run
 

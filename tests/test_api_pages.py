@@ -6,9 +6,11 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.test import APIClient
 
 from config.pagination import Pager
-from reconciliation import demo_data, run_execution, runs
+from reconciliation.demo import data as demo_data
 from reconciliation.models import Dataset
-from reconciliation.run_api import RunMatches
+from reconciliation.runs import execution as run_execution
+from reconciliation.runs import services as runs
+from reconciliation.runs.api import RunMatches
 
 pytestmark = pytest.mark.django_db
 

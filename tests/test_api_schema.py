@@ -9,12 +9,13 @@ from jsonschema import Draft4Validator
 from rest_framework.test import APIClient
 
 from audit.api import AuditEventSerializer
-from reconciliation import run_execution
-from reconciliation.api import RECORD_SERIALIZERS
+from reconciliation.breaks.api import BreakSerializer, CommentSerializer
+from reconciliation.datasets.api import RECORD_SERIALIZERS
+from reconciliation.datasets.serializers import DatasetSerializer, ImportJobSerializer
 from reconciliation.models import Break, BreakComment, Dataset, RuleSetVersion, Run
-from reconciliation.rule_set_api import RuleSetSerializer, VersionSerializer
-from reconciliation.run_api import BreakSerializer, CommentSerializer, RunSerializer
-from reconciliation.serializers import DatasetSerializer, ImportJobSerializer
+from reconciliation.rules.api import RuleSetSerializer, VersionSerializer
+from reconciliation.runs import execution as run_execution
+from reconciliation.runs.api import RunSerializer
 from tests.api_tokens import token_for
 
 pytestmark = pytest.mark.django_db
@@ -207,7 +208,10 @@ def test_served_schema_is_the_generated_one(client_as, schema):
 def test_answers_with_nulls_match_their_schema(schema, make_user):
     """A dataset without account or loader, a run without a person, a draft without publisher,
     a break without assignee or values: each answer validates against its component."""
-    from reconciliation import break_workflow, demo_data, rule_sets, runs
+    from reconciliation.breaks import workflow as break_workflow
+    from reconciliation.demo import data as demo_data
+    from reconciliation.rules import services as rule_sets
+    from reconciliation.runs import services as runs
 
     ids = demo_data.load()
     run = runs.start_run(

@@ -24,8 +24,12 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 
 from accounts import services as account_services
 from config.celery import app as celery_app
-from reconciliation import break_workflow, demo_data, rule_sets, run_execution, runs
+from reconciliation.breaks import workflow as break_workflow
+from reconciliation.demo import data as demo_data
 from reconciliation.models import Break, Dataset, ImportJob
+from reconciliation.rules import services as rule_sets
+from reconciliation.runs import execution as run_execution
+from reconciliation.runs import services as runs
 from tests.api_tokens import token_for
 
 pytestmark = pytest.mark.django_db

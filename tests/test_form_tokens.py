@@ -18,8 +18,12 @@ from django.urls import path
 
 from audit.models import AuditEvent
 from config import form_tokens
-from reconciliation import break_workflow, demo_data, rule_sets, run_execution, runs
+from reconciliation.breaks import workflow as break_workflow
+from reconciliation.demo import data as demo_data
 from reconciliation.models import Break, BreakComment, Dataset, RuleSet, Run
+from reconciliation.rules import services as rule_sets
+from reconciliation.runs import execution as run_execution
+from reconciliation.runs import services as runs
 
 ROOT = Path(__file__).resolve().parents[1]
 # The sign-in form is sent by someone not yet signed in, so there is nobody to hold a claim

@@ -8,7 +8,7 @@ from django.contrib.staticfiles import finders
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from reconciliation import demo_data
+from reconciliation.demo import data as demo_data
 from reconciliation.models import Break, RuleSetVersion
 from tests.accounts.test_admin_access import admin_urls, user_admin_urls
 from tests.demo_runs import finished_position_run

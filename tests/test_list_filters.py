@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from reconciliation import demo_data
+from reconciliation.demo import data as demo_data
 
 pytestmark = pytest.mark.django_db
 

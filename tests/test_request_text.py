@@ -13,8 +13,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from reconciliation import rule_sets
 from reconciliation.models import Break, BreakComment, RuleSet, Run
+from reconciliation.rules import services as rule_sets
 from tests.api_tokens import token_for
 from tests.demo_runs import finished_position_run
 

@@ -33,7 +33,7 @@ class RunType:
     `internal` / `external`: the dataset kinds the book side and the exchange side may be.
     `prices`: the type itself needs prices (every type uses them to value its breaks).
     `splits`: a large run of it may be split by asset into parts (SPEC 7.4).
-    `engine`: which engine reconciles it (a name in reconciliation/run_engine.py's ENGINES).
+    `engine`: which engine reconciles it (a name in runs/engine_adapter.py's ENGINES).
     """
 
     internal: frozenset[str]

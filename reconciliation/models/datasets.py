@@ -1,9 +1,9 @@
 """Datasets (one immutable load each) and their records, one table per kind.
 
 Numbers are NUMERIC(38, 18): 20 integer and 18 fractional digits, exact. Records arrive by COPY
-(`reconciliation.ingest`); triggers refuse UPDATE on every table here and DELETE of a dataset
-(migrations 0002, 0003). Keys that must be unique within a dataset (trade ids, entry ids) are
-checked by the importers before anything is written.
+(`reconciliation.datasets.ingest`); triggers refuse UPDATE on every table here and DELETE of a
+dataset (migrations 0002, 0003). Keys that must be unique within a dataset (trade ids, entry ids)
+are checked by the importers before anything is written.
 
 A record is one row of its file, so each record table refuses a second record of the same row
 (`..._row_once`): a row copied twice is a fault of the loader, never data. The one exception is
@@ -200,7 +200,7 @@ class DatasetFrame(models.Model):
     Written with the records, in the transaction that imports them, and immutable like them
     (trigger). A run reads these instead of asking PostgreSQL to render a million rows as text:
     the records stay the truth (queries, record pages, exports); this is their columnar copy
-    for the engine (reconciliation/frames.py). Datasets imported before frames existed, or
+    for the engine (reconciliation/datasets/frames.py). Datasets imported before frames existed, or
     written by other means, have none and are read from their records.
     """
 

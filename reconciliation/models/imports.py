@@ -10,7 +10,7 @@ class ImportJob(models.Model):
     """One file waiting for, or being loaded by, a worker; its outcome once it is done.
 
     The file itself waits in the upload staging folder (`staged_name`, see
-    reconciliation/staging.py) until the worker has loaded it or refused it.
+    reconciliation/datasets/staging.py) until the worker has loaded it or refused it.
     """
 
     class Status(models.TextChoices):

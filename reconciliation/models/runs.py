@@ -42,7 +42,7 @@ class Run(models.Model):
     cancel_requested = models.BooleanField(default=False)
     deliveries = models.PositiveSmallIntegerField(default=0)
     # Who holds the run now (its execution or its merge), so that a sweep can hand the run to
-    # another worker when this one stops sending heartbeats (reconciliation/run_sweep.py).
+    # another worker when this one stops sending heartbeats (reconciliation/runs/sweep.py).
     # Empty while nobody holds it: queued, handed back, or held by its parts.
     worker = models.CharField(max_length=200, blank=True, help_text="the claiming worker's name")
     worker_instance = models.CharField(

@@ -2,8 +2,10 @@
 
 import pytest
 
-from reconciliation import demo_data, run_execution, runs
+from reconciliation.demo import data as demo_data
 from reconciliation.models import Break, Dataset, Run
+from reconciliation.runs import execution as run_execution
+from reconciliation.runs import services as runs
 from tests.e2e.conftest import run_as_risk
 from tests.e2e.test_sign_in_flow import sign_in
 

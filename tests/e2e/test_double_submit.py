@@ -9,8 +9,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from reconciliation import break_workflow, demo_data, run_execution, runs
+from reconciliation.breaks import workflow as break_workflow
+from reconciliation.demo import data as demo_data
 from reconciliation.models import Break, BreakComment, Dataset, Run
+from reconciliation.runs import execution as run_execution
+from reconciliation.runs import services as runs
 from tests.e2e.conftest import fill_run_form
 from tests.e2e.test_sign_in_flow import sign_in
 from tests.test_form_tokens import slowed

@@ -8,8 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from reconciliation import demo_data, rule_sets, run_execution, runs, schedules
+from reconciliation.demo import data as demo_data
 from reconciliation.models import Account, Break, Dataset, RuleSetVersion
+from reconciliation.rules import services as rule_sets
+from reconciliation.runs import execution as run_execution
+from reconciliation.runs import services as runs
+from reconciliation.schedules import services as schedules
 from tests.e2e.test_sign_in_flow import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from reconciliation import demo_data
+from reconciliation.demo import data as demo_data
 from tests.e2e.test_sign_in_flow import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -1,6 +1,6 @@
 import pytest
 
-from reconciliation import demo_data
+from reconciliation.demo import data as demo_data
 from reconciliation.models import Break
 from tests.e2e.conftest import run_as_risk
 

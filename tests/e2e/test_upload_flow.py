@@ -9,7 +9,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def book_account(db):
-    from reconciliation.services import ensure_account
+    from reconciliation.datasets.services import ensure_account
 
     return ensure_account(source_code="book", account_code="main", kind="internal", by=None)[0]
 
@@ -63,7 +63,7 @@ def test_a_bad_file_shows_its_errors_and_loads_nothing(
 def test_the_form_offers_only_the_formats_the_chosen_account_takes(
     page, live_server, make_user, book_account
 ):
-    from reconciliation.services import ensure_account
+    from reconciliation.datasets.services import ensure_account
 
     ensure_account(source_code="kraken", account_code="main", kind="exchange", exchange="kraken",
                    by=None)  # fmt: skip

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciliation import demo_data
+from reconciliation.demo import data as demo_data
 from reconciliation.models import Account, Dataset, Source
 
 DATA = Path(__file__).resolve().parents[1] / "data"

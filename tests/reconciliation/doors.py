@@ -6,8 +6,10 @@ from __future__ import annotations
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from reconciliation import import_jobs, ingest, run_execution, runs
+from reconciliation.datasets import import_jobs, ingest
 from reconciliation.models import Account, Dataset, ImportJob, Run, Source
+from reconciliation.runs import execution as run_execution
+from reconciliation.runs import services as runs
 
 
 def api_as(user) -> APIClient:

@@ -3,7 +3,7 @@
 import pytest
 
 from audit.models import AuditEvent
-from reconciliation import ingest
+from reconciliation.datasets import ingest
 from reconciliation.models import BalanceRecord, Dataset, TradeRecord
 
 TINY = "0.000000000000000001"

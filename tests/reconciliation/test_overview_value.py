@@ -5,8 +5,12 @@ import re
 
 import pytest
 
-from reconciliation import demo_data, rule_sets, run_execution, runs, selectors
+from reconciliation import selectors
+from reconciliation.demo import data as demo_data
 from reconciliation.models import Break, Dataset, RuleSet
+from reconciliation.rules import services as rule_sets
+from reconciliation.runs import execution as run_execution
+from reconciliation.runs import services as runs
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ manage.py add_account SOURCE ACCOUNT [--kind K] [--exchange E] [--name N]
 from django.core.management.base import BaseCommand, CommandError
 
 from config.errors import DomainError
-from reconciliation import services
+from reconciliation.datasets import services
 from reconciliation.models import Source
 
 

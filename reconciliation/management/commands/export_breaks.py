@@ -10,7 +10,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from reconciliation import break_export
+from reconciliation.breaks import export as break_export
 from reconciliation.models import Run
 
 

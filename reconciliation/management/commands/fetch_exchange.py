@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from django.core.management.base import BaseCommand, CommandError
 
 from config.errors import DomainError
-from reconciliation import ingest
-from reconciliation.exchange_fetch import DEFAULT_KINDS, KINDS, fetch_exchange
+from reconciliation.datasets import ingest
+from reconciliation.datasets.exchange_fetch import DEFAULT_KINDS, KINDS, fetch_exchange
 from reconciliation.selectors import account_by_label
 
 

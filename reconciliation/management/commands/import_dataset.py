@@ -12,7 +12,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from config.errors import DomainError
-from reconciliation import ingest
+from reconciliation.datasets import ingest
 from reconciliation.selectors import account_named, source_named
 
 

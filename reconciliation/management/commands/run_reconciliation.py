@@ -17,9 +17,9 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from config.errors import DomainError
-from reconciliation import runs
-from reconciliation.engine.types import TYPES
+from reconciliation import selectors
 from reconciliation.models import Dataset, RuleSetVersion, Run
+from reconciliation.runs import services as runs
 
 
 def _dataset(value, name: str) -> Dataset:
@@ -33,7 +33,7 @@ class Command(BaseCommand):
     help = "Start a reconciliation run on a worker and wait for its result."
 
     def add_arguments(self, parser):
-        parser.add_argument("--type", required=True, choices=TYPES)
+        parser.add_argument("--type", required=True, choices=selectors.run_types())
         parser.add_argument("--internal", required=True, type=int, help="internal dataset id")
         parser.add_argument("--external", required=True, type=int, help="external dataset id")
         parser.add_argument("--prices", type=int, help="prices dataset id (default: the latest)")
