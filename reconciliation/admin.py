@@ -5,11 +5,9 @@ from django.contrib import admin
 from django.db import transaction
 
 from config.read_only_admin import ReadOnlyAdmin
-from reconciliation.datasets import (
-    credentials,
-    services,
-)
+from reconciliation.datasets import credentials, services
 from reconciliation.models import Account, AssetAlias, Dataset, ExchangeCredential, Source
+from reconciliation.schedules import admin as schedule_admin  # noqa: F401 (beat's admin, read-only)
 
 
 class AuditedAdmin(admin.ModelAdmin):

@@ -33,7 +33,7 @@ from reconciliation.datasets import frames, ingest, services
 from reconciliation.importers.assets import KRAKEN_WALLET_SUFFIX
 from reconciliation.models import Account, Dataset
 
-SAMPLES = Path(__file__).resolve().parent / "demo"
+SAMPLES = Path(__file__).resolve().parent  # the exports sit beside this module
 QUOTE_PRICES_USD = {"USD": Decimal(1), "EUR": Decimal("1.0840"), "USDC": Decimal("0.9998")}
 
 
