@@ -1,4 +1,4 @@
-"""Reconciliation pages."""
+"""The overview page: what needs attention now, for the signed-in user's roles."""
 
 from django.shortcuts import render
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from reconciliation.engine import causes as engine_causes
@@ -132,3 +133,30 @@ def text(value) -> str:
     if isinstance(value, dict):
         return "none" if not value else "; ".join(f"{k}: {text(v)}" for k, v in value.items())
     return str(value)
+
+
+# Details the break page shows in sections of their own, not again among the evidence.
+SHOWN_APART = ("started",)
+
+
+def shown_facts(item) -> tuple[Fact, ...]:
+    """The evidence list of a break's page: its details but those shown apart."""
+    if not isinstance(item.details, dict):
+        return facts(item.details) if item.details else ()
+    rest = {key: value for key, value in item.details.items() if key not in SHOWN_APART}
+    return facts(rest) if rest else ()
+
+
+def where_it_started(item) -> dict | None:
+    """Where the running balances diverged, as the run that last saw the break stored it (a
+    position or cash break with ledgers on both sides); the page runs no engine."""
+    started = (item.details or {}).get("started") if isinstance(item.details, dict) else None
+    if item.type not in ("position", "cash") or not started:
+        return None
+    return {
+        **started,
+        "occurred_at": datetime.fromisoformat(started["occurred_at"]),
+        "internal_balance": Decimal(started["internal_balance"]),
+        "external_balance": Decimal(started["external_balance"]),
+        "difference": Decimal(started["difference"]),
+    }

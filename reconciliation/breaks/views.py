@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
-
 from django.conf import settings
 from django.contrib import messages
 from django.http import JsonResponse, StreamingHttpResponse
@@ -107,28 +104,13 @@ def break_detail(request, break_id: int):
         "comments": item.comments.select_related("author"),
         "history": audit_selectors.events(object_type="break", object_id=str(item.pk))[:50],
         "can_work": has_capability(request.user, "work_breaks"),
-        "started": _where_it_started(item),
+        "started": break_evidence.where_it_started(item),
         "trade_ids": break_evidence.of_break(item),
         "cause_names": break_evidence.cause_names(item),
-        "evidence": break_evidence.facts(item.details) if item.details else (),
+        "evidence": break_evidence.shown_facts(item),
         "workers": break_selectors.workers(),
     }
     return render(request, "reconciliation/break.html", context)
-
-
-def _where_it_started(item: Break) -> dict | None:
-    """Where the running balances diverged, as the run that last saw the break stored it (a
-    position or cash break with ledgers on both sides); the page runs no engine."""
-    started = (item.details or {}).get("started")
-    if item.type not in ("position", "cash") or not started:
-        return None
-    return {
-        **started,
-        "occurred_at": datetime.fromisoformat(started["occurred_at"]),
-        "internal_balance": Decimal(started["internal_balance"]),
-        "external_balance": Decimal(started["external_balance"]),
-        "difference": Decimal(started["difference"]),
-    }
 
 
 @requires_capability("work_breaks")

@@ -1,3 +1,5 @@
+"""The upload and asset alias forms: accounts and formats offered with what fits them."""
+
 from django import forms
 
 from reconciliation.datasets import account_fit

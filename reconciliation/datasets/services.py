@@ -1,4 +1,5 @@
-"""Reconciliation services: sources, accounts, asset aliases, credentials (data in: ingest.py)."""
+"""Sources, accounts and asset aliases, changed with an audit entry (files in: ingest.py; exchange
+API credentials: credentials.py)."""
 
 from __future__ import annotations
 

@@ -1,3 +1,5 @@
+"""Data in: upload and confirm, import progress, datasets and their downloads, asset aliases."""
+
 from django.urls import path
 
 from reconciliation.datasets import views as dataset_views

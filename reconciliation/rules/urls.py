@@ -1,3 +1,5 @@
+"""Rule sets: the list, drafts, one version (edit, preview, publish, discard), comparison."""
+
 from django.urls import path
 
 from reconciliation.rules import views as rule_set_views

@@ -275,9 +275,12 @@ def test_where_did_it_start_is_shown_for_ledgers_on_both_sides(
     # bounded number of queries.
     monkeypatch.setattr(run_inputs, "load_inputs", no_engine)
     with django_assert_max_num_queries(30):  # 29 today: session, roles, the break, its history
-        page = client.get(f"/breaks/{item.pk}/").content.decode()
+        response = client.get(f"/breaks/{item.pk}/")
+    page = response.content.decode()
     assert "Where did it start?" in page and "2026-01-02 00:00:00" in page and "E2" in page
     assert "balances then 1.1 (book) and 1 (exchange)" in page
+    assert "started" in item.details  # stored with the break, shown in its own section only
+    assert "started" not in [fact.label for fact in response.context["evidence"]]
 
 
 def test_overview_counts_open_breaks_and_shows_the_latest_run(demo, client_as):
