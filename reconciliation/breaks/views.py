@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import has_capability, requires_capability
 from audit import selectors as audit_selectors
+from config.errors import status_for
 from reconciliation import selectors
 from reconciliation.breaks import evidence as break_evidence
 from reconciliation.breaks import export as break_export
@@ -62,7 +63,7 @@ def break_export_csv(request):
         filters = break_filters.read(request.GET)
     except break_filters.BreakFiltersInvalid as exc:
         body = {"code": exc.code, "message": exc.message, "fields": exc.fields}
-        return JsonResponse(body, status=exc.http_status)
+        return JsonResponse(body, status=status_for(exc))
     breaks = break_selectors.sorted_breaks(filters)
     count = breaks.count()  # first: the header goes before the rows (as counted at the start)
     pieces = csv_pieces(break_export.breaks(breaks), break_export.FIELDS)

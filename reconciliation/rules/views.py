@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import has_capability, render_no_access, requires_capability
 from audit import selectors as audit_selectors
-from config.errors import DomainError
+from config.errors import DomainError, status_for
 from reconciliation import selectors
 from reconciliation.rules import preview
 from reconciliation.rules import services as rule_sets
@@ -95,7 +95,7 @@ def _render_version(
         try:
             replay = preview.preview(version, access_run(request.user, preview_run))
         except DomainError as exc:
-            preview_error, status = exc.message, max(status, exc.http_status)
+            preview_error, status = exc.message, max(status, status_for(exc))
     can_edit = (
         has_capability(request.user, "configure_rules") and not discarded
         and version.status == "draft"
@@ -159,7 +159,7 @@ def start_draft(request, rule_set_id: int):
         draft = rule_sets.start_draft(rule_set, by=request.user)
     except rule_sets.DraftExists as exc:
         refused = (rule_set, exc.message, rule_sets.current_draft(rule_set))
-        return _render_list(request, refused=refused, status=exc.http_status)
+        return _render_list(request, refused=refused, status=status_for(exc))
     return redirect("rules:version", version_id=draft.pk)
 
 
@@ -191,7 +191,7 @@ def discard(request, version_id: int):
     try:
         rule_sets.discard_draft(version, by=request.user)
     except rule_sets.VersionNotDraft as exc:
-        return _render_version(request, version, message=exc.message, status=exc.http_status)
+        return _render_version(request, version, message=exc.message, status=status_for(exc))
     messages.success(request, f"Draft {version.number} discarded.")
     return redirect("rules:list")
 
