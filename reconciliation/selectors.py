@@ -206,6 +206,11 @@ def latest_published(rule_set: RuleSet) -> RuleSetVersion | None:
     return rule_set.versions.filter(status="published").order_by("-number").first()
 
 
+def other_versions(version: RuleSetVersion):
+    """The rule set's other versions, newest first."""
+    return version.rule_set.versions.exclude(pk=version.pk).order_by("-number")
+
+
 def latest_version(rule_set: RuleSet) -> RuleSetVersion | None:
     return rule_set.versions.order_by("-number").first()
 
