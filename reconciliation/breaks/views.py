@@ -98,11 +98,11 @@ def bulk(request):
 @requires_capability("view_breaks")
 def break_detail(request, break_id: int):
     item = break_selectors.access_break(request.user, break_id)
-    observations = item.observations.select_related("run").order_by("-run_id")[:50]
+    observations = break_selectors.observations(item)
     context = {
         "item": item,
         "observations": observations,
-        "comments": item.comments.select_related("author"),
+        "comments": break_selectors.comments(item),
         "history": audit_selectors.events(object_type="break", object_id=str(item.pk))[:50],
         "can_work": has_capability(request.user, "work_breaks"),
         "started": break_evidence.where_it_started(item),
