@@ -32,11 +32,6 @@ class DomainError(Exception):
         self.message = message
         self.fields = fields or {}
 
-    @property
-    def http_status(self) -> int:
-        """The doors' status for this error (`status_for`), for pages that render it."""
-        return status_for(self)
-
 
 # The doors' one table from a domain error's code to the HTTP status it answers with; a code not
 # listed is the caller's mistake, 400. Services raise codes and know nothing of HTTP.

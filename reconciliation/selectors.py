@@ -206,6 +206,11 @@ def latest_published(rule_set: RuleSet) -> RuleSetVersion | None:
     return rule_set.versions.filter(status="published").order_by("-number").first()
 
 
+def other_versions(version: RuleSetVersion):
+    """The rule set's other versions, newest first."""
+    return version.rule_set.versions.exclude(pk=version.pk).order_by("-number")
+
+
 def latest_version(rule_set: RuleSet) -> RuleSetVersion | None:
     return rule_set.versions.order_by("-number").first()
 
@@ -218,3 +223,38 @@ def published_rule_sets() -> list[RuleSet]:
 def run_types() -> tuple[str, ...]:
     """The run types' names in the engine's order (for the doors' choices and filters)."""
     return tuple(TYPES)
+
+
+def dataset_page(filters: dict, *, before: str = "", size: int = 50) -> tuple[list, int | None]:
+    """One page of datasets, newest first, starting below id `before`; and where the next
+    (older) page starts, or None."""
+    found = datasets(**filters)
+    if before.isdigit():
+        found = found.filter(id__lt=int(before))
+    page = list(found[: size + 1])
+    return page[:size], page[size - 1].pk if len(page) > size else None
+
+
+def asset_aliases():
+    from reconciliation.models import AssetAlias
+
+    return AssetAlias.objects.all()
+
+
+def price_feeds():
+    return Source.objects.filter(kind="price_feed")
+
+
+def recent_runs(limit: int = 50) -> list:
+    return list(runs().select_related("internal_dataset", "external_dataset")[:limit])
+
+
+def rule_sets_with_versions():
+    return RuleSet.objects.prefetch_related("versions__created_by", "versions__published_by")
+
+
+def no_records():
+    """An empty record queryset (the API schema's stand-in for a dataset's records)."""
+    from reconciliation.models.datasets import RECORD_MODELS
+
+    return RECORD_MODELS["trades"].objects.none()

@@ -24,6 +24,7 @@ from reconciliation.models import Break, BreakComment, Dataset, RuleSet, Run
 from reconciliation.rules import services as rule_sets
 from reconciliation.runs import execution as run_execution
 from reconciliation.runs import services as runs
+from tests.slow_calls import slowed
 
 ROOT = Path(__file__).resolve().parents[1]
 # The sign-in form is sent by someone not yet signed in, so there is nobody to hold a claim
@@ -134,17 +135,6 @@ def two_browsers(make_user):
 def token_on(client, url: str, after: str = "") -> str:
     page = client.get(url).content.decode()
     return TOKEN.findall(page[page.index(after) :] if after else page)[0]
-
-
-def slowed(monkeypatch, module, name: str, seconds: float = 0.4):
-    """Make a service take a while, so that the second request arrives while the first runs."""
-    original = getattr(module, name)
-
-    def slow(*args, **kwargs):
-        time.sleep(seconds)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, slow)
 
 
 def send_together(clients, url: str, data: dict) -> list:

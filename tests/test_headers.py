@@ -10,7 +10,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from reconciliation.demo import data as demo_data
 from reconciliation.models import Break, RuleSetVersion
-from tests.accounts.test_admin_access import admin_urls, user_admin_urls
+from tests.accounts.admin_pages import admin_urls, user_admin_urls
 from tests.demo_runs import finished_position_run
 
 pytestmark = pytest.mark.django_db

@@ -146,7 +146,7 @@ class BreakComments(APIView):
     @extend_schema(responses=CommentSerializer(many=True))
     def get(self, request, break_id: int):
         item = break_selectors.access_break(request.user, break_id)
-        return Response(CommentSerializer(item.comments.select_related("author"), many=True).data)
+        return Response(CommentSerializer(break_selectors.comments(item), many=True).data)
 
     @extend_schema(
         request=NewCommentSerializer,

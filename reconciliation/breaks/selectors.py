@@ -72,6 +72,15 @@ def workers() -> QuerySet:
     return holders_of("work_breaks")
 
 
+def observations(item: Break, limit: int = 50) -> list:
+    """The break's last `limit` observations, newest run first."""
+    return list(item.observations.select_related("run").order_by("-run_id")[:limit])
+
+
+def comments(item: Break):
+    return item.comments.select_related("author")
+
+
 def access_break(user, break_id) -> Break:
     """The break if `user` may see it; a missing and a forbidden one give the same 404."""
     queryset = Break.objects.select_related(

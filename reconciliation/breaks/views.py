@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import has_capability, requires_capability
 from audit import selectors as audit_selectors
+from config.errors import status_for
 from reconciliation import selectors
 from reconciliation.breaks import evidence as break_evidence
 from reconciliation.breaks import export as break_export
@@ -62,7 +63,7 @@ def break_export_csv(request):
         filters = break_filters.read(request.GET)
     except break_filters.BreakFiltersInvalid as exc:
         body = {"code": exc.code, "message": exc.message, "fields": exc.fields}
-        return JsonResponse(body, status=exc.http_status)
+        return JsonResponse(body, status=status_for(exc))
     breaks = break_selectors.sorted_breaks(filters)
     count = breaks.count()  # first: the header goes before the rows (as counted at the start)
     pieces = csv_pieces(break_export.breaks(breaks), break_export.FIELDS)
@@ -97,11 +98,11 @@ def bulk(request):
 @requires_capability("view_breaks")
 def break_detail(request, break_id: int):
     item = break_selectors.access_break(request.user, break_id)
-    observations = item.observations.select_related("run").order_by("-run_id")[:50]
+    observations = break_selectors.observations(item)
     context = {
         "item": item,
         "observations": observations,
-        "comments": item.comments.select_related("author"),
+        "comments": break_selectors.comments(item),
         "history": audit_selectors.events(object_type="break", object_id=str(item.pk))[:50],
         "can_work": has_capability(request.user, "work_breaks"),
         "started": break_evidence.where_it_started(item),

@@ -211,7 +211,7 @@ class DatasetRecords(generics.ListAPIView):
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
-            return RECORD_MODELS["trades"].objects.none()
+            return selectors.no_records()
         self.dataset = selectors.access_dataset(self.request.user, self.kwargs["dataset_id"])
         return selectors.dataset_records(
             self.dataset, asset=self.request.query_params.get("asset", "")

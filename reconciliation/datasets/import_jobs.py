@@ -133,13 +133,13 @@ def _queue(*, source, account, fmt, filename, size, content_hash, staged_name, b
                 "content_hash": content_hash,
             },
         )
-        transaction.on_commit(lambda: _enqueue(job.pk))
+        transaction.on_commit(lambda: enqueue(job.pk))
     if not transaction.get_connection().in_atomic_block:
         job.refresh_from_db()  # sent already: as the broker left it (queued, or failed)
     return job
 
 
-def _enqueue(job_id: int) -> None:
+def enqueue(job_id: int) -> None:
     """Send the job to the workers; if the broker cannot take it, the job fails, file gone.
 
     (Run after commit: the request has its job either way, and answers with its page.)

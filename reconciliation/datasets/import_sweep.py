@@ -13,6 +13,7 @@ from django.db import transaction
 
 from audit import services as audit
 from config import claim_sweep
+from reconciliation.datasets import import_jobs
 from reconciliation.models import ImportJob
 
 
@@ -21,14 +22,12 @@ def _running_jobs():
 
 
 def _hand_back_job(row: dict) -> None:
-    from reconciliation.datasets import import_jobs
-
     job_id = row["pk"]
     audit.record(
         action="import.handed_back", object_type="import_job", object_id=job_id,
         after={"worker": row["worker"], "deliveries": row["deliveries"]},
     )  # fmt: skip
-    transaction.on_commit(lambda: import_jobs._enqueue(job_id))
+    transaction.on_commit(lambda: import_jobs.enqueue(job_id))
 
 
 IMPORTS = claim_sweep.Claimable(

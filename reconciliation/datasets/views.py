@@ -130,14 +130,11 @@ def _already_loaded(dataset) -> str:
 @requires_capability("view_breaks")
 def dataset_list(request):
     filters = {name: request.GET.get(name, "").strip() for name in ("kind", "source", "account")}
-    datasets = selectors.datasets(**filters)
     before = request.GET.get("before", "")
-    if is_id(before):
-        datasets = datasets.filter(id__lt=int(before))
-    page = list(datasets[:51])
+    page, older = selectors.dataset_page(filters, before=before if is_id(before) else "")
     context = {
-        "datasets": page[:50],
-        "older": page[49].pk if len(page) > 50 else None,
+        "datasets": page,
+        "older": older,
         "filters": filters,
         "kinds": list(RECORD_MODELS),
     }
@@ -181,7 +178,7 @@ def aliases(request, alias_id: int | None = None):
         else:
             messages.success(request, "Alias saved.")
             return redirect("datasets:aliases")
-    context = {"aliases": AssetAlias.objects.all(), "form": form, "editing": alias}
+    context = {"aliases": selectors.asset_aliases(), "form": form, "editing": alias}
     return render(request, "reconciliation/aliases.html", context)
 
 

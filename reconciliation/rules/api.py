@@ -84,9 +84,7 @@ class RuleSetList(APIView):
 
     @extend_schema(responses=RuleSetSerializer(many=True))
     def get(self, request):
-        queryset = RuleSet.objects.prefetch_related(
-            "versions__created_by", "versions__published_by"
-        )
+        queryset = selectors.rule_sets_with_versions()
         return Response(RuleSetSerializer(queryset, many=True).data)
 
     @extend_schema(request=CreateSerializer, responses={201: VersionSerializer})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field, replace
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -272,3 +273,28 @@ def discard_draft(version: RuleSetVersion, *, by) -> None:
 def compare(old: RuleSetVersion, new: RuleSetVersion) -> list[dict]:
     """Side-by-side differences of two versions: [{path, old, new}]."""
     return rule_definition.diff(old.definition, new.definition)
+
+
+@dataclass(frozen=True)
+class ShownDraft:
+    """What the editor had on the page when they pressed Save or Publish."""
+
+    text: str
+    notes: str
+    seen: str | None
+    definition: dict | None = None
+    errors: dict = field(default_factory=dict)
+
+    def refused(self, errors: dict) -> ShownDraft:
+        return replace(self, errors=errors)
+
+
+def read_draft(text: str, *, notes: str, seen: str | None) -> ShownDraft:
+    """The editor's draft as typed: its definition parsed, or why the JSON cannot be read."""
+    shown = ShownDraft(text=text, notes=notes, seen=seen)
+    try:
+        return replace(shown, definition=json.loads(text))
+    except json.JSONDecodeError as exc:
+        return shown.refused({"JSON": [f"{exc.msg} (line {exc.lineno}, column {exc.colno})"]})
+    except RecursionError:
+        return shown.refused({"JSON": ["is nested too deeply"]})

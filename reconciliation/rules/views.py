@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -11,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import has_capability, render_no_access, requires_capability
 from audit import selectors as audit_selectors
-from config.errors import DomainError
+from config.errors import DomainError, status_for
 from reconciliation import selectors
 from reconciliation.rules import preview
 from reconciliation.rules import services as rule_sets
@@ -41,7 +40,11 @@ def version_detail(request, version_id: int):
         # Said, not a silent redirect that looks as if the edit were saved.
         reason = "Only people who may configure rules can edit a draft; nothing was saved."
         return render_no_access(request, reason=reason)
-    shown = _shown_draft(request)
+    shown = rule_sets.read_draft(
+        request.POST.get("definition", ""),
+        notes=request.POST.get("notes", ""),
+        seen=request.POST.get("seen") or None,
+    )
     if shown.errors:
         return _render_version(request, version, shown=shown, status=422)
     try:
@@ -57,33 +60,17 @@ def version_detail(request, version_id: int):
     return redirect("rules:version", version_id=version.pk)
 
 
-@dataclass(frozen=True)
-class ShownDraft:
-    """What the editor had on the page when they pressed Save or Publish."""
-
-    text: str
-    notes: str
-    seen: str | None
-    definition: dict | None = None
-    errors: dict = field(default_factory=dict)
-
-    def refused(self, errors: dict) -> ShownDraft:
-        return replace(self, errors=errors)
-
-
-def _shown_draft(request) -> ShownDraft:
-    text, notes = request.POST.get("definition", ""), request.POST.get("notes", "")
-    shown = ShownDraft(text=text, notes=notes, seen=request.POST.get("seen") or None)
-    try:
-        return replace(shown, definition=json.loads(text))
-    except json.JSONDecodeError as exc:
-        return shown.refused({"JSON": [f"{exc.msg} (line {exc.lineno}, column {exc.colno})"]})
-    except RecursionError:
-        return shown.refused({"JSON": ["is nested too deeply"]})
+def _shown_draft(request) -> rule_sets.ShownDraft:
+    """What the editor had on the page when they pressed Save or Publish, read by the service."""
+    return rule_sets.read_draft(
+        request.POST.get("definition", ""),
+        notes=request.POST.get("notes", ""),
+        seen=request.POST.get("seen") or None,
+    )
 
 
 def _render_version(
-    request, version, *, shown: ShownDraft | None = None, message: str = "",
+    request, version, *, shown: rule_sets.ShownDraft | None = None, message: str = "",
     preview_run: str = "", status: int = 200,
 ):  # fmt: skip
     """The version page. A refused save or publish keeps the editor's text and notes on it."""
@@ -95,7 +82,7 @@ def _render_version(
         try:
             replay = preview.preview(version, access_run(request.user, preview_run))
         except DomainError as exc:
-            preview_error, status = exc.message, max(status, exc.http_status)
+            preview_error, status = exc.message, max(status, status_for(exc))
     can_edit = (
         has_capability(request.user, "configure_rules") and not discarded
         and version.status == "draft"
@@ -113,7 +100,7 @@ def _render_version(
             (name, version.definition.get("types", {}).get(name, {}))
             for name in selectors.run_types()
         ],
-        "others": version.rule_set.versions.exclude(pk=version.pk).order_by("-number"),
+        "others": selectors.other_versions(version),
         "can_edit": can_edit,
         "history": audit_selectors.events(
             object_type="rule_set_version", object_id=str(version.pk)
@@ -143,7 +130,9 @@ def publish(request, version_id: int):
             seen=shown.seen if shown else request.POST.get("seen") or None,
         )  # fmt: skip
     except rule_sets.RuleSetInvalid as exc:
-        shown = shown or ShownDraft(json.dumps(version.definition, indent=2), version.notes, None)
+        shown = shown or rule_sets.ShownDraft(
+            json.dumps(version.definition, indent=2), version.notes, None
+        )
         return _render_version(request, version, shown=shown.refused(exc.fields), status=422)
     except (rule_sets.DraftChanged, rule_sets.VersionNotDraft) as exc:
         return _render_version(request, version, shown=shown, message=exc.message, status=409)
@@ -159,7 +148,7 @@ def start_draft(request, rule_set_id: int):
         draft = rule_sets.start_draft(rule_set, by=request.user)
     except rule_sets.DraftExists as exc:
         refused = (rule_set, exc.message, rule_sets.current_draft(rule_set))
-        return _render_list(request, refused=refused, status=exc.http_status)
+        return _render_list(request, refused=refused, status=status_for(exc))
     return redirect("rules:version", version_id=draft.pk)
 
 
@@ -191,7 +180,7 @@ def discard(request, version_id: int):
     try:
         rule_sets.discard_draft(version, by=request.user)
     except rule_sets.VersionNotDraft as exc:
-        return _render_version(request, version, message=exc.message, status=exc.http_status)
+        return _render_version(request, version, message=exc.message, status=status_for(exc))
     messages.success(request, f"Draft {version.number} discarded.")
     return redirect("rules:list")
 

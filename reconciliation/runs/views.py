@@ -124,7 +124,7 @@ def run_list(request):
             # No "Run N queued." message: the run page's live status says it, and a message
             # would still say "queued" beside "succeeded". The page also names the prices used.
             return redirect("runs:detail", run_id=run.pk)
-    recent = selectors.runs().select_related("internal_dataset", "external_dataset")[:50]
+    recent = selectors.recent_runs()
     return render(request, "reconciliation/runs.html", {"form": form, "runs": recent})
 
 

@@ -13,6 +13,7 @@ from config.errors import add_to_form
 from reconciliation import selectors
 from reconciliation.models import Account, RuleSet, Schedule, Source
 from reconciliation.runs import inputs as run_inputs
+from reconciliation.schedules import selectors as schedule_selectors
 from reconciliation.schedules import services as schedules
 
 
@@ -56,7 +57,7 @@ class ScheduleForm(forms.Form):
                 (account.pk, str(account)) for account in run_inputs.fitting_accounts(side)
             ]
         self.fields["prices_source"].choices = [("", "---------")] + [
-            (source.pk, str(source)) for source in Source.objects.filter(kind="price_feed")
+            (source.pk, str(source)) for source in selectors.price_feeds()
         ]
         # Any rule set is accepted, so that an unpublished one gets the service's reason and
         # where to publish it; only those with a published version are offered.
@@ -94,9 +95,7 @@ def schedule_list(request, schedule_id: int | None = None):
         else:
             messages.success(request, "Schedule saved.")
             return redirect("schedules:list")
-    items = Schedule.objects.select_related(
-        "internal_account__source", "external_account__source", "periodic_task", "last_run"
-    )
+    items = schedule_selectors.listed()
     listed = [(item, schedules.describe(item.cron, count=1)) for item in items]
     context = {"schedules": listed, "form": form, "editing": editing}
     if form is not None:

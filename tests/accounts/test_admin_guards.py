@@ -101,7 +101,7 @@ def test_an_admin_revokes_anyones_token_from_the_admin_and_it_is_audited(client,
     assert not ApiToken.objects.filter(pk=token.pk).exists()
     event = AuditEvent.objects.get(action="api_token.revoked")
     assert event.actor_label == "boss" and event.before["user"] == owner.username
-    from tests.accounts.test_api_tokens import api_with
+    from tests.accounts.token_clients import api_with
 
     assert api_with(secret).get("/api/me/").status_code == 401
 

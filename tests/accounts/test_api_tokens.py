@@ -9,20 +9,14 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from accounts import api_tokens
 from accounts.models import ApiToken
 from audit.models import AuditEvent
+from tests.accounts.token_clients import api_with
 from tests.api_tokens import token_for
 
 pytestmark = pytest.mark.django_db
-
-
-def api_with(secret: str) -> APIClient:
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
-    return api
 
 
 def tables_holding(text: str) -> list[str]:

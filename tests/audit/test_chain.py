@@ -12,6 +12,7 @@ from django.db import DatabaseError, IntegrityError, connection, connections, tr
 from audit import chain, keys, services
 from audit.models import GENESIS_HASH, AuditEvent
 from audit.selectors import verify_chain
+from tests.audit.tampering import tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -21,15 +22,6 @@ def write(count: int) -> list[AuditEvent]:
         services.record(action="test.event", object_type="thing", object_id=n, after={"n": n})
         for n in range(1, count + 1)
     ]
-
-
-def tamper(sql: str, params=()) -> None:
-    """Run SQL with the append-only trigger switched off, as an attacker with DB access could."""
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE needs no pending FK checks
-        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_append_only")
-        cursor.execute(sql, params)
-        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_append_only")
 
 
 def test_entries_are_chained_from_the_genesis_hash():

@@ -31,7 +31,7 @@ def test_verify_page_reports_ok(client_as):
 
 
 def test_verify_page_names_the_first_bad_entry(client_as):
-    from tests.audit.test_chain import tamper
+    from tests.audit.tampering import tamper
 
     client = client_as("admin")
     for n in range(3):

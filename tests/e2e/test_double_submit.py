@@ -16,7 +16,7 @@ from reconciliation.runs import execution as run_execution
 from reconciliation.runs import services as runs
 from tests.e2e.conftest import fill_run_form
 from tests.e2e.test_sign_in_flow import sign_in
-from tests.test_form_tokens import slowed
+from tests.slow_calls import slowed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -10,7 +10,7 @@ import polars as pl
 from reconciliation.engine.fees import reconcile_fees
 from reconciliation.engine.trades import match_trades
 from reconciliation.engine.types import BREAKS, EXPOSURE, Override, Tolerance, ToleranceRules
-from tests.engine.test_trades import fill, trades
+from tests.engine.trade_rows import fill, trades
 
 EXACT = ToleranceRules(Tolerance())
 

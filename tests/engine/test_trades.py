@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import polars as pl
@@ -13,33 +12,14 @@ from reconciliation.engine.trades import MATCH_COLUMNS, duplicates, match_trades
 from reconciliation.engine.types import (
     BREAKS,
     EXPOSURE,
-    TRADES,
     Override,
     Tolerance,
     ToleranceRules,
 )
+from tests.engine.trade_rows import fill, trades
 
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 RULES = ToleranceRules(Tolerance())  # exact, 5 s window
 WINDOW_RULE = "pair+side+time(5s)+quantity(abs 0, rel 0)+price(abs 0, rel 0)"
-
-
-def fill(trade_id: str, at: float = 0, **fields) -> dict:
-    """One trade row; `at` is seconds after T0, money given as strings."""
-    row = {
-        "trade_id": trade_id, "order_id": None, "exchange_trade_id": None, "account": "main",
-        "pair": "BTC/USD", "base": "BTC", "quote": "USD", "side": "buy", "quantity": "1",
-        "price": "100", "fee": "0.1", "fee_asset": "USD",
-        "executed_at": T0 + timedelta(microseconds=round(at * 1_000_000)),
-    }  # fmt: skip
-    row.update(fields)
-    for money in ("quantity", "price", "fee"):
-        row[money] = Decimal(row[money])
-    return row
-
-
-def trades(*rows: dict) -> pl.DataFrame:
-    return pl.DataFrame(list(rows), schema=TRADES)
 
 
 def run(internal: list[dict], external: list[dict], rules: ToleranceRules = RULES):

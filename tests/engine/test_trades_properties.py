@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from reconciliation.engine.trades import match_trades
 from reconciliation.engine.types import Override, Tolerance, ToleranceRules
-from tests.engine.test_trades import T0, fill, trades
+from tests.engine.trade_rows import T0, fill, trades
 
 RULES = ToleranceRules(
     Tolerance(), (Override(Tolerance(relative=Decimal("0.001")), field="price"),)

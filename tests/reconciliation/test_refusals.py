@@ -337,7 +337,7 @@ def test_a_posted_body_nested_too_deeply_is_refused(api, book):
 def test_a_workbook_whose_zip_claims_a_version_zipfile_cannot_read_is_refused(
     api, book, tmp_path, capsys
 ):
-    from tests.reconciliation.datasets.test_fuzz_importers import GENERIC_ROWS, xlsx_of
+    from tests.reconciliation.format_rows import GENERIC_ROWS, xlsx_of
 
     data = bytearray(xlsx_of(GENERIC_ROWS["balances"]))
     directory = data.rfind(b"PK\x01\x02")  # the last central directory entry

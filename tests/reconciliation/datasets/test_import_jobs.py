@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from audit.models import AuditEvent
 from reconciliation.datasets import import_jobs, staging
 from reconciliation.models import Dataset, ImportJob
+from tests.reconciliation.datasets.upload_requests import post
 from tests.reconciliation.ingest_samples import BALANCES
 
 pytestmark = pytest.mark.django_db
@@ -34,15 +35,6 @@ def api(make_user):
         return client
 
     return client_for
-
-
-def post(client, text=BALANCES, **headers):
-    return client.post(
-        "/api/datasets/",
-        {"source": "book", "account": "main", "format": "generic-balances",
-         "file": SimpleUploadedFile("book.csv", text.encode())},
-        format="multipart", **headers,
-    )  # fmt: skip
 
 
 def run_queued() -> list[str]:

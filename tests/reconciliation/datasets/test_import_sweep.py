@@ -16,9 +16,9 @@ from config import claim_sweep
 from reconciliation.datasets import import_jobs, import_sweep, staging
 from reconciliation.models import BalanceRecord, Dataset, ImportJob
 from tests.reconciliation.datasets import test_import_jobs
-from tests.reconciliation.datasets.test_import_jobs import post
+from tests.reconciliation.datasets.upload_requests import post
 from tests.reconciliation.runs import test_run_sweep
-from tests.reconciliation.runs.test_run_sweep import as_worker, beat
+from tests.reconciliation.sweeping import as_worker, beat
 
 # Their fixtures, used here too: a staging folder per test, API clients, a private queue.
 _staging, api, queue = test_import_jobs._staging, test_import_jobs.api, test_run_sweep.queue

@@ -20,7 +20,7 @@ from audit import selectors as audit_selectors
 from audit.models import AuditEvent
 from reconciliation.datasets import staging
 from reconciliation.models import Dataset, ImportJob, TradeRecord
-from tests.reconciliation.runs.test_run_worker_killed import TRADES, _trade_files
+from tests.reconciliation.large_trades import TRADES, _trade_files
 from tests.worker import Worker, sending_to, statement_running, wait_until_ended, worker_process
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -26,6 +26,7 @@ from reconciliation.runs import inputs as run_inputs
 from reconciliation.runs import partitions
 from reconciliation.runs import services as runs
 from reconciliation.runs import sweep as run_sweep
+from tests.reconciliation.sweeping import as_worker, beat
 from tests.worker import sending_to
 
 pytestmark = pytest.mark.django_db
@@ -54,17 +55,6 @@ def start(demo, type_="position"):
     return runs.start_run(
         type=type_, internal=demo[internal], external=demo[external], prices=demo["prices"]
     )
-
-
-def as_worker(monkeypatch, instance: str):
-    """Code run from here on claims as the worker process `instance`."""
-    monkeypatch.setenv(health.INSTANCE_ENV, instance)
-
-
-def beat(instance: str, seconds_ago: float, hostname: str = "w@host") -> None:
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    client.hset(health.INSTANCE_HEARTBEAT_KEY, instance, f"{time.time() - seconds_ago:.3f}")
-    client.hset(health.HEARTBEAT_KEY, hostname, f"{time.time() - seconds_ago:.3f}")
 
 
 def claimed_by(monkeypatch, run, instance, hostname="w@host", silent_for=0.0):
