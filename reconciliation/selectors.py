@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from config.errors import DomainError
 from config.query import check_filters, is_id
+from reconciliation.engine import rule_definition as definitions
 from reconciliation.engine.types import TYPES
 from reconciliation.models import Account, Dataset, RuleSet, RuleSetVersion, Source
 
@@ -200,6 +201,11 @@ def rule_set_named(name: str) -> RuleSet | None:
     if "\x00" in name:  # PostgreSQL refuses a NUL in text; no rule set can have one
         return None
     return RuleSet.objects.filter(name=name.strip()).first()
+
+
+def rule_definition(version: RuleSetVersion) -> definitions.RuleDefinition:
+    """A stored version's definition, read (published versions were validated when saved)."""
+    return definitions.validate(version.definition)
 
 
 def latest_published(rule_set: RuleSet) -> RuleSetVersion | None:

@@ -20,9 +20,19 @@ from reconciliation.engine.tolerance import (
     within_tolerance,
 )
 from reconciliation.engine.types import BALANCES, TIME, ToleranceRules
+from reconciliation.importers.assets import KRAKEN_WALLET_SUFFIX
 
 KEY = ["account", "asset"]
 _WALLET = [*KEY, "wallet"]
+
+
+def with_wallet_assets(ledger: pl.DataFrame) -> pl.DataFrame:
+    """Earn-wallet entries count towards the suffixed asset (DOT in earn / bonded is DOT.S)."""
+    suffix = pl.col("wallet").replace_strict(KRAKEN_WALLET_SUFFIX, default="")
+    already = pl.col("asset").str.contains(".", literal=True)
+    return ledger.with_columns(
+        asset=pl.when(already).then(pl.col("asset")).otherwise(pl.col("asset") + suffix)
+    )
 
 
 def balances_from_ledger(ledger: pl.DataFrame, as_of: datetime) -> pl.DataFrame:

@@ -1,5 +1,6 @@
 """Reconciliation data: where data comes from, the datasets loaded, and their records."""
 
+from reconciliation.models.book import Adjustment, AdjustmentSet
 from reconciliation.models.datasets import (
     BalanceRecord,
     Dataset,
@@ -25,6 +26,8 @@ from reconciliation.models.sources import Account, AssetAlias, ExchangeCredentia
 
 __all__ = [
     "Account",
+    "Adjustment",
+    "AdjustmentSet",
     "AssetAlias",
     "BalanceRecord",
     "Break",

@@ -58,6 +58,14 @@ class Run(models.Model):
     merges = models.PositiveSmallIntegerField(
         default=0, help_text="attempts to merge a split run's parts (a worker may die in one)"
     )
+    # The book adjustments the run includes (SPEC 3.3): those of its internal dataset up to
+    # this id, fixed when the run is started, so a redelivery or a part reads the same book.
+    adjustments_through = models.BigIntegerField(
+        default=0, help_text="the last book adjustment included (0: none)"
+    )
+    adjustment_count = models.PositiveIntegerField(
+        default=0, help_text="how many book adjustments the run includes"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -15,7 +15,6 @@ import polars as pl
 from reconciliation.engine import balances, fees, margin, pnl, trades, valuation
 from reconciliation.engine.rule_definition import RuleDefinition
 from reconciliation.engine.types import PRICES, RUN_TYPES, RunResult
-from reconciliation.importers.assets import KRAKEN_WALLET_SUFFIX
 from reconciliation.models import Run
 
 
@@ -23,21 +22,12 @@ def _one_account(frame: pl.DataFrame, account: str) -> pl.DataFrame:
     return frame.with_columns(account=pl.lit(account))
 
 
-def _wallet_assets(ledger: pl.DataFrame) -> pl.DataFrame:
-    """Earn-wallet entries count towards the suffixed asset (DOT in earn / bonded is DOT.S)."""
-    suffix = pl.col("wallet").replace_strict(KRAKEN_WALLET_SUFFIX, default="")
-    already = pl.col("asset").str.contains(".", literal=True)
-    return ledger.with_columns(
-        asset=pl.when(already).then(pl.col("asset")).otherwise(pl.col("asset") + suffix)
-    )
-
-
 def _side(dataset, frame: pl.DataFrame, account: str, as_of):
     """(balances, ledger or None) of one side; a ledger is turned into balances at as_of."""
     frame = _one_account(frame, account)
     if dataset.kind != "ledger":
         return frame, None
-    ledger = _wallet_assets(frame)
+    ledger = balances.with_wallet_assets(frame)
     return balances.balances_from_ledger(ledger, as_of), ledger
 
 

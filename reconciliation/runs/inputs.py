@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import connection, connections
 from django.db.models import QuerySet
 
+from reconciliation.book import selectors as book
 from reconciliation.datasets import frames
 
 # The run types' one table (engine/types.py); doors read its names here as run_inputs.TYPES.
@@ -114,7 +115,8 @@ def prices_loaded() -> bool:
 
 
 def load_inputs(run: Run, assets: list[str] | None = None) -> dict:
-    """The run's datasets as engine frames (with `assets`: only those assets' rows)."""
+    """The run's datasets as engine frames (with `assets`: only those assets' rows), the
+    internal one with the book adjustments the run includes."""
     wanted = {
         "internal": (run.internal_dataset, assets),
         "external": (run.external_dataset, assets),
@@ -123,13 +125,17 @@ def load_inputs(run: Run, assets: list[str] | None = None) -> dict:
         wanted["prices"] = (run.prices_dataset, None)
     if connection.in_atomic_block:
         # Inside a transaction (a test, a preview) other connections would not see its data.
-        return {name: frames.load(*args) for name, args in wanted.items()}
-    # Each side on its own connection: PostgreSQL renders both at once while Arrow parses.
-    with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
-        futures = {
-            name: pool.submit(_load_on_own_connection, *args) for name, args in wanted.items()
-        }
-        return {name: future.result() for name, future in futures.items()}
+        loaded = {name: frames.load(*args) for name, args in wanted.items()}
+    else:
+        # Each side on its own connection: PostgreSQL renders both at once while Arrow parses.
+        with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
+            futures = {
+                name: pool.submit(_load_on_own_connection, *args) for name, args in wanted.items()
+            }
+            loaded = {name: future.result() for name, future in futures.items()}
+    # The book a run reads is its dataset's records plus the adjustments it includes.
+    loaded["internal"] = book.run_book(run, loaded["internal"], assets)
+    return loaded
 
 
 def _load_on_own_connection(dataset: Dataset, assets: list[str] | None):

@@ -12,6 +12,7 @@ from django.utils import timezone
 from audit import services as audit
 from config.errors import DomainError
 from reconciliation import selectors, task_queue
+from reconciliation.book import selectors as book
 from reconciliation.models import Dataset, RuleSet, RuleSetVersion, Run
 from reconciliation.runs import inputs as run_inputs
 
@@ -77,7 +78,11 @@ def start_run(
     if version.status != RuleSetVersion.Status.PUBLISHED:
         raise RunRefused(f"Rule set version {version} is a draft: publish it before running.")
     with transaction.atomic():
+        # The book adjustments in force now are the ones this run includes, every delivery.
+        through, count = book.in_force(internal)
         run = Run.objects.create(
+            adjustments_through=through,
+            adjustment_count=count,
             type=type,
             internal_dataset=internal,
             external_dataset=external,
@@ -90,7 +95,8 @@ def start_run(
             action="run.started", actor=by, object_type="run", object_id=run.pk,
             after={"type": type, "internal": internal.pk, "external": external.pk,
                    "prices": prices.pk if prices else None, "rule_set_version": version.pk,
-                   "prices_chosen": "latest" if prices_by_default else "given"},
+                   "prices_chosen": "latest" if prices_by_default else "given",
+                   "adjustments_through": through, "adjustment_count": count},
         )  # fmt: skip
         transaction.on_commit(lambda: task_queue.execute_run(run.pk))
     return run

@@ -1,0 +1,210 @@
+"""Building corrections from breaks: target, values, impact, validation, policy (SPEC 3.1, 3.2).
+
+One correction or a run's many are built the same way, in columns where it counts: the book's
+current values of every target are read from one effective frame of the run's internal dataset.
+Nothing here writes; services.py stores what this builds, in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from corrections import policy
+from corrections.models import Correction
+from corrections.targets import NotCorrectable, Target, target_of
+from reconciliation import selectors as reconciliation_selectors
+from reconciliation.book import selectors as book
+
+Op = Correction.Operation
+# The value a target has when the book holds no row for it: nothing held, no trade.
+ABSENT = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A correction someone asks for: of which break, to what value, why, how it arose."""
+
+    break_record: object
+    reason: str
+    origin: str = Correction.Origin.MANUAL
+    corrected_value: Decimal | None = None
+    corrected_text: str = ""
+
+
+def build(wanted: list[Wanted], run, *, by=None) -> tuple[list[Correction], dict[int, str]]:
+    """Unsaved corrections for `wanted` breaks of `run`, and why the others cannot be made
+    ({break id: message})."""
+    definition = reconciliation_selectors.rule_definition(run.rule_set_version)
+    limits = policy.Limits.of(definition)
+    targets, refused = {}, {}
+    for item in wanted:
+        try:
+            targets[item.break_record.pk] = _with_value(target_of(item.break_record, run), item)
+        except NotCorrectable as error:
+            refused[item.break_record.pk] = error.message
+    dataset = run.internal_dataset
+    current = book.current_values(dataset, _lookups(targets.values()), run.as_of)
+    external = _external_quantities(run, targets.values())
+    built = []
+    for item in wanted:
+        target = targets.get(item.break_record.pk)
+        if target is None:
+            continue
+        if target.extra.get("from_external_quantity"):
+            target = _valued_quantity(target, external)
+        built.append(_correction(item, target, run, current, limits, by))
+    return built, refused
+
+
+def _with_value(target: Target, item: Wanted) -> Target:
+    """The target with the value asked for instead of the suggested one."""
+    if item.corrected_value is not None and target.operation == Op.ADJUST:
+        return replace(target, corrected_value=item.corrected_value)
+    if item.corrected_text and target.operation == Op.SET:
+        return replace(target, corrected_text=item.corrected_text)
+    return target
+
+
+def _lookups(targets) -> list[str]:
+    return sorted({t.target for t in targets})
+
+
+def _external_quantities(run, targets) -> dict:
+    wanted = [t.target for t in targets if t.extra.get("from_external_quantity")]
+    if not wanted:
+        return {}
+    return book.dataset_values(run.external_dataset, wanted, run.as_of)
+
+
+def _valued_quantity(target: Target, external: dict) -> Target:
+    quantity = external.get((target.target, "quantity"), ABSENT)
+    return replace(target, corrected_value=quantity)
+
+
+def _original(target: Target, current: dict) -> tuple[Decimal | None, str]:
+    if target.operation == Op.SET:
+        number = current.get((target.target, "fee")) if target.field == "fee_asset" else None
+        return number, str(current.get((target.target, target.field), ""))
+    if target.operation in (Op.ADD_TRADE, Op.CANCEL_TRADE):
+        return current.get((target.target, "trade"), ABSENT), ""
+    return current.get((target.target, target.field), ABSENT), ""
+
+
+def _correction(item: Wanted, target: Target, run, current, limits, by) -> Correction:
+    brk = item.break_record
+    original, original_text = _original(target, current)
+    corrected = target.corrected_value
+    delta = None if corrected is None or original is None else corrected - original
+    impact, price = _impact(brk, target, delta)
+    percent = _percent(target, delta, corrected)
+    decision = policy.decide(impact, percent, limits)
+    correction = Correction(
+        status=Correction.Status.PENDING, origin=item.origin, break_record=brk, run=run,
+        rule_set_version=run.rule_set_version, type=run.type, dataset=run.internal_dataset,
+        account=run.internal_dataset.account, record_kind=target.record_kind,
+        asset=target.asset, target=target.target, field=target.field,
+        operation=target.operation, original_value=original, corrected_value=corrected,
+        delta=delta, original_text=original_text, corrected_text=target.corrected_text,
+        trade_row=target.trade_row or target.pnl_period, impact_rc=impact,
+        reporting_currency=limits.reporting_currency, price=price,
+        price_as_of=run.prices_dataset.as_of if run.prices_dataset_id else None,
+        change_pct=percent, reason=item.reason, approvals_required=decision.approvals_required,
+        auto_approved=decision.auto_approved, policy_note=decision.note, created_by=by,
+    )  # fmt: skip
+    correction.validation = _validation(correction, brk)
+    correction.rollback_plan = _rollback_plan(correction)
+    correction.content_hash = content_hash(correction)
+    return correction
+
+
+def _impact(brk, target: Target, delta: Decimal | None) -> tuple[Decimal | None, Decimal | None]:
+    """(|change| in the reporting currency, price per unit of the change): the break's value
+    scaled by how much of its difference the correction moves."""
+    if target.field == "executed_at":
+        return Decimal(0), None  # a time moves no money
+    if brk.value_rc is None:
+        return None, None
+    value = abs(brk.value_rc)
+    if delta is not None and brk.difference and target.operation == Op.ADJUST:
+        # A valuation break's difference is already a value; others scale by the share moved.
+        share = 1 if brk.field == "value" else abs(delta) / abs(brk.difference)
+        impact = value * share
+        price = impact / abs(delta) if delta else None
+        return impact, price
+    return value, None
+
+
+def _percent(target: Target, delta, corrected) -> Decimal | None:
+    if target.operation == Op.SET:
+        return Decimal(0) if target.field == "executed_at" else Decimal(100)
+    if target.operation in (Op.ADD_TRADE, Op.CANCEL_TRADE):
+        return Decimal(100)
+    return policy.change_percent(delta, corrected)
+
+
+def _validation(correction: Correction, brk) -> list[dict]:
+    checks = []
+    if correction.operation == Op.ADJUST and brk.field != "value":
+        expected = brk.internal_value if brk.internal_value is not None else ABSENT
+        checks.append(_check(
+            "book_matches_break", correction.original_value == expected,
+            f"the book holds {_t(correction.original_value)}; the break saw {_t(expected)}",
+        ))  # fmt: skip
+        if brk.suggested_value is not None:
+            checks.append(_check(
+                "resolves_break", correction.corrected_value == brk.suggested_value,
+                f"corrected to {_t(correction.corrected_value)}; the exchange says "
+                f"{_t(brk.suggested_value)}",
+            ))  # fmt: skip
+    if correction.operation == Op.SET:
+        checks.append(_check(
+            "changes_value", correction.original_text != correction.corrected_text
+            and bool(correction.corrected_text),
+            f"{correction.field}: {correction.original_text or '?'} -> "
+            f"{correction.corrected_text or '?'}",
+        ))  # fmt: skip
+    if correction.operation == Op.ADD_TRADE:
+        checks.append(_check("trade_not_in_book", correction.original_value == ABSENT,
+                             f"book trade {correction.target} is not in the book"))  # fmt: skip
+    if correction.operation == Op.CANCEL_TRADE:
+        checks.append(_check("trade_in_book", correction.original_value == 1,
+                             f"book trade {correction.target} is in the book"))  # fmt: skip
+    checks.append(_check("policy", True, correction.policy_note))
+    return checks
+
+
+def _check(name: str, ok: bool, message: str) -> dict:
+    return {"check": name, "ok": bool(ok), "message": message}
+
+
+def _rollback_plan(correction: Correction) -> str:
+    what = f"{correction.field} of {correction.target}"
+    if correction.operation == Op.ADJUST:
+        return (f"Append the reversing adjustment: {what} changes by {_t(-correction.delta)} "
+                f"back to {_t(correction.original_value)}.")  # fmt: skip
+    if correction.operation == Op.SET:
+        return f"Append the adjustment setting {what} back to {correction.original_text}."
+    if correction.operation == Op.ADD_TRADE:
+        return f"Append the adjustment cancelling the added trade {correction.target}."
+    return f"Append the adjustment restoring the cancelled trade {correction.target}."
+
+
+def content_hash(correction: Correction) -> str:
+    """What an approval is bound to: the change itself (target, values, delta)."""
+    content = {
+        "break": correction.break_record_id, "dataset": correction.dataset_id,
+        "kind": correction.record_kind, "target": correction.target, "field": correction.field,
+        "operation": correction.operation, "original": _t(correction.original_value),
+        "corrected": _t(correction.corrected_value), "delta": _t(correction.delta),
+        "original_text": correction.original_text, "corrected_text": correction.corrected_text,
+        "row": correction.trade_row,
+    }  # fmt: skip
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _t(value: Decimal | None) -> str:
+    return "" if value is None else format(value.normalize(), "f")

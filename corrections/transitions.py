@@ -1,0 +1,54 @@
+"""The one place a correction's status changes (SPEC 3.4).
+
+Each move is a conditional UPDATE guarded on the status it leaves: of two transactions moving
+the same correction, the second finds it moved and changes nothing (it is told how many rows
+moved, and its caller refuses or rolls back). The constraints on `Correction` are the last
+line: a state they refuse cannot be stored, whoever writes. Callers audit each move in the
+same transaction (services.py).
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from corrections.models import Correction
+
+S = Correction.Status
+ALLOWED = {
+    S.PENDING: {S.APPROVED, S.REJECTED},
+    S.APPROVED: {S.APPLIED, S.FAILED, S.REJECTED},
+    S.APPLIED: {S.ROLLED_BACK},
+    S.ROLLED_BACK: set(),
+    S.REJECTED: set(),
+    S.FAILED: set(),
+}
+# The time each status is reached at, stored with it.
+REACHED_AT = {S.APPROVED: "approved_at", S.APPLIED: "applied_at",
+              S.ROLLED_BACK: "rolled_back_at", S.REJECTED: "rejected_at"}  # fmt: skip
+
+
+class IllegalTransition(Exception):
+    """A move the state machine does not have (a programming error, never a user's)."""
+
+
+def move(ids, source: str, target: str, **fields) -> int:
+    """Move the corrections `ids` that are still in `source` to `target`; how many moved.
+
+    `fields` are stored with the move (the adjustment set, a reason, a failure).
+    """
+    if target not in ALLOWED[source]:
+        raise IllegalTransition(f"{source} -> {target}")
+    now = timezone.now()
+    if target in REACHED_AT:
+        fields.setdefault(REACHED_AT[target], now)
+    return Correction.objects.filter(pk__in=list(ids), status=source).update(
+        status=target, changed_at=now, **fields
+    )
+
+
+def move_one(correction: Correction, source: str, target: str, **fields) -> bool:
+    """Move one correction; on success the instance shows its new state."""
+    moved = move([correction.pk], source, target, **fields) == 1
+    if moved:
+        correction.refresh_from_db()
+    return moved

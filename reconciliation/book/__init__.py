@@ -1,0 +1,1 @@
+"""The effective book: a book dataset's records plus the adjustments written to it (SPEC 3.3)."""

@@ -1,0 +1,101 @@
+"""Reading the effective book: which adjustments are in force, and the book's values with them.
+
+Writers of a dataset's adjustments hold its book lock (`services.book_lock`) until they commit,
+and a reader that fixes a run's adjustments takes the same lock shared: every adjustment with a
+smaller id than the last one it sees has committed, so "the dataset's adjustments up to id N"
+names one set forever (a run's `adjustments_through`).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from django.db import connection
+
+from reconciliation.datasets import frames
+from reconciliation.engine import book
+from reconciliation.models import Adjustment, Dataset, Run
+
+BOOK_LOCK_SPACE = 0x424F4F4B  # "BOOK": advisory lock (space, dataset id)
+
+
+def in_force(dataset: Dataset) -> tuple[int, int]:
+    """(last adjustment id, count) of the dataset's adjustments, all committed."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [BOOK_LOCK_SPACE, dataset.pk])
+        cursor.execute(
+            f"SELECT coalesce(max(id), 0), count(*) FROM {Adjustment._meta.db_table} "  # noqa: S608
+            "WHERE dataset_id = %s",
+            [dataset.pk],
+        )
+        return cursor.fetchone()
+
+
+def adjustments_frame(dataset: Dataset, through: int | None = None) -> pl.DataFrame:
+    """The dataset's adjustments (up to id `through`, or all) in the engine's shape, in order.
+
+    Decimals travel as text and are cast by polars: exact, with no Python object per value.
+    """
+    table = Adjustment._meta.db_table
+    limit = "" if through is None else "AND id <= %s"
+    params = [dataset.pk] + ([] if through is None else [through])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, key, field, operation, delta::text, value, row::text "  # noqa: S608
+            f"FROM {table} WHERE dataset_id = %s {limit} ORDER BY id",
+            params,
+        )
+        rows = cursor.fetchall()
+    text = {**book.ADJUSTMENTS, "delta": pl.String}
+    frame = pl.DataFrame(rows, schema=text, orient="row")
+    return frame.with_columns(pl.col("delta").cast(book.ADJUSTMENTS["delta"]))
+
+
+def effective_frame(dataset: Dataset, through: int | None = None, assets=None) -> pl.DataFrame:
+    """The dataset's records (of `assets` only, when given) with its adjustments merged."""
+    return merged(
+        dataset, frames.load(dataset, assets), adjustments_frame(dataset, through), assets
+    )
+
+
+def run_book(run: Run, frame: pl.DataFrame, assets=None) -> pl.DataFrame:
+    """A run's internal frame (as loaded) with the adjustments the run includes."""
+    if not run.adjustments_through:
+        return frame
+    dataset = run.internal_dataset
+    return merged(dataset, frame, adjustments_frame(dataset, run.adjustments_through), assets)
+
+
+def merged(dataset: Dataset, frame: pl.DataFrame, adjustments: pl.DataFrame, assets=None):
+    """`frame` (the dataset's records, or `assets`' part of them) with `adjustments` merged."""
+    if adjustments.is_empty():
+        return frame
+    account = dataset.account.code if dataset.account_id else ""
+    result = book.effective(dataset.kind, frame, adjustments, account=account, as_of=dataset.as_of)
+    if assets is not None:  # an inserted trade or a delta row of another part's asset
+        result = result.filter(frames.in_partition(result, dataset.kind, assets))
+    return result
+
+
+# Names corrections use to build their targets (they never import the engine).
+iso_time = book.iso_time
+pnl_target = book.pnl_target
+
+
+def current_values(dataset: Dataset, targets: list[str], as_of) -> dict[tuple[str, str], object]:
+    """The effective book's values of `targets` now (all its adjustments), as the engines see
+    them at `as_of`: {(target, field): Decimal or text}. A target the book lacks is absent."""
+    frame = effective_frame(dataset)
+    return values_of(dataset.kind, frame, targets, as_of)
+
+
+def values_of(kind: str, frame: pl.DataFrame, targets, as_of) -> dict[tuple[str, str], object]:
+    values = book.book_values(kind, frame, as_of, list(targets))
+    return {
+        (target, field): number if number is not None else text
+        for target, field, number, text in values.iter_rows()
+    }
+
+
+def dataset_values(dataset: Dataset, targets, as_of) -> dict[tuple[str, str], object]:
+    """`current_values` of a dataset as loaded, without adjustments (an exchange's side)."""
+    return values_of(dataset.kind, frames.load(dataset), targets, as_of)

@@ -1,0 +1,129 @@
+"""Writing the effective book: adjustment sets, appended inside the caller's transaction.
+
+Only corrections write here (through these functions): a set of adjustments that applies one
+correction, and the set that reverses it. Both tables are append-only (trigger); a set is
+reversed at most once (a one-to-one link the database keeps). Writers of a dataset's book hold
+its lock until they commit (see selectors: why a run's `adjustments_through` is then exact).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit import services as audit
+from reconciliation.book.selectors import BOOK_LOCK_SPACE
+from reconciliation.models import Adjustment, AdjustmentSet, Dataset
+
+Op = Adjustment.Operation
+# What undoes each operation: its reversal.
+REVERSE = {Op.ADD: Op.ADD, Op.SET: Op.SET, Op.INSERT: Op.REMOVE, Op.REMOVE: Op.RESTORE,
+           Op.RESTORE: Op.REMOVE}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Change:
+    """One adjustment to write: what it changes (see `Adjustment`) and how."""
+
+    kind: str
+    account: str
+    key: str
+    field: str
+    operation: str
+    delta: Decimal | None = None
+    value: str = ""
+    previous: str = ""
+    row: dict | None = None
+
+    def reversed(self) -> Change:
+        delta = -self.delta if self.delta is not None else None
+        return replace(
+            self, operation=REVERSE[self.operation], delta=delta, value=self.previous,
+            previous=self.value, row=None,
+        )  # fmt: skip
+
+
+def book_lock(datasets) -> None:
+    """Hold the books of `datasets` until the transaction ends (in id order: no deadlock)."""
+    with connection.cursor() as cursor:
+        for pk in sorted({d.pk for d in datasets}):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [BOOK_LOCK_SPACE, pk])
+
+
+def write_sets(entries, *, by=None) -> list[AdjustmentSet]:
+    """Append one adjustment set per (dataset, changes, reason) in `entries`, in order.
+
+    Inside the caller's transaction (which should hold the datasets' book locks from before it
+    read the values it adjusts); returns the sets, with their adjustments written.
+    """
+    entries = list(entries)
+    with transaction.atomic():
+        book_lock(dataset for dataset, _, _ in entries)
+        now = timezone.now()
+        who = audit.acting_user(by)
+        sets = AdjustmentSet.objects.bulk_create(
+            AdjustmentSet(dataset=dataset, kind=AdjustmentSet.Kind.APPLY, reason=reason,
+                          created_by=who, created_at=now)
+            for dataset, _, reason in entries
+        )  # fmt: skip
+        _write_adjustments(zip(sets, (changes for _, changes, _ in entries), strict=True))
+    return sets
+
+
+def reverse_sets(entries, *, by=None) -> list[AdjustmentSet]:
+    """Append the set reversing each (adjustment set, reason) in `entries`.
+
+    A set reversed before is refused by the database (one reversal per set): the caller's
+    transaction fails whole, nothing is written twice.
+    """
+    entries = list(entries)
+    with transaction.atomic():
+        book_lock(Dataset(pk=applied.dataset_id) for applied, _ in entries)
+        now = timezone.now()
+        who = audit.acting_user(by)
+        reversals = AdjustmentSet.objects.bulk_create(
+            AdjustmentSet(dataset_id=applied.dataset_id, kind=AdjustmentSet.Kind.REVERSAL,
+                          reverses=applied, reason=reason, created_by=who, created_at=now)
+            for applied, reason in entries
+        )  # fmt: skip
+        originals = _changes_of([applied.pk for applied, _ in entries])
+        _write_adjustments(
+            (reversal, [change.reversed() for change in reversed(originals[applied.pk])])
+            for reversal, (applied, _) in zip(reversals, entries, strict=True)
+        )
+    return reversals
+
+
+def _write_adjustments(pairs) -> None:
+    rows = [
+        Adjustment(
+            adjustment_set=adjustment_set,
+            dataset_id=adjustment_set.dataset_id,
+            kind=c.kind,
+            account=c.account,
+            key=c.key,
+            field=c.field,
+            operation=c.operation,
+            delta=c.delta,
+            value=c.value,
+            previous=c.previous,
+            row=c.row,
+        )
+        for adjustment_set, changes in pairs
+        for c in changes
+    ]
+    Adjustment.objects.bulk_create(rows, batch_size=5000)
+
+
+def _changes_of(set_ids: list[int]) -> dict[int, list[Change]]:
+    changes: dict[int, list[Change]] = {pk: [] for pk in set_ids}
+    fields = ("adjustment_set_id", "kind", "account", "key", "field", "operation", "delta",
+              "value", "previous", "row")  # fmt: skip
+    for row in (
+        Adjustment.objects.filter(adjustment_set_id__in=set_ids).order_by("id").values_list(*fields)
+    ):
+        changes[row[0]].append(Change(*row[1:]))
+    return changes
