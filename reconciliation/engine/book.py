@@ -149,7 +149,10 @@ def _trades(frame, adjustments, account, as_of):
     )
     frame = _trade_numbers(frame, adjustments)
     frame = _trade_values(frame, adjustments)
-    return _present(frame, adjustments).select(pl.col(n).cast(t) for n, t in schema.items())
+    present = _present(frame, adjustments)
+    # A Series cast, not an expression's: polars keeps a sum's decimal precision unset through
+    # an expression cast (see tolerance.to_decimal), and the engines expect the contract's.
+    return pl.DataFrame([present.get_column(n).cast(t) for n, t in schema.items()])
 
 
 def _inserted(frame: pl.DataFrame, adjustments: pl.DataFrame, account: str) -> pl.DataFrame:
