@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from audit import chain, context, keys
 from audit.models import GENESIS_HASH, AuditEvent
+from config import copy_insert
 
 # Key of the transaction-level advisory lock that serialises writers, so the chain never forks.
 CHAIN_LOCK_KEY = 0x5245434F4E  # "RECON"
@@ -102,7 +103,7 @@ def record_many(
                     **fields,
                 )
             )
-        return AuditEvent.objects.bulk_create(events, batch_size=2000)
+        return copy_insert.insert(events)
 
 
 def export_head(path: Path | None = None) -> dict:

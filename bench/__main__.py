@@ -13,6 +13,7 @@ BENCHMARKS = {
     "ingest": "bench.ingest_kraken_trades",
     "breaks-list": "bench.breaks_list",
     "end-to-end": "bench.end_to_end",
+    "corrections": "bench.corrections",
 }
 ROOT = Path(__file__).resolve().parent.parent
 

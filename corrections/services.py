@@ -13,9 +13,11 @@ naming both, and nothing changes.
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.access import has_capability
 from audit import services as audit
+from config import copy_insert
 from config.errors import DomainError
 from corrections import proposals, transitions
 from corrections.models import LIVE, Approval, Correction
@@ -132,15 +134,13 @@ def _store(corrections: list[Correction], *, by) -> None:
     """Insert corrections (auto-approved ones as approved) and audit each, or none."""
     if not corrections:
         return
-    from django.utils import timezone
-
     now = timezone.now()
     for correction in corrections:
         if correction.auto_approved:
             correction.status, correction.approved_at = S.APPROVED, now
     try:
         with transaction.atomic():
-            Correction.objects.bulk_create(corrections, batch_size=2000)
+            copy_insert.insert(corrections)
     except IntegrityError as error:
         raise CorrectionRefused(
             "A break here already has a pending, approved or applied correction: open it "
@@ -301,18 +301,18 @@ def _apply_locked(corrections: list[Correction], *, by, stale_fails: bool) -> tu
         )
     for correction, current in stale:
         transitions.move_one(
-            correction,
-            S.APPROVED,
-            S.FAILED,
+            correction, S.APPROVED, S.FAILED,
             failure=f"stale: the book holds {current}, not {_shown(correction)}",
-        )
+        )  # fmt: skip
     sets = book_writes.write_sets(
         ((c.dataset, _changes(c), f"correction {c.pk}") for c in fresh), by=by
     )
+    links = {c.pk: s.pk for c, s in zip(fresh, sets, strict=True)}
+    if transitions.move_linked(links, S.APPROVED, S.APPLIED, "applied_set") != len(links):
+        # The corrections are held locked, so this cannot happen; never apply one silently twice.
+        raise CorrectionRefused("A correction changed while it was applied; nothing was applied.")
     for correction, adjustment_set in zip(fresh, sets, strict=True):
-        moved = transitions.move_one(correction, S.APPROVED, S.APPLIED, applied_set=adjustment_set)
-        if not moved:  # the lock makes this impossible; never write a set twice silently
-            raise CorrectionRefused(f"Correction {correction.pk} changed while it was applied.")
+        correction.status, correction.applied_set = S.APPLIED, adjustment_set
     entries = [audit.Entry("correction.applied", "correction", c.pk, {"status": "approved"},
                            {"status": "applied", "adjustment_set": c.applied_set_id})
                for c in fresh]  # fmt: skip
@@ -430,9 +430,11 @@ def _roll_back_locked(corrections: list[Correction], *, by, reason: str) -> None
     reversals = book_writes.reverse_sets(
         ((c.applied_set, f"roll back of correction {c.pk}: {reason}") for c in corrections), by=by
     )
+    links = {c.pk: r.pk for c, r in zip(corrections, reversals, strict=True)}
+    if transitions.move_linked(links, S.APPLIED, S.ROLLED_BACK, "reversal_set") != len(links):
+        raise CorrectionRefused("A correction changed while it was rolled back; nothing changed.")
     for correction, reversal in zip(corrections, reversals, strict=True):
-        if not transitions.move_one(correction, S.APPLIED, S.ROLLED_BACK, reversal_set=reversal):
-            raise CorrectionRefused(f"Correction {correction.pk} changed while it was rolled back.")
+        correction.status, correction.reversal_set = S.ROLLED_BACK, reversal
     audit.record_many(
         [audit.Entry("correction.rolled_back", "correction", c.pk, {"status": "applied"},
                      {"status": "rolled_back", "reversal_set": c.reversal_set_id,

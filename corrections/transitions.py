@@ -9,6 +9,7 @@ same transaction (services.py).
 
 from __future__ import annotations
 
+from django.db import connection
 from django.utils import timezone
 
 from corrections.models import Correction
@@ -52,3 +53,23 @@ def move_one(correction: Correction, source: str, target: str, **fields) -> bool
     if moved:
         correction.refresh_from_db()
     return moved
+
+
+def move_linked(links: dict[int, int], source: str, target: str, link: str) -> int:
+    """Move many corrections at once, each with its own adjustment set: `links` maps each
+    correction's id to its set's id, stored in the field `link` (applied_set, reversal_set)."""
+    if target not in ALLOWED[source]:
+        raise IllegalTransition(f"{source} -> {target}")
+    if link not in ("applied_set", "reversal_set"):
+        raise ValueError(link)
+    now = timezone.now()
+    reached = REACHED_AT[target]
+    table = Correction._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS c SET status = %s, changed_at = %s, {reached} = %s, "  # noqa: S608
+            f"{link}_id = v.set_id FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, set_id) "
+            "WHERE c.id = v.id AND c.status = %s",
+            [target, now, now, list(links), list(links.values()), source],
+        )
+        return cursor.rowcount

@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit import services as audit
+from config import copy_insert
 from reconciliation.book.selectors import BOOK_LOCK_SPACE
 from reconciliation.models import Adjustment, AdjustmentSet, Dataset
 
@@ -64,11 +65,11 @@ def write_sets(entries, *, by=None) -> list[AdjustmentSet]:
         book_lock(dataset for dataset, _, _ in entries)
         now = timezone.now()
         who = audit.acting_user(by)
-        sets = AdjustmentSet.objects.bulk_create(
+        sets = copy_insert.insert([
             AdjustmentSet(dataset=dataset, kind=AdjustmentSet.Kind.APPLY, reason=reason,
                           created_by=who, created_at=now)
             for dataset, _, reason in entries
-        )  # fmt: skip
+        ])  # fmt: skip
         _write_adjustments(zip(sets, (changes for _, changes, _ in entries), strict=True))
     return sets
 
@@ -84,11 +85,11 @@ def reverse_sets(entries, *, by=None) -> list[AdjustmentSet]:
         book_lock(Dataset(pk=applied.dataset_id) for applied, _ in entries)
         now = timezone.now()
         who = audit.acting_user(by)
-        reversals = AdjustmentSet.objects.bulk_create(
+        reversals = copy_insert.insert([
             AdjustmentSet(dataset_id=applied.dataset_id, kind=AdjustmentSet.Kind.REVERSAL,
                           reverses=applied, reason=reason, created_by=who, created_at=now)
             for applied, reason in entries
-        )  # fmt: skip
+        ])  # fmt: skip
         originals = _changes_of([applied.pk for applied, _ in entries])
         _write_adjustments(
             (reversal, [change.reversed() for change in reversed(originals[applied.pk])])
@@ -115,7 +116,7 @@ def _write_adjustments(pairs) -> None:
         for adjustment_set, changes in pairs
         for c in changes
     ]
-    Adjustment.objects.bulk_create(rows, batch_size=5000)
+    copy_insert.insert(rows)
 
 
 def _changes_of(set_ids: list[int]) -> dict[int, list[Change]]:
