@@ -33,8 +33,10 @@ class AuditEvent(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
-    prev_hash = models.CharField(max_length=64, unique=True)
-    hash = models.CharField(max_length=64, unique=True)
+    # Unique by constraints (see Meta), not unique=True, which adds a text-pattern index per
+    # column nobody searches by; each index is paid on every entry written.
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
     # HMAC-SHA256 of `hash` under the key named by `key_id` (audit/chain.py). Empty in the
     # database by default, so an entry written without the application, or before keys
     # existed, is unsigned: verification refuses it (or accepts it only up to
@@ -53,6 +55,8 @@ class AuditEvent(models.Model):
             models.CheckConstraint(
                 condition=models.Q(sequence__gte=1), name="audit_sequence_gte_1"
             ),
+            models.UniqueConstraint(fields=["prev_hash"], name="audit_prev_hash_once"),
+            models.UniqueConstraint(fields=["hash"], name="audit_hash_once"),
         ]
 
     def __str__(self) -> str:

@@ -43,13 +43,17 @@ class Correction(models.Model):
     break_record = models.ForeignKey(
         "reconciliation.Break", on_delete=models.PROTECT, related_name="corrections"
     )
+    # Indexes only where something looks corrections up (see Meta): each one is paid on every
+    # correction a run writes, a hundred thousand at a time.
     run = models.ForeignKey(
         "reconciliation.Run", on_delete=models.PROTECT, related_name="corrections",
         help_text="the run whose break it corrects: its rule set version judges it",
+        db_index=False,
     )  # fmt: skip
     rule_set_version = models.ForeignKey(
-        "reconciliation.RuleSetVersion", on_delete=models.PROTECT, related_name="+"
-    )
+        "reconciliation.RuleSetVersion", on_delete=models.PROTECT, related_name="+",
+        db_index=False,
+    )  # fmt: skip
     type = models.CharField(max_length=20, help_text="the run type")
     # What it changes: a value of the book (the run's internal dataset) of one account.
     dataset = models.ForeignKey(
@@ -104,7 +108,7 @@ class Correction(models.Model):
     failure = models.TextField(blank=True, help_text="why applying it failed")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-        related_name="+", help_text="empty: proposed by a run",
+        related_name="+", help_text="empty: proposed by a run", db_index=False,
     )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
     changed_at = models.DateTimeField(auto_now_add=True)

@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from types import SimpleNamespace
 
 from corrections import policy
 from corrections.models import Correction
@@ -34,7 +35,7 @@ class Wanted:
     corrected_text: str = ""
 
 
-def build(wanted: list[Wanted], run, *, by=None) -> tuple[list[Correction], dict[int, str]]:
+def build(wanted: list[Wanted], run, *, by=None) -> tuple[list[SimpleNamespace], dict[int, str]]:
     """Unsaved corrections for `wanted` breaks of `run`, and why the others cannot be made
     ({break id: message})."""
     definition = reconciliation_selectors.rule_definition(run.rule_set_version)
@@ -93,7 +94,9 @@ def _original(target: Target, current: dict) -> tuple[Decimal | None, str]:
     return current.get((target.target, target.field), ABSENT), ""
 
 
-def _correction(item: Wanted, target: Target, run, current, limits, by) -> Correction:
+def _correction(item: Wanted, target: Target, run, current, limits, by) -> SimpleNamespace:
+    """The correction's columns (attribute names as on `Correction`), not yet stored; a plain
+    object, since a run builds a hundred thousand and a model instance costs a lot more."""
     brk = item.break_record
     original, original_text = _original(target, current)
     corrected = target.corrected_value
@@ -101,10 +104,11 @@ def _correction(item: Wanted, target: Target, run, current, limits, by) -> Corre
     impact, price = _impact(brk, target, delta)
     percent = _percent(target, delta, corrected)
     decision = policy.decide(impact, percent, limits)
-    correction = Correction(
-        status=Correction.Status.PENDING, origin=item.origin, break_record=brk, run=run,
-        rule_set_version=run.rule_set_version, type=run.type, dataset=run.internal_dataset,
-        account=run.internal_dataset.account, record_kind=target.record_kind,
+    dataset = run.internal_dataset
+    correction = SimpleNamespace(
+        status=Correction.Status.PENDING, origin=item.origin, break_record_id=brk.pk,
+        run_id=run.pk, rule_set_version_id=run.rule_set_version_id, type=run.type,
+        dataset_id=dataset.pk, account_id=dataset.account_id, record_kind=target.record_kind,
         asset=target.asset, target=target.target, field=target.field,
         operation=target.operation, original_value=original, corrected_value=corrected,
         delta=delta, original_text=original_text, corrected_text=target.corrected_text,
@@ -112,7 +116,10 @@ def _correction(item: Wanted, target: Target, run, current, limits, by) -> Corre
         reporting_currency=limits.reporting_currency, price=price,
         price_as_of=run.prices_dataset.as_of if run.prices_dataset_id else None,
         change_pct=percent, reason=item.reason, approvals_required=decision.approvals_required,
-        auto_approved=decision.auto_approved, policy_note=decision.note, created_by=by,
+        auto_approved=decision.auto_approved, policy_note=decision.note,
+        created_by_id=by.pk if by is not None else None, supersedes_id=None,
+        # Not columns: what applying it reads (the book it changes, the run's time).
+        dataset=dataset, run=run,
     )  # fmt: skip
     correction.validation = _validation(correction, brk)
     correction.rollback_plan = _rollback_plan(correction)

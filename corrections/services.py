@@ -12,7 +12,10 @@ naming both, and nothing changes.
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+import json
+from types import SimpleNamespace
+
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.access import has_capability
@@ -68,13 +71,13 @@ def propose(brk: Break, *, by, reason: str, corrected_value=None, corrected_text
             f"The book already holds {correction.corrected_value} for {correction.target}: "
             "there is nothing to correct.", fields={"corrected_value": ["equals the book"]},
         )  # fmt: skip
-    correction.supersedes = _superseded(supersedes, brk)
+    previous = _superseded(supersedes, brk)
+    correction.supersedes_id = previous.pk if previous else None
     with transaction.atomic():
         _store([correction], by=by)
         if correction.auto_approved:
-            _apply_locked([correction], by=by, stale_fails=False)
-    correction.refresh_from_db()
-    return correction
+            _apply_locked([correction], by=by, stale_fails=False, just_proposed=True)
+    return Correction.objects.get(pk=correction.pk)
 
 
 def propose_for_run(run: Run, *, by=None) -> dict:
@@ -95,7 +98,7 @@ def propose_for_run(run: Run, *, by=None) -> dict:
         built = [c for c in built if not (c.operation == Op.ADJUST and c.delta == 0)]
         _store(built, by=by)
         automatic = [c for c in built if c.auto_approved]
-        applied, failed = _apply_locked(automatic, by=by, stale_fails=True)
+        applied, failed = _apply_locked(automatic, by=by, stale_fails=True, just_proposed=True)
     return {"proposed": len(built), "applied": applied, "failed": failed,
             "not_correctable": len(refused)}  # fmt: skip
 
@@ -111,13 +114,27 @@ def _correctable_run(brk: Break) -> Run:
     return run
 
 
-def _breaks_to_correct(run: Run) -> list[Break]:
-    return list(
-        Break.objects.filter(
-            last_seen_run=run, status__in=[Break.Status.OPEN, Break.Status.INVESTIGATING],
-            suggested_value__isnull=False,
-        ).exclude(corrections__status__in=LIVE).order_by("id")
-    )  # fmt: skip
+def _breaks_to_correct(run: Run) -> list[SimpleNamespace]:
+    """The run's live breaks with a suggested value and no live correction, as plain objects
+    with a Break's attribute names (one query; no model instance per break)."""
+    table, corrections = Break._meta.db_table, Correction._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT b.id, b.field, b.asset, b.entity, b.internal_value, b.external_value, "  # noqa: S608
+            f"b.difference, b.value_rc, b.suggested_value, b.details::text FROM {table} b "
+            "WHERE b.last_seen_run_id = %s AND b.status IN ('open', 'investigating') "
+            "AND b.suggested_value IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+            f"{corrections} c WHERE c.break_record_id = b.id AND c.status = ANY(%s)) "
+            "ORDER BY b.id",
+            [run.pk, list(LIVE)],
+        )
+        rows = cursor.fetchall()
+    names = ("pk", "field", "asset", "entity", "internal_value", "external_value",
+             "difference", "value_rc", "suggested_value")  # fmt: skip
+    return [
+        SimpleNamespace(**dict(zip(names, row[:-1], strict=True)), details=json.loads(row[-1]))
+        for row in rows
+    ]
 
 
 def _superseded(previous: Correction | None, brk: Break) -> Correction | None:
@@ -130,8 +147,9 @@ def _superseded(previous: Correction | None, brk: Break) -> Correction | None:
     return previous
 
 
-def _store(corrections: list[Correction], *, by) -> None:
-    """Insert corrections (auto-approved ones as approved) and audit each, or none."""
+def _store(corrections: list[SimpleNamespace], *, by) -> None:
+    """Insert corrections (auto-approved ones as approved) and audit each, or none; the
+    auto-approved ones are audited when they are applied, in the same transaction."""
     if not corrections:
         return
     now = timezone.now()
@@ -140,14 +158,14 @@ def _store(corrections: list[Correction], *, by) -> None:
             correction.status, correction.approved_at = S.APPROVED, now
     try:
         with transaction.atomic():
-            copy_insert.insert(corrections)
+            copy_insert.insert_rows(Correction, corrections)
     except IntegrityError as error:
         raise CorrectionRefused(
             "A break here already has a pending, approved or applied correction: open it "
             "rather than proposing another."
         ) from error
     entries = [audit.Entry("correction.proposed", "correction", c.pk, None, _state(c))
-               for c in corrections]  # fmt: skip
+               for c in corrections if not c.auto_approved]  # fmt: skip
     audit.record_many(entries, actor=by)
 
 
@@ -281,11 +299,14 @@ def _lock_all(ids) -> list[Correction]:
     )
 
 
-def _apply_locked(corrections: list[Correction], *, by, stale_fails: bool) -> tuple[int, int]:
-    """Apply corrections held locked (approved), inside the caller's transaction.
+def _apply_locked(corrections, *, by, stale_fails: bool, just_proposed: bool = False):
+    """Apply corrections held locked (approved), inside the caller's transaction; returns
+    (applied, failed).
 
     Stale ones raise StaleCorrection (nothing changes), or with `stale_fails` are marked failed
-    (a run's automatic corrections: the rest still apply).
+    (a run's automatic corrections: the rest still apply). `just_proposed`: the corrections were
+    proposed (and approved automatically) in this transaction and not audited yet: each gets one
+    entry for the three steps, with its whole state.
     """
     corrections = [c for c in corrections if c.status == S.APPROVED]
     if not corrections:
@@ -300,10 +321,9 @@ def _apply_locked(corrections: list[Correction], *, by, stale_fails: bool) -> tu
             f"{current}. Nothing was changed; propose a new correction.",
         )
     for correction, current in stale:
-        transitions.move_one(
-            correction, S.APPROVED, S.FAILED,
-            failure=f"stale: the book holds {current}, not {_shown(correction)}",
-        )  # fmt: skip
+        correction.failure = f"stale: the book holds {current}, not {_shown(correction)}"
+        transitions.move([correction.pk], S.APPROVED, S.FAILED, failure=correction.failure)
+        correction.status = S.FAILED
     sets = book_writes.write_sets(
         ((c.dataset, _changes(c), f"correction {c.pk}") for c in fresh), by=by
     )
@@ -312,22 +332,26 @@ def _apply_locked(corrections: list[Correction], *, by, stale_fails: bool) -> tu
         # The corrections are held locked, so this cannot happen; never apply one silently twice.
         raise CorrectionRefused("A correction changed while it was applied; nothing was applied.")
     for correction, adjustment_set in zip(fresh, sets, strict=True):
-        correction.status, correction.applied_set = S.APPLIED, adjustment_set
-    entries = [audit.Entry("correction.applied", "correction", c.pk, {"status": "approved"},
-                           {"status": "applied", "adjustment_set": c.applied_set_id})
-               for c in fresh]  # fmt: skip
-    entries += [
-        audit.Entry(
-            "correction.failed",
-            "correction",
-            c.pk,
-            {"status": "approved"},
-            {"status": "failed", "failure": c.failure},
-        )
-        for c, _ in stale
-    ]
-    audit.record_many(entries, actor=by)
+        correction.status, correction.applied_set_id = S.APPLIED, adjustment_set.pk
+    audit.record_many(
+        [_applied_entry(c, just_proposed) for c in fresh]
+        + [_failed_entry(c, just_proposed) for c, _ in stale],
+        actor=by,
+    )
     return len(fresh), len(stale)
+
+
+def _applied_entry(c, just_proposed: bool) -> audit.Entry:
+    if just_proposed:  # proposed, approved within the limits, applied: one step, one entry
+        return audit.Entry("correction.applied", "correction", c.pk, None, _state(c))
+    return audit.Entry("correction.applied", "correction", c.pk, {"status": "approved"},
+                       {"status": "applied", "adjustment_set": c.applied_set_id})  # fmt: skip
+
+
+def _failed_entry(c, just_proposed: bool) -> audit.Entry:
+    before = None if just_proposed else {"status": "approved"}
+    return audit.Entry("correction.failed", "correction", c.pk, before,
+                       {**_state(c), "failure": c.failure})  # fmt: skip
 
 
 def _split_stale(corrections):
@@ -428,13 +452,20 @@ def _roll_back_locked(corrections: list[Correction], *, by, reason: str) -> None
     if not corrections:
         return
     reversals = book_writes.reverse_sets(
-        ((c.applied_set, f"roll back of correction {c.pk}: {reason}") for c in corrections), by=by
+        (
+            (
+                SimpleNamespace(pk=c.applied_set_id, dataset_id=c.dataset_id),
+                f"roll back of correction {c.pk}: {reason}",
+            )
+            for c in corrections
+        ),
+        by=by,
     )
     links = {c.pk: r.pk for c, r in zip(corrections, reversals, strict=True)}
     if transitions.move_linked(links, S.APPLIED, S.ROLLED_BACK, "reversal_set") != len(links):
         raise CorrectionRefused("A correction changed while it was rolled back; nothing changed.")
     for correction, reversal in zip(corrections, reversals, strict=True):
-        correction.status, correction.reversal_set = S.ROLLED_BACK, reversal
+        correction.status, correction.reversal_set_id = S.ROLLED_BACK, reversal.pk
     audit.record_many(
         [audit.Entry("correction.rolled_back", "correction", c.pk, {"status": "applied"},
                      {"status": "rolled_back", "reversal_set": c.reversal_set_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from types import SimpleNamespace
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -54,7 +55,7 @@ def book_lock(datasets) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [BOOK_LOCK_SPACE, pk])
 
 
-def write_sets(entries, *, by=None) -> list[AdjustmentSet]:
+def write_sets(entries, *, by=None) -> list[SimpleNamespace]:
     """Append one adjustment set per (dataset, changes, reason) in `entries`, in order.
 
     Inside the caller's transaction (which should hold the datasets' book locks from before it
@@ -65,16 +66,17 @@ def write_sets(entries, *, by=None) -> list[AdjustmentSet]:
         book_lock(dataset for dataset, _, _ in entries)
         now = timezone.now()
         who = audit.acting_user(by)
-        sets = copy_insert.insert([
-            AdjustmentSet(dataset=dataset, kind=AdjustmentSet.Kind.APPLY, reason=reason,
-                          created_by=who, created_at=now)
+        who_id = who.pk if who is not None else None
+        sets = copy_insert.insert_rows(AdjustmentSet, [
+            SimpleNamespace(dataset_id=dataset.pk, kind=AdjustmentSet.Kind.APPLY, reason=reason,
+                            created_by_id=who_id, created_at=now)
             for dataset, _, reason in entries
         ])  # fmt: skip
         _write_adjustments(zip(sets, (changes for _, changes, _ in entries), strict=True))
     return sets
 
 
-def reverse_sets(entries, *, by=None) -> list[AdjustmentSet]:
+def reverse_sets(entries, *, by=None) -> list[SimpleNamespace]:
     """Append the set reversing each (adjustment set, reason) in `entries`.
 
     A set reversed before is refused by the database (one reversal per set): the caller's
@@ -85,9 +87,11 @@ def reverse_sets(entries, *, by=None) -> list[AdjustmentSet]:
         book_lock(Dataset(pk=applied.dataset_id) for applied, _ in entries)
         now = timezone.now()
         who = audit.acting_user(by)
-        reversals = copy_insert.insert([
-            AdjustmentSet(dataset_id=applied.dataset_id, kind=AdjustmentSet.Kind.REVERSAL,
-                          reverses=applied, reason=reason, created_by=who, created_at=now)
+        who_id = who.pk if who is not None else None
+        reversals = copy_insert.insert_rows(AdjustmentSet, [
+            SimpleNamespace(dataset_id=applied.dataset_id, kind=AdjustmentSet.Kind.REVERSAL,
+                            reverses_id=applied.pk, reason=reason, created_by_id=who_id,
+                            created_at=now)
             for applied, reason in entries
         ])  # fmt: skip
         originals = _changes_of([applied.pk for applied, _ in entries])
@@ -100,8 +104,8 @@ def reverse_sets(entries, *, by=None) -> list[AdjustmentSet]:
 
 def _write_adjustments(pairs) -> None:
     rows = [
-        Adjustment(
-            adjustment_set=adjustment_set,
+        SimpleNamespace(
+            adjustment_set_id=adjustment_set.pk,
             dataset_id=adjustment_set.dataset_id,
             kind=c.kind,
             account=c.account,
@@ -116,7 +120,7 @@ def _write_adjustments(pairs) -> None:
         for adjustment_set, changes in pairs
         for c in changes
     ]
-    copy_insert.insert(rows)
+    copy_insert.insert_rows(Adjustment, rows)
 
 
 def _changes_of(set_ids: list[int]) -> dict[int, list[Change]]:

@@ -25,7 +25,7 @@ class AdjustmentSet(models.Model):
         REVERSAL = "reversal"
 
     dataset = models.ForeignKey(
-        "reconciliation.Dataset", on_delete=models.PROTECT, related_name="+"
+        "reconciliation.Dataset", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     kind = models.CharField(max_length=10, choices=Kind.choices)
     # One reversal per set, at most: the database refuses a second one.
@@ -34,8 +34,9 @@ class AdjustmentSet(models.Model):
     )
     reason = models.CharField(max_length=300, help_text="why, e.g. which correction wrote it")
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+", db_index=False,
+    )  # fmt: skip
     created_at = models.DateTimeField(default=timezone.now, help_text="when it was written")
 
     class Meta:

@@ -161,7 +161,7 @@ def test_the_database_refuses_a_second_entry_after_the_same_predecessor():
 
 def test_forged_entry_inserted_mid_chain_with_a_correct_hash_is_found_at_once():
     write(4)
-    tamper("ALTER TABLE audit_auditevent DROP CONSTRAINT audit_auditevent_prev_hash_key")
+    tamper("ALTER TABLE audit_auditevent DROP CONSTRAINT audit_prev_hash_once")
     tamper("UPDATE audit_auditevent SET sequence = sequence + 100 WHERE sequence >= 3")
     tamper("UPDATE audit_auditevent SET sequence = sequence - 99 WHERE sequence >= 103")
     second = AuditEvent.objects.get(sequence=2)
