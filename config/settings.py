@@ -116,6 +116,10 @@ CACHES = {
     }
 }
 
+# After each succeeded run, propose its automatic corrections and apply those within the rule
+# set's auto-correction limits (corrections/receivers.py).
+CORRECTIONS_PROPOSE_AFTER_RUNS = env.bool("CORRECTIONS_PROPOSE_AFTER_RUNS", default=True)
+
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="recondesk")

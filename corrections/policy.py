@@ -62,7 +62,7 @@ def decide(impact: Decimal | None, percent: Decimal | None, limits: Limits) -> D
         return Decision(
             0, True,
             f"within the auto-correction limits: {_n(impact)} {currency} <= "
-            f"{_n(limits.auto_max_value)} {currency} and {_n(percent)}% <= "
+            f"{_n(limits.auto_max_value)} {currency} and {_pct(percent)}% <= "
             f"{_n(limits.auto_max_percent)}%",
         )  # fmt: skip
     if impact > limits.two_approvers_above:
@@ -75,7 +75,7 @@ def decide(impact: Decimal | None, percent: Decimal | None, limits: Limits) -> D
     elif impact > limits.auto_max_value:
         why = f"{_n(impact)} {currency} > the auto-correction limit {_n(limits.auto_max_value)}"
     else:
-        why = f"{_n(percent)}% > the auto-correction limit {_n(limits.auto_max_percent)}%"
+        why = f"{_pct(percent)}% > the auto-correction limit {_n(limits.auto_max_percent)}%"
     return Decision(1, False, f"{why}: one approver")
 
 
@@ -84,3 +84,11 @@ def _n(value: Decimal | None) -> str:
         return "?"
     text = format(value.quantize(Decimal("0.01")) if abs(value) >= 1 else value.normalize(), "f")
     return text
+
+
+def _pct(value: Decimal | None) -> str:
+    """A percentage for people: two places, never rounded to the limit it is compared with."""
+    if value is None:
+        return "?"
+    shown = value.quantize(Decimal("0.01"))
+    return format(shown if shown != 0 or value == 0 else value.normalize(), "f")

@@ -81,8 +81,8 @@ def propose(brk: Break, *, by, reason: str, corrected_value=None, corrected_text
 
 
 def propose_for_run(run: Run, *, by=None) -> dict:
-    """The run's automatic corrections: one per live break it saw with a suggested value and
-    no live correction; those within the auto-correction limits are applied at once.
+    """The run's automatic corrections: one per live break it saw with a suggested value (see
+    `_breaks_to_correct`); those within the auto-correction limits are applied at once.
 
     Idempotent: a second call (a redelivered task) finds the breaks corrected and adds none.
     """
@@ -115,8 +115,11 @@ def _correctable_run(brk: Break) -> Run:
 
 
 def _breaks_to_correct(run: Run) -> list[SimpleNamespace]:
-    """The run's live breaks with a suggested value and no live correction, as plain objects
-    with a Break's attribute names (one query; no model instance per break)."""
+    """The run's live breaks with a suggested value and no correction but failed ones, as plain
+    objects with a Break's attribute names (one query; no model instance per break).
+
+    A break whose correction someone rejected or rolled back gets no automatic one again: that
+    person decided, and the next run must not undo it (a person may still propose one)."""
     table, corrections = Break._meta.db_table, Correction._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -126,7 +129,7 @@ def _breaks_to_correct(run: Run) -> list[SimpleNamespace]:
             "AND b.suggested_value IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
             f"{corrections} c WHERE c.break_record_id = b.id AND c.status = ANY(%s)) "
             "ORDER BY b.id",
-            [run.pk, list(LIVE)],
+            [run.pk, [*LIVE, S.REJECTED, S.ROLLED_BACK]],
         )
         rows = cursor.fetchall()
     names = ("pk", "field", "asset", "entity", "internal_value", "external_value",

@@ -84,6 +84,7 @@ def worker_process(
         "REDIS_URL": settings.REDIS_URL,
         "CELERY_QUEUE": queue,
         "WORKER_HEARTBEAT_INTERVAL": "1",
+        "CORRECTIONS_PROPOSE_AFTER_RUNS": "false",  # as in-process (conftest), unless asked
         **(extra_env or {}),
     }
     command = [

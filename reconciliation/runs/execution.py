@@ -42,7 +42,7 @@ from reconciliation.engine.types import (
     empty_breaks,
 )
 from reconciliation.models import Run, RunPartition
-from reconciliation.runs import break_store, match_store, partitions
+from reconciliation.runs import break_store, match_store, partitions, signals
 from reconciliation.runs import engine_adapter as run_engine
 from reconciliation.runs import inputs as run_inputs
 
@@ -162,6 +162,9 @@ def finish(run: Run, status_: str, message: str = "", *, claim: Claim | None = N
         if ended:
             audit.record(action=f"run.{status_}", object_type="run", object_id=run.pk,
                          after={"message": message} if message else None)  # fmt: skip
+        if ended and status_ == Run.Status.SUCCEEDED:
+            run_id = run.pk
+            transaction.on_commit(lambda: signals.run_succeeded.send(sender=Run, run_id=run_id))
     return bool(ended)
 
 

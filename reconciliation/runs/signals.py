@@ -1,0 +1,9 @@
+"""What runs tell the apps built on them (which reconciliation never imports).
+
+`run_succeeded(run_id=...)` is sent once a run has succeeded, after the transaction that ended
+it commits: corrections propose the run's automatic corrections on it.
+"""
+
+from django.dispatch import Signal
+
+run_succeeded = Signal()
