@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
+import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -61,6 +62,12 @@ def propose(brk: Break, *, by, reason: str, corrected_value=None, corrected_text
     if not reason:
         raise CorrectionRefused("Say why the book should change.", fields={"reason": ["required"]})
     run = _correctable_run(brk)
+    live = brk.corrections.filter(status__in=LIVE).values_list("pk", "status").first()
+    if live:
+        raise CorrectionRefused(
+            f"Break {brk.pk} has correction {live[0]} ({live[1]}): open it, or reject or roll it "
+            "back, before proposing another."
+        )
     wanted = proposals.Wanted(brk, reason, origin, corrected_value, corrected_text)
     built, refused = proposals.build([wanted], run, by=audit.acting_user(by))
     if refused:
@@ -162,7 +169,7 @@ def _store(corrections: list[SimpleNamespace], *, by) -> None:
     try:
         with transaction.atomic():
             copy_insert.insert_rows(Correction, corrections)
-    except IntegrityError as error:
+    except (IntegrityError, psycopg.errors.UniqueViolation) as error:  # COPY's are psycopg's
         raise CorrectionRefused(
             "A break here already has a pending, approved or applied correction: open it "
             "rather than proposing another."
