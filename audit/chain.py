@@ -81,6 +81,25 @@ def entry_hash(fields: dict) -> str:
     return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
 
 
+def entry_hash_of_texts(fields: dict, texts: dict[str, str]) -> str:
+    """`entry_hash`, with the fields in `texts` given as their canonical JSON already (the same
+    bytes: the document is a flat object, so its canonical form is its members' in key order).
+
+    An entry's before and after are serialised once this way, for the hash and for storing,
+    instead of three times (the audit of a run's hundred thousand corrections).
+    """
+    members = []
+    for name in sorted(HASHED_FIELDS):
+        if name in texts:
+            text = texts[name]
+        elif name == "created_at":
+            text = canonical_json(format_time(fields[name]))
+        else:
+            text = canonical_json(fields.get(name))
+        members.append(f"{canonical_json(name)}:{text}")
+    return hashlib.sha256(("{" + ",".join(members) + "}").encode("utf-8")).hexdigest()
+
+
 def key_id(key: bytes) -> str:
     """The public name of a signing key (stored with each entry it signs)."""
     return hmac.new(key, b"recondesk audit key id", hashlib.sha256).hexdigest()[:16]

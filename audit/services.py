@@ -92,13 +92,18 @@ def record_many(
                 "action": entry.action,
                 "object_type": entry.object_type,
                 "object_id": str(entry.object_id),
-                "before": chain.to_json_value(entry.before),
-                "after": chain.to_json_value(entry.after),
                 "ip": origin.ip,
                 "user_agent": origin.user_agent,
                 "request_id": origin.request_id,
             }
-            prev_hash = chain.entry_hash(fields)
+            # Serialised once: the canonical text is hashed and stored as it is.
+            texts = {"before": chain.canonical_json(entry.before),
+                     "after": chain.canonical_json(entry.after)}  # fmt: skip
+            fields["before"] = (
+                None if entry.before is None else copy_insert.JsonText(texts["before"])
+            )
+            fields["after"] = None if entry.after is None else copy_insert.JsonText(texts["after"])
+            prev_hash = chain.entry_hash_of_texts(fields, texts)
             # Plain objects with the columns: a model instance per entry cost more than the
             # entry's hash. `record` hands its one caller an AuditEvent.
             events.append(

@@ -16,6 +16,10 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 
+class JsonText(str):
+    """A value already serialised as JSON: stored as this text, not serialised again."""
+
+
 def insert(objects: list) -> list:
     """INSERT `objects` (one model's, unsaved) with COPY, in the caller's transaction."""
     if not objects:
@@ -92,9 +96,11 @@ def _row_reader(field, now):
 
         def as_json(row):
             value = getattr(row, name, default)
-            return (
-                None if value is None else Jsonb(value, dumps=lambda v: json.dumps(v, cls=encoder))
-            )
+            if value is None:
+                return None
+            if isinstance(value, JsonText):
+                return Jsonb(value, dumps=str)
+            return Jsonb(value, dumps=lambda v: json.dumps(v, cls=encoder))
 
         return as_json
     return lambda row: getattr(row, name, default)

@@ -8,6 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, IntegrityError, connection, connections, transaction
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audit import chain, keys, services
 from audit.models import GENESIS_HASH, AuditEvent
@@ -286,3 +288,32 @@ def test_concurrent_writers_make_one_unbroken_chain():
     assert report.checked == writers * per_writer
     sequences = list(AuditEvent.objects.order_by("sequence").values_list("sequence", flat=True))
     assert sequences == list(range(1, writers * per_writer + 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.text()
+        | st.decimals(allow_nan=False, allow_infinity=False),
+        lambda children: (
+            st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+        ),
+        max_leaves=12,
+    ),
+    st.text(),
+)
+def test_the_hash_of_pre_serialised_texts_is_the_entry_hash(value, action):
+    from datetime import UTC, datetime
+
+    fields = {"action": action, "actor_id": 3, "actor_label": "risk-1", "after": value,
+              "before": None, "created_at": datetime(2026, 12, 3, 6, 30, 0, 123456, tzinfo=UTC),
+              "ip": "127.0.0.1", "object_id": "7", "object_type": "correction",
+              "prev_hash": "0" * 64, "request_id": "", "sequence": 9,
+              "user_agent": "é"}  # fmt: skip
+    texts = {"after": chain.canonical_json(value), "before": chain.canonical_json(None)}
+    assert chain.entry_hash_of_texts(fields, texts) == chain.entry_hash(
+        {**fields, "after": chain.to_json_value(value)}
+    )
