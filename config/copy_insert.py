@@ -9,6 +9,8 @@ from `bulk_create`. Fields are prepared as Django would (defaults, `auto_now_add
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
+from decimal import Decimal
 from operator import attrgetter
 
 from django.db import connection
@@ -81,9 +83,36 @@ def insert_rows(model, rows: list) -> list:
         for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
             row.pk = row.id = pk
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([row.pk, *(read(row) for read in readers)])
+            for start in range(0, len(rows), BATCH_ROWS):
+                lines = [
+                    "\t".join([str(row.pk), *(_text(read(row)) for read in readers)])
+                    for row in rows[start : start + BATCH_ROWS]
+                ]
+                copy.write("\n".join(lines) + "\n")
     return rows
+
+
+BATCH_ROWS = 5000
+# COPY's text format: a tab between values, \N for null, backslash escapes inside values.
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _text(value) -> str:
+    """A value as COPY text (rendered here: psycopg's write_row adapts each value in Python,
+    several times slower for a hundred thousand rows of forty columns)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_ESCAPES)
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value).translate(_ESCAPES)  # a UUID, an IP address
 
 
 def _row_reader(field, now):
@@ -96,11 +125,9 @@ def _row_reader(field, now):
 
         def as_json(row):
             value = getattr(row, name, default)
-            if value is None:
-                return None
-            if isinstance(value, JsonText):
-                return Jsonb(value, dumps=str)
-            return Jsonb(value, dumps=lambda v: json.dumps(v, cls=encoder))
+            if value is None or isinstance(value, JsonText):
+                return value
+            return json.dumps(value, cls=encoder)
 
         return as_json
     return lambda row: getattr(row, name, default)
