@@ -14,6 +14,7 @@ BENCHMARKS = {
     "breaks-list": "bench.breaks_list",
     "end-to-end": "bench.end_to_end",
     "corrections": "bench.corrections",
+    "book": "bench.book",
 }
 ROOT = Path(__file__).resolve().parent.parent
 
