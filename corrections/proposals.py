@@ -48,6 +48,8 @@ def build(wanted: list[Wanted], run, *, by=None) -> tuple[list[SimpleNamespace],
             refused[item.break_record.pk] = error.message
     dataset = run.internal_dataset
     current = book.current_values(dataset, _lookups(targets.values()), run.as_of)
+    prices = book.run_prices(run, definition)
+    valued = Valuation(prices, book.portfolio_value(run, prices))
     external = _external_quantities(run, targets.values())
     built = []
     for item in wanted:
@@ -56,7 +58,7 @@ def build(wanted: list[Wanted], run, *, by=None) -> tuple[list[SimpleNamespace],
             continue
         if target.extra.get("from_external_quantity"):
             target = _valued_quantity(target, external)
-        built.append(_correction(item, target, run, current, limits, by))
+        built.append(_correction(item, target, run, current, limits, valued, by))
     return built, refused
 
 
@@ -94,14 +96,15 @@ def _original(target: Target, current: dict) -> tuple[Decimal | None, str]:
     return current.get((target.target, target.field), ABSENT), ""
 
 
-def _correction(item: Wanted, target: Target, run, current, limits, by) -> SimpleNamespace:
+def _correction(item: Wanted, target: Target, run, current, limits, valued, by) -> SimpleNamespace:
     """The correction's columns (attribute names as on `Correction`), not yet stored; a plain
     object, since a run builds a hundred thousand and a model instance costs a lot more."""
     brk = item.break_record
     original, original_text = _original(target, current)
     corrected = target.corrected_value
     delta = None if corrected is None or original is None else corrected - original
-    impact, price = _impact(brk, target, delta)
+    impact, price, price_as_of = _impact(brk, target, delta, current, valued.prices)
+    share = impact / valued.portfolio * 100 if impact is not None and valued.portfolio else None
     percent = _percent(target, delta, corrected)
     decision = policy.decide(impact, percent, limits)
     dataset = run.internal_dataset
@@ -114,7 +117,7 @@ def _correction(item: Wanted, target: Target, run, current, limits, by) -> Simpl
         delta=delta, original_text=original_text, corrected_text=target.corrected_text,
         trade_row=target.trade_row or target.pnl_period, impact_rc=impact,
         reporting_currency=limits.reporting_currency, price=price,
-        price_as_of=run.prices_dataset.as_of if run.prices_dataset_id else None,
+        price_as_of=price_as_of, portfolio_value_rc=valued.portfolio, portfolio_share_pct=share,
         change_pct=percent, reason=item.reason, approvals_required=decision.approvals_required,
         auto_approved=decision.auto_approved, policy_note=decision.note,
         created_by_id=by.pk if by is not None else None, supersedes_id=None,
@@ -127,21 +130,64 @@ def _correction(item: Wanted, target: Target, run, current, limits, by) -> Simpl
     return correction
 
 
-def _impact(brk, target: Target, delta: Decimal | None) -> tuple[Decimal | None, Decimal | None]:
-    """(|change| in the reporting currency, price per unit of the change): the break's value
-    scaled by how much of its difference the correction moves."""
+@dataclass(frozen=True)
+class Valuation:
+    """What a run's corrections are valued with: {asset: (price, its time)} in the reporting
+    currency, and the account's portfolio value (None when unknown)."""
+
+    prices: dict
+    portfolio: Decimal | None
+
+
+def _impact(brk, target: Target, delta, current, prices) -> tuple:
+    """(|change| in the reporting currency, the price used, its time).
+
+    The change is valued at the run's price of the asset it is in (a price correction: its
+    quote, times the trade's quantity); without one, the break's own value scaled by the share
+    of its difference the correction moves, with no price to show.
+    """
     if target.field == "executed_at":
-        return Decimal(0), None  # a time moves no money
+        return Decimal(0), None, None  # a time moves no money
+    asset, amount = _valued_amount(brk, target, delta, current)
+    # A suffixed asset (DOT.S, staked DOT) is worth its asset's price, as the engine values it.
+    quote = prices.get(asset) or prices.get(asset.split(".")[0])
+    if quote is not None and amount is not None:
+        price, at = quote
+        return abs(amount) * price, price, at
     if brk.value_rc is None:
-        return None, None
+        return None, None, None
     value = abs(brk.value_rc)
     if delta is not None and brk.difference and target.operation == Op.ADJUST:
         # A valuation break's difference is already a value; others scale by the share moved.
         share = 1 if brk.field == "value" else abs(delta) / abs(brk.difference)
-        impact = value * share
-        price = impact / abs(delta) if delta else None
-        return impact, price
-    return value, None
+        return value * share, None, None
+    return value, None, None
+
+
+def _valued_amount(brk, target: Target, delta, current) -> tuple[str, Decimal | None]:
+    """(the asset the change is in, how much of it)."""
+    if target.operation == Op.ADD_TRADE:
+        row = target.trade_row or {}
+        return row.get("base") or brk.asset, _decimal(row.get("quantity"))
+    if target.operation == Op.CANCEL_TRADE:
+        return brk.asset, current.get((target.target, "quantity"))
+    if target.operation == Op.SET:
+        if target.field == "fee_asset":
+            return target.corrected_text, target.corrected_value
+        return brk.asset, None  # a side: valued by the break, if at all
+    if target.record_kind == "pnl":
+        return (target.pnl_period or {}).get("currency", ""), delta
+    if target.record_kind == "trades" and target.field == "price" and delta is not None:
+        quantity = current.get((target.target, "quantity"))
+        return brk.asset, None if quantity is None else delta * quantity
+    return target.asset or brk.asset, delta
+
+
+def _decimal(text) -> Decimal | None:
+    try:
+        return Decimal(text) if text not in (None, "") else None
+    except ArithmeticError:
+        return None
 
 
 def _percent(target: Target, delta, corrected) -> Decimal | None:

@@ -8,11 +8,13 @@ names one set forever (a run's `adjustments_through`).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import polars as pl
 from django.db import connection
 
 from reconciliation.datasets import frames
-from reconciliation.engine import book
+from reconciliation.engine import book, valuation
 from reconciliation.models import Adjustment, Dataset, Run
 
 BOOK_LOCK_SPACE = 0x424F4F4B  # "BOOK": advisory lock (space, dataset id)
@@ -99,3 +101,44 @@ def values_of(kind: str, frame: pl.DataFrame, targets, as_of) -> dict[tuple[str,
 def dataset_values(dataset: Dataset, targets, as_of) -> dict[tuple[str, str], object]:
     """`current_values` of a dataset as loaded, without adjustments (an exchange's side)."""
     return values_of(dataset.kind, frames.load(dataset), targets, as_of)
+
+
+def run_prices(run: Run, definition) -> dict[str, tuple]:
+    """{asset: (price in the reporting currency, its time)} as the run values with them (the
+    reporting currency itself at 1); empty without a prices dataset."""
+    if not run.prices_dataset_id:
+        return {}
+    chosen = valuation.prices_under(frames.load(run.prices_dataset), run.as_of, definition)
+    return {
+        asset: (price, at)
+        for asset, price, at in chosen.select("asset", "price", "price_as_of").iter_rows()
+        if price is not None
+    }
+
+
+def portfolio_value(run: Run, prices: dict[str, tuple]) -> Decimal | None:
+    """The value of the run's account's holdings at its time (the effective book of its latest
+    book balances or ledger at or before the run), in the reporting currency; None if unknown.
+    Positions without a price count nothing (the share it divides is then an upper bound)."""
+    holdings = _holdings_dataset(run)
+    if holdings is None or not prices:
+        return None
+    values = book.book_values(holdings.kind, effective_frame(holdings), run.as_of)
+    total = Decimal(0)
+    for asset, field, number, _ in values.iter_rows():
+        if field == "quantity" and number and asset in prices:
+            total += abs(number) * prices[asset][0]
+    return total
+
+
+def _holdings_dataset(run: Run) -> Dataset | None:
+    internal = run.internal_dataset
+    if internal.kind in ("balances", "ledger"):
+        return internal
+    return (
+        Dataset.objects.filter(
+            account_id=internal.account_id, kind__in=["balances", "ledger"], as_of__lte=run.as_of
+        )
+        .order_by("-as_of", "-id")
+        .first()
+    )

@@ -156,6 +156,21 @@ def select_prices(
     )
 
 
+def prices_under(prices: pl.DataFrame, as_of: datetime, definition) -> pl.DataFrame:
+    """`select_prices` with a rule definition's pricing: its sources first, then the others in
+    the order the dataset holds them (what every run and correction values with)."""
+    present = prices.get_column("price_source").unique(maintain_order=True).to_list()
+    listed = list(definition.price_sources)
+    return select_prices(
+        prices,
+        as_of=as_of,
+        reporting_currency=definition.reporting_currency,
+        source_priority=listed + [s for s in present if s not in listed],
+        staleness=definition.price_staleness,
+        last_known_good=definition.last_known_good,
+    )
+
+
 def _with_prices(
     frame: pl.DataFrame, prices: pl.DataFrame, currency: str, on: str = "asset"
 ) -> pl.DataFrame:

@@ -47,16 +47,7 @@ def _cash_filter(frame: pl.DataFrame, definition: RuleDefinition, cash: bool) ->
 def _prices(run: Run, inputs: dict, definition: RuleDefinition) -> pl.DataFrame | None:
     if "prices" not in inputs:
         return None
-    present = inputs["prices"].get_column("price_source").unique(maintain_order=True).to_list()
-    listed = list(definition.price_sources)
-    return valuation.select_prices(
-        inputs["prices"],
-        as_of=run.as_of,
-        reporting_currency=definition.reporting_currency,
-        source_priority=listed + [s for s in present if s not in listed],
-        staleness=definition.price_staleness,
-        last_known_good=definition.last_known_good,
-    )
+    return valuation.prices_under(inputs["prices"], run.as_of, definition)
 
 
 def _valuation(run: Run, inputs: dict, definition: RuleDefinition) -> RunResult:

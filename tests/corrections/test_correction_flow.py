@@ -128,3 +128,22 @@ def test_admins_and_finance_do_not_approve(make_user):
     superuser.save()
     with pytest.raises(services.NotAllowed):
         services.approve(correction, by=superuser)
+
+
+def test_impact_is_valued_at_the_runs_price_with_its_time_and_portfolio_share(make_user):
+    from reconciliation.models import PriceRecord
+
+    run = finished_position_run()
+    brk = Break.objects.get(last_seen_run=run, asset="ETH", field="quantity")
+    correction = services.propose(brk, by=make_user("risk"), reason="decimal shift")
+    assert PriceRecord.objects.filter(
+        dataset=run.prices_dataset, asset="ETH", quote="USD", price=correction.price,
+        as_of=correction.price_as_of,
+    ).exists()  # fmt: skip
+    assert correction.price_as_of <= run.as_of
+    exact = abs(correction.delta) * correction.price
+    assert correction.impact_rc == exact.quantize(Decimal("1e-18"))
+    assert correction.reporting_currency == "USD"
+    share = correction.impact_rc / correction.portfolio_value_rc * 100
+    assert abs(correction.portfolio_share_pct - share) < Decimal("1e-15")
+    assert 0 < correction.portfolio_share_pct < 100
