@@ -78,7 +78,7 @@ def propose(brk: Break, *, by, reason: str, corrected_value=None, corrected_text
             f"The book already holds {correction.corrected_value} for {correction.target}: "
             "there is nothing to correct.", fields={"corrected_value": ["equals the book"]},
         )  # fmt: skip
-    previous = _superseded(supersedes, brk)
+    previous = _superseded(supersedes or _last_ended(brk), brk)
     correction.supersedes_id = previous.pk if previous else None
     with transaction.atomic():
         _store([correction], by=by)
@@ -145,6 +145,11 @@ def _breaks_to_correct(run: Run) -> list[SimpleNamespace]:
         SimpleNamespace(**dict(zip(names, row[:-1], strict=True)), details=json.loads(row[-1]))
         for row in rows
     ]
+
+
+def _last_ended(brk: Break) -> Correction | None:
+    """The break's latest rejected or rolled-back correction: a new one links to it."""
+    return brk.corrections.filter(status__in=[S.REJECTED, S.ROLLED_BACK]).order_by("-id").first()
 
 
 def _superseded(previous: Correction | None, brk: Break) -> Correction | None:
@@ -258,6 +263,55 @@ def reject(correction: Correction, *, by, reason: str) -> Correction:
                      object_id=correction.pk, before=before,
                      after={**_state(correction), "reason": reason})  # fmt: skip
     return correction
+
+
+def revise(correction: Correction, *, by, reason: str, corrected_value=None,
+           corrected_text: str = "") -> Correction:  # fmt: skip
+    """Change a pending or approved correction's value: its content changes, so its approvals no
+    longer count (they were given to the old content hash) and it is pending again. Whoever
+    revises becomes its author: they cannot approve it; the first author now can."""
+    _require(by, "propose_corrections", "revise corrections")
+    reason = (reason or "").strip()
+    if not reason:
+        raise CorrectionRefused("Say why it changes.", fields={"reason": ["required"]})
+    with transaction.atomic():
+        correction = _locked(correction.pk)
+        if correction.status not in (S.PENDING, S.APPROVED):
+            raise CorrectionRefused(
+                f"Correction {correction.pk} is {correction.get_status_display()}: only a "
+                "pending or approved correction is revised."
+            )
+        brk = Break.objects.get(pk=correction.break_record_id)
+        run = _correctable_run(brk)
+        wanted = proposals.Wanted(brk, reason, correction.origin, corrected_value, corrected_text)
+        built, refused = proposals.build([wanted], run, by=audit.acting_user(by))
+        if refused:
+            raise CorrectionRefused(refused[brk.pk])
+        new = built[0]
+        if new.content_hash == correction.content_hash:
+            raise CorrectionRefused("That is what the correction already says: nothing changed.")
+        before = _state(correction)
+        changed = {name: getattr(new, name) for name in REVISED}
+        if new.approvals_required == 0:  # a person's edit is never approved by the rule set
+            note = f"{new.policy_note}; revised by a person: one approver"
+            changed.update(approvals_required=1, auto_approved=False, policy_note=note)
+        if correction.status == S.APPROVED:
+            transitions.move([correction.pk], S.APPROVED, S.PENDING, approved_at=None, **changed)
+        else:
+            Correction.objects.filter(pk=correction.pk, status=S.PENDING).update(**changed)
+        correction.refresh_from_db()
+        audit.record(action="correction.revised", actor=by, object_type="correction",
+                     object_id=correction.pk, before=before,
+                     after={**_state(correction), "reason": reason})  # fmt: skip
+    return correction
+
+
+# What a revision recomputes (the policy too: a new value may need other approvals).
+REVISED = ("original_value", "corrected_value", "delta", "original_text", "corrected_text",
+           "trade_row", "impact_rc", "price", "price_as_of", "portfolio_value_rc",
+           "portfolio_share_pct", "change_pct", "validation", "rollback_plan", "reason",
+           "approvals_required", "auto_approved", "policy_note", "content_hash",
+           "created_by_id")  # fmt: skip
 
 
 def _locked(pk: int) -> Correction:

@@ -17,7 +17,7 @@ from corrections.models import Correction
 S = Correction.Status
 ALLOWED = {
     S.PENDING: {S.APPROVED, S.REJECTED},
-    S.APPROVED: {S.APPLIED, S.FAILED, S.REJECTED},
+    S.APPROVED: {S.APPLIED, S.FAILED, S.REJECTED, S.PENDING},  # pending again: revised
     S.APPLIED: {S.ROLLED_BACK},
     S.ROLLED_BACK: set(),
     S.REJECTED: set(),

@@ -147,3 +147,45 @@ def test_impact_is_valued_at_the_runs_price_with_its_time_and_portfolio_share(ma
     share = correction.impact_rc / correction.portfolio_value_rc * 100
     assert abs(correction.portfolio_share_pct - share) < Decimal("1e-15")
     assert 0 < correction.portfolio_share_pct < 100
+
+
+def test_a_revised_correction_needs_approving_again_and_not_by_its_reviser(make_user):
+    proposer, first, second = make_user("risk"), make_user("risk"), make_user("risk")
+    run = finished_position_run()
+    brk = Break.objects.get(last_seen_run=run, asset="ETH", field="quantity")
+    correction = services.propose(brk, by=proposer, reason="decimal shift")
+    assert correction.approvals_required == 2
+    correction = services.approve(correction, by=first)
+    old_hash = correction.content_hash
+    revised = services.revise(correction, by=second, reason="the exchange's figure is wrong",
+                              corrected_value=brk.suggested_value + 1)  # fmt: skip
+    assert revised.status == "pending" and revised.content_hash != old_hash
+    assert revised.created_by == second
+    assert revised.approvals.filter(content_hash=revised.content_hash).count() == 0
+    with pytest.raises(services.CorrectionRefused, match="someone else"):
+        services.approve(revised, by=second)
+    revised = services.approve(revised, by=first)  # approving the new content is a new approval
+    revised = services.approve(revised, by=proposer)
+    assert revised.status == "approved"
+    again = services.revise(revised, by=first, reason="back", corrected_value=brk.suggested_value)
+    assert again.status == "pending" and again.approved_at is None
+    actions = list(AuditEvent.objects.filter(object_type="correction", object_id=str(again.pk))
+                   .values_list("action", flat=True))  # fmt: skip
+    assert actions.count("correction.revised") == 2
+
+
+def test_a_new_proposal_links_to_the_rejected_one(make_user):
+    proposer, checker = make_user("risk"), make_user("risk")
+    run = finished_position_run()
+    brk = _correctable(run)
+    first = services.propose(brk, by=proposer, reason="first try", corrected_value=Decimal("1"))
+    if first.status == "applied":
+        first = services.roll_back(first, by=checker, reason="wrong value")
+    else:
+        with pytest.raises(services.CorrectionRefused, match="Say why"):
+            services.reject(first, by=checker, reason="  ")
+        first = services.reject(first, by=checker, reason="wrong value")
+    second = services.propose(brk, by=proposer, reason="second try")
+    assert second.supersedes == first
+    with pytest.raises(services.CorrectionRefused):
+        services.approve(first, by=checker)  # rejection (or roll back) is final
