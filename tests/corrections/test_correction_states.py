@@ -79,6 +79,14 @@ class Desk(RuleBasedStateMachine):
         if correction:
             self._attempt(services.reject, correction, by=self._person(who), reason=reason)
 
+    @rule(n=st.integers(0, 99), who=st.integers(0, 9), offset=st.sampled_from(["2", "-1"]))
+    def revise(self, n, who, offset):
+        correction = self._correction(n)
+        if correction and correction.corrected_value is not None:
+            value = correction.corrected_value + Decimal(offset)
+            self._attempt(services.revise, correction, by=self._person(who), reason="revised",
+                          corrected_value=value)  # fmt: skip
+
     @rule(n=st.integers(0, 99), who=st.integers(0, 9))
     def apply(self, n, who):
         correction = self._correction(n)
@@ -121,6 +129,13 @@ class Desk(RuleBasedStateMachine):
     def four_eyes(self):
         for approver, creator in Approval.objects.values_list("approver_id", "creator_id"):
             assert approver != creator and approver in self.world["risk"]
+        for c in Correction.objects.filter(status__in=["approved", "applied"], auto_approved=False):
+            current = set(
+                c.approvals.filter(content_hash=c.content_hash).values_list(
+                    "approver_id", flat=True
+                )
+            )
+            assert len(current) >= c.approvals_required and c.created_by_id not in current, c
 
     @invariant()
     def applied_once_and_reversed_once(self):
