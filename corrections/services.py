@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from accounts.access import has_capability
 from audit import services as audit
 from config.errors import DomainError
-from corrections import proposals, transitions
+from corrections import outbox, proposals, transitions
 from corrections.models import LIVE, Approval, Correction
 from reconciliation.book import selectors as book
 from reconciliation.book import services as book_writes
@@ -327,6 +327,7 @@ def _apply_locked(corrections: list[Correction], *, by, stale_fails: bool) -> tu
         for c, _ in stale
     ]
     audit.record_many(entries, actor=by)
+    outbox.publish_many(outbox.APPLIED, fresh)  # told to the trading system (SPEC 3.5)
     return len(fresh), len(stale)
 
 
@@ -439,3 +440,4 @@ def _roll_back_locked(corrections: list[Correction], *, by, reason: str) -> None
                       "reason": reason}) for c in corrections],
         actor=by,
     )  # fmt: skip
+    outbox.publish_many(outbox.ROLLED_BACK, corrections)
