@@ -200,18 +200,26 @@ def relay(*, now: datetime | None = None, limit: int = 1000,
 
 
 def _next_due(moment: datetime) -> Delivery | None:
+    """The oldest due delivery no other relay holds and no earlier event of its correction
+    waits before (to the same endpoint), locked; None if there is none now."""
     earlier_undelivered = Delivery.objects.filter(
         endpoint=OuterRef("endpoint"), correction=OuterRef("correction"),
         sequence__lt=OuterRef("sequence"),
     ).exclude(status=D.DELIVERED)  # fmt: skip
-    return (
-        Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("event", "endpoint")
-        .filter(status=D.PENDING, next_attempt_at__lte=moment, endpoint__enabled=True)
+    # Ids only, joined to nothing: the scan passes over deliveries held back by the ordering
+    # rule, each one index probe (the partial index of undelivered ones).
+    pk = (
+        Delivery.objects.select_for_update(skip_locked=True)
+        .filter(status=D.PENDING, next_attempt_at__lte=moment,
+                endpoint__in=WebhookEndpoint.objects.filter(enabled=True).values("pk"))
         .exclude(Exists(earlier_undelivered))
         .order_by("next_attempt_at", "id")
+        .values_list("pk", flat=True)
         .first()
-    )
+    )  # fmt: skip
+    if pk is None:
+        return None
+    return Delivery.objects.select_related("event", "endpoint").get(pk=pk)
 
 
 def _attempt(delivery: Delivery, moment: datetime, rng: random.Random, done: Relayed) -> None:

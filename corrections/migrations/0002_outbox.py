@@ -138,6 +138,7 @@ class Migration(migrations.Migration):
                 (
                     "correction",
                     models.ForeignKey(
+                        db_index=False,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
                         to="corrections.correction",
@@ -154,6 +155,7 @@ class Migration(migrations.Migration):
                 (
                     "endpoint",
                     models.ForeignKey(
+                        db_index=False,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="deliveries",
                         to="corrections.webhookendpoint",
@@ -218,7 +220,9 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="delivery",
             index=models.Index(
-                fields=["endpoint", "correction", "sequence"], name="delivery_order"
+                condition=models.Q(("status", "delivered"), _negated=True),
+                fields=["endpoint", "correction", "sequence"],
+                name="delivery_undelivered_order",
             ),
         ),
         migrations.AddConstraint(
