@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.access import has_capability
@@ -202,17 +202,20 @@ def relay(*, now: datetime | None = None, limit: int = 1000,
 def _next_due(moment: datetime) -> Delivery | None:
     """The oldest due delivery no other relay holds and no earlier event of its correction
     waits before (to the same endpoint), locked; None if there is none now."""
-    earlier_undelivered = Delivery.objects.filter(
-        endpoint=OuterRef("endpoint"), correction=OuterRef("correction"),
-        sequence__lt=OuterRef("sequence"),
-    ).exclude(status=D.DELIVERED)  # fmt: skip
-    # Ids only, joined to nothing: the scan passes over deliveries held back by the ordering
-    # rule, each one index probe (the partial index of undelivered ones).
+    # The latest earlier undelivered event, looked up backwards in the partial index of
+    # undelivered deliveries: for one held back, that is the one just before (one step).
+    waiting_before = Subquery(
+        Delivery.objects.filter(
+            endpoint=OuterRef("endpoint"), correction=OuterRef("correction"),
+            sequence__lt=OuterRef("sequence"),
+        ).exclude(status=D.DELIVERED).order_by("-sequence").values("sequence")[:1]
+    )  # fmt: skip
+    # Ids only, joined to nothing; the delivery itself is read once chosen.
     pk = (
         Delivery.objects.select_for_update(skip_locked=True)
-        .filter(status=D.PENDING, next_attempt_at__lte=moment,
+        .annotate(waiting_before=waiting_before)
+        .filter(status=D.PENDING, next_attempt_at__lte=moment, waiting_before__isnull=True,
                 endpoint__in=WebhookEndpoint.objects.filter(enabled=True).values("pk"))
-        .exclude(Exists(earlier_undelivered))
         .order_by("next_attempt_at", "id")
         .values_list("pk", flat=True)
         .first()

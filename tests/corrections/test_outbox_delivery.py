@@ -66,7 +66,7 @@ def _received_in_order(receiver, events):
     return arrived
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # committed, as the relay's transactions are
 def test_a_thousand_events_survive_failures_and_an_outage(make_user):
     rng = random.Random(20261203)
 
