@@ -134,29 +134,6 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "export-audit-head": {"task": "audit.export_head", "schedule": timedelta(hours=1)},
 }
-# Outbound corrections (corrections/outbox.py): the relay runs right after each publish commits,
-# and every OUTBOX_RELAY_INTERVAL seconds for retries (beat; a sweep not yet run expires). A
-# failed delivery waits each delay of OUTBOX_RETRY_DELAYS in turn (seconds, each times a random
-# 1 +- OUTBOX_RETRY_JITTER), then is given up: by default about 24 hours and 11 attempts.
-OUTBOX_RELAY_INTERVAL = env.int("OUTBOX_RELAY_INTERVAL", default=15)
-OUTBOX_RETRY_DELAYS = env.list(
-    "OUTBOX_RETRY_DELAYS", cast=int,
-    default=[5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800],
-)  # fmt: skip
-OUTBOX_RETRY_JITTER = env.float("OUTBOX_RETRY_JITTER", default=0.2)
-OUTBOX_HTTP_TIMEOUT = env.float("OUTBOX_HTTP_TIMEOUT", default=10.0)
-# How long a rotated-out signing secret still signs, so receivers can switch over.
-OUTBOX_SECRET_GRACE_HOURS = env.int("OUTBOX_SECRET_GRACE_HOURS", default=72)
-CELERY_BEAT_SCHEDULE["relay-outbox"] = {
-    "task": "corrections.relay_outbox",
-    "schedule": timedelta(seconds=OUTBOX_RELAY_INTERVAL),
-    "options": {"expires": OUTBOX_RELAY_INTERVAL},
-}
-if not OUTBOX_RETRY_DELAYS or min(OUTBOX_RETRY_DELAYS) < 0 or not 0 <= OUTBOX_RETRY_JITTER < 1:
-    raise ImproperlyConfigured(
-        "OUTBOX_RETRY_DELAYS must be one or more delays in seconds, and OUTBOX_RETRY_JITTER a "
-        "fraction from 0 to below 1"
-    )
 CELERY_TIMEZONE = "UTC"
 WORKER_HEARTBEAT_INTERVAL = env.int("WORKER_HEARTBEAT_INTERVAL", default=10)
 WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=60)
@@ -169,6 +146,23 @@ if WORKER_STALE_AFTER < 2 * WORKER_HEARTBEAT_INTERVAL + 1:
     raise ImproperlyConfigured(
         "WORKER_STALE_AFTER must be more than two WORKER_HEARTBEAT_INTERVALs, or a live worker "
         "between two heartbeats would lose its work"
+    )
+# Outbound corrections (corrections/outbox.py): the relay runs right after each publish commits,
+# and after every worker sweep (CLAIM_SWEEP_INTERVAL) for retries. A failed delivery waits each
+# delay of OUTBOX_RETRY_DELAYS in turn (seconds, each times a random 1 +- OUTBOX_RETRY_JITTER),
+# then is given up: by default about 24 hours and 11 attempts.
+OUTBOX_RETRY_DELAYS = env.list(
+    "OUTBOX_RETRY_DELAYS", cast=int,
+    default=[5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800],
+)  # fmt: skip
+OUTBOX_RETRY_JITTER = env.float("OUTBOX_RETRY_JITTER", default=0.2)
+OUTBOX_HTTP_TIMEOUT = env.float("OUTBOX_HTTP_TIMEOUT", default=10.0)
+# How long a rotated-out signing secret still signs, so receivers can switch over.
+OUTBOX_SECRET_GRACE_HOURS = env.int("OUTBOX_SECRET_GRACE_HOURS", default=72)
+if not OUTBOX_RETRY_DELAYS or min(OUTBOX_RETRY_DELAYS) < 0 or not 0 <= OUTBOX_RETRY_JITTER < 1:
+    raise ImproperlyConfigured(
+        "OUTBOX_RETRY_DELAYS must be one or more delays in seconds, and OUTBOX_RETRY_JITTER a "
+        "fraction from 0 to below 1"
     )
 
 # --- Authentication and access ------------------------------------------------------------------

@@ -30,7 +30,7 @@ class Receiver:
     port: int = 0
     arrived: threading.Event = field(default_factory=threading.Event)
     _server: ThreadingHTTPServer | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.Condition = field(default_factory=threading.Condition)
 
     @property
     def url(self) -> str:
@@ -39,6 +39,11 @@ class Receiver:
     def taken(self) -> list[Received]:
         with self._lock:
             return [r for r in self.requests if r.taken]
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        """Whether `count` requests have arrived within `timeout` seconds."""
+        with self._lock:
+            return self._lock.wait_for(lambda: len(self.requests) >= count, timeout)
 
     def start(self) -> Receiver:
         receiver = self
@@ -51,6 +56,7 @@ class Receiver:
                 with receiver._lock:
                     status, taken = receiver.answer(len(receiver.requests))
                     receiver.requests.append(Received(headers, body, status, taken))
+                    receiver._lock.notify_all()
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -163,21 +163,26 @@ def test_relays_at_once_send_each_delivery_once_and_in_order(make_user):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_relays_right_after_the_publish_commits(make_user):
-    receiver = Receiver().start()
+def test_a_worker_relays_after_the_commit_and_its_sweep_retries(make_user):
+    # The first answer fails; the retry comes from the worker's sweep, a second later.
+    receiver = Receiver(answer=lambda number: (503, False) if number == 0 else (200, True))
+    receiver.start()
     admin = make_user("admin")
     correction = _corrections(make_user, 3)[0]
     # Made after the corrections: what their automatic ones published is not for it.
     _, secret = outbox.create_endpoint(name="trading", url=receiver.url, by=admin)
+    quick = {"CLAIM_SWEEP_INTERVAL": "1", "OUTBOX_RETRY_DELAYS": "1,1"}
     try:
-        with worker_process() as worker, sending_to(worker.queue):
+        with worker_process(extra_env=quick) as worker, sending_to(worker.queue):
             with transaction.atomic():
                 event = outbox.publish("correction.applied", correction)
-            assert receiver.arrived.wait(30), worker.log()[-4000:]
+                assert receiver.requests == []  # nothing leaves before the commit
+            assert receiver.wait_for(2, timeout=30), worker.log()[-4000:]
     finally:
         receiver.stop()
-    request = receiver.requests[0]
-    assert request.headers["webhook-id"] == event.event_id
+    assert [r.headers["webhook-id"] for r in receiver.requests] == [event.event_id] * 2
+    assert [r.status for r in receiver.requests] == [503, 200]
+    request = receiver.requests[1]
     assert Webhook(secret).verify(request.body, request.headers)["data"]["correction"] == (
         correction.pk
     )
