@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -72,6 +73,8 @@ def correction_payload(correction: Correction) -> dict:
         "run": correction.run_id,
         "break": correction.break_record_id,
         "account": correction.account_id,
+        # The dataset and its account are loaded with the corrections being applied (no query).
+        "account_code": correction.dataset.account.code,
         "dataset": correction.dataset_id,
         "record_kind": correction.record_kind,
         "asset": correction.asset,
@@ -81,6 +84,8 @@ def correction_payload(correction: Correction) -> dict:
         "original_value": _exact(correction.original_value),
         "corrected_value": _exact(correction.corrected_value),
         "delta": _exact(correction.delta),
+        "impact_rc": _exact(correction.impact_rc),
+        "reporting_currency": correction.reporting_currency,
         "original_text": correction.original_text,
         "corrected_text": correction.corrected_text,
         "trade_row": correction.trade_row,
@@ -174,28 +179,36 @@ class Relayed:
     retrying: int = 0
     given_up: int = 0
     disabled: list[str] = field(default_factory=list)
+    more: bool = False
 
     @property
     def attempts(self) -> int:
         return self.delivered + self.retrying + self.given_up + len(self.disabled)
 
 
-def relay(*, now: datetime | None = None, limit: int = 1000,
+def relay(*, now: datetime | None = None, limit: int = 1000, seconds: float | None = None,
           rng: random.Random | None = None) -> Relayed:  # fmt: skip
-    """Attempt due deliveries, oldest due first, up to `limit`; what came of them.
+    """Attempt due deliveries, oldest due first, up to `limit` of them or for about `seconds`;
+    what came of them (`more`: it stopped with deliveries perhaps still due).
 
     `now` is the clock that says what is due and when to retry (tests move it); `rng` draws the
     jitter. Each delivery is one transaction: locked, sent, its attempt recorded, committed.
     """
     done = Relayed()
     rng = rng or random.Random()  # noqa: S311 (jitter, not a secret)
+    until = None if seconds is None else time.monotonic() + seconds
     for _ in range(limit):
+        if until is not None and time.monotonic() > until:
+            done.more = True
+            break
         moment = now or timezone.now()
         with transaction.atomic():
             delivery = _next_due(moment)
             if delivery is None:
-                break
+                return done
             _attempt(delivery, moment, rng, done)
+    else:
+        done.more = True
     return done
 
 

@@ -4,14 +4,16 @@ from celery import shared_task
 
 from corrections import outbox, task_queue
 
-LIMIT = 1000
+# One task relays this long at most (receivers may each take OUTBOX_HTTP_TIMEOUT to fail), then
+# hands the rest to a new task: a worker is not held for hours by one slow receiver.
+SECONDS = 60
 
 
 @shared_task(name=task_queue.RELAY_OUTBOX)
 def relay_outbox() -> dict:
-    """Send due webhook deliveries (after a publish commits, and periodically for retries)."""
-    done = outbox.relay(limit=LIMIT)
-    if done.attempts >= LIMIT:  # more may be due: go on in a new task, not hold this one
+    """Send due webhook deliveries (after a publish commits, and after each sweep for retries)."""
+    done = outbox.relay(seconds=SECONDS)
+    if done.more:
         task_queue.relay_outbox()
     return {"delivered": done.delivered, "retrying": done.retrying, "given_up": done.given_up,
             "disabled": done.disabled}  # fmt: skip

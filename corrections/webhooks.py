@@ -11,6 +11,7 @@ where it was registered, and a POST must not silently turn into a GET elsewhere.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import secrets
 import time
@@ -97,7 +98,8 @@ def send(url: str, *, msg_id: str, body: str, signing_secrets: list[str],
         except OSError:
             error = ""
         error = error or answer.reason or ""
-    except (urllib.error.URLError, OSError, ValueError) as failure:
+    # No answer, or not HTTP: refused, timed out, reset, garbage instead of a status line.
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as failure:
         reason = getattr(failure, "reason", failure)
         error = f"{type(failure).__name__}: {reason}"[:KEPT_BODY]
     duration_ms = round((time.monotonic() - started) * 1000)

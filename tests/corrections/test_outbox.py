@@ -4,11 +4,14 @@ relayed to a real HTTP receiver signed per Standard Webhooks, retried, in order 
 import itertools
 import json
 import random
+import socket
+import threading
 from datetime import timedelta
 
 import pytest
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -250,3 +253,67 @@ def test_only_managers_manage_endpoints_and_replay(make_user, receiver):
         outbox.create_endpoint(name="x", url=receiver.url, by=make_user("risk"))
     with pytest.raises(outbox.EndpointRefused):
         outbox.create_endpoint(name="x", url="file:///etc/passwd", by=make_user("admin"))
+
+
+def test_a_runs_automatic_corrections_publish_one_event_each_in_bulk(make_user, receiver,
+                                                                      admin_user):  # fmt: skip
+    _endpoint(receiver, admin_user)
+    run = finished_position_run()
+    services.propose_for_run(run)  # those within the auto-correction limits are applied
+    first, second = make_user("risk"), make_user("risk")
+    for correction in Correction.objects.filter(run=run, status="pending"):
+        for approver in (first, second)[: correction.approvals_required]:
+            services.approve(correction, by=approver)
+    assert services.apply_run(run, by=first) > 1  # the rest at once, one transaction
+    applied = Correction.objects.filter(run=run, status="applied")
+    events = OutboxEvent.objects.filter(correction__in=applied)
+    assert events.count() == applied.count() == Delivery.objects.count()
+    assert set(events.values_list("type", "sequence")) == {("correction.applied", 1)}
+
+    # Publishing is a fixed number of statements, however many corrections.
+    corrections = list(applied.select_related("dataset__account"))
+    with CaptureQueriesContext(connection) as one, transaction.atomic():
+        outbox.publish_many("correction.rolled_back", corrections[:1])
+    with CaptureQueriesContext(connection) as many, transaction.atomic():
+        outbox.publish_many("correction.rolled_back", corrections)
+    assert len(many) == len(one)
+    assert set(
+        OutboxEvent.objects.filter(type="correction.rolled_back").values_list("sequence")
+    ) == {(2,), (3,)}
+
+
+def test_a_relay_stops_at_its_limit_and_says_more_may_be_due(make_user, receiver, admin_user):
+    _endpoint(receiver, admin_user)
+    correction = _pending_correction(make_user)
+    for step in range(3):
+        outbox.publish("correction.applied", correction, {"step": str(step)})
+    first = outbox.relay(limit=2)
+    assert (first.delivered, first.more) == (2, True)
+    second = outbox.relay(limit=2)
+    assert (second.delivered, second.more) == (1, False)
+
+
+def test_garbage_instead_of_http_is_an_attempt_that_failed(make_user, admin_user):
+    """A receiver answering something that is not HTTP is recorded and retried, never a crash
+    of the relay (which would leave the delivery unrecorded and try it again at once)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer_garbage():
+        connection_, _ = server.accept()
+        with connection_:
+            connection_.recv(65536)
+            connection_.sendall(b"this is not http\r\n\r\n")
+
+    thread = threading.Thread(target=answer_garbage, daemon=True)
+    thread.start()
+    outbox.create_endpoint(name="odd", url=f"http://127.0.0.1:{port}/", by=admin_user)
+    outbox.publish("correction.applied", _pending_correction(make_user), {"a": "1"})
+    try:
+        done = outbox.relay()
+    finally:
+        thread.join(timeout=10)
+        server.close()
+    assert done.retrying == 1
+    attempt = DeliveryAttempt.objects.get()
+    assert attempt.response_status is None and attempt.error
