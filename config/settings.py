@@ -157,6 +157,9 @@ OUTBOX_RETRY_DELAYS = env.list(
 )  # fmt: skip
 OUTBOX_RETRY_JITTER = env.float("OUTBOX_RETRY_JITTER", default=0.2)
 OUTBOX_HTTP_TIMEOUT = env.float("OUTBOX_HTTP_TIMEOUT", default=10.0)
+# The queue the relay goes to (empty: CELERY_QUEUE). Set it, and run a worker for it, when long
+# runs could keep every worker of the default queue busy while corrections wait to be told.
+OUTBOX_QUEUE = env.str("OUTBOX_QUEUE", default="")
 # How long a rotated-out signing secret still signs, so receivers can switch over.
 OUTBOX_SECRET_GRACE_HOURS = env.int("OUTBOX_SECRET_GRACE_HOURS", default=72)
 if not OUTBOX_RETRY_DELAYS or min(OUTBOX_RETRY_DELAYS) < 0 or not 0 <= OUTBOX_RETRY_JITTER < 1:

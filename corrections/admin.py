@@ -3,6 +3,7 @@ once, when made), and the delivery log, read-only, with a replay action."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 
 from accounts.access import has_capability
 from config.errors import DomainError
@@ -30,12 +31,17 @@ def _show_secret(modeladmin, request, endpoint, secret: str, what: str) -> None:
     )
 
 
-class EndpointForm(forms.ModelForm):
-    url = forms.URLField(max_length=500, assume_scheme="https")
+def _formfield(field, **kwargs):
+    if isinstance(field, models.URLField):
+        kwargs["assume_scheme"] = "https"  # an address typed without a scheme
+    return field.formfield(**kwargs)
 
+
+class EndpointForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = ["name", "url", "enabled"]
+        formfield_callback = _formfield
 
     def clean_url(self):
         try:
@@ -55,6 +61,7 @@ def rotate_secrets(modeladmin, request, queryset):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(ForManagers, admin.ModelAdmin):
     form = EndpointForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("name", "url", "enabled", "disabled_reason", "secret_rotated_at", "changed_at")
     readonly_fields = ("disabled_reason", "secret_rotated_at", "created_at", "changed_at")
     actions = [rotate_secrets]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from celery import current_app
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -13,9 +14,9 @@ RELAY_OUTBOX = "corrections.relay_outbox"
 
 
 def relay_outbox() -> None:
-    """Have a worker relay the outbox now. A broker that is down only delays delivery (beat's
-    periodic relay sends it later), so it must not fail the request that already committed."""
+    """Have a worker relay the outbox now. A broker that is down only delays delivery (the relay
+    sent after the workers' sweep catches up), so it must not fail a request that committed."""
     try:
-        current_app.send_task(RELAY_OUTBOX)
+        current_app.send_task(RELAY_OUTBOX, queue=settings.OUTBOX_QUEUE or None)
     except Exception:
-        logger.exception("could not queue the outbox relay; the periodic relay will send")
+        logger.exception("could not queue the outbox relay; the one after the next sweep will send")
