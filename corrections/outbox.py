@@ -3,7 +3,7 @@
 `publish` writes the event, and a delivery for each enabled endpoint, in the transaction that
 changes the correction: the change and the news of it commit together or not at all (no event
 for a rolled-back apply, no applied correction without its event). After commit, the relay is
-sent (and beat sends it every OUTBOX_RELAY_INTERVAL seconds, for retries).
+sent (and after every workers' sweep, for retries: config/claim_sweep.after_each_sweep).
 
 The relay (`relay`) takes due deliveries one at a time with `SELECT ... FOR UPDATE SKIP LOCKED`
 (several relays share the work, none sends a delivery another holds) and sends each signed
@@ -293,10 +293,13 @@ def _backoff(delay: int, rng: random.Random) -> timedelta:
 
 def _disable(endpoint: WebhookEndpoint, reason: str) -> None:
     before = _endpoint_state(endpoint)
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+    # Guarded: of two relays told 410 at once, one disables it and audits that.
+    if not WebhookEndpoint.objects.filter(pk=endpoint.pk, enabled=True).update(
         enabled=False, disabled_reason=reason[:300], changed_at=timezone.now()
-    )
+    ):
+        return
     endpoint.refresh_from_db()
+    logger.warning("webhook endpoint %s disabled: %s", endpoint.name, reason)
     audit.record(action="webhook_endpoint.disabled", actor=None, object_type="webhook_endpoint",
                  object_id=endpoint.pk, before=before, after=_endpoint_state(endpoint))  # fmt: skip
 
