@@ -2,6 +2,7 @@
 order per correction, none lost, duplicates only as the same event; relays at once share the
 work without sending one delivery twice; and a real worker relays right after a publish."""
 
+import contextlib
 import random
 import threading
 import time
@@ -25,21 +26,26 @@ EVENTS = 1000
 
 
 def _corrections(make_user, wanted: int) -> list[Correction]:
-    """Pending corrections of the demo run's breaks (what the events are of does not matter to
-    the relay; that they are several corrections, each with its own order, does)."""
+    """`wanted` corrections: those proposed for the demo run's breaks (it has a few), and as many
+    rejected copies of the first as it takes (what an event is of does not matter to the relay;
+    that there are many corrections, each with its own order, does)."""
     run = finished_position_run()
     proposer = make_user("risk")
     breaks = Break.objects.filter(last_seen_run=run, suggested_value__isnull=False).order_by("id")
     made = []
-    for brk in breaks:
-        try:
+    for brk in breaks[:wanted]:
+        with contextlib.suppress(services.CorrectionRefused):
             made.append(services.propose(brk, by=proposer, reason="for the outbox"))
-        except services.CorrectionRefused:
-            continue
-        if len(made) == wanted:
-            break
-    assert len(made) >= 3, "the demo run has too few correctable breaks"
-    return made
+    assert made, "the demo run has no correctable break"
+    model = made[0]
+    copies = []
+    for _ in range(wanted - len(made)):
+        copy = Correction.objects.get(pk=model.pk)
+        copy.pk, copy.applied_set, copy.supersedes = None, None, None
+        copy.status, copy.rejection_reason = Correction.Status.REJECTED, "a copy for the outbox"
+        copy.rejected_at = copy.approved_at = timezone.now()
+        copies.append(copy)
+    return made + Correction.objects.bulk_create(copies)
 
 
 def _publish(corrections, count: int) -> list[OutboxEvent]:
@@ -81,7 +87,7 @@ def test_a_thousand_events_survive_failures_and_an_outage(make_user):
     receiver = Receiver(answer=answer).start()
     admin = make_user("admin")
     _, secret = outbox.create_endpoint(name="trading", url=receiver.url, by=admin)
-    corrections = _corrections(make_user, 10)
+    corrections = _corrections(make_user, 50)
     _publish(corrections, EVENTS)
     # With those the auto-approved corrections published when they were applied.
     events = list(OutboxEvent.objects.all())
