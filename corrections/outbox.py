@@ -379,7 +379,11 @@ def change_endpoint(endpoint: WebhookEndpoint, *, by, name: str, url: str,
     with transaction.atomic():
         stored = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
         before = _endpoint_state(stored)
-        stored.name = (name or "").strip() or stored.name
+        name = (name or "").strip() or stored.name
+        if WebhookEndpoint.objects.filter(name=name).exclude(pk=stored.pk).exists():
+            raise EndpointRefused(f"An endpoint is named {name!r} already.",
+                                  fields={"name": ["taken"]})  # fmt: skip
+        stored.name = name
         stored.url = checked_url(url)
         if enabled and not stored.enabled:
             stored.disabled_reason = ""

@@ -251,8 +251,15 @@ def test_delivery_attempts_are_append_only(make_user, receiver, admin_user):
 def test_only_managers_manage_endpoints_and_replay(make_user, receiver):
     with pytest.raises(outbox.NotAllowed):
         outbox.create_endpoint(name="x", url=receiver.url, by=make_user("risk"))
+    admin = make_user("admin")
     with pytest.raises(outbox.EndpointRefused):
-        outbox.create_endpoint(name="x", url="file:///etc/passwd", by=make_user("admin"))
+        outbox.create_endpoint(name="x", url="file:///etc/passwd", by=admin)
+    first, _ = outbox.create_endpoint(name="first", url=receiver.url, by=admin)
+    outbox.create_endpoint(name="second", url=receiver.url, by=admin)
+    with pytest.raises(outbox.EndpointRefused, match="named 'second' already"):
+        outbox.change_endpoint(first, by=admin, name="second", url=receiver.url, enabled=True)
+    with pytest.raises(outbox.NotAllowed):
+        outbox.rotate_secret(first, by=make_user("risk"))
 
 
 def test_a_runs_automatic_corrections_publish_one_event_each_in_bulk(make_user, receiver,

@@ -177,6 +177,8 @@ def test_a_worker_relays_after_the_commit_and_its_sweep_retries(make_user):
     correction = _corrections(make_user, 3)[0]
     # Made after the corrections: what their automatic ones published is not for it.
     _, secret = outbox.create_endpoint(name="trading", url=receiver.url, by=admin)
+    with pytest.raises(RuntimeError, match="inside the transaction"):
+        outbox.publish("correction.applied", correction)  # on its own, it could lose an event
     quick = {"CLAIM_SWEEP_INTERVAL": "1", "OUTBOX_RETRY_DELAYS": "1,1"}
     try:
         with worker_process(extra_env=quick) as worker, sending_to(worker.queue):
