@@ -92,6 +92,17 @@ def registered() -> list[Claimable]:
     return list(_registry.values())
 
 
+# Periodic work of other apps, run after each sweep (so once per interval across all workers,
+# with no `celery beat` to depend on): e.g. the outbox's relay, for its retries. Each should be
+# quick (send a task): the sweep's thread must not wait on a slow receiver.
+_after_sweep: dict[str, Callable[[], None]] = {}
+
+
+def after_each_sweep(name: str, work: Callable[[], None]) -> None:
+    """Have `work()` run after every sweep (registering a name again replaces it)."""
+    _after_sweep[name] = work
+
+
 def sweep() -> list[HandedBack]:
     """Hand back every claimed row whose worker instance has no recent heartbeat; what was."""
     beats = health.instance_heartbeats()
@@ -143,7 +154,13 @@ def sweep_if_due(owner: str) -> list[HandedBack] | None:
     # Not released after the sweep: the lock's expiry spaces the sweeps of all workers.
     if not client.set(LOCK_KEY, owner, nx=True, ex=max(1, settings.CLAIM_SWEEP_INTERVAL)):
         return None
-    return sweep()
+    handed = sweep()
+    for name, work in list(_after_sweep.items()):
+        try:
+            work()
+        except Exception:  # one app's periodic work failing must not stop the others'
+            logger.exception("%s, run after the sweep, failed", name)
+    return handed
 
 
 def sweep_periodically(owner: str, stop: threading.Event) -> None:

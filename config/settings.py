@@ -151,6 +151,26 @@ if WORKER_STALE_AFTER < 2 * WORKER_HEARTBEAT_INTERVAL + 1:
         "WORKER_STALE_AFTER must be more than two WORKER_HEARTBEAT_INTERVALs, or a live worker "
         "between two heartbeats would lose its work"
     )
+# Outbound corrections (corrections/outbox.py): the relay runs right after each publish commits,
+# and after every worker sweep (CLAIM_SWEEP_INTERVAL) for retries. A failed delivery waits each
+# delay of OUTBOX_RETRY_DELAYS in turn (seconds, each times a random 1 +- OUTBOX_RETRY_JITTER),
+# then is given up: by default about 24 hours and 11 attempts.
+OUTBOX_RETRY_DELAYS = env.list(
+    "OUTBOX_RETRY_DELAYS", cast=int,
+    default=[5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800],
+)  # fmt: skip
+OUTBOX_RETRY_JITTER = env.float("OUTBOX_RETRY_JITTER", default=0.2)
+OUTBOX_HTTP_TIMEOUT = env.float("OUTBOX_HTTP_TIMEOUT", default=10.0)
+# The queue the relay goes to (empty: CELERY_QUEUE). Set it, and run a worker for it, when long
+# runs could keep every worker of the default queue busy while corrections wait to be told.
+OUTBOX_QUEUE = env.str("OUTBOX_QUEUE", default="")
+# How long a rotated-out signing secret still signs, so receivers can switch over.
+OUTBOX_SECRET_GRACE_HOURS = env.int("OUTBOX_SECRET_GRACE_HOURS", default=72)
+if not OUTBOX_RETRY_DELAYS or min(OUTBOX_RETRY_DELAYS) < 0 or not 0 <= OUTBOX_RETRY_JITTER < 1:
+    raise ImproperlyConfigured(
+        "OUTBOX_RETRY_DELAYS must be one or more delays in seconds, and OUTBOX_RETRY_JITTER a "
+        "fraction from 0 to below 1"
+    )
 
 # --- Authentication and access ------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

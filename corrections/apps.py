@@ -6,4 +6,11 @@ class CorrectionsConfig(AppConfig):
 
     def ready(self):
         # A succeeded run's automatic corrections are proposed on a worker (corrections/tasks.py).
-        from corrections import receivers  # noqa: F401 - connects the receivers
+        from config import claim_sweep
+        from corrections import (
+            receivers,  # noqa: F401 - connects the receivers
+            task_queue,
+        )
+
+        # Retries of the outbox: every worker's sweep sends the relay (corrections/outbox.py).
+        claim_sweep.after_each_sweep("the outbox relay", task_queue.relay_outbox)

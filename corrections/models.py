@@ -197,3 +197,22 @@ class Approval(models.Model):
 
     def __str__(self) -> str:
         return f"approval of correction {self.correction_id} by {self.approver_id}"
+
+
+# The outbox's models live beside these (SPEC 3.5); imported here so Django finds them.
+from corrections.models_outbox import (  # noqa: E402
+    Delivery,
+    DeliveryAttempt,
+    OutboxEvent,
+    WebhookEndpoint,
+)
+
+__all__ = [
+    "LIVE",
+    "Approval",
+    "Correction",
+    "Delivery",
+    "DeliveryAttempt",
+    "OutboxEvent",
+    "WebhookEndpoint",
+]

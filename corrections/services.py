@@ -23,7 +23,7 @@ from accounts.access import has_capability
 from audit import services as audit
 from config import copy_insert
 from config.errors import DomainError
-from corrections import proposals, transitions
+from corrections import outbox, proposals, transitions
 from corrections.models import LIVE, Approval, Correction
 from reconciliation.book import selectors as book
 from reconciliation.book import services as book_writes
@@ -392,16 +392,19 @@ def _apply_locked(corrections, *, by, stale_fails: bool, just_proposed: bool = F
         ((c.dataset, _changes(c), f"correction {c.pk}") for c in fresh), by=by
     )
     links = {c.pk: s.pk for c, s in zip(fresh, sets, strict=True)}
-    if transitions.move_linked(links, S.APPROVED, S.APPLIED, "applied_set") != len(links):
+    now = timezone.now()
+    if transitions.move_linked(links, S.APPROVED, S.APPLIED, "applied_set", now) != len(links):
         # The corrections are held locked, so this cannot happen; never apply one silently twice.
         raise CorrectionRefused("A correction changed while it was applied; nothing was applied.")
     for correction, adjustment_set in zip(fresh, sets, strict=True):
         correction.status, correction.applied_set_id = S.APPLIED, adjustment_set.pk
+        correction.applied_at = now
     audit.record_many(
         [_applied_entry(c, just_proposed) for c in fresh]
         + [_failed_entry(c, just_proposed) for c, _ in stale],
         actor=by,
     )
+    outbox.publish_many(outbox.APPLIED, fresh)  # told to the trading system (SPEC 3.5)
     return len(fresh), len(stale)
 
 
@@ -526,13 +529,16 @@ def _roll_back_locked(corrections: list[Correction], *, by, reason: str) -> None
         by=by,
     )
     links = {c.pk: r.pk for c, r in zip(corrections, reversals, strict=True)}
-    if transitions.move_linked(links, S.APPLIED, S.ROLLED_BACK, "reversal_set") != len(links):
+    now = timezone.now()
+    if transitions.move_linked(links, S.APPLIED, S.ROLLED_BACK, "reversal_set", now) != len(links):
         raise CorrectionRefused("A correction changed while it was rolled back; nothing changed.")
     for correction, reversal in zip(corrections, reversals, strict=True):
         correction.status, correction.reversal_set_id = S.ROLLED_BACK, reversal.pk
+        correction.rolled_back_at = now
     audit.record_many(
         [audit.Entry("correction.rolled_back", "correction", c.pk, {"status": "applied"},
                      {"status": "rolled_back", "reversal_set": c.reversal_set_id,
                       "reason": reason}) for c in corrections],
         actor=by,
     )  # fmt: skip
+    outbox.publish_many(outbox.ROLLED_BACK, corrections)

@@ -55,14 +55,14 @@ def move_one(correction: Correction, source: str, target: str, **fields) -> bool
     return moved
 
 
-def move_linked(links: dict[int, int], source: str, target: str, link: str) -> int:
+def move_linked(links: dict[int, int], source: str, target: str, link: str, now=None) -> int:
     """Move many corrections at once, each with its own adjustment set: `links` maps each
     correction's id to its set's id, stored in the field `link` (applied_set, reversal_set)."""
     if target not in ALLOWED[source]:
         raise IllegalTransition(f"{source} -> {target}")
     if link not in ("applied_set", "reversal_set"):
         raise ValueError(link)
-    now = timezone.now()
+    now = now or timezone.now()
     reached = REACHED_AT[target]
     table = Correction._meta.db_table
     with connection.cursor() as cursor:
