@@ -1,0 +1,29 @@
+"""`{% break_corrections item %}`: a break's corrections and the form proposing one, on the
+break's page.
+
+A template tag rather than the break view's context: reconciliation never imports the apps
+built on it (the import contracts in pyproject), so the corrections app renders its own part
+of the page, through its selectors.
+"""
+
+from django import template
+
+from accounts.access import has_capability
+from corrections import selectors
+
+register = template.Library()
+
+
+@register.inclusion_tag("corrections/_break_corrections.html", takes_context=True)
+def break_corrections(context, item):
+    user = context["request"].user
+    if not has_capability(user, "view_corrections"):
+        return {"shown": False}
+    return {
+        "shown": True,
+        "item": item,
+        "corrections": selectors.of_break(item),
+        "propose_refusal": selectors.may_propose(user, item),
+        "can_propose": has_capability(user, "propose_corrections"),
+        "request": context["request"],
+    }
