@@ -13,6 +13,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.db.models import Count, F, QuerySet
 from django.utils import timezone
 
@@ -186,7 +187,7 @@ def approval_refusal(user, correction: Correction) -> str:
     if not has_capability(user, "approve_corrections"):
         return "Your role does not approve corrections."
     if correction.status != S.PENDING:
-        return f"It is {correction.get_status_display()}, not pending."
+        return f"It is {correction.get_status_display().lower()}, not pending."
     if correction.created_by_id is not None and correction.created_by_id == user.pk:
         return "You proposed it: someone else must approve it (four eyes)."
     if correction.approvals.filter(approver=user, content_hash=correction.content_hash).exists():
@@ -243,7 +244,7 @@ def may_propose(user, brk: Break) -> str:
         return f"The break is {brk.status}: only a live break is corrected."
     live = live_of_break(brk)
     if live is not None:
-        return f"Correction {live.pk} of this break is {live.get_status_display()}."
+        return f"Correction {live.pk} of this break is {live.get_status_display().lower()}."
     return ""
 
 
@@ -251,3 +252,12 @@ def run_counts(run: Run) -> dict[str, int]:
     """How many of the run's corrections are in each status."""
     counts = dict(Correction.objects.filter(run=run).values_list("status").annotate(n=Count("id")))
     return {status: counts.get(status, 0) for status in S.values}
+
+
+def user_named(username: str):
+    """The active user of that name, or None (who a command acts as)."""
+    return get_user_model().objects.filter(username=username, is_active=True).first()
+
+
+def run_by_id(run_id: int) -> Run | None:
+    return Run.objects.filter(pk=run_id).first()

@@ -116,7 +116,7 @@ def _act(request, correction_id: int, doing: str, call):
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Correction {correction.pk} {doing}: it is now "
-                                  f"{correction.get_status_display()}.")  # fmt: skip
+                                  f"{correction.get_status_display().lower()}.")  # fmt: skip
     return _back(request, "corrections:detail", correction_id=correction.pk)
 
 
@@ -184,6 +184,6 @@ def propose(request, break_id: int):
             status = status_for(exc)
         else:
             messages.success(request, f"Correction {correction.pk} proposed: it is "
-                                      f"{correction.get_status_display()}.")  # fmt: skip
+                                      f"{correction.get_status_display().lower()}.")  # fmt: skip
             return redirect("corrections:detail", correction_id=correction.pk)
     return render(request, "corrections/propose.html", {"item": item, "form": form}, status=status)
