@@ -169,13 +169,22 @@ class CorrectionDetail(APIView):
         return _detail(request, selectors.access_correction(request.user, correction_id))
 
 
+class TextField(serializers.CharField):
+    """Text only: DRF's CharField would take the number 5 as "5"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ProposeSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = TextField(max_length=2000)
     corrected_value = serializers.DecimalField(
         max_digits=38, decimal_places=18, required=False, allow_null=True, coerce_to_string=True,
         help_text="a number's new value; absent: the break's suggested value",
     )  # fmt: skip
-    corrected_text = serializers.CharField(
+    corrected_text = TextField(
         max_length=100, required=False, allow_blank=True,
         help_text="a text's new value (a side, a time, a fee asset)",
     )  # fmt: skip
@@ -218,7 +227,7 @@ class BreakCorrections(APIView):
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = TextField(max_length=2000)
 
 
 class _Action(APIView):
