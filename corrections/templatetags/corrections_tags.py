@@ -12,6 +12,8 @@ from accounts.access import has_capability
 from corrections import selectors
 
 register = template.Library()
+# Break fields whose correction sets a text (corrections/targets.py): a side, a time, a fee asset.
+TEXT_FIELDS = ("side", "executed_at", "fee_asset")
 
 
 @register.inclusion_tag("corrections/_break_corrections.html", takes_context=True)
@@ -25,5 +27,6 @@ def break_corrections(context, item):
         "corrections": selectors.of_break(item),
         "propose_refusal": selectors.may_propose(user, item),
         "can_propose": has_capability(user, "propose_corrections"),
+        "text_field": item.field in TEXT_FIELDS,
         "request": context["request"],
     }
