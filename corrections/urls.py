@@ -14,4 +14,6 @@ urlpatterns = [
     path("<int:correction_id>/apply/", views.apply, name="apply"),
     path("<int:correction_id>/roll-back/", views.roll_back, name="roll-back"),
     path("propose/<int:break_id>/", views.propose, name="propose"),
+    path("runs/<int:run_id>/apply/", views.run_apply, name="run-apply"),
+    path("runs/<int:run_id>/roll-back/", views.run_roll_back, name="run-roll-back"),
 ]

@@ -187,3 +187,32 @@ def propose(request, break_id: int):
                                       f"{correction.get_status_display().lower()}.")  # fmt: skip
             return redirect("corrections:detail", correction_id=correction.pk)
     return render(request, "corrections/propose.html", {"item": item, "form": form}, status=status)
+
+
+def _act_on_run(request, run_id: int, call, done: str):
+    run = selectors.access_run(request.user, run_id)
+    try:
+        count = call(run)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{count} correction{'s' if count != 1 else ''} of run "
+                                  f"{run.pk} {done}.")  # fmt: skip
+    return redirect("runs:detail", run_id=run.pk)
+
+
+@requires_capability("approve_corrections")
+@require_POST
+def run_apply(request, run_id: int):
+    return _act_on_run(request, run_id, lambda run: services.apply_run(run, by=request.user),
+                       "applied")  # fmt: skip
+
+
+@requires_capability("approve_corrections")
+@require_POST
+def run_roll_back(request, run_id: int):
+    reason = request.POST.get("reason", "")
+    return _act_on_run(
+        request, run_id,
+        lambda run: services.roll_back_run(run, by=request.user, reason=reason), "rolled back",
+    )  # fmt: skip

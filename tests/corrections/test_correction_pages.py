@@ -214,3 +214,30 @@ def test_a_break_that_cannot_be_corrected_says_why_on_the_form(client_as, propos
 def test_the_navigation_links_corrections_for_those_who_see_them(client_as, make_user):
     for role in ("risk", "finance", "admin"):
         assert 'href="/corrections/"' in _text(client_as(role).get("/")), role
+
+
+def test_a_runs_corrections_are_applied_and_rolled_back_from_the_run_page(make_user, proposed):
+    first, second = make_user("risk"), make_user("risk")
+    client = _signed_in(first)
+    ids = [proposed.one.pk, *(c.pk for c in proposed.two)]
+    client.post("/corrections/approve/", {"ids": ids})
+    _signed_in(second).post("/corrections/approve/", {"ids": ids[1:]})
+    run = f"/runs/{proposed.run.pk}/"
+    page = _text(client.get(run))
+    assert "3 approved" in page and "1 applied" in page and "Apply 3 approved" in page
+    finance = _text(_signed_in(make_user("finance")).get(run))
+    assert "3 approved" in finance and "Apply 3 approved" not in finance
+    before = state()
+    assert _signed_in(make_user("finance")).post(f"/corrections/runs/{proposed.run.pk}/apply/"
+                                                 ).status_code == 403  # fmt: skip
+    assert state() == before
+    page = _text(client.post(f"/corrections/runs/{proposed.run.pk}/apply/", follow=True))
+    assert f"3 corrections of run {proposed.run.pk} applied." in page and "4 applied" in page
+    before = state()
+    page = _text(client.post(f"/corrections/runs/{proposed.run.pk}/roll-back/", follow=True))
+    assert "Say why it is rolled back" in page
+    assert state() == before
+    page = _text(client.post(f"/corrections/runs/{proposed.run.pk}/roll-back/",
+                             {"reason": "bad feed"}, follow=True))  # fmt: skip
+    assert f"4 corrections of run {proposed.run.pk} rolled back." in page
+    assert "4 rolled back</a>" in page
