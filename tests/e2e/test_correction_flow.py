@@ -67,3 +67,10 @@ def test_a_correction_is_approved_and_another_rejected_by_keyboard(
     rejected = Correction.objects.get(pk=other)
     assert rejected.status == "rejected" and rejected.rejection_reason == "booked twice by the desk"
     screenshot("corrections-queue-after-keyboard")
+    page.goto(f"{live_server.url}/corrections/{one.pk}/")
+    assert "rita" in page.locator("#approvals").inner_text()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#actions >> text=Apply to the book")
+    page.wait_for_selector("text=Applied: set")
+    assert Correction.objects.get(pk=one.pk).status == "applied"
+    screenshot("correction-applied")
