@@ -8,6 +8,7 @@ from accounts.access import capabilities_of, user_roles
 NAVIGATION = [
     ("Overview", "overview", "view_overview"),
     ("Breaks", "breaks:list", "view_breaks"),
+    ("Corrections", "corrections:queue", "view_corrections"),
     ("Runs", "runs:list", "view_breaks"),
     ("Datasets", "datasets:list", "view_breaks"),
     ("Upload", "datasets:upload", "upload_datasets"),

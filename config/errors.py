@@ -37,14 +37,18 @@ class DomainError(Exception):
 # listed is the caller's mistake, 400. Services raise codes and know nothing of HTTP.
 STATUS_BY_CODE = {
     "invalid_credentials": status.HTTP_401_UNAUTHORIZED,
+    "permission_denied": status.HTTP_403_FORBIDDEN,
     "not_found": status.HTTP_404_NOT_FOUND,
     "api_token_not_found": status.HTTP_404_NOT_FOUND,
     "break_action_refused": status.HTTP_409_CONFLICT,
+    "correction_refused": status.HTTP_409_CONFLICT,
+    "correction_stale": status.HTTP_409_CONFLICT,
     "draft_changed": status.HTTP_409_CONFLICT,
     "draft_exists": status.HTTP_409_CONFLICT,
     "idempotent_request_in_flight": status.HTTP_409_CONFLICT,
     "run_not_cancellable": status.HTTP_409_CONFLICT,
     "version_not_draft": status.HTTP_409_CONFLICT,
+    "break_not_correctable": status.HTTP_422_UNPROCESSABLE_ENTITY,
     "dataset_rejected": status.HTTP_422_UNPROCESSABLE_ENTITY,
     "dataset_not_stored": status.HTTP_422_UNPROCESSABLE_ENTITY,  # refused data; else retry_later
     "idempotency_key_reused": status.HTTP_422_UNPROCESSABLE_ENTITY,

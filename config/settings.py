@@ -352,6 +352,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ReconciliationTypeEnum": "reconciliation.engine.types.TYPES",
         "DatasetKindEnum": "reconciliation.importers.base.KINDS",
+        "CorrectionStatusEnum": "corrections.models.Correction.Status",
+        "CorrectionOperationEnum": "corrections.models.Correction.Operation",
     },
 }
 

@@ -8,6 +8,7 @@ from accounts.middleware import page
 from accounts.views import SignInView, SignOutView
 from audit.api import AuditChainVerify, AuditEventList
 from config.views import healthz
+from corrections import api as correction_api
 from reconciliation.breaks import api as break_api
 from reconciliation.datasets import api as dataset_api
 from reconciliation.rules import api as rule_set_api
@@ -75,6 +76,52 @@ api_patterns = [
         break_api.BreakComments.as_view(),
         name="api-break-comments",
     ),
+    path("corrections/", correction_api.CorrectionList.as_view(), name="api-corrections"),
+    path(
+        "corrections/approve/",
+        correction_api.CorrectionsApprove.as_view(),
+        name="api-corrections-approve",
+    ),
+    path(
+        "corrections/<int:correction_id>/",
+        correction_api.CorrectionDetail.as_view(),
+        name="api-correction",
+    ),
+    path(
+        "corrections/<int:correction_id>/approve/",
+        correction_api.CorrectionApprove.as_view(),
+        name="api-correction-approve",
+    ),
+    path(
+        "corrections/<int:correction_id>/reject/",
+        correction_api.CorrectionReject.as_view(),
+        name="api-correction-reject",
+    ),
+    path(
+        "corrections/<int:correction_id>/apply/",
+        correction_api.CorrectionApply.as_view(),
+        name="api-correction-apply",
+    ),
+    path(
+        "corrections/<int:correction_id>/roll-back/",
+        correction_api.CorrectionRollBack.as_view(),
+        name="api-correction-roll-back",
+    ),
+    path(
+        "breaks/<int:break_id>/corrections/",
+        correction_api.BreakCorrections.as_view(),
+        name="api-break-corrections",
+    ),
+    path(
+        "runs/<int:run_id>/corrections/apply/",
+        correction_api.RunApply.as_view(),
+        name="api-run-corrections-apply",
+    ),
+    path(
+        "runs/<int:run_id>/corrections/roll-back/",
+        correction_api.RunRollBack.as_view(),
+        name="api-run-corrections-roll-back",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script from this address with ?script, so the
     # page needs no inline script under the Content-Security-Policy.
@@ -102,6 +149,7 @@ urlpatterns = [
     path("rules/", include("reconciliation.rules.urls")),
     path("runs/", include("reconciliation.runs.urls")),
     path("breaks/", include("reconciliation.breaks.urls")),
+    path("corrections/", include("corrections.urls")),
     path("schedules/", include("reconciliation.schedules.urls")),
     path("api/", include(api_patterns)),
     path("healthz", healthz, name="healthz"),

@@ -1,5 +1,13 @@
-"""Django admin for outbound webhooks: endpoints (through the audited services; a secret is shown
-once, when made), and the delivery log, read-only, with a replay action."""
+"""Django admin of corrections.
+
+- Corrections and their approvals, read only. Corrections change only through the audited
+  services; the actions here call them. Admins do not approve (separation of duties: the
+  services refuse them), so the actions offered are those of a person who also holds the risk
+  role: apply approved corrections, which the service still refuses to anyone without
+  approve_corrections.
+- Outbound webhooks: endpoints (through the audited services; a secret is shown once, when
+  made), and the delivery log, read-only, with a replay action.
+"""
 
 from django import forms
 from django.contrib import admin, messages
@@ -8,8 +16,57 @@ from django.db import models
 from accounts.access import has_capability
 from config.errors import DomainError
 from config.read_only_admin import ReadOnlyAdmin
-from corrections import outbox
-from corrections.models import Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
+from corrections import outbox, services
+from corrections.models import (
+    Approval,
+    Correction,
+    Delivery,
+    DeliveryAttempt,
+    OutboxEvent,
+    WebhookEndpoint,
+)
+
+
+class ApprovalInline(ReadOnlyAdmin, admin.TabularInline):
+    model = Approval
+    fields = ("approver", "content_hash", "created_at")
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Correction)
+class CorrectionAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    list_display = ("id", "status", "type", "asset", "field", "target", "impact_rc",
+                    "approvals_required", "created_by", "created_at")  # fmt: skip
+    list_filter = ("status", "type", "origin")
+    search_fields = ("target", "asset")
+    inlines = [ApprovalInline]
+    actions = ["apply_approved"]
+
+    @admin.action(description="Apply the selected approved corrections to the book")
+    def apply_approved(self, request, queryset):
+        if not has_capability(request.user, "approve_corrections"):
+            self.message_user(request, "Your roles do not apply corrections.", messages.ERROR)
+            return
+        applied = 0
+        for correction in queryset.filter(status=Correction.Status.APPROVED).order_by("pk"):
+            try:
+                services.apply(correction, by=request.user)
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                applied += 1
+        self.message_user(request, f"{applied} correction{'s' if applied != 1 else ''} applied.")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        # Only what the person may do: without approve_corrections there is nothing to offer.
+        if not has_capability(request.user, "approve_corrections"):
+            actions.pop("apply_approved", None)
+        return actions
+
+
+# --- Outbound webhooks ---------------------------------------------------------------------------
 
 
 class ForManagers:

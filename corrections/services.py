@@ -23,8 +23,9 @@ from accounts.access import has_capability
 from audit import services as audit
 from config import copy_insert
 from config.errors import DomainError
-from corrections import outbox, proposals, transitions
+from corrections import outbox, proposals, selectors, transitions
 from corrections.models import LIVE, Approval, Correction
+from corrections.targets import NotCorrectable
 from reconciliation.book import selectors as book
 from reconciliation.book import services as book_writes
 from reconciliation.models import Break, Run
@@ -71,7 +72,7 @@ def propose(brk: Break, *, by, reason: str, corrected_value=None, corrected_text
     wanted = proposals.Wanted(brk, reason, origin, corrected_value, corrected_text)
     built, refused = proposals.build([wanted], run, by=audit.acting_user(by))
     if refused:
-        raise CorrectionRefused(refused[brk.pk])
+        raise NotCorrectable(refused[brk.pk])
     correction = built[0]
     if correction.delta == 0 and correction.operation == Op.ADJUST:
         raise CorrectionRefused(
@@ -542,3 +543,28 @@ def _roll_back_locked(corrections: list[Correction], *, by, reason: str) -> None
         actor=by,
     )  # fmt: skip
     outbox.publish_many(outbox.ROLLED_BACK, corrections)
+
+
+# --- Approving many at once (the approvals queue's bulk approve) -------------------------------
+
+
+def approve_many(corrections, *, by) -> list[Correction]:
+    """Approve each of `corrections` by `by`, all or nothing: one that `by` may not approve
+    refuses the whole batch, naming each such correction and why."""
+    _require(by, "approve_corrections", "approve corrections")
+    ids = sorted({c.pk for c in corrections})
+    if not ids:
+        raise CorrectionRefused("Choose the corrections to approve.", fields={"ids": ["required"]})
+    with transaction.atomic():
+        locked = _lock_all(ids)
+        missing = sorted(set(ids) - {c.pk for c in locked})
+        refusals = {pk: "no such correction" for pk in missing}
+        refusals |= {c.pk: why for c in locked if (why := selectors.approval_refusal(by, c))}
+        if refusals:
+            named = "; ".join(f"{pk}: {why}" for pk, why in sorted(refusals.items()))
+            raise CorrectionRefused(
+                f"Nothing was approved: you may not approve {len(refusals)} of the "
+                f"{len(ids)} corrections ({named}).",
+                fields={"ids": [str(pk) for pk in sorted(refusals)]},
+            )
+        return [approve(c, by=by) for c in locked]

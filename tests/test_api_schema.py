@@ -9,6 +9,7 @@ from jsonschema import Draft4Validator
 from rest_framework.test import APIClient
 
 from audit.api import AuditEventSerializer
+from corrections.api import AdjustmentSerializer, ApprovalSerializer, CorrectionSerializer
 from reconciliation.breaks.api import BreakSerializer, CommentSerializer
 from reconciliation.datasets.api import RECORD_SERIALIZERS
 from reconciliation.datasets.serializers import DatasetSerializer, ImportJobSerializer
@@ -24,6 +25,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 SERIALIZERS = [
     DatasetSerializer, ImportJobSerializer, RunSerializer, BreakSerializer, CommentSerializer,
     VersionSerializer, RuleSetSerializer, AuditEventSerializer, *RECORD_SERIALIZERS.values(),
+    CorrectionSerializer, ApprovalSerializer, AdjustmentSerializer,
 ]  # fmt: skip
 
 

@@ -4,10 +4,13 @@ signed-in user or an API client receives may be stored by a browser or a proxy."
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.staticfiles import finders
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from accounts import services as account_services
+from corrections import services as corrections
 from reconciliation.demo import data as demo_data
 from reconciliation.models import Break, RuleSetVersion
 from tests.accounts.admin_pages import admin_urls, user_admin_urls
@@ -47,7 +50,13 @@ def world():
     ids = demo_data.load()
     run = finished_position_run(ids)
     version = RuleSetVersion.objects.first()
+    proposer = get_user_model().objects.create_user(username="proposer")
+    account_services.set_roles(proposer, ["risk"], by=None)
+    correction = corrections.propose(
+        Break.objects.order_by("-value_rc").first(), by=proposer, reason="a fill the book missed"
+    )
     return {
+        "correction_id": correction.pk,
         "run_id": run.pk,
         "break_id": Break.objects.first().pk,
         "dataset_id": ids["prices"],
@@ -73,6 +82,7 @@ def test_the_walk_finds_pages_api_and_objects(world):
     urls = every_url(world)
     assert {"/", "/breaks/", "/audit/", "/api/breaks/", "/api/docs/", "/healthz"} <= set(urls)
     assert f"/runs/{world['run_id']}/" in urls and "/accounts/login/" in urls
+    assert f"/corrections/{world['correction_id']}/" in urls
 
 
 @pytest.mark.parametrize("role", ["risk", "finance", "admin"])

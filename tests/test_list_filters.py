@@ -18,6 +18,16 @@ API_FILTERS = {
     "/api/datasets/": ["kind", "source", "account", "format"],
     "/api/audit/events/": ["action", "actor", "object_type", "object_id"],
     "/api/datasets/{dataset}/records/": ["asset"],
+    "/api/corrections/": [
+        "status",
+        "severity",
+        "type",
+        "asset",
+        "run",
+        "age",
+        "min_impact",
+        "max_impact",
+    ],
 }
 CASES = [
     (url, name, value) for url, names in API_FILTERS.items() for name in names for value in ODD
@@ -26,6 +36,9 @@ CASES += [
     ("/api/runs/", "type", "nope"),
     ("/api/runs/", "status", "done"),
     ("/api/datasets/", "kind", "nope"),
+    ("/api/corrections/", "status", "done"),
+    ("/api/corrections/", "min_impact", "NaN"),
+    ("/api/corrections/", "max_impact", "1e400"),
 ]
 
 

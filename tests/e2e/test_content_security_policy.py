@@ -7,6 +7,7 @@ an exposed function), Chromium's console message, and uncaught page errors.
 
 import pytest
 
+from corrections import services as corrections
 from reconciliation.demo import data as demo_data
 from reconciliation.models import Account, Break, Dataset, RuleSet, Run
 from reconciliation.rules import services as rule_sets
@@ -42,6 +43,8 @@ def desk(make_user):
     )  # fmt: skip
     users = {role: make_user(role, username=f"csp-{role}") for role in ("risk", "finance", "admin")}
     published = default.versions.get(number=1)
+    largest = Break.objects.order_by("-value_rc").first()  # needs approvers: stays pending
+    correction = corrections.propose(largest, by=users["risk"], reason="a fill the book missed")
     pages = [
         "/", "/breaks/", f"/breaks/{Break.objects.first().pk}/", "/runs/",
         f"/runs/{Run.objects.get(pk=run.pk).pk}/", "/datasets/",
@@ -50,6 +53,8 @@ def desk(make_user):
         f"/rules/compare/?old={published.pk}&new={draft.pk}", "/schedules/", "/audit/",
         "/admin/", "/admin/auth/user/", f"/admin/auth/user/{users['risk'].pk}/change/",
         "/admin/audit/auditevent/", "/admin/django_celery_beat/periodictask/", "/no-such-page/",
+        "/corrections/", f"/corrections/{correction.pk}/", f"/corrections/propose/{largest.pk}/",
+        "/admin/corrections/correction/", f"/admin/corrections/correction/{correction.pk}/change/",
     ]  # fmt: skip
     return {"pages": pages, "draft": draft}
 
