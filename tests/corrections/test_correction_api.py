@@ -180,7 +180,7 @@ def test_proposing_on_a_break(make_user, proposed):
     url = f"/api/breaks/{brk.pk}/corrections/"
     before = state()
     body = _refused(api.post(url, {"reason": "again"}, format="json"), 409, "correction_refused")
-    assert "already has a pending" in body["message"]
+    assert f"has correction {proposed.one.pk} (pending)" in body["message"]
     assert state() == before
     assert [c["id"] for c in api.get(url).json()] == [proposed.one.pk]
     api.post(f"/api/corrections/{proposed.one.pk}/reject/", {"reason": "redo"}, format="json")
