@@ -71,6 +71,9 @@ def record_many(
 ) -> list[SimpleNamespace]:
     """Append `entries` in order, one chained and signed entry each, by one actor, at once
     (a run's hundred thousand corrections are one INSERT, not a hundred thousand)."""
+    entries = list(entries)
+    if not entries:
+        return []  # nothing to chain: the chain's lock is not taken
     origin = request_context or context.current.get()
     actor_id, actor_label = _actor_fields(actor)
     key_id, key = keys.signing_key()
@@ -97,8 +100,10 @@ def record_many(
                 "request_id": origin.request_id,
             }
             # Serialised once: the canonical text is hashed and stored as it is.
-            texts = {"before": chain.canonical_json(entry.before),
-                     "after": chain.canonical_json(entry.after)}  # fmt: skip
+            # Through plain JSON first (to_json_value): keys become strings, as the database
+            # gives them back, so the stored text hashes the same when verified.
+            texts = {"before": chain.canonical_json(chain.to_json_value(entry.before)),
+                     "after": chain.canonical_json(chain.to_json_value(entry.after))}  # fmt: skip
             fields["before"] = (
                 None if entry.before is None else copy_insert.JsonText(texts["before"])
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -18,6 +19,7 @@ from corrections.models import Correction
 from corrections.targets import NotCorrectable, Target, target_of
 from reconciliation import selectors as reconciliation_selectors
 from reconciliation.book import selectors as book
+from reconciliation.importers.assets import ASSET_CODE
 
 Op = Correction.Operation
 # The value a target has when the book holds no row for it: nothing held, no trade.
@@ -43,7 +45,9 @@ def build(wanted: list[Wanted], run, *, by=None) -> tuple[list[SimpleNamespace],
     targets, refused = {}, {}
     for item in wanted:
         try:
-            targets[item.break_record.pk] = _with_value(target_of(item.break_record, run), item)
+            suggested = target_of(item.break_record, run)
+            target = _with_value(suggested, item)
+            targets[item.break_record.pk] = replace(target, chosen=_chosen(target, suggested))
         except NotCorrectable as error:
             refused[item.break_record.pk] = error.message
     dataset = run.internal_dataset
@@ -56,19 +60,78 @@ def build(wanted: list[Wanted], run, *, by=None) -> tuple[list[SimpleNamespace],
         target = targets.get(item.break_record.pk)
         if target is None:
             continue
-        if target.extra.get("from_external_quantity"):
+        if target.extra.get("from_external_quantity") and target.corrected_value is None:
             target = _valued_quantity(target, external)
         built.append(_correction(item, target, run, current, limits, valued, by))
     return built, refused
 
 
 def _with_value(target: Target, item: Wanted) -> Target:
-    """The target with the value asked for instead of the suggested one."""
-    if item.corrected_value is not None and target.operation == Op.ADJUST:
-        return replace(target, corrected_value=item.corrected_value)
-    if item.corrected_text and target.operation == Op.SET:
-        return replace(target, corrected_text=item.corrected_text)
+    """The target with the value asked for instead of the suggested one (checked: a value the
+    book could not hold, or of the wrong kind for the change, is refused, naming it)."""
+    if item.corrected_value is not None:
+        if target.operation != Op.ADJUST:
+            raise NotCorrectable(
+                f"This correction {Correction.Operation(target.operation).label}s: it takes no "
+                "number. Leave the value empty"
+                + (" or give a text." if target.operation == Op.SET else ".")
+            )
+        target = replace(target, corrected_value=item.corrected_value)
+    if item.corrected_text:
+        if target.operation != Op.SET:
+            raise NotCorrectable("This correction changes a number: it takes no text.")
+        target = replace(target, corrected_text=item.corrected_text)
+    if target.operation == Op.SET:
+        target = replace(target, corrected_text=_checked_text(target.field, target.corrected_text))
+    if target.operation == Op.ADD_TRADE:
+        _check_trade_row(target.trade_row or {})
     return target
+
+
+def _chosen(target: Target, suggested: Target) -> bool:
+    """Whether a person chose another value than the break suggests."""
+    return (target.corrected_value, target.corrected_text) != (
+        suggested.corrected_value, suggested.corrected_text,
+    )  # fmt: skip
+
+
+SIDES = ("buy", "sell")
+
+
+def _checked_text(field: str, text: str) -> str:
+    """A side, fee asset or time as the book stores it, or NotCorrectable saying what fits."""
+    text = (text or "").strip()
+    if field == "side":
+        if text.lower() not in SIDES:
+            raise NotCorrectable(f"A side is buy or sell, not {text!r}.")
+        return text.lower()
+    if field == "executed_at":
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            raise NotCorrectable(
+                f"{text!r} is not a time with its zone, such as 2026-02-27T10:16:05Z."
+            )
+        return book.iso_time(moment)
+    if not ASSET_CODE.match(text.upper()):
+        raise NotCorrectable(f"{text!r} is not an asset code.")
+    return text.upper()
+
+
+def _check_trade_row(row: dict) -> None:
+    """A trade to add must have what the book's trades have: a side, numbers, a time."""
+    problems = [name for name in ("quantity", "price", "fee") if _decimal(row.get(name)) is None]
+    if row.get("side") not in SIDES:
+        problems.append("side")
+    if not row.get("executed_at"):
+        problems.append("executed_at")
+    if problems:
+        raise NotCorrectable(
+            "The exchange's trade lacks " + ", ".join(problems) + ": it cannot be added to the "
+            "book as it is. Correct the book by hand, or load the exchange's file again."
+        )
 
 
 def _lookups(targets) -> list[str]:
@@ -90,7 +153,7 @@ def _valued_quantity(target: Target, external: dict) -> Target:
 def _original(target: Target, current: dict) -> tuple[Decimal | None, str]:
     if target.operation == Op.SET:
         number = current.get((target.target, "fee")) if target.field == "fee_asset" else None
-        return number, str(current.get((target.target, target.field), ""))
+        return number, current.get((target.target, target.field)) or ""
     if target.operation in (Op.ADD_TRADE, Op.CANCEL_TRADE):
         return current.get((target.target, "trade"), ABSENT), ""
     return current.get((target.target, target.field), ABSENT), ""
@@ -107,6 +170,11 @@ def _correction(item: Wanted, target: Target, run, current, limits, valued, by) 
     share = impact / valued.portfolio * 100 if impact is not None and valued.portfolio else None
     percent = _percent(target, delta, corrected)
     decision = policy.decide(impact, percent, limits)
+    if decision.auto_approved and target.chosen:
+        # The rule set approves the exchange's figure within its limits, never a figure a
+        # person chose: that needs a second person.
+        decision = policy.Decision(1, False, "a value a person chose: one approver")
+    impact, price, share, percent = (_places(v) for v in (impact, price, share, percent))
     dataset = run.internal_dataset
     correction = SimpleNamespace(
         status=Correction.Status.PENDING, origin=item.origin, break_record_id=brk.pk,
@@ -183,6 +251,14 @@ def _valued_amount(brk, target: Target, delta, current) -> tuple[str, Decimal | 
     return target.asset or brk.asset, delta
 
 
+EIGHTEEN = Decimal("1e-18")
+
+
+def _places(value: Decimal | None) -> Decimal | None:
+    """As the database stores it (18 places), so the audit entry and the webhook say the same."""
+    return None if value is None else value.quantize(EIGHTEEN)
+
+
 def _decimal(text) -> Decimal | None:
     try:
         return Decimal(text) if text not in (None, "") else None
@@ -192,7 +268,7 @@ def _decimal(text) -> Decimal | None:
 
 def _percent(target: Target, delta, corrected) -> Decimal | None:
     if target.operation == Op.SET:
-        return Decimal(0) if target.field == "executed_at" else Decimal(100)
+        return Decimal(100)  # a side, fee asset or time is changed whole
     if target.operation in (Op.ADD_TRADE, Op.CANCEL_TRADE):
         return Decimal(100)
     return policy.change_percent(delta, corrected)

@@ -82,9 +82,12 @@ def propose(brk: Break, *, by, reason: str, corrected_value=None, corrected_text
     previous = _superseded(supersedes or _last_ended(brk), brk)
     correction.supersedes_id = previous.pk if previous else None
     with transaction.atomic():
-        _store([correction], by=by)
+        # Every writer takes the book's lock before the audit chain's: no two wait in a circle.
+        book_writes.book_lock([run.internal_dataset])
+        entries = _store([correction])
         if correction.auto_approved:
             _apply_locked([correction], by=by, stale_fails=False, just_proposed=True)
+        audit.record_many(entries, actor=by)
     return Correction.objects.get(pk=correction.pk)
 
 
@@ -98,17 +101,40 @@ def propose_for_run(run: Run, *, by=None) -> dict:
         raise CorrectionRefused(f"Run {run.pk} is {run.status}: only a succeeded run's breaks.")
     with transaction.atomic():
         # One proposer per run at a time: the second waits, then finds the corrections made.
-        Run.objects.select_for_update().filter(pk=run.pk).first()
+        run = (
+            Run.objects.select_for_update(of=("self",))
+            .select_related(
+                "internal_dataset__account",
+                "external_dataset",
+                "prices_dataset",
+                "rule_set_version",
+            )
+            .get(pk=run.pk)
+        )
+        book_writes.book_lock([run.internal_dataset])
+        built, refused, entries = _stored_proposals(run)
+        automatic = [c for c in built if c.auto_approved]
+        applied, failed = _apply_locked(automatic, by=by, stale_fails=True, just_proposed=True)
+        audit.record_many(entries, actor=by)
+    return {"proposed": len(built), "applied": applied, "failed": failed,
+            "not_correctable": len(refused)}  # fmt: skip
+
+
+def _stored_proposals(run: Run, attempts: int = 3):
+    """Build and store the run's automatic corrections; a person proposing on one of its
+    breaks at the same moment makes the insert fail whole: read the breaks again and retry."""
+    for attempt in range(attempts):
         breaks = _breaks_to_correct(run)
         wanted = [proposals.Wanted(b, "suggested by the run", Correction.Origin.AUTOMATIC)
                   for b in breaks]  # fmt: skip
         built, refused = proposals.build(wanted, run, by=None)
         built = [c for c in built if not (c.operation == Op.ADJUST and c.delta == 0)]
-        _store(built, by=by)
-        automatic = [c for c in built if c.auto_approved]
-        applied, failed = _apply_locked(automatic, by=by, stale_fails=True, just_proposed=True)
-    return {"proposed": len(built), "applied": applied, "failed": failed,
-            "not_correctable": len(refused)}  # fmt: skip
+        try:
+            return built, refused, _store(built)
+        except CorrectionRefused:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _correctable_run(brk: Break) -> Run:
@@ -163,11 +189,12 @@ def _superseded(previous: Correction | None, brk: Break) -> Correction | None:
     return previous
 
 
-def _store(corrections: list[SimpleNamespace], *, by) -> None:
-    """Insert corrections (auto-approved ones as approved) and audit each, or none; the
-    auto-approved ones are audited when they are applied, in the same transaction."""
+def _store(corrections: list[SimpleNamespace]) -> list:
+    """Insert corrections (auto-approved ones as approved), all or none; the audit entries of
+    the others, for the caller to record (auto-approved ones are audited when applied, in the
+    same transaction)."""
     if not corrections:
-        return
+        return []
     now = timezone.now()
     for correction in corrections:
         if correction.auto_approved:
@@ -180,9 +207,8 @@ def _store(corrections: list[SimpleNamespace], *, by) -> None:
             "A break here already has a pending, approved or applied correction: open it "
             "rather than proposing another."
         ) from error
-    entries = [audit.Entry("correction.proposed", "correction", c.pk, None, _state(c))
-               for c in corrections if not c.auto_approved]  # fmt: skip
-    audit.record_many(entries, actor=by)
+    return [audit.Entry("correction.proposed", "correction", c.pk, None, _state(c))
+            for c in corrections if not c.auto_approved]  # fmt: skip
 
 
 def _state(correction: Correction) -> dict:
@@ -215,7 +241,11 @@ def approve(correction: Correction, *, by) -> Correction:
             raise CorrectionRefused(
                 "You proposed this correction: someone else must approve it (four eyes)."
             )
-        approvals = correction.approvals.filter(content_hash=correction.content_hash)
+        # The current content's approvals, never its author's own (a reviser who approved
+        # the same content before becoming its author does not count).
+        approvals = correction.approvals.filter(content_hash=correction.content_hash).exclude(
+            approver_id=correction.created_by_id
+        )
         if approvals.filter(approver=by).exists():
             raise CorrectionRefused(
                 "You have approved this correction already: it needs another person's approval."
@@ -284,6 +314,11 @@ def revise(correction: Correction, *, by, reason: str, corrected_value=None,
             )
         brk = Break.objects.get(pk=correction.break_record_id)
         run = _correctable_run(brk)
+        if run.pk != correction.run_id:
+            raise CorrectionRefused(
+                f"Break {brk.pk} was seen by run {run.pk} since: reject this correction and "
+                "propose one from that run."
+            )
         wanted = proposals.Wanted(brk, reason, correction.origin, corrected_value, corrected_text)
         built, refused = proposals.build([wanted], run, by=audit.acting_user(by))
         if refused:
@@ -443,7 +478,7 @@ def _split_stale(corrections):
 
 def _current(correction: Correction, current: dict):
     if correction.operation == Op.SET:
-        text = current.get((correction.target, correction.field))
+        text = current.get((correction.target, correction.field)) or ""
         fee = current.get((correction.target, "fee")) if correction.field == "fee_asset" else None
         return (text, fee)
     field = "trade" if correction.operation in (Op.ADD_TRADE, Op.CANCEL_TRADE) else correction.field
@@ -471,8 +506,10 @@ def _shown_value(value) -> str:
 
 
 def _changes(correction: Correction) -> list[book_writes.Change]:
+    # A PnL figure's key is its asset; its currency and period travel in the row.
+    key = correction.asset if correction.record_kind == "pnl" else correction.target
     base = {"kind": correction.record_kind, "account": correction.dataset.account.code,
-            "key": correction.target, "field": correction.field}  # fmt: skip
+            "key": key, "field": correction.field}  # fmt: skip
     if correction.operation == Op.ADJUST:
         row = correction.trade_row if correction.record_kind == "pnl" else None
         return [book_writes.Change(**base, operation="add", delta=correction.delta, row=row)]
@@ -508,9 +545,36 @@ def roll_back_run(run: Run, *, by, reason: str) -> int:
     _require(by, "approve_corrections", "roll back corrections")
     with transaction.atomic():
         ids = Correction.objects.filter(run=run, status=S.APPLIED).values_list("pk", flat=True)
-        corrections = _lock_all(list(ids))
+        # Still applied once locked: a roll back that committed meanwhile took the others.
+        corrections = [c for c in _lock_all(list(ids)) if c.status == S.APPLIED]
         _roll_back_locked(corrections, by=by, reason=reason)
     return len(corrections)
+
+
+# What the book holds while a replacing correction is in force (a number's delta commutes with
+# later ones; a value set, a trade added or cancelled does not).
+_HELD = {Op.ADD_TRADE: ("trade", 1), Op.CANCEL_TRADE: ("trade", 0)}
+
+
+def _refuse_overtaken(corrections) -> None:
+    """A value set, trade added or trade cancelled that a later correction changed again cannot
+    be rolled back first: its reversal would silently undo the later one."""
+    replacing = [c for c in corrections if c.operation != Op.ADJUST]
+    by_dataset: dict[int, list] = {}
+    for c in replacing:
+        by_dataset.setdefault(c.dataset_id, []).append(c)
+    for group in by_dataset.values():
+        current = book.current_values(group[0].dataset, sorted({c.target for c in group}),
+                                      group[0].run.as_of)  # fmt: skip
+        for c in group:
+            field, held = _HELD.get(c.operation, (c.field, c.corrected_text))
+            now = current.get((c.target, field), proposals.ABSENT if field == "trade" else "")
+            if now != held:
+                raise StaleCorrection(
+                    f"Correction {c.pk} cannot be rolled back: the book's {c.field} of {c.target} "
+                    f"is {_shown_value(now)} now, not {_shown_value(held)} as it left it; a later "
+                    "correction changed it. Roll that one back first; nothing was changed."
+                )
 
 
 def _roll_back_locked(corrections: list[Correction], *, by, reason: str) -> None:
@@ -519,6 +583,8 @@ def _roll_back_locked(corrections: list[Correction], *, by, reason: str) -> None
         raise CorrectionRefused("Say why it is rolled back.", fields={"reason": ["required"]})
     if not corrections:
         return
+    book_writes.book_lock({c.dataset for c in corrections})
+    _refuse_overtaken(corrections)
     reversals = book_writes.reverse_sets(
         (
             (

@@ -49,6 +49,7 @@ class Target:
     trade_row: dict | None = None
     pnl_period: dict | None = None
     extra: dict = field(default_factory=dict)
+    chosen: bool = False  # a person chose the value (not the break's suggestion)
 
 
 def target_of(brk, run) -> Target:

@@ -42,9 +42,11 @@ class Change:
 
     def reversed(self) -> Change:
         delta = -self.delta if self.delta is not None else None
+        # A PnL delta's row says its period (the reversal needs it); an insert's is the trade.
+        row = None if self.operation == Op.INSERT else self.row
         return replace(
             self, operation=REVERSE[self.operation], delta=delta, value=self.previous,
-            previous=self.value, row=None,
+            previous=self.value, row=row,
         )  # fmt: skip
 
 
