@@ -15,6 +15,7 @@ BENCHMARKS = {
     "end-to-end": "bench.end_to_end",
     "corrections": "bench.corrections",
     "book": "bench.book",
+    "corrections-queue": "bench.corrections_queue",
 }
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -23,12 +23,13 @@ DEFAULT_ROWS = 100_000
 AS_OF = "2026-02-27T10:16:05Z"
 
 
-def _files(rows: int) -> tuple[bytes, bytes, bytes]:
+def _files(rows: int, all_large: bool = False) -> tuple[bytes, bytes, bytes]:
     rng = np.random.default_rng(15)
     assets = [f"A{n:06d}" for n in range(rows)]
     book = rng.integers(1_000, 100_000, rows)
-    # 80 %: a 0.5 % difference; 20 %: a 20 % one (above the percentage limit).
-    large = rng.random(rows) < 0.2
+    # 80 %: a 0.5 % difference; 20 %: a 20 % one (above the percentage limit). `all_large`:
+    # every one a 20 % difference (the approvals queue's benchmark).
+    large = rng.random(rows) < (1.0 if all_large else 0.2)
     exchange = np.where(large, book * 6 // 5, book + book // 200 + 1)
     prices = rng.integers(1, 20, rows)
 
