@@ -12,15 +12,32 @@ from rest_framework.permissions import BasePermission
 
 from accounts.roles import ADMIN, CAPABILITIES, ROLE_CAPABILITIES, ROLES
 
+ROLES_CACHE = "_recondesk_roles"
+
 
 def user_roles(user) -> list[str]:
-    """The user's roles, in the fixed order risk, finance, admin (a superuser is an admin)."""
+    """The user's roles, in the fixed order risk, finance, admin (a superuser is an admin).
+
+    Kept on the user object, as Django keeps its permissions there: a page asks several times,
+    and a request's user is fetched anew for each request. `forget_roles` after a change.
+    """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return []
+    cached = getattr(user, ROLES_CACHE, None)
+    if cached is not None:
+        return list(cached)
     names = {group.name for group in user.groups.all()}
     if user.is_superuser:
         names.add(ADMIN)
-    return [role for role in ROLES if role in names]
+    roles = [role for role in ROLES if role in names]
+    setattr(user, ROLES_CACHE, tuple(roles))
+    return roles
+
+
+def forget_roles(user) -> None:
+    """Drop what the user object remembers of its roles and permissions (they just changed)."""
+    for name in (ROLES_CACHE, "_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        user.__dict__.pop(name, None)
 
 
 def has_capability(user, capability: str) -> bool:

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from accounts import known_browser, login_throttle
-from accounts.access import user_roles
+from accounts.access import forget_roles, user_roles
 from accounts.roles import ADMIN, ROLES
 from audit import services as audit
 from audit.context import client_address
@@ -134,4 +134,5 @@ def set_roles(user, roles: list[str], *, by) -> None:
         before = user_roles(user)
         others = list(user.groups.exclude(name__in=ROLES))
         user.groups.set(others + list(Group.objects.filter(name__in=roles)))
+        forget_roles(user)
         record_role_change(user, before=before, by=by)

@@ -6,8 +6,9 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.test import APIClient
 
 from config.pagination import Pager
+from corrections import services as corrections
 from reconciliation.demo import data as demo_data
-from reconciliation.models import Dataset
+from reconciliation.models import Break, Dataset
 from reconciliation.runs import execution as run_execution
 from reconciliation.runs import services as runs
 from reconciliation.runs.api import RunMatches
@@ -58,6 +59,9 @@ def objects(make_user):
         by=make_user("risk"),
     )  # fmt: skip
     run_execution.execute_run(run.pk)
+    proposer = make_user("risk")  # two corrections, so that their list has a second page
+    for brk in Break.objects.filter(last_seen_run=run, suggested_value__isnull=False)[:2]:
+        corrections.propose(brk, by=proposer, reason="paging")
     runs.start_run(  # a second run, so that the runs list has a second page
         type="position", internal=dataset(pk=ids["book balances"]),
         external=dataset(pk=ids["kraken ledgers"]), prices=dataset(pk=ids["prices"]),
