@@ -62,12 +62,8 @@ def target_of(brk, run) -> Target:
     if run.type == "pnl" and brk.field == "realised_pnl":
         return _pnl_target(brk, kind)
     if run.type == "margin" and brk.field in MARGIN_FIELDS:
-        return Target(kind, brk.asset, brk.asset, brk.field, "adjust", _suggested(brk))
+        return Target(kind, brk.asset, brk.asset, brk.field, "adjust", brk.suggested_value)
     raise NotCorrectable(f"A {run.type} break of {brk.field} has no correction in the book.")
-
-
-def _suggested(brk) -> Decimal | None:
-    return brk.suggested_value
 
 
 def _balance_target(brk, kind: str) -> Target:
@@ -81,7 +77,7 @@ def _balance_target(brk, kind: str) -> Target:
         # exchange's quantity (a valuation break stores values, not quantities).
         return Target(kind, brk.asset, brk.asset, "quantity", "adjust", None,
                       extra={"from_external_quantity": True})  # fmt: skip
-    return Target(kind, brk.asset, brk.asset, "quantity", "adjust", _suggested(brk))
+    return Target(kind, brk.asset, brk.asset, "quantity", "adjust", brk.suggested_value)
 
 
 def _book_trade(brk) -> str:
@@ -110,7 +106,7 @@ def _trade_target(brk, kind: str) -> Target:
         )
     trade_id = _book_trade(brk)
     if brk.field in TRADE_NUMBERS:
-        return Target(kind, brk.asset, trade_id, brk.field, "adjust", _suggested(brk))
+        return Target(kind, brk.asset, trade_id, brk.field, "adjust", brk.suggested_value)
     if brk.field == "fee_asset":
         return Target(kind, brk.asset, trade_id, "fee_asset", "set", brk.external_value,
                       corrected_text=details.get("external_fee_asset") or "")  # fmt: skip
@@ -156,7 +152,7 @@ def _pnl_target(brk, kind: str) -> Target:
         "period_end": iso_time(datetime.fromisoformat(end)),
     }
     key = pnl_target(brk.asset, currency, period["period_start"], period["period_end"])
-    return Target(kind, brk.asset, key, "realised_pnl", "adjust", _suggested(brk),
+    return Target(kind, brk.asset, key, "realised_pnl", "adjust", brk.suggested_value,
                   pnl_period=period)  # fmt: skip
 
 
