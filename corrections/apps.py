@@ -8,9 +8,13 @@ class CorrectionsConfig(AppConfig):
         # A succeeded run's automatic corrections are proposed on a worker (corrections/tasks.py).
         from config import claim_sweep
         from corrections import (
+            jobs,
             receivers,  # noqa: F401 - connects the receivers
             task_queue,
         )
+
+        # A dead worker's proposals are sent again by the workers' sweep.
+        jobs.register()
 
         # Retries of the outbox: every worker's sweep sends the relay (corrections/outbox.py).
         claim_sweep.after_each_sweep("the outbox relay", task_queue.relay_outbox)

@@ -200,6 +200,7 @@ class Approval(models.Model):
 
 
 # The outbox's models live beside these (SPEC 3.5); imported here so Django finds them.
+from corrections.models_jobs import ProposalJob  # noqa: E402
 from corrections.models_outbox import (  # noqa: E402
     Delivery,
     DeliveryAttempt,
@@ -214,5 +215,6 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "OutboxEvent",
+    "ProposalJob",
     "WebhookEndpoint",
 ]

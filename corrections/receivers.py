@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.dispatch import receiver
 
-from corrections import task_queue
+from corrections import jobs
 from reconciliation.runs.signals import run_succeeded
 
 
@@ -11,4 +11,4 @@ from reconciliation.runs.signals import run_succeeded
 def propose_after_run(sender, run_id: int, **kwargs) -> None:
     """Queue the run's automatic corrections (unless CORRECTIONS_PROPOSE_AFTER_RUNS is off)."""
     if settings.CORRECTIONS_PROPOSE_AFTER_RUNS:
-        task_queue.propose_for_run(run_id)
+        jobs.queue(run_id)

@@ -2,20 +2,19 @@
 
 from celery import shared_task
 
-from corrections import outbox, services, task_queue
-from reconciliation.models import Run
+from corrections import jobs, outbox, task_queue
 
 # One task relays this long at most (receivers may each take OUTBOX_HTTP_TIMEOUT to fail), then
 # hands the rest to a new task: a worker is not held for hours by one slow receiver.
 SECONDS = 60
 
 
-@shared_task(name=task_queue.PROPOSE_FOR_RUN)
-def propose_for_run(run_id: int) -> dict:
-    """A succeeded run's automatic corrections, once: all in one transaction, so a worker that
-    dies half-way leaves none, and the redelivered task (late acknowledgement, settings) makes
-    them again; a second delivery after it committed finds the breaks corrected and adds none."""
-    return services.propose_for_run(Run.objects.get(pk=run_id))
+@shared_task(name=task_queue.PROPOSE_FOR_RUN, bind=True)
+def propose_for_run(self, run_id: int) -> dict:
+    """A succeeded run's automatic corrections, once (corrections/jobs.py): all in one
+    transaction, so a worker that dies half-way leaves none, and the task sent again (by Celery
+    or by the sweep) makes them; a delivery after one that committed adds none."""
+    return jobs.deliver(run_id, worker=self.request.hostname or "")
 
 
 @shared_task(name=task_queue.RELAY_OUTBOX)

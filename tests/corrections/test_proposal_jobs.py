@@ -1,0 +1,106 @@
+"""A run's proposals as a job: queued once, claimed per delivery, done in the same transaction
+as the corrections, superseded by a later delivery, given up after too many, failed visibly."""
+
+import pytest
+
+from audit import selectors as audit_selectors
+from config import claim_sweep, health
+from corrections import jobs
+from corrections.models import Correction, ProposalJob
+from reconciliation.models import Run
+from reconciliation.runs import execution as run_execution
+from reconciliation.runs import services as runs
+from tests.corrections.large_books import load
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ASSETS = 40
+
+
+@pytest.fixture
+def run(django_capture_on_commit_callbacks) -> Run:
+    internal, external, prices = load(ASSETS)
+    started = runs.start_run(type="position", internal=internal, external=external, prices=prices)
+    run_execution.execute_run(started.pk)
+    return Run.objects.get(pk=started.pk)
+
+
+def test_a_run_is_queued_once_and_its_job_done_with_its_corrections(run, monkeypatch):
+    sent = []
+    monkeypatch.setattr(jobs.task_queue, "propose_for_run", sent.append)
+    jobs.queue(run.pk)
+    jobs.queue(run.pk)  # the signal again (e.g. a merge retried): no second job, no second task
+    assert sent == [run.pk] and ProposalJob.objects.count() == 1
+
+    outcome = jobs.deliver(run.pk, worker="w1@host")
+    job = ProposalJob.objects.get()
+    assert outcome["proposed"] == ASSETS and outcome["applied"] == ASSETS // 4
+    assert (job.status, job.deliveries, job.worker, job.outcome) == ("done", 1, "w1@host", outcome)
+    assert job.finished_at is not None and job.worker_instance == ""
+    assert jobs.deliver(run.pk, worker="w2@host") == {"skipped": True}  # a late redelivery
+    assert Correction.objects.filter(run=run).count() == ASSETS
+    assert ProposalJob.objects.get().deliveries == 1
+
+
+def test_a_delivery_superseded_by_a_later_claim_makes_nothing(run, monkeypatch):
+    monkeypatch.setattr(jobs.task_queue, "propose_for_run", lambda run_id: None)
+    jobs.queue(run.pk)
+    first = jobs._claim(run.pk, "w1@host")
+    jobs._claim(run.pk, "w2@host")  # the sweep took w1 for dead; another worker claimed it
+    # w1 comes back and goes on with its own (older) delivery number.
+    monkeypatch.setattr(jobs, "_claim", lambda run_id, worker: first)
+    assert jobs.deliver(run.pk, worker="w1@host") == jobs.SUPERSEDED
+    assert Correction.objects.filter(run=run).count() == 0
+    assert ProposalJob.objects.get().status == "running"
+
+
+def test_work_whose_workers_keep_dying_is_given_up_and_audited(run, monkeypatch):
+    monkeypatch.setattr(jobs.task_queue, "propose_for_run", lambda run_id: None)
+    jobs.queue(run.pk)
+    for number in range(claim_sweep.MAX_DELIVERIES):
+        jobs._claim(run.pk, f"w{number}@host")  # each delivery's worker died
+    assert jobs.deliver(run.pk, worker="last@host") == {"given_up": True}
+    job = ProposalJob.objects.get()
+    assert job.status == "given_up" and job.deliveries == claim_sweep.MAX_DELIVERIES + 1
+    assert Correction.objects.filter(run=run).count() == 0
+    entry = audit_selectors.events(action="corrections.proposals_given_up").get()
+    assert entry.object_id == str(run.pk)
+    assert entry.after == {"deliveries": claim_sweep.MAX_DELIVERIES}
+
+
+def test_an_unexpected_error_fails_the_job_and_makes_nothing(run, monkeypatch):
+    monkeypatch.setattr(jobs.task_queue, "propose_for_run", lambda run_id: None)
+    jobs.queue(run.pk)
+
+    def broken(run):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(jobs.services, "propose_for_run", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        jobs.deliver(run.pk, worker="w1@host")
+    job = ProposalJob.objects.get()
+    assert job.status == "failed" and "worker's log" in job.outcome["error"]
+    assert Correction.objects.filter(run=run).count() == 0
+
+
+def test_the_sweep_sends_again_a_job_whose_worker_is_silent(run, monkeypatch, settings):
+    sent = []
+    monkeypatch.setattr(jobs.task_queue, "propose_for_run", sent.append)
+    jobs.queue(run.pk)
+    sent.clear()
+    monkeypatch.setenv(health.INSTANCE_ENV, "instance-that-died")
+    jobs._claim(run.pk, "gone@host")  # that instance never sent a heartbeat: silent
+    assert ProposalJob.objects.get().worker_instance == "instance-that-died"
+    monkeypatch.delenv(health.INSTANCE_ENV)
+    handed = [h for h in claim_sweep.sweep() if h.kind == jobs.PROPOSALS.name]
+    assert [(h.pk, h.worker, h.fence) for h in handed] == [
+        (ProposalJob.objects.get().pk, "gone@host", {"deliveries": 1})
+    ]
+    assert sent == [run.pk]
+    assert claim_sweep.sweep() == []  # handed back once: the instance is cleared
+    outcome = jobs.deliver(run.pk, worker="next@host")
+    assert outcome["proposed"] == ASSETS
+    job = ProposalJob.objects.get()
+    assert (job.status, job.deliveries) == ("done", 2)
+    entry = audit_selectors.events(action="corrections.proposals_handed_back").get()
+    assert entry.after == {"worker": "gone@host", "deliveries": 1}
