@@ -105,6 +105,8 @@ def run(rows: int, folder: Path) -> dict:
         "seconds_with": best["with"],
         "ratio": round(best["with"] / best["without"], 3),
         "target_ratio": 1.2,
+        "each_without": [r["seconds"] for r in times["without"]],
+        "each_with": [r["seconds"] for r in times["with"]],
         "breaks": kept["with"][0]["breaks"],
         "peak_rss_mb_with": max(r["peak_rss_mb"] for r in kept["with"]),
     }
