@@ -91,7 +91,7 @@ def read(params, *, default_status: str = "") -> dict:
 
 
 # What a list of corrections shows beside each: its break, who proposed it.
-LISTED_WITH = ("break_record", "created_by", "run")
+LISTED_WITH = ("break_record", "created_by", "run", "account__source")
 
 
 def corrections(filters: dict) -> QuerySet[Correction]:

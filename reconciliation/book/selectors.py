@@ -8,9 +8,12 @@ names one set forever (a run's `adjustments_through`).
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from django.db import connection
 
 from reconciliation.datasets import frames
@@ -35,20 +38,37 @@ def in_force(dataset: Dataset) -> tuple[int, int]:
 def adjustments_frame(dataset: Dataset, through: int | None = None) -> pl.DataFrame:
     """The dataset's adjustments (up to id `through`, or all) in the engine's shape, in order.
 
-    Decimals travel as text and are cast by polars: exact, with no Python object per value.
+    Read with COPY as CSV into Arrow (no Python object per row or value); decimals travel as
+    text and are cast by polars: exact. NULL is CSV's unquoted empty field, an empty text the
+    quoted one, so the two stay apart.
     """
     table = Adjustment._meta.db_table
-    limit = "" if through is None else "AND id <= %s"
-    params = [dataset.pk] + ([] if through is None else [through])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, key, field, operation, delta::text, value, row::text "  # noqa: S608
-            f"FROM {table} WHERE dataset_id = %s {limit} ORDER BY id",
-            params,
-        )
-        rows = cursor.fetchall()
+    limit = "" if through is None else f" AND id <= {int(through)}"
+    # The table and columns are ours, the ids ints.
+    sql = (
+        f"COPY (SELECT id, key, field, operation, delta::text, value, row::text FROM {table} "  # noqa: S608
+        f"WHERE dataset_id = {int(dataset.pk)}{limit} ORDER BY id) TO STDOUT (FORMAT csv)"
+    )
+    buffer = io.BytesIO()
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for chunk in copy:
+            buffer.write(chunk)
     text = {**book.ADJUSTMENTS, "delta": pl.String}
-    frame = pl.DataFrame(rows, schema=text, orient="row")
+    if not buffer.getbuffer().nbytes:
+        return pl.DataFrame(schema=book.ADJUSTMENTS)
+    buffer.seek(0)
+    arrow = {name: pa.int64() if kind == pl.Int64 else pa.string() for name, kind in text.items()}
+    read = pacsv.read_csv(
+        buffer,
+        read_options=pacsv.ReadOptions(column_names=list(text)),
+        convert_options=pacsv.ConvertOptions(
+            column_types=arrow,
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,  # (only "": "NA" or "null" are a value's text)
+        ),
+    )
+    frame = pl.from_arrow(read).cast(text)
     return frame.with_columns(pl.col("delta").cast(book.ADJUSTMENTS["delta"]))
 
 

@@ -5,6 +5,8 @@ that change nothing, and Idempotency-Key replays that act once."""
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from corrections.models import Approval, Correction
@@ -57,6 +59,19 @@ def test_the_list_filters_and_pages_by_cursor(api_as, proposed):
     body = _refused(api.get("/api/corrections/?age=x&severity=worst&max_impact=-1"), 400,
                     "invalid_filters")  # fmt: skip
     assert set(body["fields"]) == {"age", "severity", "max_impact"}
+
+
+def test_a_list_page_costs_the_same_queries_for_one_correction_as_for_four(
+    api_as, proposed, django_assert_num_queries
+):
+    """No query per listed correction (its break, run, creator and account come joined)."""
+    api = api_as("finance")
+    api.get("/api/corrections/?page_size=1")  # the token's first use writes its last-used time
+    with CaptureQueriesContext(connection) as one:
+        assert len(api.get("/api/corrections/?page_size=1").json()["results"]) == 1
+    with django_assert_num_queries(len(one.captured_queries)):
+        page = api.get("/api/corrections/?page_size=4").json()["results"]
+    assert len(page) == 4 and {c["account"] for c in page} == {"book/main"}
 
 
 def test_a_correction_is_read_with_its_approvals_history_and_what_you_may_do(
