@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 import redis
 from django.conf import settings as django_settings
-from django.contrib.auth import get_user_model
-from django.test import Client
+from django.test import Client, TestCase, override_settings
 
-from accounts import services as account_services
+from tests.users import new_user
 
 # The suite empties its own test database between transactional tests with TRUNCATE, which the
 # audit table refuses unless the session allows it (audit/migrations/0002_append_only.py).
 django_settings.DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
     "-c recondesk.allow_audit_truncate=on"
 )
-
-_names = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
@@ -43,16 +38,7 @@ def _isolated_outside_state(settings, tmp_path):
 @pytest.fixture
 def make_user(db):
     """Create a user with the given roles: make_user("risk"), make_user() for no role."""
-
-    def make(*roles: str, username: str | None = None, password: str = "correct-horse-9"):  # noqa: S107
-        user = get_user_model().objects.create_user(
-            username=username or f"user{next(_names)}", password=password
-        )
-        if roles:
-            account_services.set_roles(user, list(roles), by=None)
-        return user
-
-    return make
+    return new_user
 
 
 @pytest.fixture
@@ -65,3 +51,24 @@ def client_as(make_user):
         return client
 
     return signed_in
+
+
+@pytest.fixture(scope="module")
+def module_db(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Database access for a module's shared fixtures: what they make is rolled back at the end.
+
+    Like Django's `TestCase.setUpTestData`: the rows are made once, inside a transaction that
+    every test of the module then runs in (each test in a savepoint of its own, rolled back after
+    it as always), so each test still starts from exactly those rows. Only for tests that use
+    plain `django_db` (a transactional test would commit, and empty the tables).
+    """
+    export = tmp_path_factory.mktemp("audit") / "audit-heads.jsonl"
+    with (
+        django_db_blocker.unblock(),
+        override_settings(CORRECTIONS_PROPOSE_AFTER_RUNS=False, AUDIT_HEAD_EXPORT_PATH=export),
+    ):
+        atomics = TestCase._enter_atomics()
+        try:
+            yield
+        finally:
+            TestCase._rollback_atomics(atomics)

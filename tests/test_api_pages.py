@@ -12,6 +12,7 @@ from reconciliation.models import Break, Dataset
 from reconciliation.runs import execution as run_execution
 from reconciliation.runs import services as runs
 from reconciliation.runs.api import RunMatches
+from tests.users import new_user
 
 pytestmark = pytest.mark.django_db
 
@@ -49,31 +50,37 @@ def test_every_paged_list_endpoint_uses_the_one_pager():
     assert {view.pagination_class for view in found.values()} == {Pager}
 
 
-@pytest.fixture
-def objects(make_user):
+# Made once for the module (module_db): every test only reads them.
+@pytest.fixture(scope="module")
+def objects(module_db):
     ids = demo_data.load()
     dataset = Dataset.objects.get
     run = runs.start_run(
         type="trades", internal=dataset(pk=ids["book trades"]),
         external=dataset(pk=ids["kraken trades"]), prices=None, rule_set_version=None,
-        by=make_user("risk"),
+        by=new_user("risk"),
     )  # fmt: skip
     run_execution.execute_run(run.pk)
-    proposer = make_user("risk")  # two corrections, so that their list has a second page
+    proposer = new_user("risk")  # two corrections, so that their list has a second page
     for brk in Break.objects.filter(last_seen_run=run, suggested_value__isnull=False)[:2]:
         corrections.propose(brk, by=proposer, reason="paging")
     runs.start_run(  # a second run, so that the runs list has a second page
         type="position", internal=dataset(pk=ids["book balances"]),
         external=dataset(pk=ids["kraken ledgers"]), prices=dataset(pk=ids["prices"]),
-        rule_set_version=None, by=make_user("risk"),
+        rule_set_version=None, by=new_user("risk"),
     )  # fmt: skip
     return {"<int:dataset_id>": ids["book trades"], "<int:run_id>": run.pk}
 
 
+@pytest.fixture(scope="module")
+def admin(module_db):
+    return new_user("admin", "finance")
+
+
 @pytest.fixture
-def admin_api(make_user):
+def admin_api(admin):
     api = APIClient()
-    api.force_authenticate(make_user("admin", "finance"))
+    api.force_authenticate(admin)
     return api
 
 
