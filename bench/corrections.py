@@ -3,8 +3,8 @@ applies the automatic ones (target <= 10 s); the approvals queue with them pendi
 the corrections-queue figures once its page exists.
 
 The book and the exchange hold `rows` assets each (`--rows`, default 100,000 here: the bench's
-1,000,000 default is for runs), every quantity differs, and prices value them: about four in
-five differences are within the default rule set's auto-correction limits (<= 1,000 USD and
+1,000,000 default is for runs), every quantity differs, and prices value them: about one in
+four differences (24 %) are within the default rule set's auto-correction limits (<= 1,000 USD and
 <= 5%), the rest need one or two approvers. Everything goes through the product's paths: files
 imported, the run executed, `corrections.services.propose_for_run`.
 """
