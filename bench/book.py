@@ -14,7 +14,6 @@ of each is compared.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import uuid
 from decimal import Decimal
@@ -47,7 +46,7 @@ def _adjust(dataset_id: int, count: int) -> int:
 
 
 def load_second_book(rows: int) -> int:
-    """The book's trades again, under another source (in a process of its own, like setup)."""
+    """The book's trades again, under another source; its dataset's id."""
     from bench import end_to_end
     from reconciliation.datasets import frames
     from reconciliation.models import Dataset
@@ -64,19 +63,6 @@ def load_second_book(rows: int) -> int:
     return pk
 
 
-def _second_book_in_child(rows: int) -> int:
-    from bench import end_to_end
-
-    code = (
-        "import django; django.setup(); from bench import book; "
-        f"print('RESULT', book.load_second_book({rows}))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], cwd=end_to_end.ROOT,
-                         env=end_to_end._child_env(), stdout=subprocess.PIPE, text=True,
-                         check=True)  # fmt: skip
-    return int([x for x in out.stdout.splitlines() if x.startswith("RESULT ")][-1].split()[1])
-
-
 def run(rows: int, folder: Path) -> dict:
     from bench import end_to_end
     from bench.database import bench_database
@@ -85,7 +71,8 @@ def run(rows: int, folder: Path) -> dict:
     with bench_database():
         ids = end_to_end._setup_in_child(rows)
         plain, external = ids["book trades"], ids["exchange trades"]
-        adjusted = _second_book_in_child(rows)
+        # The book's trades again, in a process of its own as the setup is.
+        adjusted = end_to_end.in_child("book", f"load_second_book({rows})")
         written = _adjust(adjusted, ADJUSTED)
         idle = f"bench-{uuid.uuid4().hex[:8]}"
         app.conf.task_default_queue = idle

@@ -127,11 +127,16 @@ def _setup(rows: int) -> dict:
 
 def _setup_in_child(rows: int) -> dict:
     """`_setup` in a process of its own (see the module's docstring); returns the dataset ids."""
+    return in_child("end_to_end", f"_setup({rows})")
+
+
+def in_child(module: str, call: str):
+    """`bench.<module>.<call>` evaluated in a fresh Django process; its JSON result."""
     import json
 
     code = (
-        "import django, json; django.setup(); from bench import end_to_end; "
-        f"print('RESULT ' + json.dumps(end_to_end._setup({rows})))"
+        f"import django, json; django.setup(); from bench import {module}; "
+        f"print('RESULT ' + json.dumps({module}.{call}))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_child_env(),
                          stdout=subprocess.PIPE, text=True, check=True)  # fmt: skip

@@ -18,7 +18,7 @@ ASSETS = 40
 
 
 @pytest.fixture
-def run(django_capture_on_commit_callbacks) -> Run:
+def run() -> Run:
     internal, external, prices = load(ASSETS)
     started = runs.start_run(type="position", internal=internal, external=external, prices=prices)
     run_execution.execute_run(started.pk)
