@@ -81,44 +81,35 @@ def record_many(
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
         last = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
-        sequence, prev_hash = (last["sequence"], last["hash"]) if last else (0, GENESIS_HASH)
-        now = timezone.now()
+        sequence, previous = (last["sequence"], last["hash"]) if last else (0, GENESIS_HASH)
+        shared = {"created_at": timezone.now(), "actor_id": actor_id, "actor_label": actor_label,
+                  "ip": origin.ip, "user_agent": origin.user_agent,
+                  "request_id": origin.request_id}  # fmt: skip
+        hasher = chain.BatchHasher(shared)
         events = []
         for entry in entries:
             sequence += 1
-            fields = {
-                "sequence": sequence,
-                "prev_hash": prev_hash,
-                "created_at": now,
-                "actor_id": actor_id,
-                "actor_label": actor_label,
-                "action": entry.action,
-                "object_type": entry.object_type,
-                "object_id": str(entry.object_id),
-                "ip": origin.ip,
-                "user_agent": origin.user_agent,
-                "request_id": origin.request_id,
-            }
-            # Serialised once: the canonical text is hashed and stored as it is.
-            # Through plain JSON first (to_json_value): keys become strings, as the database
-            # gives them back, so the stored text hashes the same when verified.
-            texts = {"before": chain.canonical_json(chain.to_json_value(entry.before)),
-                     "after": chain.canonical_json(chain.to_json_value(entry.after))}  # fmt: skip
-            fields["before"] = (
-                None if entry.before is None else copy_insert.JsonText(texts["before"])
-            )
-            fields["after"] = None if entry.after is None else copy_insert.JsonText(texts["after"])
-            prev_hash = chain.entry_hash_of_texts(fields, texts)
+            # Serialised once, in the form the database gives back (keys as strings), so the
+            # stored text is the hashed text.
+            before, after = chain.stored_json(entry.before), chain.stored_json(entry.after)
+            object_id = str(entry.object_id)
+            digest = hasher.hash(
+                action=entry.action, after=after, before=before, object_id=object_id,
+                object_type=entry.object_type, prev_hash=previous, sequence=sequence,
+            )  # fmt: skip
             # Plain objects with the columns: a model instance per entry cost more than the
             # entry's hash. `record` hands its one caller an AuditEvent.
             events.append(
                 SimpleNamespace(
-                    hash=prev_hash,
-                    key_id=key_id,
-                    signature=chain.entry_signature(key, prev_hash),
-                    **fields,
+                    **shared, sequence=sequence, action=entry.action,
+                    object_type=entry.object_type, object_id=object_id,
+                    before=None if entry.before is None else copy_insert.JsonText(before),
+                    after=None if entry.after is None else copy_insert.JsonText(after),
+                    prev_hash=previous, hash=digest, key_id=key_id,
+                    signature=chain.entry_signature(key, digest),
                 )
-            )
+            )  # fmt: skip
+            previous = digest
         return copy_insert.insert_rows(AuditEvent, events)
 
 

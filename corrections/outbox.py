@@ -25,15 +25,17 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Max, OuterRef, Subquery
+from django.db import connection, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.access import has_capability
 from audit import services as audit
+from config import copy_insert
 from config.errors import DomainError
 from corrections import task_queue, webhooks
 from corrections.models import Correction, Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
@@ -107,57 +109,59 @@ def _when(moment: datetime | None) -> str | None:
 
 def publish(event_type: str, correction: Correction, payload: dict | None = None) -> OutboxEvent:
     """Queue one event of `correction` for every enabled endpoint, in the caller's transaction."""
-    return publish_many(event_type, [(correction, payload)])[0]
+    event = publish_many(event_type, [(correction, payload)])[0]
+    return OutboxEvent(**{f.attname: getattr(event, f.attname) for f in OutboxEvent._meta.fields})
 
 
-def publish_many(event_type: str, items) -> list[OutboxEvent]:
+def publish_many(event_type: str, items) -> list[SimpleNamespace]:
     """Queue one event per correction (`items`: corrections, or (correction, payload) pairs),
-    with bulk inserts; must run inside the transaction that changed them, which holds them
-    locked (so each correction's next sequence number is this transaction's to take)."""
+    inserted with COPY (a run's automatic corrections are tens of thousands); must run inside
+    the transaction that changed them, which holds them locked (so each correction's next
+    sequence number is this transaction's to take). Returns the events' rows."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("publish inside the transaction that changes the correction")
     pairs = [item if isinstance(item, tuple) else (item, None) for item in items]
     if not pairs:
         return []
     now = timezone.now()
-    ids = [correction.pk for correction, _ in pairs]
-    last = dict(
-        OutboxEvent.objects.filter(correction_id__in=ids)
-        .values("correction_id")
-        .annotate(last=Max("sequence"))
-        .values_list("correction_id", "last")
-    )
+    last = _last_sequences([correction.pk for correction, _ in pairs])
     events = []
     for correction, payload in pairs:
         last[correction.pk] = last.get(correction.pk, 0) + 1
         events.append(
-            OutboxEvent(
+            SimpleNamespace(
                 event_id=f"evt_{uuid.uuid4().hex}", type=event_type, correction_id=correction.pk,
                 sequence=last[correction.pk], created_at=now,
                 payload=correction_payload(correction) if payload is None else payload,
             )
         )  # fmt: skip
-    OutboxEvent.objects.bulk_create(events, batch_size=2000)
+    copy_insert.insert_rows(OutboxEvent, events)
     endpoints = list(WebhookEndpoint.objects.filter(enabled=True).values_list("pk", flat=True))
-    Delivery.objects.bulk_create(
+    copy_insert.insert_rows(
+        Delivery,
         [
-            Delivery(
-                event=event,
-                endpoint_id=endpoint,
-                correction_id=event.correction_id,
-                sequence=event.sequence,
-                next_attempt_at=now,
-                created_at=now,
-                changed_at=now,
-            )
+            SimpleNamespace(event_id=event.pk, endpoint_id=endpoint,
+                            correction_id=event.correction_id, sequence=event.sequence,
+                            next_attempt_at=now, created_at=now, changed_at=now)
             for event in events
             for endpoint in endpoints
         ],
-        batch_size=2000,
-    )
+    )  # fmt: skip
     if endpoints:
         transaction.on_commit(task_queue.relay_outbox)
     return events
+
+
+def _last_sequences(ids: list[int]) -> dict[int, int]:
+    """{correction id: its last event's sequence}, for those with events."""
+    table = connection.ops.quote_name(OutboxEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT correction_id, max(sequence) FROM {table} "  # noqa: S608
+            "WHERE correction_id = ANY(%s::bigint[]) GROUP BY correction_id",
+            [copy_insert.int_array(ids)],
+        )
+        return dict(cursor.fetchall())
 
 
 def message_of(event: OutboxEvent) -> dict:

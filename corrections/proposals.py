@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii
 from types import SimpleNamespace
 
 from corrections import policy
@@ -47,7 +48,9 @@ def build(wanted: list[Wanted], run, *, by=None) -> tuple[list[SimpleNamespace],
         try:
             suggested = target_of(item.break_record, run)
             target = _with_value(suggested, item)
-            targets[item.break_record.pk] = replace(target, chosen=_chosen(target, suggested))
+            if _chosen(target, suggested):  # (a copy only then: a run builds a hundred thousand)
+                target = replace(target, chosen=True)
+            targets[item.break_record.pk] = target
         except NotCorrectable as error:
             refused[item.break_record.pk] = error.message
     dataset = run.internal_dataset
@@ -322,17 +325,31 @@ def _rollback_plan(correction: Correction) -> str:
 
 
 def content_hash(correction: Correction) -> str:
-    """What an approval is bound to: the change itself (target, values, delta)."""
-    content = {
-        "break": correction.break_record_id, "dataset": correction.dataset_id,
-        "kind": correction.record_kind, "target": correction.target, "field": correction.field,
-        "operation": correction.operation, "original": _t(correction.original_value),
-        "corrected": _t(correction.corrected_value), "delta": _t(correction.delta),
-        "original_text": correction.original_text, "corrected_text": correction.corrected_text,
-        "row": correction.trade_row,
-    }  # fmt: skip
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    """What an approval is bound to: the change itself (target, values, delta).
+
+    SHA-256 of the JSON object {break, corrected, corrected_text, dataset, delta, field, kind,
+    operation, original, original_text, row, target}, keys sorted, no spaces, ASCII only
+    (json.dumps with sort_keys), decimals as their shortest exact text; written member by
+    member in key order (the same bytes, without sorting a dict per correction).
+    """
+    c = correction
+    text = (
+        f'{{"break":{_j(c.break_record_id)},"corrected":{_j(_t(c.corrected_value))},'
+        f'"corrected_text":{_j(c.corrected_text)},"dataset":{_j(c.dataset_id)},'
+        f'"delta":{_j(_t(c.delta))},"field":{_j(c.field)},"kind":{_j(c.record_kind)},'
+        f'"operation":{_j(c.operation)},"original":{_j(_t(c.original_value))},'
+        f'"original_text":{_j(c.original_text)},"row":{_j(c.trade_row)},'
+        f'"target":{_j(c.target)}}}'
+    )
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+_CONTENT_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
+def _j(value) -> str:
+    # json.dumps's own string writer for plain strings (ASCII-escaped, as it writes them).
+    return encode_basestring_ascii(value) if type(value) is str else _CONTENT_ENCODER.encode(value)
 
 
 def _t(value: Decimal | None) -> str:

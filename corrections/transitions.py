@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.db import connection
 from django.utils import timezone
 
+from config import copy_insert
 from corrections.models import Correction
 
 S = Correction.Status
@@ -70,6 +71,13 @@ def move_linked(links: dict[int, int], source: str, target: str, link: str, now=
             f"UPDATE {table} AS c SET status = %s, changed_at = %s, {reached} = %s, "  # noqa: S608
             f"{link}_id = v.set_id FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, set_id) "
             "WHERE c.id = v.id AND c.status = %s",
-            [target, now, now, list(links), list(links.values()), source],
+            [
+                target,
+                now,
+                now,
+                copy_insert.int_array(links),
+                copy_insert.int_array(links.values()),
+                source,
+            ],
         )
         return cursor.rowcount

@@ -299,21 +299,55 @@ def test_concurrent_writers_make_one_unbroken_chain():
         | st.text()
         | st.decimals(allow_nan=False, allow_infinity=False),
         lambda children: (
-            st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(), children, max_size=4)
+            | st.dictionaries(st.integers(), children, max_size=4)  # 10 sorts before 9 stored
         ),
         max_leaves=12,
     ),
+    st.text() | st.integers(),  # an int key: stored (and hashed) as its string
     st.text(),
 )
-def test_the_hash_of_pre_serialised_texts_is_the_entry_hash(value, action):
+def test_a_batch_hash_of_pre_serialised_texts_is_the_entry_hash(value, key, action):
     from datetime import UTC, datetime
 
-    fields = {"action": action, "actor_id": 3, "actor_label": "risk-1", "after": value,
-              "before": None, "created_at": datetime(2026, 12, 3, 6, 30, 0, 123456, tzinfo=UTC),
-              "ip": "127.0.0.1", "object_id": "7", "object_type": "correction",
-              "prev_hash": "0" * 64, "request_id": "", "sequence": 9,
-              "user_agent": "é"}  # fmt: skip
-    texts = {"after": chain.canonical_json(value), "before": chain.canonical_json(None)}
-    assert chain.entry_hash_of_texts(fields, texts) == chain.entry_hash(
-        {**fields, "after": chain.to_json_value(value)}
+    shared = {"actor_id": 3, "actor_label": "risk-1 %s \"q\"",
+              "created_at": datetime(2026, 12, 3, 6, 30, 0, 123456, tzinfo=UTC),
+              "ip": "127.0.0.1", "request_id": "", "user_agent": "é %(x)s"}  # fmt: skip
+    varying = {"action": action, "object_id": "7", "object_type": "correction",
+               "prev_hash": "0" * 64, "sequence": 9}  # fmt: skip
+    before = {key: value}
+    digest = chain.BatchHasher(shared).hash(
+        **varying, after=chain.stored_json(value), before=chain.stored_json(before)
     )
+    assert digest == chain.entry_hash(
+        {
+            **shared,
+            **varying,
+            "after": chain.to_json_value(value),
+            "before": chain.to_json_value(before),
+        }
+    )
+
+
+@pytest.mark.django_db
+def test_a_large_batch_with_awkward_texts_is_stored_as_given_and_verifies():
+    # More entries than one COPY batch (the rows stream in batches from a writer thread), and
+    # texts COPY must escape: tab, newline, carriage return, backslash, quotes, non-ASCII.
+    awkward = ["tab\there", "line\nbreak", "cr\rhere", "back\\slash", 'q"uote', "é ü 日本", "\\N"]
+    entries = [
+        services.Entry("correction.proposed", "correction", n, None if n % 3 else {"n": n},
+                       {"note": awkward[n % len(awkward)], "ok": n % 2 == 0,
+                        "amount": Decimal(f"{n}.000000000000000001"),
+                        "by_id": {n: "int key", n + 10: None}})
+        for n in range(6001)
+    ]  # fmt: skip
+    services.record_many(entries, actor=None)
+
+    stored = list(AuditEvent.objects.order_by("sequence").values_list("before", "after"))
+    assert stored == [
+        (chain.to_json_value(e.before), chain.to_json_value(e.after)) for e in entries
+    ]
+    assert stored[1][1]["amount"] == "1.000000000000000001"
+    report = verify_chain()
+    assert report.ok and report.checked == 6001
