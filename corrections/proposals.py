@@ -348,8 +348,12 @@ _CONTENT_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 def _j(value) -> str:
-    # json.dumps's own string writer for plain strings (ASCII-escaped, as it writes them).
-    return encode_basestring_ascii(value) if type(value) is str else _CONTENT_ENCODER.encode(value)
+    # json.dumps's own writers: its string writer (ASCII-escaped) for texts, int's text for ids.
+    if type(value) is str:
+        return encode_basestring_ascii(value)
+    if type(value) is int:
+        return str(value)
+    return "null" if value is None else _CONTENT_ENCODER.encode(value)
 
 
 def _t(value: Decimal | None) -> str:

@@ -1,0 +1,58 @@
+"""What every correction service shares: the refusals, the permission check, the locks and
+the audited state."""
+
+from __future__ import annotations
+
+from accounts.access import has_capability
+from config.errors import DomainError
+from corrections.models import Correction
+
+S = Correction.Status
+Op = Correction.Operation
+
+
+class CorrectionRefused(DomainError):
+    code = "correction_refused"
+
+
+class NotAllowed(DomainError):
+    code = "permission_denied"
+
+
+class StaleCorrection(DomainError):
+    code = "correction_stale"
+
+
+def require(user, capability: str, doing: str) -> None:
+    if not has_capability(user, capability):
+        raise NotAllowed(f"You may not {doing}.")
+
+
+def state(correction: Correction) -> dict:
+    return {
+        "status": correction.status, "break": correction.break_record_id,
+        "target": correction.target, "field": correction.field,
+        "operation": correction.operation, "original": correction.original_value,
+        "corrected": correction.corrected_value, "delta": correction.delta,
+        "original_text": correction.original_text, "corrected_text": correction.corrected_text,
+        "impact_rc": correction.impact_rc, "approvals_required": correction.approvals_required,
+        "auto_approved": correction.auto_approved, "policy": correction.policy_note,
+        "content_hash": correction.content_hash,
+    }  # fmt: skip
+
+
+def locked(pk: int) -> Correction:
+    return (
+        Correction.objects.select_for_update(of=("self",))
+        .select_related("dataset__account")
+        .get(pk=pk)
+    )
+
+
+def lock_all(ids) -> list[Correction]:
+    return list(
+        Correction.objects.select_for_update(of=("self",))
+        .select_related("dataset__account")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    )

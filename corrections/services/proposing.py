@@ -1,0 +1,186 @@
+"""Proposing corrections: a person's on one break, or a run's automatic ones at once (SPEC 3.1)."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import psycopg
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from audit import services as audit
+from config import copy_insert
+from corrections import proposals
+from corrections.models import LIVE, Correction
+from corrections.services.applying import apply_locked
+from corrections.services.common import (
+    CorrectionRefused,
+    Op,
+    S,
+    require,
+    state,
+)
+from corrections.targets import NotCorrectable
+from reconciliation.book import services as book_writes
+from reconciliation.models import Break, Run
+
+
+def propose(brk: Break, *, by, reason: str, corrected_value=None, corrected_text: str = "",
+            origin: str = Correction.Origin.MANUAL, supersedes: Correction | None = None
+            ) -> Correction:  # fmt: skip
+    """A person's (or a system's) correction of one break, from its latest run."""
+    require(by, "propose_corrections", "propose corrections")
+    reason = (reason or "").strip()
+    if not reason:
+        raise CorrectionRefused("Say why the book should change.", fields={"reason": ["required"]})
+    run = correctable_run(brk)
+    live = brk.corrections.filter(status__in=LIVE).values_list("pk", "status").first()
+    if live:
+        raise CorrectionRefused(
+            f"Break {brk.pk} has correction {live[0]} ({live[1]}): open it, or reject or roll it "
+            "back, before proposing another."
+        )
+    wanted = proposals.Wanted(brk, reason, origin, corrected_value, corrected_text)
+    built, refused = proposals.build([wanted], run, by=audit.acting_user(by))
+    if refused:
+        raise NotCorrectable(refused[brk.pk])
+    correction = built[0]
+    if correction.delta == 0 and correction.operation == Op.ADJUST:
+        raise CorrectionRefused(
+            f"The book already holds {correction.corrected_value} for {correction.target}: "
+            "there is nothing to correct.", fields={"corrected_value": ["equals the book"]},
+        )  # fmt: skip
+    previous = _superseded(supersedes or _last_ended(brk), brk)
+    correction.supersedes_id = previous.pk if previous else None
+    with transaction.atomic():
+        # Every writer takes the book's lock before the audit chain's: no two wait in a circle.
+        book_writes.book_lock([run.internal_dataset])
+        entries = _store([correction])
+        if correction.auto_approved:
+            apply_locked([correction], by=by, stale_fails=False, just_proposed=True)
+        audit.record_many(entries, actor=by)
+    return Correction.objects.get(pk=correction.pk)
+
+
+def propose_for_run(run: Run, *, by=None) -> dict:
+    """The run's automatic corrections: one per live break it saw with a suggested value (see
+    `_breaks_to_correct`); those within the auto-correction limits are applied at once.
+
+    Idempotent: a second call (a redelivered task) finds the breaks corrected and adds none.
+    """
+    if run.status != Run.Status.SUCCEEDED:
+        raise CorrectionRefused(f"Run {run.pk} is {run.status}: only a succeeded run's breaks.")
+    with transaction.atomic():
+        # One proposer per run at a time: the second waits, then finds the corrections made.
+        run = (
+            Run.objects.select_for_update(of=("self",))
+            .select_related(
+                "internal_dataset__account",
+                "external_dataset",
+                "prices_dataset",
+                "rule_set_version",
+            )
+            .get(pk=run.pk)
+        )
+        book_writes.book_lock([run.internal_dataset])
+        built, refused, entries = _stored_proposals(run)
+        automatic = [c for c in built if c.auto_approved]
+        applied, failed = apply_locked(automatic, by=by, stale_fails=True, just_proposed=True)
+        audit.record_many(entries, actor=by)
+    return {"proposed": len(built), "applied": applied, "failed": failed,
+            "not_correctable": len(refused)}  # fmt: skip
+
+
+def _stored_proposals(run: Run, attempts: int = 3):
+    """Build and store the run's automatic corrections; a person proposing on one of its
+    breaks at the same moment makes the insert fail whole: read the breaks again and retry."""
+    for attempt in range(attempts):
+        breaks = _breaks_to_correct(run)
+        wanted = [proposals.Wanted(b, "suggested by the run", Correction.Origin.AUTOMATIC)
+                  for b in breaks]  # fmt: skip
+        built, refused = proposals.build(wanted, run, by=None)
+        built = [c for c in built if not (c.operation == Op.ADJUST and c.delta == 0)]
+        try:
+            return built, refused, _store(built)
+        except CorrectionRefused:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def correctable_run(brk: Break) -> Run:
+    if brk.status not in (Break.Status.OPEN, Break.Status.INVESTIGATING):
+        raise CorrectionRefused(f"Break {brk.pk} is {brk.status}: only a live break is corrected.")
+    run = Run.objects.select_related(
+        "internal_dataset__account", "external_dataset", "prices_dataset", "rule_set_version"
+    ).get(pk=brk.last_seen_run_id)
+    if run.status != Run.Status.SUCCEEDED:
+        raise CorrectionRefused(f"Run {run.pk}, which last saw break {brk.pk}, is {run.status}.")
+    return run
+
+
+def _breaks_to_correct(run: Run) -> list[SimpleNamespace]:
+    """The run's live breaks with a suggested value and no correction but failed ones, as plain
+    objects with a Break's attribute names (one query; no model instance per break).
+
+    A break whose correction someone rejected or rolled back gets no automatic one again: that
+    person decided, and the next run must not undo it (a person may still propose one)."""
+    table, corrections = Break._meta.db_table, Correction._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT b.id, b.field, b.asset, b.entity, b.internal_value, b.external_value, "  # noqa: S608
+            f"b.difference, b.value_rc, b.suggested_value, b.details::text FROM {table} b "
+            "WHERE b.last_seen_run_id = %s AND b.status IN ('open', 'investigating') "
+            "AND b.suggested_value IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+            f"{corrections} c WHERE c.break_record_id = b.id AND c.status <> %s) "
+            "ORDER BY b.id",
+            # "Not failed" rather than a list of statuses: the planner cannot then pair the
+            # break's index with the status index, a scan of every correction per break
+            # when its statistics are stale (seen at 100,000 breaks: minutes, not a second).
+            [run.pk, S.FAILED],
+        )
+        rows = cursor.fetchall()
+    names = ("pk", "field", "asset", "entity", "internal_value", "external_value",
+             "difference", "value_rc", "suggested_value")  # fmt: skip
+    return [
+        SimpleNamespace(**dict(zip(names, row[:-1], strict=True)), details=json.loads(row[-1]))
+        for row in rows
+    ]
+
+
+def _last_ended(brk: Break) -> Correction | None:
+    """The break's latest rejected or rolled-back correction: a new one links to it."""
+    return brk.corrections.filter(status__in=[S.REJECTED, S.ROLLED_BACK]).order_by("-id").first()
+
+
+def _superseded(previous: Correction | None, brk: Break) -> Correction | None:
+    if previous is None:
+        return None
+    if previous.break_record_id != brk.pk or previous.status not in (S.REJECTED, S.ROLLED_BACK):
+        raise CorrectionRefused(
+            f"Correction {previous.pk} is not a rejected or rolled-back correction of this break."
+        )
+    return previous
+
+
+def _store(corrections: list[SimpleNamespace]) -> list:
+    """Insert corrections (auto-approved ones as approved), all or none; the audit entries of
+    the others, for the caller to record (auto-approved ones are audited when applied, in the
+    same transaction)."""
+    if not corrections:
+        return []
+    now = timezone.now()
+    for correction in corrections:
+        if correction.auto_approved:
+            correction.status, correction.approved_at = S.APPROVED, now
+    try:
+        with transaction.atomic():
+            copy_insert.insert_rows(Correction, corrections)
+    except (IntegrityError, psycopg.errors.UniqueViolation) as error:  # COPY's are psycopg's
+        raise CorrectionRefused(
+            "A break here already has a pending, approved or applied correction: open it "
+            "rather than proposing another."
+        ) from error
+    return [audit.Entry("correction.proposed", "correction", c.pk, None, state(c))
+            for c in corrections if not c.auto_approved]  # fmt: skip
