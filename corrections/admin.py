@@ -5,6 +5,8 @@
   services refuse them), so the actions offered are those of a person who also holds the risk
   role: apply approved corrections, which the service still refuses to anyone without
   approve_corrections.
+- Automatic-corrections jobs, read-only, with an action proposing a failed or given-up
+  run's corrections again.
 - Outbound webhooks: endpoints (through the audited services; a secret is shown once, when
   made), and the delivery log, read-only, with a replay action.
 """
@@ -16,13 +18,14 @@ from django.db import models
 from accounts.access import has_capability
 from config.errors import DomainError
 from config.read_only_admin import ReadOnlyAdmin
-from corrections import outbox, services
+from corrections import jobs, outbox, services
 from corrections.models import (
     Approval,
     Correction,
     Delivery,
     DeliveryAttempt,
     OutboxEvent,
+    ProposalJob,
     WebhookEndpoint,
 )
 
@@ -64,6 +67,42 @@ class CorrectionAdmin(ReadOnlyAdmin, admin.ModelAdmin):
         if not has_capability(request.user, "approve_corrections"):
             actions.pop("apply_approved", None)
         return actions
+
+
+@admin.register(ProposalJob)
+class ProposalJobAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    """Each succeeded run's automatic corrections as a job: which worker, how many deliveries,
+    what it made; a failed or given-up one can be proposed again."""
+
+    list_display = ("run", "status", "deliveries", "delivery_limit", "worker", "created_at",
+                    "finished_at")  # fmt: skip
+    list_filter = ("status",)
+    search_fields = ("run__id", "worker")
+    fields = (*list_display, "worker_instance", "outcome")
+    readonly_fields = fields
+    actions = ["propose_again"]
+
+    def has_module_permission(self, request):
+        return has_capability(request.user, "view_corrections")
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_propose_permission(self, request):
+        return has_capability(request.user, "propose_corrections")
+
+    @admin.action(description="Propose the selected runs' corrections again (failed or given "
+                  "up only)", permissions=["propose"])  # fmt: skip
+    def propose_again(self, request, queryset):
+        queued = 0
+        for job in queryset.order_by("pk"):
+            try:
+                jobs.retry(job.run_id, by=request.user)
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                queued += 1
+        self.message_user(request, f"{queued} run(s) queued again.")
 
 
 # --- Outbound webhooks ---------------------------------------------------------------------------

@@ -18,10 +18,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.access import has_capability
 from audit import services as audit
 from config import claim_sweep
+from config.errors import DomainError
 from corrections import services, task_queue
 from corrections.models import ProposalJob
+from corrections.services import NotAllowed
 from reconciliation.models import Run
 
 logger = logging.getLogger(__name__)
@@ -31,9 +34,43 @@ SUPERSEDED = {"superseded": True}
 
 def queue(run_id: int) -> None:
     """Queue the run's proposals once (a second call for the same run does nothing)."""
-    _job, created = ProposalJob.objects.get_or_create(run_id=run_id)
+    _job, created = ProposalJob.objects.get_or_create(
+        run_id=run_id, defaults={"delivery_limit": claim_sweep.MAX_DELIVERIES}
+    )
     if created:
         transaction.on_commit(lambda: task_queue.propose_for_run(run_id))
+
+
+class RetryRefused(DomainError):
+    code = "proposals_not_retried"
+
+
+ENDED_BADLY = (Status.FAILED, Status.GIVEN_UP)
+
+
+def retry(run_id: int, *, by) -> ProposalJob:
+    """Queue again the proposals of a run whose job failed or was given up (someone fixed the
+    cause: a worker's memory, a bug): the same job, with room for as many deliveries again."""
+    if not has_capability(by, "propose_corrections"):
+        raise NotAllowed("You may not propose corrections.")
+    with transaction.atomic():
+        job = ProposalJob.objects.select_for_update().filter(run_id=run_id).first()
+        if job is None or job.status not in ENDED_BADLY:
+            state = "never queued" if job is None else job.get_status_display()
+            raise RetryRefused(
+                f"Run {run_id}'s automatic corrections are {state}: only failed or given-up "
+                "proposals are tried again."
+            )
+        before = {"status": job.status, "deliveries": job.deliveries, "outcome": job.outcome}
+        ProposalJob.objects.filter(pk=job.pk, status__in=ENDED_BADLY).update(
+            status=Status.QUEUED, delivery_limit=job.deliveries + claim_sweep.MAX_DELIVERIES,
+            outcome={}, finished_at=None, worker_instance="",
+        )  # fmt: skip
+        audit.record(action="corrections.proposals_retried", actor=by, object_type="run",
+                     object_id=run_id, before=before, after={"status": Status.QUEUED})  # fmt: skip
+        transaction.on_commit(lambda: task_queue.propose_for_run(run_id))
+    job.refresh_from_db()
+    return job
 
 
 def deliver(run_id: int, *, worker: str = "") -> dict:
@@ -41,7 +78,7 @@ def deliver(run_id: int, *, worker: str = "") -> dict:
     job = _claim(run_id, worker)
     if job is None:
         return {"skipped": True}  # done already, or never queued
-    if job.deliveries > claim_sweep.MAX_DELIVERIES:
+    if job.deliveries > job.delivery_limit:
         return _give_up(job)
     try:
         with transaction.atomic():

@@ -26,6 +26,11 @@ class ProposalJob(models.Model):
     deliveries = models.PositiveSmallIntegerField(
         default=0, help_text="claims so far: the fencing number of the current one"
     )
+    # Deliveries never restart from zero (a straggler of an earlier one must not match a new
+    # one's number): trying a job again raises its limit instead.
+    delivery_limit = models.PositiveSmallIntegerField(
+        default=3, help_text="given up once its deliveries pass this"
+    )
     worker = models.CharField(max_length=200, blank=True)
     worker_instance = models.CharField(
         max_length=64, blank=True, help_text="the claiming worker process's heartbeat id"

@@ -20,7 +20,7 @@ from django.utils import timezone
 from accounts.access import has_capability
 from audit import selectors as audit_selectors
 from config.errors import DomainError
-from corrections.models import LIVE, Correction
+from corrections.models import LIVE, Correction, ProposalJob
 from reconciliation.breaks.filters import MAX_AGE_DAYS, MAX_ID, SEVERITIES, ChoiceListField
 from reconciliation.engine.types import TYPES
 from reconciliation.models import Adjustment, AdjustmentSet, Break, Run
@@ -252,6 +252,13 @@ def run_counts(run: Run) -> dict[str, int]:
     """How many of the run's corrections are in each status."""
     counts = dict(Correction.objects.filter(run=run).values_list("status").annotate(n=Count("id")))
     return {status: counts.get(status, 0) for status in S.values}
+
+
+def ended_badly_proposals(run: Run):
+    """The run's automatic-corrections job if it failed or was given up (None otherwise)."""
+    return ProposalJob.objects.filter(
+        run=run, status__in=[ProposalJob.Status.FAILED, ProposalJob.Status.GIVEN_UP]
+    ).first()
 
 
 def user_named(username: str):

@@ -16,4 +16,5 @@ urlpatterns = [
     path("propose/<int:break_id>/", views.propose, name="propose"),
     path("runs/<int:run_id>/apply/", views.run_apply, name="run-apply"),
     path("runs/<int:run_id>/roll-back/", views.run_roll_back, name="run-roll-back"),
+    path("runs/<int:run_id>/propose-again/", views.run_propose_again, name="run-propose-again"),
 ]

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from accounts.access import has_capability, requires_capability
 from config.errors import DomainError, add_to_form, status_for
 from config.query import is_id
-from corrections import selectors, services
+from corrections import jobs, selectors, services
 from corrections.models import Correction
 from reconciliation.breaks import selectors as break_selectors
 
@@ -216,3 +216,16 @@ def run_roll_back(request, run_id: int):
         request, run_id,
         lambda run: services.roll_back_run(run, by=request.user, reason=reason), "rolled back",
     )  # fmt: skip
+
+
+@requires_capability("propose_corrections")
+@require_POST
+def run_propose_again(request, run_id: int):
+    run = selectors.access_run(request.user, run_id)
+    try:
+        jobs.retry(run.pk, by=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Run {run.pk}'s automatic corrections are queued again.")
+    return redirect("runs:detail", run_id=run.pk)

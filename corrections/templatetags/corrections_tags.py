@@ -40,9 +40,12 @@ def run_corrections(context, run):
     if not has_capability(user, "view_corrections"):
         return {"shown": False}
     counts = selectors.run_counts(run)
+    stuck = selectors.ended_badly_proposals(run)
     return {
-        "shown": any(counts.values()),
+        "shown": any(counts.values()) or stuck is not None,
         "run": run,
+        "stuck": stuck,
+        "can_retry": has_capability(user, "propose_corrections"),
         "counts": [
             (status, Correction.Status(status).label.lower(), n)
             for status, n in counts.items()

@@ -104,3 +104,105 @@ def test_the_sweep_sends_again_a_job_whose_worker_is_silent(run, monkeypatch, se
     assert (job.status, job.deliveries) == ("done", 2)
     entry = audit_selectors.events(action="corrections.proposals_handed_back").get()
     assert entry.after == {"worker": "gone@host", "deliveries": 1}
+
+
+def _failed(run, monkeypatch) -> None:
+    jobs.queue(run.pk)
+    monkeypatch.setattr(jobs.services, "propose_for_run", _broken)
+    with pytest.raises(RuntimeError):
+        jobs.deliver(run.pk, worker="w1@host")
+    monkeypatch.undo()
+
+
+def _broken(run):
+    raise RuntimeError("disk full")
+
+
+def test_failed_proposals_are_proposed_again_once_by_a_person_and_audited(run, make_user,
+                                                                         monkeypatch):  # fmt: skip
+    _failed(run, monkeypatch)
+    sent = []
+    monkeypatch.setattr(jobs.task_queue, "propose_for_run", sent.append)
+    risk = make_user("risk")
+    job = jobs.retry(run.pk, by=risk)
+    assert (job.status, job.deliveries, job.delivery_limit) == (
+        "queued", 1, 1 + claim_sweep.MAX_DELIVERIES,
+    )  # fmt: skip
+    assert sent == [run.pk] and job.outcome == {} and job.finished_at is None
+    entry = audit_selectors.events(action="corrections.proposals_retried").get()
+    assert entry.actor_id == risk.pk and entry.before["status"] == "failed"
+
+    with pytest.raises(jobs.RetryRefused, match="Queued"):  # twice: refused, nothing changes
+        jobs.retry(run.pk, by=risk)
+    assert sent == [run.pk]
+    outcome = jobs.deliver(run.pk, worker="w2@host")
+    assert outcome["proposed"] == ASSETS
+    job = ProposalJob.objects.get()
+    assert (job.status, job.deliveries) == ("done", 2)
+    with pytest.raises(jobs.RetryRefused, match="Done"):
+        jobs.retry(run.pk, by=risk)
+
+
+def test_a_given_up_job_tried_again_gets_room_and_an_old_delivery_cannot_hold_it(
+    run, make_user, monkeypatch
+):
+    monkeypatch.setattr(jobs.task_queue, "propose_for_run", lambda run_id: None)
+    jobs.queue(run.pk)
+    straggler = None
+    for number in range(claim_sweep.MAX_DELIVERIES):
+        straggler = jobs._claim(run.pk, f"w{number}@host")
+    assert jobs.deliver(run.pk, worker="last@host") == {"given_up": True}
+    jobs.retry(run.pk, by=make_user("admin"))  # admins propose (they do not approve)
+    # A delivery of before the retry, still alive, holds an old number: it makes nothing.
+    original = jobs._claim
+    monkeypatch.setattr(jobs, "_claim", lambda run_id, worker: straggler)
+    assert ProposalJob.objects.get().status == "queued"
+    assert jobs.deliver(run.pk, worker="w0@host") == jobs.SUPERSEDED
+    monkeypatch.setattr(jobs, "_claim", original)
+    outcome = jobs.deliver(run.pk, worker="new@host")  # not given up: the limit was raised
+    assert outcome["proposed"] == ASSETS
+
+
+@pytest.mark.parametrize("role", ["finance", None])
+def test_who_may_not_propose_cannot_retry_and_nothing_changes(run, make_user, monkeypatch, role):
+    _failed(run, monkeypatch)
+    user = make_user(role) if role else make_user()
+    with pytest.raises(jobs.NotAllowed):
+        jobs.retry(run.pk, by=user)
+    assert ProposalJob.objects.get().status == "failed"
+    assert not audit_selectors.events(action="corrections.proposals_retried").exists()
+
+
+def test_the_run_page_says_the_proposals_failed_and_risk_proposes_again(run, client_as,
+                                                                        monkeypatch):  # fmt: skip
+    _failed(run, monkeypatch)
+    sent = []
+    monkeypatch.setattr(jobs.task_queue, "propose_for_run", sent.append)
+    finance = client_as("finance")
+    page = finance.get(f"/runs/{run.pk}/").content.decode()
+    assert "automatic corrections were not proposed" in page and "Propose again" not in page
+    assert finance.post(f"/corrections/runs/{run.pk}/propose-again/").status_code == 403
+    assert ProposalJob.objects.get().status == "failed"
+
+    risk = client_as("risk")
+    page = risk.get(f"/runs/{run.pk}/").content.decode()
+    assert "Propose again" in page and "data-confirm" in page
+    answer = risk.post(f"/corrections/runs/{run.pk}/propose-again/", follow=True)
+    assert "queued again" in answer.content.decode()
+    assert ProposalJob.objects.get().status == "queued" and sent == [run.pk]
+    again = risk.post(f"/corrections/runs/{run.pk}/propose-again/", follow=True)  # double click
+    assert "only failed or given-up" in again.content.decode() and sent == [run.pk]
+
+
+def test_the_admin_lists_jobs_and_its_action_proposes_a_failed_one_again(run, client_as,
+                                                                         monkeypatch):  # fmt: skip
+    _failed(run, monkeypatch)
+    monkeypatch.setattr(jobs.task_queue, "propose_for_run", lambda run_id: None)
+    admin = client_as("admin")
+    listing = admin.get("/admin/corrections/proposaljob/")
+    assert listing.status_code == 200 and "failed" in listing.content.decode()
+    job = ProposalJob.objects.get()
+    chosen = {"action": "propose_again", "_selected_action": [job.pk]}
+    answer = admin.post("/admin/corrections/proposaljob/", chosen, follow=True)
+    assert "1 run(s) queued again" in answer.content.decode()
+    assert ProposalJob.objects.get().status == "queued"
