@@ -27,7 +27,7 @@ import json
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from json.encoder import encode_basestring
+from json.encoder import c_make_encoder, encode_basestring
 
 HASHED_FIELDS = (
     "action",
@@ -67,8 +67,21 @@ _ENCODER = json.JSONEncoder(
 )
 
 
+# The C encoder those options make, made once: `JSONEncoder.encode` builds a new one per call.
+# No circular check (markers None): an audited value is a tree; a cycle fails on recursion.
+_C_ENCODE = (
+    c_make_encoder(None, _default, encode_basestring, None, ":", ",", True, False, True)
+    if c_make_encoder is not None
+    else None
+)
+
+
 def canonical_json(value) -> str:
-    return _ENCODER.encode(value)
+    if _C_ENCODE is None:
+        return _ENCODER.encode(value)
+    if isinstance(value, str):
+        return encode_basestring(value)
+    return "".join(_C_ENCODE(value, 0))
 
 
 def to_json_value(value):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from decimal import Decimal
+from json.encoder import c_make_encoder, encode_basestring, encode_basestring_ascii
+from operator import attrgetter
 
 from django.db import connection
 from django.utils import timezone
@@ -103,6 +105,10 @@ def _column(field, rows: list, now) -> list[str]:
         return [str(v) if type(v) is int else _text(v) for v in values]
     if kind == "DecimalField":
         return [format(v, "f") if type(v) is Decimal else _text(v) for v in values]
+    if kind == "DateTimeField":
+        # A batch's times are mostly the same few moments (now, a run's as-of): each once.
+        seen: dict = {}
+        return [seen[v] if v in seen else seen.setdefault(v, _text(v)) for v in values]
     if kind == "BooleanField":
         return [("t" if v else "f") if type(v) is bool else _text(v) for v in values]
     return [_text(v) for v in values]
@@ -120,9 +126,27 @@ def _values(field, rows: list, now) -> list:
     if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
         return [getattr(row, name, None) or now for row in rows]
     default = field.get_default()  # "" for text without a default, None where nullable
-    values = [getattr(row, name, default) for row in rows]
+    try:
+        values = list(map(attrgetter(name), rows))  # a C loop; rows may lack the attribute
+    except AttributeError:
+        values = [getattr(row, name, default) for row in rows]
     if field.get_internal_type() == "JSONField":
-        dumps = json.JSONEncoder if field.encoder is None else field.encoder
-        encode = dumps().encode
+        encode = _json_writer((field.encoder or json.JSONEncoder)())
         return [v if v is None or type(v) is JsonText else encode(v) for v in values]
     return values
+
+
+def _json_writer(encoder: json.JSONEncoder):
+    """`encoder.encode`, with its C encoder made once rather than per value (what `encode` does
+    on each call), where the encoder class leaves encoding to the standard machinery."""
+    cls = type(encoder)
+    standard = (
+        cls.encode is json.JSONEncoder.encode and cls.iterencode is json.JSONEncoder.iterencode
+    )
+    if c_make_encoder is None or not standard or encoder.indent is not None:
+        return encoder.encode
+    strings = encode_basestring_ascii if encoder.ensure_ascii else encode_basestring
+    make = c_make_encoder(None, encoder.default, strings, None, encoder.key_separator,
+                          encoder.item_separator, encoder.sort_keys, encoder.skipkeys,
+                          encoder.allow_nan)  # fmt: skip
+    return lambda value: strings(value) if isinstance(value, str) else "".join(make(value, 0))
