@@ -44,16 +44,19 @@ def build(wanted: list[Wanted], run, *, by=None) -> tuple[list[SimpleNamespace],
     definition = reconciliation_selectors.rule_definition(run.rule_set_version)
     limits = policy.Limits.of(definition)
     targets, refused = {}, {}
+    # What the targets read of the run, as plain attributes (not a foreign key's descriptor
+    # per break: a run builds a hundred thousand).
+    dataset = run.internal_dataset
+    seen_by = SimpleNamespace(type=run.type, internal_dataset=dataset)
     for item in wanted:
         try:
-            suggested = target_of(item.break_record, run)
+            suggested = target_of(item.break_record, seen_by)
             target = _with_value(suggested, item)
             if _chosen(target, suggested):  # (a copy only then: a run builds a hundred thousand)
                 target = replace(target, chosen=True)
             targets[item.break_record.pk] = target
         except NotCorrectable as error:
             refused[item.break_record.pk] = error.message
-    dataset = run.internal_dataset
     current = book.current_values(dataset, _lookups(targets.values()), run.as_of)
     prices = book.run_prices(run, definition)
     valued = Valuation(prices, book.portfolio_value(run, prices))
@@ -65,7 +68,7 @@ def build(wanted: list[Wanted], run, *, by=None) -> tuple[list[SimpleNamespace],
             continue
         if target.extra.get("from_external_quantity") and target.corrected_value is None:
             target = _valued_quantity(target, external)
-        built.append(_correction(item, target, run, current, limits, valued, by))
+        built.append(_correction(item, target, run, dataset, current, limits, valued, by))
     return built, refused
 
 
@@ -162,7 +165,8 @@ def _original(target: Target, current: dict) -> tuple[Decimal | None, str]:
     return current.get((target.target, target.field), ABSENT), ""
 
 
-def _correction(item: Wanted, target: Target, run, current, limits, valued, by) -> SimpleNamespace:
+def _correction(item: Wanted, target: Target, run, dataset, current, limits, valued, by
+                ) -> SimpleNamespace:  # fmt: skip
     """The correction's columns (attribute names as on `Correction`), not yet stored; a plain
     object, since a run builds a hundred thousand and a model instance costs a lot more."""
     brk = item.break_record
@@ -177,8 +181,12 @@ def _correction(item: Wanted, target: Target, run, current, limits, valued, by) 
         # The rule set approves the exchange's figure within its limits, never a figure a
         # person chose: that needs a second person.
         decision = policy.Decision(1, False, "a value a person chose: one approver")
-    impact, price, share, percent = (_places(v) for v in (impact, price, share, percent))
-    dataset = run.internal_dataset
+    impact, price, share, percent = (
+        _places(impact),
+        _places(price),
+        _places(share),
+        _places(percent),
+    )
     correction = SimpleNamespace(
         status=Correction.Status.PENDING, origin=item.origin, break_record_id=brk.pk,
         run_id=run.pk, rule_set_version_id=run.rule_set_version_id, type=run.type,
