@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
+import socket
 import time
 
 import polars as pl
 import pytest
 import requests
+import requests.adapters
 from django.db import connection
 from django.utils import timezone
+from urllib3.connection import HTTPConnection
 
 from reconciliation.demo import data as demo_data
 from reconciliation.models import Account, Dataset, ImportJob, Run, Source, TradeRecord
@@ -145,9 +148,32 @@ def large_run():
     return run
 
 
-def download(web, user, path: str) -> tuple[bytes, float, str]:
-    """The body as far as it came, the seconds it took, and why it ended early ("": whole)."""
+class SmallWindow(requests.adapters.HTTPAdapter):
+    """Connections whose receive buffer is `size` bytes."""
+
+    def __init__(self, size: int):
+        self.size = size
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["socket_options"] = [
+            *HTTPConnection.default_socket_options,
+            (socket.SOL_SOCKET, socket.SO_RCVBUF, self.size),
+        ]
+        super().init_poolmanager(*args, **kwargs)
+
+
+def download(web, user, path: str, pause: float = 0.05, window: int | None = None
+             ) -> tuple[bytes, float, str]:  # fmt: skip
+    """The body as far as it came, the seconds it took, and why it ended early ("": whole).
+
+    `pause`: seconds between 64 KiB reads (a slow line). `window`: the client socket's receive
+    buffer in bytes; left to the kernel, loopback buffers can grow to hold megabytes, so a
+    server can finish writing long before a slow client has read it."""
     browser = signed_in(web, user)
+    if window:
+        adapter = SmallWindow(window)
+        browser.mount("http://", adapter)
     started = time.monotonic()
     response = browser.get(web.url + path, stream=True, timeout=120)
     assert response.status_code == 200
@@ -156,7 +182,7 @@ def download(web, user, path: str) -> tuple[bytes, float, str]:
     try:
         for piece in response.iter_content(chunk_size=1 << 16):
             body += piece
-            time.sleep(0.05)  # a client on a slow line: the download outlasts the timeout
+            time.sleep(pause)  # a client on a slow line: the download outlasts the timeout
     except requests.exceptions.ChunkedEncodingError as exc:
         cut = str(exc)
     return body, time.monotonic() - started, cut
@@ -177,7 +203,10 @@ def test_with_the_sync_worker_class_the_same_download_is_cut(large_run, make_use
     """Why config/gunicorn.py picks gthread: the sync worker is killed mid-download."""
     sync = ["--worker-class", "sync", "--threads", "1"]  # threads > 1 would mean gthread
     with gunicorn_process(timeout=TIMEOUT, args=sync) as web:
-        body, _took, cut = download(web, make_user("finance"), f"/runs/{large_run.pk}/matches.csv")
+        # Slower, with a small window: the worker must still be writing when the timeout
+        # comes, whatever buffers this machine's loopback grows (it once held the whole file).
+        body, _took, cut = download(web, make_user("finance"), f"/runs/{large_run.pk}/matches.csv",
+                                    pause=0.2, window=64 * 1024)  # fmt: skip
         time.sleep(0.5)  # the arbiter's log line
     assert cut and body.count(b"\n") < MATCHES
     assert "WORKER TIMEOUT" in web.log()
