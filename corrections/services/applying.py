@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
 
 from audit import services as audit
 from corrections import outbox, proposals, transitions
@@ -15,6 +14,7 @@ from corrections.services.common import (
     StaleCorrection,
     lock_all,
     locked,
+    move_with_sets,
     require,
     state,
 )
@@ -80,14 +80,7 @@ def apply_locked(corrections, *, by, stale_fails: bool, just_proposed: bool = Fa
     sets = book_writes.write_sets(
         ((c.dataset, _changes(c), f"correction {c.pk}") for c in fresh), by=by
     )
-    links = {c.pk: s.pk for c, s in zip(fresh, sets, strict=True)}
-    now = timezone.now()
-    if transitions.move_linked(links, S.APPROVED, S.APPLIED, "applied_set", now) != len(links):
-        # The corrections are held locked, so this cannot happen; never apply one silently twice.
-        raise CorrectionRefused("A correction changed while it was applied; nothing was applied.")
-    for correction, adjustment_set in zip(fresh, sets, strict=True):
-        correction.status, correction.applied_set_id = S.APPLIED, adjustment_set.pk
-        correction.applied_at = now
+    move_with_sets(fresh, sets, S.APPROVED, S.APPLIED, "applied_set", "applied")
     audit.record_many(
         [_applied_entry(c, just_proposed) for c in fresh]
         + [_failed_entry(c, just_proposed) for c, _ in stale],

@@ -3,8 +3,11 @@ the audited state."""
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from accounts.access import has_capability
 from config.errors import DomainError
+from corrections import transitions
 from corrections.models import Correction
 
 S = Correction.Status
@@ -56,3 +59,18 @@ def lock_all(ids) -> list[Correction]:
         .filter(pk__in=ids)
         .order_by("pk")
     )
+
+
+def move_with_sets(corrections, sets, source: str, target: str, link: str, doing: str) -> None:
+    """Move held corrections to `target`, each linked to its adjustment set (`link`:
+    applied_set, reversal_set), and show it on the objects; refused whole if any moved meanwhile
+    (they are held locked, so it cannot happen: never apply or roll back one silently twice)."""
+    links = {c.pk: s.pk for c, s in zip(corrections, sets, strict=True)}
+    now = timezone.now()
+    if transitions.move_linked(links, source, target, link, now) != len(links):
+        raise CorrectionRefused(f"A correction changed while it was {doing}; nothing changed.")
+    reached = transitions.REACHED_AT[target]
+    for correction, adjustment_set in zip(corrections, sets, strict=True):
+        correction.status = target
+        setattr(correction, f"{link}_id", adjustment_set.pk)
+        setattr(correction, reached, now)

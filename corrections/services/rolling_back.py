@@ -5,10 +5,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from django.db import transaction
-from django.utils import timezone
 
 from audit import services as audit
-from corrections import outbox, proposals, transitions
+from corrections import outbox, proposals
 from corrections.models import Correction
 from corrections.services.applying import shown_value
 from corrections.services.common import (
@@ -18,6 +17,7 @@ from corrections.services.common import (
     StaleCorrection,
     lock_all,
     locked,
+    move_with_sets,
     require,
 )
 from reconciliation.book import selectors as book
@@ -95,13 +95,7 @@ def _roll_back_locked(corrections: list[Correction], *, by, reason: str) -> None
         ),
         by=by,
     )
-    links = {c.pk: r.pk for c, r in zip(corrections, reversals, strict=True)}
-    now = timezone.now()
-    if transitions.move_linked(links, S.APPLIED, S.ROLLED_BACK, "reversal_set", now) != len(links):
-        raise CorrectionRefused("A correction changed while it was rolled back; nothing changed.")
-    for correction, reversal in zip(corrections, reversals, strict=True):
-        correction.status, correction.reversal_set_id = S.ROLLED_BACK, reversal.pk
-        correction.rolled_back_at = now
+    move_with_sets(corrections, reversals, S.APPLIED, S.ROLLED_BACK, "reversal_set", "rolled back")
     audit.record_many(
         [audit.Entry("correction.rolled_back", "correction", c.pk, {"status": "applied"},
                      {"status": "rolled_back", "reversal_set": c.reversal_set_id,
