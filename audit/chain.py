@@ -84,6 +84,24 @@ def canonical_json(value) -> str:
     return "".join(_C_ENCODE(value, 0))
 
 
+def scalar_json(value) -> str:
+    """`canonical_json` of a string, decimal, number, bool or None, without the encoder's call
+    per value (a run's audit writes millions); anything else goes to `canonical_json`."""
+    kind = type(value)
+    if kind is str:
+        return encode_basestring(value)
+    if kind is Decimal:
+        # A decimal's text is digits, a sign, a point or an exponent: nothing to escape.
+        return '"' + str(value) + '"'
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    return canonical_json(value)
+
+
 def to_json_value(value):
     """The plain-JSON form of `value` (what the database will store and give back)."""
     return None if value is None else json.loads(canonical_json(value))

@@ -91,7 +91,7 @@ def record_many(
             sequence += 1
             # Serialised once, in the form the database gives back (keys as strings), so the
             # stored text is the hashed text.
-            before, after = chain.stored_json(entry.before), chain.stored_json(entry.after)
+            before, after = _stored(entry.before), _stored(entry.after)
             object_id = str(entry.object_id)
             digest = hasher.hash(
                 action=entry.action, after=after, before=before, object_id=object_id,
@@ -111,6 +111,11 @@ def record_many(
             )  # fmt: skip
             previous = digest
         return copy_insert.insert_rows(AuditEvent, events)
+
+
+def _stored(value) -> str:
+    # A JsonText is canonical plain JSON already (see corrections' `state_json`).
+    return value if type(value) is copy_insert.JsonText else chain.stored_json(value)
 
 
 def export_head(path: Path | None = None) -> dict:

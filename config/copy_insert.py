@@ -23,9 +23,10 @@ class JsonText(str):
     """A value already serialised as JSON: stored as this text, not serialised again."""
 
 
-def insert_rows(model, rows: list) -> list:
+def insert_rows(model, rows: list, *, ids_reserved: bool = False) -> list:
     """INSERT plain objects holding `model`'s columns by attribute name (missing ones take the
-    field's default) with COPY; each gets its `pk`. Other attributes are left alone."""
+    field's default) with COPY; each gets its `pk` (`ids_reserved`: each has it already, from
+    `reserve_ids`). Other attributes are left alone."""
     if not rows:
         return rows
     meta = model._meta
@@ -33,13 +34,9 @@ def insert_rows(model, rows: list) -> list:
     table = connection.ops.quote_name(meta.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in [meta.pk, *fields])
     now = timezone.now()
+    if not ids_reserved:
+        reserve_ids(model, rows)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, len(rows)],
-        )
-        for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
-            row.pk = row.id = pk
         statement = f"COPY {table} ({columns}) FROM STDIN"
         # A writer thread sends the batches: this one renders the next while the server stores
         # the last (the send waits on the socket without holding the GIL).
@@ -52,6 +49,20 @@ def insert_rows(model, rows: list) -> list:
                 texts = [[str(row.pk) for row in batch],
                          *(_column(field, batch, now) for field in fields)]  # fmt: skip
                 copy.write("\n".join(map("\t".join, zip(*texts, strict=True))) + "\n")
+    return rows
+
+
+def reserve_ids(model, rows: list) -> list:
+    """Draw a primary key for each of `rows` from `model`'s table sequence (one query): what
+    refers to them can be written before they are."""
+    meta = model._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(rows)],
+        )
+        for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
+            row.pk = row.id = pk
     return rows
 
 

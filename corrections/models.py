@@ -45,23 +45,29 @@ class Correction(models.Model):
     )
     # Indexes only where something looks corrections up (see Meta): each one is paid on every
     # correction a run writes, a hundred thousand at a time.
+    # The run, its rule set version and its book are held by one composite foreign key
+    # (migration 0005: `correction_of_its_run`), so the database itself refuses a correction
+    # judged by another version than its run's, or changing another book; and the dataset and
+    # account by another (`correction_of_its_account`). Two checks per correction instead of
+    # four: a run writes a hundred thousand (docs/decisions.md).
     run = models.ForeignKey(
         "reconciliation.Run", on_delete=models.PROTECT, related_name="corrections",
         help_text="the run whose break it corrects: its rule set version judges it",
-        db_index=False,
+        db_index=False, db_constraint=False,
     )  # fmt: skip
     rule_set_version = models.ForeignKey(
         "reconciliation.RuleSetVersion", on_delete=models.PROTECT, related_name="+",
-        db_index=False,
+        db_index=False, db_constraint=False,
     )  # fmt: skip
     type = models.CharField(max_length=20, help_text="the run type")
     # What it changes: a value of the book (the run's internal dataset) of one account.
     dataset = models.ForeignKey(
-        "reconciliation.Dataset", on_delete=models.PROTECT, related_name="+"
+        "reconciliation.Dataset", on_delete=models.PROTECT, related_name="+", db_constraint=False
     )
     account = models.ForeignKey(
-        "reconciliation.Account", on_delete=models.PROTECT, related_name="+"
-    )
+        "reconciliation.Account", on_delete=models.PROTECT, related_name="+",
+        db_index=False, db_constraint=False,
+    )  # fmt: skip
     record_kind = models.CharField(max_length=20, help_text="the book records it changes")
     asset = models.CharField(max_length=40, blank=True)
     target = models.CharField(max_length=500, help_text="the asset, or the book trade's id")
@@ -96,13 +102,15 @@ class Correction(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by",
         help_text="the rejected or rolled-back correction this one replaces",
     )  # fmt: skip
-    applied_set = models.OneToOneField(
+    # One correction per set, in partial unique indexes (see Meta): empty for most corrections,
+    # which a full unique index would still hold.
+    applied_set = models.ForeignKey(
         "reconciliation.AdjustmentSet", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="+",
+        related_name="+", db_index=False,
     )  # fmt: skip
-    reversal_set = models.OneToOneField(
+    reversal_set = models.ForeignKey(
         "reconciliation.AdjustmentSet", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="+",
+        related_name="+", db_index=False,
     )  # fmt: skip
     rejection_reason = models.TextField(blank=True)
     failure = models.TextField(blank=True, help_text="why applying it failed")
@@ -126,6 +134,16 @@ class Correction(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["break_record"], condition=Q(status__in=LIVE), name="one_live_per_break"
+            ),
+            models.UniqueConstraint(
+                fields=["applied_set"],
+                condition=Q(applied_set__isnull=False),
+                name="one_correction_per_applied_set",
+            ),
+            models.UniqueConstraint(
+                fields=["reversal_set"],
+                condition=Q(reversal_set__isnull=False),
+                name="one_correction_per_reversal_set",
             ),
             models.CheckConstraint(
                 condition=Q(approvals_required__lte=2), name="correction_approvals_0_to_2"

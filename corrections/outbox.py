@@ -113,18 +113,19 @@ def publish(event_type: str, correction: Correction, payload: dict | None = None
     return OutboxEvent(**{f.attname: getattr(event, f.attname) for f in OutboxEvent._meta.fields})
 
 
-def publish_many(event_type: str, items) -> list[SimpleNamespace]:
+def publish_many(event_type: str, items, *, new: bool = False) -> list[SimpleNamespace]:
     """Queue one event per correction (`items`: corrections, or (correction, payload) pairs),
     inserted with COPY (a run's automatic corrections are tens of thousands); must run inside
     the transaction that changed them, which holds them locked (so each correction's next
-    sequence number is this transaction's to take). Returns the events' rows."""
+    sequence number is this transaction's to take). `new`: corrections being stored in this
+    transaction, which have no events yet. Returns the events' rows."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("publish inside the transaction that changes the correction")
     pairs = [item if isinstance(item, tuple) else (item, None) for item in items]
     if not pairs:
         return []
     now = timezone.now()
-    last = _last_sequences([correction.pk for correction, _ in pairs])
+    last = {} if new else _last_sequences([correction.pk for correction, _ in pairs])
     events = []
     for correction, payload in pairs:
         last[correction.pk] = last.get(correction.pk, 0) + 1

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 
 from audit import services as audit
-from corrections import outbox, proposals, transitions
+from corrections import outbox, proposals
 from corrections.models import Correction
 from corrections.services.common import (
     CorrectionRefused,
@@ -16,7 +17,6 @@ from corrections.services.common import (
     locked,
     move_with_sets,
     require,
-    state,
 )
 from reconciliation.book import selectors as book
 from reconciliation.book import services as book_writes
@@ -35,7 +35,7 @@ def apply(correction: Correction, *, by) -> Correction:
                 f"Correction {correction.pk} is {correction.get_status_display()}: only an "
                 "approved correction is applied."
             )
-        apply_locked([correction], by=by, stale_fails=False)
+        apply_locked([correction], by=by)
     correction.refresh_from_db()
     return correction
 
@@ -48,59 +48,59 @@ def apply_run(run: Run, *, by) -> int:
             Correction.objects.filter(run=run, status=S.APPROVED).values_list("pk", flat=True)
         )
         corrections = lock_all(ids)
-        applied, _ = apply_locked(corrections, by=by, stale_fails=False)
+        applied = apply_locked(corrections, by=by)
     return applied
 
 
-def apply_locked(corrections, *, by, stale_fails: bool, just_proposed: bool = False):
-    """Apply corrections held locked (approved), inside the caller's transaction; returns
-    (applied, failed).
-
-    Stale ones raise StaleCorrection (nothing changes), or with `stale_fails` are marked failed
-    (a run's automatic corrections: the rest still apply). `just_proposed`: the corrections were
-    proposed (and approved automatically) in this transaction and not audited yet: each gets one
-    entry for the three steps, with its whole state.
-    """
+def apply_locked(corrections, *, by) -> int:
+    """Apply corrections held locked (approved), inside the caller's transaction; how many were
+    applied. A stale one raises StaleCorrection: nothing changes."""
     corrections = [c for c in corrections if c.status == S.APPROVED]
     if not corrections:
-        return 0, 0
+        return 0
     book_writes.book_lock({c.dataset for c in corrections})
     fresh, stale = _split_stale(corrections)
-    if stale and not stale_fails:
+    if stale:
         correction, current = stale[0]
         raise StaleCorrection(
             f"Correction {correction.pk} cannot be applied: it changes {correction.field} of "
             f"{correction.target} from {_shown(correction)}, but the book now holds "
             f"{current}. Nothing was changed; propose a new correction.",
         )
-    for correction, current in stale:
-        correction.failure = f"stale: the book holds {current}, not {_shown(correction)}"
-        transitions.move([correction.pk], S.APPROVED, S.FAILED, failure=correction.failure)
-        correction.status = S.FAILED
-    sets = book_writes.write_sets(
-        ((c.dataset, _changes(c), f"correction {c.pk}") for c in fresh), by=by
-    )
+    sets = _write_sets(fresh, by)
     move_with_sets(fresh, sets, S.APPROVED, S.APPLIED, "applied_set", "applied")
     audit.record_many(
-        [_applied_entry(c, just_proposed) for c in fresh]
-        + [_failed_entry(c, just_proposed) for c, _ in stale],
+        [audit.Entry("correction.applied", "correction", c.pk, {"status": "approved"},
+                     {"status": "applied", "adjustment_set": c.applied_set_id})
+         for c in fresh],
         actor=by,
-    )
+    )  # fmt: skip
     outbox.publish_many(outbox.APPLIED, fresh)  # told to the trading system (SPEC 3.5)
-    return len(fresh), len(stale)
+    return len(fresh)
 
 
-def _applied_entry(c, just_proposed: bool) -> audit.Entry:
-    if just_proposed:  # proposed, approved within the limits, applied: one step, one entry
-        return audit.Entry("correction.applied", "correction", c.pk, None, state(c))
-    return audit.Entry("correction.applied", "correction", c.pk, {"status": "approved"},
-                       {"status": "applied", "adjustment_set": c.applied_set_id})  # fmt: skip
+def apply_proposed(corrections, *, by) -> None:
+    """Apply corrections being proposed within the auto-correction limits, before they are
+    stored (their ids reserved): their adjustments are written and they are stored applied, in
+    the transaction that proposes them (proposing.py audits each in one entry).
+
+    No stale guard: they were built in this transaction, under the book's lock, from the
+    book's values. Stored applied rather than stored approved and moved: a run's tens of
+    thousands would be written twice."""
+    if not corrections:
+        return
+    sets = _write_sets(corrections, by)
+    now = timezone.now()
+    for correction, adjustment_set in zip(corrections, sets, strict=True):
+        correction.status, correction.applied_set_id = S.APPLIED, adjustment_set.pk
+        correction.approved_at = correction.applied_at = now
+    outbox.publish_many(outbox.APPLIED, corrections, new=True)
 
 
-def _failed_entry(c, just_proposed: bool) -> audit.Entry:
-    before = None if just_proposed else {"status": "approved"}
-    return audit.Entry("correction.failed", "correction", c.pk, before,
-                       {**state(c), "failure": c.failure})  # fmt: skip
+def _write_sets(corrections, by):
+    return book_writes.write_sets(
+        ((c.dataset, _changes(c), f"correction {c.pk}") for c in corrections), by=by
+    )
 
 
 def _split_stale(corrections):

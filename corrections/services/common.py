@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.utils import timezone
 
 from accounts.access import has_capability
+from audit import chain
+from config import copy_insert
 from config.errors import DomainError
 from corrections import transitions
 from corrections.models import Correction
@@ -42,6 +44,27 @@ def state(correction: Correction) -> dict:
         "auto_approved": correction.auto_approved, "policy": correction.policy_note,
         "content_hash": correction.content_hash,
     }  # fmt: skip
+
+
+# `state`'s members in key order: its canonical JSON is this template filled.
+_STATE_TEXT = (
+    '{"approvals_required":%s,"auto_approved":%s,"break":%s,"content_hash":%s,"corrected":%s,'
+    '"corrected_text":%s,"delta":%s,"field":%s,"impact_rc":%s,"operation":%s,"original":%s,'
+    '"original_text":%s,"policy":%s,"status":%s,"target":%s}'
+)
+
+
+def state_json(correction: Correction) -> copy_insert.JsonText:
+    """`state(correction)` as the audit stores and hashes it (the same text as
+    `chain.stored_json(state(correction))`), written member by member: a run audits a hundred
+    thousand corrections at once."""
+    c, j = correction, chain.scalar_json
+    return copy_insert.JsonText(_STATE_TEXT % (
+        j(c.approvals_required), j(c.auto_approved), j(c.break_record_id), j(c.content_hash),
+        j(c.corrected_value), j(c.corrected_text), j(c.delta), j(c.field), j(c.impact_rc),
+        j(str(c.operation)), j(c.original_value), j(c.original_text), j(c.policy_note),
+        j(str(c.status)), j(c.target),
+    ))  # fmt: skip
 
 
 def locked(pk: int) -> Correction:

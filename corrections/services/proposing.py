@@ -7,19 +7,18 @@ from types import SimpleNamespace
 
 import psycopg
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 
 from audit import services as audit
 from config import copy_insert
 from corrections import proposals
 from corrections.models import LIVE, Correction
-from corrections.services.applying import apply_locked
+from corrections.services.applying import apply_proposed
 from corrections.services.common import (
     CorrectionRefused,
     Op,
     S,
     require,
-    state,
+    state_json,
 )
 from corrections.targets import NotCorrectable
 from reconciliation.book import services as book_writes
@@ -42,24 +41,23 @@ def propose(brk: Break, *, by, reason: str, corrected_value=None, corrected_text
             "back, before proposing another."
         )
     wanted = proposals.Wanted(brk, reason, origin, corrected_value, corrected_text)
-    built, refused = proposals.build([wanted], run, by=audit.acting_user(by))
-    if refused:
-        raise NotCorrectable(refused[brk.pk])
-    correction = built[0]
-    if correction.delta == 0 and correction.operation == Op.ADJUST:
-        raise CorrectionRefused(
-            f"The book already holds {correction.corrected_value} for {correction.target}: "
-            "there is nothing to correct.", fields={"corrected_value": ["equals the book"]},
-        )  # fmt: skip
-    previous = _superseded(supersedes or _last_ended(brk), brk)
-    correction.supersedes_id = previous.pk if previous else None
     with transaction.atomic():
         # Every writer takes the book's lock before the audit chain's: no two wait in a circle.
+        # Built under it: the values it changes are the book's, so none is stale if it is
+        # applied at once (within the auto-correction limits).
         book_writes.book_lock([run.internal_dataset])
-        entries = _store([correction])
-        if correction.auto_approved:
-            apply_locked([correction], by=by, stale_fails=False, just_proposed=True)
-        audit.record_many(entries, actor=by)
+        built, refused = proposals.build([wanted], run, by=audit.acting_user(by))
+        if refused:
+            raise NotCorrectable(refused[brk.pk])
+        correction = built[0]
+        if correction.delta == 0 and correction.operation == Op.ADJUST:
+            raise CorrectionRefused(
+                f"The book already holds {correction.corrected_value} for {correction.target}: "
+                "there is nothing to correct.", fields={"corrected_value": ["equals the book"]},
+            )  # fmt: skip
+        previous = _superseded(supersedes or _last_ended(brk), brk)
+        correction.supersedes_id = previous.pk if previous else None
+        audit.record_many(_store([correction], by=by), actor=by)
     return Correction.objects.get(pk=correction.pk)
 
 
@@ -84,17 +82,18 @@ def propose_for_run(run: Run, *, by=None) -> dict:
             .get(pk=run.pk)
         )
         book_writes.book_lock([run.internal_dataset])
-        built, refused, entries = _stored_proposals(run)
-        automatic = [c for c in built if c.auto_approved]
-        applied, failed = apply_locked(automatic, by=by, stale_fails=True, just_proposed=True)
+        built, refused, entries = _stored_proposals(run, by)
         audit.record_many(entries, actor=by)
-    return {"proposed": len(built), "applied": applied, "failed": failed,
-            "not_correctable": len(refused)}  # fmt: skip
+    applied = sum(1 for c in built if c.status == S.APPLIED)
+    return {"proposed": len(built), "applied": applied, "not_correctable": len(refused)}
 
 
-def _stored_proposals(run: Run, attempts: int = 3):
+def _stored_proposals(run: Run, by, attempts: int = 3):
     """Build and store the run's automatic corrections; a person proposing on one of its
-    breaks at the same moment makes the insert fail whole: read the breaks again and retry."""
+    breaks at the same moment makes the insert fail whole: read the breaks again and retry.
+
+    Built under the book's lock, taken before the book's values were read: the values they
+    change are the book's, so none can be stale when those within the limits are applied."""
     for attempt in range(attempts):
         breaks = _breaks_to_correct(run)
         wanted = [proposals.Wanted(b, "suggested by the run", Correction.Origin.AUTOMATIC)
@@ -102,7 +101,7 @@ def _stored_proposals(run: Run, attempts: int = 3):
         built, refused = proposals.build(wanted, run, by=None)
         built = [c for c in built if not (c.operation == Op.ADJUST and c.delta == 0)]
         try:
-            return built, refused, _store(built)
+            return built, refused, _store(built, by=by)
         except CorrectionRefused:
             if attempt == attempts - 1:
                 raise
@@ -191,23 +190,27 @@ def _superseded(previous: Correction | None, brk: Break) -> Correction | None:
     return previous
 
 
-def _store(corrections: list[SimpleNamespace]) -> list:
-    """Insert corrections (auto-approved ones as approved), all or none; the audit entries of
-    the others, for the caller to record (auto-approved ones are audited when applied, in the
-    same transaction)."""
+def _store(corrections: list[SimpleNamespace], *, by) -> list:
+    """Insert corrections, all or none: those within the auto-correction limits already
+    applied (`apply_proposed`, which writes their adjustments), the others pending. Returns
+    their audit entries, one each, for the caller to record as its last write.
+
+    The caller holds the book's lock since it read the values they change."""
     if not corrections:
         return []
-    now = timezone.now()
-    for correction in corrections:
-        if correction.auto_approved:
-            correction.status, correction.approved_at = S.APPROVED, now
+    copy_insert.reserve_ids(Correction, corrections)
     try:
         with transaction.atomic():
-            copy_insert.insert_rows(Correction, corrections)
+            apply_proposed([c for c in corrections if c.auto_approved], by=by)
+            copy_insert.insert_rows(Correction, corrections, ids_reserved=True)
     except (IntegrityError, psycopg.errors.UniqueViolation) as error:  # COPY's are psycopg's
         raise CorrectionRefused(
             "A break here already has a pending, approved or applied correction: open it "
             "rather than proposing another."
         ) from error
-    return [audit.Entry("correction.proposed", "correction", c.pk, None, state(c))
-            for c in corrections if not c.auto_approved]  # fmt: skip
+    return [audit.Entry(_ACTION[c.status], "correction", c.pk, None, state_json(c))
+            for c in corrections]  # fmt: skip
+
+
+# Proposed, or proposed, approved within the limits and applied: one step, one entry.
+_ACTION = {S.PENDING: "correction.proposed", S.APPLIED: "correction.applied"}

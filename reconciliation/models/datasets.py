@@ -44,6 +44,8 @@ class Dataset(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
+            # What a correction's account foreign key points at (corrections migration 0005).
+            models.UniqueConstraint(fields=["id", "account"], name="dataset_and_its_account"),
             models.UniqueConstraint(
                 fields=["account", "kind", "content_hash"],
                 condition=models.Q(account__isnull=False),

@@ -77,6 +77,11 @@ class Run(models.Model):
         ordering = ["-id"]
         indexes = [models.Index(fields=["type", "-id"]), models.Index(fields=["status"])]
         constraints = [
+            # What a correction's composite foreign key points at: its run, the run's rule set
+            # version and book, together (corrections migration 0005).
+            models.UniqueConstraint(
+                fields=["id", "rule_set_version", "internal_dataset"], name="run_version_and_book"
+            ),
             models.CheckConstraint(condition=models.Q(progress__lte=100), name="run_progress_pct"),
             models.CheckConstraint(
                 condition=models.Q(status__in=["queued", "running"])

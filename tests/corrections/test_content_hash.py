@@ -9,8 +9,10 @@ from types import SimpleNamespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from audit import chain
 from corrections.models import Correction
 from corrections.proposals import _t, content_hash
+from corrections.services.common import state, state_json
 
 texts = st.text()  # any text: quotes, backslashes, control characters, non-ASCII
 numbers = st.none() | st.decimals(allow_nan=False, allow_infinity=False, places=18)
@@ -46,3 +48,23 @@ def test_a_changed_value_changes_the_hash():
                 corrected_text="", trade_row=None)  # fmt: skip
     changed = {**base, "corrected_value": Decimal("2.000000000000000001")}
     assert content_hash(SimpleNamespace(**base)) != content_hash(SimpleNamespace(**changed))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(0, 2), st.booleans(), st.integers(1, 2**62), texts, numbers, texts, numbers,
+       texts, numbers, st.sampled_from(list(Correction.Operation)), numbers, texts, texts,
+       st.sampled_from(list(Correction.Status)), texts)  # fmt: skip
+def test_the_audited_state_text_is_the_chains_json_of_the_state(
+    approvals, auto, break_id, content, corrected, corrected_text, delta, field, impact,
+    operation, original, original_text, policy, status, target,
+):  # fmt: skip
+    # The audit hashes and stores `state_json`'s text as it is: it must be the text the chain
+    # makes of `state` (else a run's entries would not verify).
+    correction = SimpleNamespace(
+        approvals_required=approvals, auto_approved=auto, break_record_id=break_id,
+        content_hash=content, corrected_value=corrected, corrected_text=corrected_text,
+        delta=delta, field=field, impact_rc=impact, operation=operation,
+        original_value=original, original_text=original_text, policy_note=policy,
+        status=status, target=target,
+    )  # fmt: skip
+    assert state_json(correction) == chain.stored_json(state(correction))
