@@ -66,6 +66,18 @@ def reserve_ids(model, rows: list) -> list:
     return rows
 
 
+def copy_lines(model, columns, lines: list[str]) -> None:
+    """COPY lines already rendered (each ending in a newline) into `columns` of `model`'s
+    table, a batch at a time through the writer thread, as `insert_rows` sends its own."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(model._meta.get_field(c).column) for c in columns)
+    with connection.cursor() as cursor:
+        writer = QueuedLibpqWriter(cursor.cursor) if len(lines) > BATCH_ROWS else None
+        with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN", writer=writer) as copy:
+            for start in range(0, len(lines), BATCH_ROWS):
+                copy.write("".join(lines[start : start + BATCH_ROWS]))
+
+
 def int_array(values) -> str:
     """Integers as a PostgreSQL array literal, for `%s::bigint[]`: psycopg adapts a list value
     by value (tens of thousands of ids took seconds); integers need no quoting."""
@@ -78,13 +90,13 @@ _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 NULL = "\\N"
 
 
-def _text(value) -> str:
+def text(value) -> str:
     """A value of any type as COPY text (rendered here: psycopg's write_row adapts each value in
     Python, several times slower for a hundred thousand rows of forty columns)."""
     if value is None:
         return NULL
     if isinstance(value, str):
-        return _escaped(value)
+        return escaped(value)
     if isinstance(value, bool):
         return "t" if value else "f"
     if isinstance(value, int):
@@ -93,36 +105,45 @@ def _text(value) -> str:
         return format(value, "f")
     if isinstance(value, datetime | date):
         return value.isoformat()
-    return _escaped(str(value))  # a UUID, an IP address
+    return escaped(str(value))  # a UUID, an IP address
 
 
-def _escaped(text: str) -> str:
-    # Most texts hold nothing to escape: four scans cost less than a translate.
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        return text.translate(_ESCAPES)
-    return text
+def escaped(value: str) -> str:
+    """A text as a COPY value. Most hold nothing to escape: four scans cost less than a
+    translate."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_ESCAPES)
+    return value
 
 
 def _column(field, rows: list, now) -> list[str]:
     """The COPY texts of `field` for every row, by the field's type where it is known (a value
     of another type, as a caller may hand one, is rendered by `_text`)."""
     values = _values(field, rows, now)
+    if len(values) > 1 and values.count(values[0]) == len(values):
+        # The same value in every row (a run's id, a batch's time, an empty text): rendered
+        # once. Equal values store the same in the column's type (1.0 and 1.00 as numeric).
+        return _rendered(field, values[:1]) * len(values)
+    return _rendered(field, values)
+
+
+def _rendered(field, values: list) -> list[str]:
     kind = field.get_internal_type()
     if field.is_relation:  # a foreign key's column holds its target's key
         kind = field.target_field.get_internal_type()
     if kind in _STRINGS or kind == "JSONField":
-        return [_escaped(v) if type(v) is str or type(v) is JsonText else _text(v) for v in values]
+        return [escaped(v) if type(v) is str or type(v) is JsonText else text(v) for v in values]
     if kind in _INTEGERS:
-        return [str(v) if type(v) is int else _text(v) for v in values]
+        return [str(v) if type(v) is int else text(v) for v in values]
     if kind == "DecimalField":
-        return [format(v, "f") if type(v) is Decimal else _text(v) for v in values]
+        return [format(v, "f") if type(v) is Decimal else text(v) for v in values]
     if kind == "DateTimeField":
         # A batch's times are mostly the same few moments (now, a run's as-of): each once.
         seen: dict = {}
-        return [seen[v] if v in seen else seen.setdefault(v, _text(v)) for v in values]
+        return [seen[v] if v in seen else seen.setdefault(v, text(v)) for v in values]
     if kind == "BooleanField":
-        return [("t" if v else "f") if type(v) is bool else _text(v) for v in values]
-    return [_text(v) for v in values]
+        return [("t" if v else "f") if type(v) is bool else text(v) for v in values]
+    return [text(v) for v in values]
 
 
 _STRINGS = {"CharField", "TextField", "SlugField", "EmailField", "URLField"}
