@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,13 @@ class Limits:
             definition.two_approvers_above,
         )  # fmt: skip
 
+    @cached_property
+    def shown(self) -> dict[str, str]:
+        """The limits as notes show them, written once (a run decides a hundred thousand)."""
+        return {name: _n(getattr(self, name)) for name in (
+            "auto_max_value", "auto_max_percent", "one_approver_above", "two_approvers_above",
+        )}  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -50,9 +58,9 @@ def change_percent(delta: Decimal | None, corrected: Decimal | None) -> Decimal 
 
 
 def decide(impact: Decimal | None, percent: Decimal | None, limits: Limits) -> Decision:
-    currency = limits.reporting_currency
+    currency, shown = limits.reporting_currency, limits.shown
     if impact is None:
-        return Decision(2, False, "no price values it: two approvers")
+        return NO_PRICE
     impact = abs(impact)
     if (
         percent is not None
@@ -62,33 +70,36 @@ def decide(impact: Decimal | None, percent: Decimal | None, limits: Limits) -> D
         return Decision(
             0, True,
             f"within the auto-correction limits: {_n(impact)} {currency} <= "
-            f"{_n(limits.auto_max_value)} {currency} and {_pct(percent)}% <= "
-            f"{_n(limits.auto_max_percent)}%",
+            f"{shown['auto_max_value']} {currency} and {_pct(percent)}% <= "
+            f"{shown['auto_max_percent']}%",
         )  # fmt: skip
     if impact > limits.two_approvers_above:
         return Decision(
-            2, False, f"{_n(impact)} {currency} > {_n(limits.two_approvers_above)} {currency}: "
+            2, False, f"{_n(impact)} {currency} > {shown['two_approvers_above']} {currency}: "
             "two approvers"
         )  # fmt: skip
     if impact > limits.one_approver_above:
-        why = f"{_n(impact)} {currency} > {_n(limits.one_approver_above)} {currency}"
+        why = f"{_n(impact)} {currency} > {shown['one_approver_above']} {currency}"
     elif impact > limits.auto_max_value:
-        why = f"{_n(impact)} {currency} > the auto-correction limit {_n(limits.auto_max_value)}"
+        why = f"{_n(impact)} {currency} > the auto-correction limit {shown['auto_max_value']}"
     else:
-        why = f"{_pct(percent)}% > the auto-correction limit {_n(limits.auto_max_percent)}%"
+        why = f"{_pct(percent)}% > the auto-correction limit {shown['auto_max_percent']}%"
     return Decision(1, False, f"{why}: one approver")
+
+
+NO_PRICE = Decision(2, False, "no price values it: two approvers")
+CENT = Decimal("0.01")
 
 
 def _n(value: Decimal | None) -> str:
     if value is None:
         return "?"
-    text = format(value.quantize(Decimal("0.01")) if abs(value) >= 1 else value.normalize(), "f")
-    return text
+    return format(value.quantize(CENT) if abs(value) >= 1 else value.normalize(), "f")
 
 
 def _pct(value: Decimal | None) -> str:
     """A percentage for people: two places, never rounded to the limit it is compared with."""
     if value is None:
         return "?"
-    shown = value.quantize(Decimal("0.01"))
+    shown = value.quantize(CENT)
     return format(shown if shown != 0 or value == 0 else value.normalize(), "f")

@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from json.encoder import encode_basestring_ascii
 from types import SimpleNamespace
+from typing import NamedTuple
 
 from corrections import policy
 from corrections.models import Correction
@@ -203,10 +204,32 @@ def _correction(item: Wanted, target: Target, run, dataset, current, limits, val
         # Not columns: what applying it reads (the book it changes, the run's time).
         dataset=dataset, run=run,
     )  # fmt: skip
-    correction.validation = _validation(correction, brk)
-    correction.rollback_plan = _rollback_plan(correction)
-    correction.content_hash = content_hash(correction)
+    # The values' texts, written once for the checks, the plan and the hash.
+    texts = Texts(_t(original), _t(corrected), _t(delta))
+    correction.validation = _validation(correction, brk, texts)
+    correction.rollback_plan = _rollback_plan(correction, texts)
+    correction.content_hash = content_hash(correction, texts)
     return correction
+
+
+class Texts(NamedTuple):
+    """A correction's original, corrected and delta as `_t` writes them."""
+
+    original: str
+    corrected: str
+    delta: str
+
+    @classmethod
+    def of(cls, correction) -> Texts:
+        c = correction
+        return cls(_t(c.original_value), _t(c.corrected_value), _t(c.delta))
+
+    @property
+    def reversed_delta(self) -> str:
+        """`_t(-delta)`: the sign turned (a zero stays 0, as Decimal's negation gives it)."""
+        if self.delta in ("0", "-0"):
+            return "0"
+        return self.delta[1:] if self.delta.startswith("-") else "-" + self.delta
 
 
 @dataclass(frozen=True)
@@ -285,19 +308,18 @@ def _percent(target: Target, delta, corrected) -> Decimal | None:
     return policy.change_percent(delta, corrected)
 
 
-def _validation(correction: Correction, brk) -> list[dict]:
+def _validation(correction: Correction, brk, texts: Texts) -> list[dict]:
     checks = []
     if correction.operation == Op.ADJUST and brk.field != "value":
         expected = brk.internal_value if brk.internal_value is not None else ABSENT
         checks.append(_check(
             "book_matches_break", correction.original_value == expected,
-            f"the book holds {_t(correction.original_value)}; the break saw {_t(expected)}",
+            f"the book holds {texts.original}; the break saw {_t(expected)}",
         ))  # fmt: skip
         if brk.suggested_value is not None:
             checks.append(_check(
                 "resolves_break", correction.corrected_value == brk.suggested_value,
-                f"corrected to {_t(correction.corrected_value)}; the exchange says "
-                f"{_t(brk.suggested_value)}",
+                f"corrected to {texts.corrected}; the exchange says {_t(brk.suggested_value)}",
             ))  # fmt: skip
     if correction.operation == Op.SET:
         checks.append(_check(
@@ -320,11 +342,11 @@ def _check(name: str, ok: bool, message: str) -> dict:
     return {"check": name, "ok": bool(ok), "message": message}
 
 
-def _rollback_plan(correction: Correction) -> str:
+def _rollback_plan(correction: Correction, texts: Texts) -> str:
     what = f"{correction.field} of {correction.target}"
     if correction.operation == Op.ADJUST:
-        return (f"Append the reversing adjustment: {what} changes by {_t(-correction.delta)} "
-                f"back to {_t(correction.original_value)}.")  # fmt: skip
+        return (f"Append the reversing adjustment: {what} changes by {texts.reversed_delta} "
+                f"back to {texts.original}.")  # fmt: skip
     if correction.operation == Op.SET:
         return f"Append the adjustment setting {what} back to {correction.original_text}."
     if correction.operation == Op.ADD_TRADE:
@@ -332,7 +354,7 @@ def _rollback_plan(correction: Correction) -> str:
     return f"Append the adjustment restoring the cancelled trade {correction.target}."
 
 
-def content_hash(correction: Correction) -> str:
+def content_hash(correction: Correction, texts: Texts | None = None) -> str:
     """What an approval is bound to: the change itself (target, values, delta).
 
     SHA-256 of the JSON object {break, corrected, corrected_text, dataset, delta, field, kind,
@@ -340,12 +362,12 @@ def content_hash(correction: Correction) -> str:
     (json.dumps with sort_keys), decimals as their shortest exact text; written member by
     member in key order (the same bytes, without sorting a dict per correction).
     """
-    c = correction
+    c, texts = correction, texts or Texts.of(correction)
     text = (
-        f'{{"break":{_j(c.break_record_id)},"corrected":{_j(_t(c.corrected_value))},'
+        f'{{"break":{_j(c.break_record_id)},"corrected":{_j(texts.corrected)},'
         f'"corrected_text":{_j(c.corrected_text)},"dataset":{_j(c.dataset_id)},'
-        f'"delta":{_j(_t(c.delta))},"field":{_j(c.field)},"kind":{_j(c.record_kind)},'
-        f'"operation":{_j(c.operation)},"original":{_j(_t(c.original_value))},'
+        f'"delta":{_j(texts.delta)},"field":{_j(c.field)},"kind":{_j(c.record_kind)},'
+        f'"operation":{_j(c.operation)},"original":{_j(texts.original)},'
         f'"original_text":{_j(c.original_text)},"row":{_j(c.trade_row)},'
         f'"target":{_j(c.target)}}}'
     )

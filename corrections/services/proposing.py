@@ -9,7 +9,7 @@ import psycopg
 from django.db import IntegrityError, connection, transaction
 
 from audit import services as audit
-from config import copy_insert
+from config import bulk, copy_insert
 from corrections import proposals
 from corrections.models import LIVE, Correction
 from corrections.services.applying import apply_proposed
@@ -69,7 +69,7 @@ def propose_for_run(run: Run, *, by=None) -> dict:
     """
     if run.status != Run.Status.SUCCEEDED:
         raise CorrectionRefused(f"Run {run.pk} is {run.status}: only a succeeded run's breaks.")
-    with transaction.atomic():
+    with bulk.cyclic_gc_paused(), transaction.atomic():
         # One proposer per run at a time: the second waits, then finds the corrections made.
         run = (
             Run.objects.select_for_update(of=("self",))

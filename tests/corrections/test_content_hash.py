@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from audit import chain
 from corrections.models import Correction
-from corrections.proposals import _t, content_hash
+from corrections.proposals import Texts, _t, content_hash
 from corrections.services.common import state, state_json
 
 texts = st.text()  # any text: quotes, backslashes, control characters, non-ASCII
@@ -68,3 +68,12 @@ def test_the_audited_state_text_is_the_chains_json_of_the_state(
         status=status, target=target,
     )  # fmt: skip
     assert state_json(correction) == chain.stored_json(state(correction))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.decimals(allow_nan=False, allow_infinity=False) | st.decimals(places=18))
+def test_the_plans_reversed_delta_is_the_text_of_the_negated_delta(delta):
+    # The rollback plan writes -delta from delta's text instead of negating and writing again.
+    if not delta.is_finite():
+        return
+    assert Texts(_t(delta), "", _t(delta)).reversed_delta == _t(-delta)
