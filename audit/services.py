@@ -79,20 +79,42 @@ def record_many(
     entries = list(entries)
     if not entries:
         return 0  # nothing to chain: the chain's lock is not taken
-    origin = request_context or context.current.get()
-    actor_id, actor_label = _actor_fields(actor)
-    key_id, key = keys.signing_key()
     with transaction.atomic():
+        appending = Appending(actor=actor, request_context=request_context)
+        appending.add(entries)
+        return appending.write()
+
+
+class Appending:
+    """One actor's entries being appended, inside the caller's transaction: the chain's lock is
+    taken and its head read when this is made; `add` chains and renders entries as they come
+    (no query: it may run while another COPY of the transaction streams, so a run's audit is
+    written while the server stores its corrections); `write` stores them, once."""
+
+    def __init__(self, *, actor=None, request_context: context.RequestContext | None = None):
+        if not connection.in_atomic_block:
+            raise RuntimeError("append to the audit log inside the transaction it records")
+        origin = request_context or context.current.get()
+        actor_id, actor_label = _actor_fields(actor)
+        key_id, self._key = keys.signing_key()
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
         last = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
-        sequence, previous = (last["sequence"], last["hash"]) if last else (0, GENESIS_HASH)
+        self.sequence, self._previous = (
+            (last["sequence"], last["hash"]) if last else (0, GENESIS_HASH)
+        )
         shared = {"created_at": timezone.now(), "actor_id": actor_id, "actor_label": actor_label,
                   "ip": origin.ip, "user_agent": origin.user_agent,
                   "request_id": origin.request_id}  # fmt: skip
-        hasher = chain.BatchHasher(shared)
-        prefix = "\t".join(copy_insert.text({**shared, "key_id": key_id}[n]) for n in _SHARED)
-        escaped, lines = copy_insert.escaped, []
+        self._hasher = chain.BatchHasher(shared)
+        shared["key_id"] = key_id
+        self._prefix = "\t".join(copy_insert.text(shared[name]) for name in _SHARED)
+        self._lines: list[str] | None = []
+
+    def add(self, entries) -> None:
+        escaped, null, lines = copy_insert.escaped, copy_insert.NULL, self._lines
+        hasher, key, prefix = self._hasher, self._key, self._prefix
+        sequence, previous = self.sequence, self._previous
         for entry in entries:
             sequence += 1
             # Serialised once, in the form the database gives back (keys as strings), so the
@@ -108,13 +130,20 @@ def record_many(
             lines.append(
                 f"{prefix}\t{sequence}\t{escaped(entry.action)}\t"
                 f"{escaped(entry.object_type)}\t{escaped(object_id)}\t"
-                f"{copy_insert.NULL if entry.before is None else escaped(before)}\t"
-                f"{copy_insert.NULL if entry.after is None else escaped(after)}\t"
+                f"{null if entry.before is None else escaped(before)}\t"
+                f"{null if entry.after is None else escaped(after)}\t"
                 f"{previous}\t{digest}\t{chain.entry_signature(key, digest)}\n"
             )  # fmt: skip
             previous = digest
-        copy_insert.copy_lines(AuditEvent, _SHARED + _VARYING, lines)
-    return sequence
+        self.sequence, self._previous = sequence, previous
+
+    def write(self) -> int:
+        """Store the entries added; the last one's sequence number."""
+        if self._lines is None:
+            raise RuntimeError("these entries are written already")
+        copy_insert.copy_lines(AuditEvent, _SHARED + _VARYING, self._lines)
+        self._lines = None
+        return self.sequence
 
 
 def _stored(value) -> str:

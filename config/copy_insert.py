@@ -23,10 +23,13 @@ class JsonText(str):
     """A value already serialised as JSON: stored as this text, not serialised again."""
 
 
-def insert_rows(model, rows: list, *, ids_reserved: bool = False) -> list:
+def insert_rows(model, rows: list, *, ids_reserved: bool = False, after_batch=None) -> list:
     """INSERT plain objects holding `model`'s columns by attribute name (missing ones take the
     field's default) with COPY; each gets its `pk` (`ids_reserved`: each has it already, from
-    `reserve_ids`). Other attributes are left alone."""
+    `reserve_ids`). Other attributes are left alone.
+
+    `after_batch(rows)`, if given, runs after each batch is handed to the writer thread, while
+    the server stores it: work of the caller's that needs no query can run then."""
     if not rows:
         return rows
     meta = model._meta
@@ -49,6 +52,8 @@ def insert_rows(model, rows: list, *, ids_reserved: bool = False) -> list:
                 texts = [[str(row.pk) for row in batch],
                          *(_column(field, batch, now) for field in fields)]  # fmt: skip
                 copy.write("\n".join(map("\t".join, zip(*texts, strict=True))) + "\n")
+                if after_batch is not None:
+                    after_batch(batch)
     return rows
 
 

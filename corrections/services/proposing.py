@@ -57,7 +57,7 @@ def propose(brk: Break, *, by, reason: str, corrected_value=None, corrected_text
             )  # fmt: skip
         previous = _superseded(supersedes or _last_ended(brk), brk)
         correction.supersedes_id = previous.pk if previous else None
-        audit.record_many(_store([correction], by=by), actor=by)
+        _store([correction], by=by).write()
     return Correction.objects.get(pk=correction.pk)
 
 
@@ -83,7 +83,8 @@ def propose_for_run(run: Run, *, by=None) -> dict:
         )
         book_writes.book_lock([run.internal_dataset])
         built, refused, entries = _stored_proposals(run, by)
-        audit.record_many(entries, actor=by)
+        if entries is not None:
+            entries.write()
     applied = sum(1 for c in built if c.status == S.APPLIED)
     return {"proposed": len(built), "applied": applied, "not_correctable": len(refused)}
 
@@ -190,24 +191,33 @@ def _superseded(previous: Correction | None, brk: Break) -> Correction | None:
     return previous
 
 
-def _store(corrections: list[SimpleNamespace], *, by) -> list:
+def _store(corrections: list[SimpleNamespace], *, by) -> audit.Appending | None:
     """Insert corrections, all or none: those within the auto-correction limits already
     applied (`apply_proposed`, which writes their adjustments), the others pending. Returns
-    their audit entries, one each, for the caller to record as its last write.
+    their audit entries, one each, chained while the server stores the corrections, for the
+    caller to write as its last step.
 
     The caller holds the book's lock since it read the values they change."""
     if not corrections:
-        return []
+        return None
     copy_insert.reserve_ids(Correction, corrections)
     try:
         with transaction.atomic():
             apply_proposed([c for c in corrections if c.auto_approved], by=by)
-            copy_insert.insert_rows(Correction, corrections, ids_reserved=True)
+            entries = audit.Appending(actor=by)  # the book's lock first, then the chain's
+            copy_insert.insert_rows(
+                Correction, corrections, ids_reserved=True,
+                after_batch=lambda batch: entries.add(_audit_entries(batch)),
+            )  # fmt: skip
     except (IntegrityError, psycopg.errors.UniqueViolation) as error:  # COPY's are psycopg's
         raise CorrectionRefused(
             "A break here already has a pending, approved or applied correction: open it "
             "rather than proposing another."
         ) from error
+    return entries
+
+
+def _audit_entries(corrections) -> list[audit.Entry]:
     return [audit.Entry(_ACTION[c.status], "correction", c.pk, None, state_json(c))
             for c in corrections]  # fmt: skip
 
