@@ -5,6 +5,10 @@ the same correction, the second finds it moved and changes nothing (it is told h
 moved, and its caller refuses or rolls back). The constraints on `Correction` are the last
 line: a state they refuse cannot be stored, whoever writes. Callers audit each move in the
 same transaction (services.py).
+
+A correction within the auto-correction limits is created applied, not moved there: its
+adjustments are written and it is inserted in the transaction that proposes it
+(`services.applying.apply_proposed`), one audit entry for the three steps.
 """
 
 from __future__ import annotations
