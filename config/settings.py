@@ -301,6 +301,10 @@ AUDIT_HEAD_EXPORT_PATH = Path(
 # Unset, a development key is used and `check --deploy` reports it (audit.E001).
 AUDIT_HMAC_KEY = env.str("AUDIT_HMAC_KEY", default="")
 AUDIT_HMAC_KEYS = env.list("AUDIT_HMAC_KEYS", default=[])
+# Webhook signing secrets are stored sealed with WEBHOOK_SECRETS_KEY (corrections/sealing.py);
+# WEBHOOK_SECRETS_KEYS: earlier keys, comma-separated, kept to open what they sealed.
+WEBHOOK_SECRETS_KEY = env.str("WEBHOOK_SECRETS_KEY", default="")
+WEBHOOK_SECRETS_KEYS = env.list("WEBHOOK_SECRETS_KEYS", default=[])
 # Entries 1..N written before this installation signed its log may stay unsigned (0: none may).
 AUDIT_UNSIGNED_UNTIL = env.int("AUDIT_UNSIGNED_UNTIL", default=0)
 

@@ -8,6 +8,7 @@ class CorrectionsConfig(AppConfig):
         # A succeeded run's automatic corrections are proposed on a worker (corrections/tasks.py).
         from config import claim_sweep
         from corrections import (
+            checks,  # noqa: F401 - registers the `check --deploy` check
             jobs,
             receivers,  # noqa: F401 - connects the receivers
             task_queue,

@@ -16,10 +16,11 @@ class WebhookEndpoint(models.Model):
     url = models.URLField(max_length=500)
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=300, blank=True)
-    # Standard Webhooks secrets (`whsec_` + base64). The current one signs; the previous ones,
-    # [{"secret": ..., "until": ISO time}], also sign until their grace period ends, so the
-    # receiver can roll over to the new one without refusing a message meanwhile.
-    secret = models.CharField(max_length=100)
+    # Standard Webhooks secrets (`whsec_` + base64), stored sealed (corrections/sealing.py). The
+    # current one signs; the previous ones, [{"secret": ..., "until": ISO time}], also sign
+    # until their grace period ends, so the receiver can roll over to the new one without
+    # refusing a message meanwhile.
+    secret = models.CharField(max_length=300)
     previous_secrets = models.JSONField(default=list, blank=True)
     secret_rotated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -37,7 +37,7 @@ from accounts.access import has_capability
 from audit import services as audit
 from config import copy_insert
 from config.errors import DomainError
-from corrections import task_queue, webhooks
+from corrections import sealing, task_queue, webhooks
 from corrections.models import Correction, Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -246,11 +246,17 @@ def _next_due(moment: datetime) -> Delivery | None:
 
 def _attempt(delivery: Delivery, moment: datetime, rng: random.Random, done: Relayed) -> None:
     endpoint, event = delivery.endpoint, delivery.event
-    signing = active_secrets(endpoint, moment)
-    outcome = webhooks.send(
-        endpoint.url, msg_id=event.event_id, body=webhooks.body_of(message_of(event)),
-        signing_secrets=signing, timeout=settings.OUTBOX_HTTP_TIMEOUT,
-    )  # fmt: skip
+    try:
+        signing = active_secrets(endpoint, moment)
+    except sealing.SecretUnreadable as unreadable:
+        # Nothing is sent unsigned: a failed attempt saying why, retried as any other (the
+        # delivery goes out once the key that sealed the secret is configured again).
+        signing, outcome = [], webhooks.Outcome(status=None, error=str(unreadable), duration_ms=0)
+    else:
+        outcome = webhooks.send(
+            endpoint.url, msg_id=event.event_id, body=webhooks.body_of(message_of(event)),
+            signing_secrets=signing, timeout=settings.OUTBOX_HTTP_TIMEOUT,
+        )  # fmt: skip
     delivery.attempts += 1
     DeliveryAttempt.objects.create(
         delivery=delivery, number=delivery.attempts, requested_at=moment,
@@ -333,11 +339,12 @@ def replay(delivery: Delivery, *, by) -> Delivery:
 
 
 def active_secrets(endpoint: WebhookEndpoint, moment: datetime | None = None) -> list[str]:
-    """The secrets that sign now: the current one, then those in their grace period."""
+    """The secrets that sign now, opened (they are stored sealed: corrections/sealing.py): the
+    current one, then those in their grace period."""
     moment = moment or timezone.now()
     still = [p["secret"] for p in endpoint.previous_secrets
              if datetime.fromisoformat(p["until"]) > moment]  # fmt: skip
-    return [endpoint.secret, *still]
+    return [sealing.unseal(stored) for stored in (endpoint.secret, *still)]
 
 
 def _endpoint_state(endpoint: WebhookEndpoint) -> dict:
@@ -370,7 +377,7 @@ def create_endpoint(*, name: str, url: str, by, enabled: bool = True
             raise EndpointRefused(f"An endpoint is named {name!r} already.",
                                   fields={"name": ["taken"]})  # fmt: skip
         endpoint = WebhookEndpoint.objects.create(
-            name=name, url=checked_url(url), enabled=enabled, secret=secret,
+            name=name, url=checked_url(url), enabled=enabled, secret=sealing.seal(secret),
             disabled_reason="" if enabled else "disabled when created",
         )  # fmt: skip
         audit.record(action="webhook_endpoint.created", actor=by, object_type="webhook_endpoint",
@@ -419,7 +426,8 @@ def rotate_secret(endpoint: WebhookEndpoint, *, by, grace: timedelta | None = No
         kept = [p for p in stored.previous_secrets if datetime.fromisoformat(p["until"]) > now]
         if grace > timedelta(0):
             kept.append({"secret": stored.secret, "until": (now + grace).isoformat()})
-        stored.previous_secrets, stored.secret, stored.secret_rotated_at = kept, secret, now
+        stored.previous_secrets, stored.secret_rotated_at = kept, now
+        stored.secret = sealing.seal(secret)
         stored.save()
         audit.record(
             action="webhook_endpoint.secret_rotated",
@@ -430,3 +438,22 @@ def rotate_secret(endpoint: WebhookEndpoint, *, by, grace: timedelta | None = No
             after={**_endpoint_state(stored), "grace_until": (now + grace).isoformat()},
         )
     return stored, secret
+
+
+def reseal_secrets(*, by) -> int:
+    """Seal every endpoint's secrets again under WEBHOOK_SECRETS_KEY (after the key was rotated:
+    the earlier key, in WEBHOOK_SECRETS_KEYS, opens them); how many endpoints. All or none:
+    one secret no configured key opens refuses the lot."""
+    _require(by, "reseal webhook secrets")
+    with transaction.atomic():
+        endpoints = list(WebhookEndpoint.objects.select_for_update().order_by("pk"))
+        for endpoint in endpoints:
+            active_secrets(endpoint)  # each one opens, or SecretUnreadable says which key
+            endpoint.secret = sealing.resealed(endpoint.secret)
+            endpoint.previous_secrets = [{**p, "secret": sealing.resealed(p["secret"])}
+                                         for p in endpoint.previous_secrets]  # fmt: skip
+            endpoint.save(update_fields=["secret", "previous_secrets", "changed_at"])
+        audit.record(action="webhook_endpoint.secrets_resealed", actor=by,
+                     object_type="webhook_endpoint",
+                     after={"endpoints": [e.pk for e in endpoints]})  # fmt: skip
+    return len(endpoints)

@@ -5,15 +5,15 @@ from django.core.management.base import CommandError
 from accounts.access import has_capability
 from corrections import selectors
 
+RISK_DOING = "apply or roll back corrections (it takes the risk role)"
 
-def acting_user(username: str):
+
+def acting_user(username: str, capability: str = "approve_corrections", doing: str = RISK_DOING):
     user = selectors.user_named(username)
     if user is None:
         raise CommandError(f"No active user {username!r}.")
-    if not has_capability(user, "approve_corrections"):
-        raise CommandError(
-            f"{username} may not apply or roll back corrections (it takes the risk role)."
-        )
+    if not has_capability(user, capability):
+        raise CommandError(f"{username} may not {doing}.")
     return user
 
 

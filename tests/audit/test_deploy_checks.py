@@ -80,7 +80,7 @@ def test_check_deploy_shows_the_warnings_and_fails_without_a_key(settings, monke
     # The browser tests' conftest allows async-unsafe calls for the whole session, which
     # `check --deploy` rightly reports as an error of its own.
     monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE", raising=False)
-    settings.AUDIT_HMAC_KEY = GOOD_KEY
+    settings.AUDIT_HMAC_KEY = settings.WEBHOOK_SECRETS_KEY = GOOD_KEY
     out, err = StringIO(), StringIO()
     call_command("check", "--deploy", stdout=out, stderr=err)
     shown = out.getvalue() + err.getvalue()

@@ -6,7 +6,7 @@ from django.contrib.messages import get_messages
 from django.test import Client
 
 from audit.models import AuditEvent
-from corrections import outbox, services
+from corrections import outbox, sealing, services
 from corrections.models import Delivery, WebhookEndpoint
 from reconciliation.models import Break
 from tests.demo_runs import finished_position_run
@@ -52,23 +52,24 @@ def test_an_endpoint_made_in_admin_shows_its_secret_once(make_user):
     )
     assert response.status_code == 200
     endpoint = WebhookEndpoint.objects.get(name="trading")
+    secret = sealing.unseal(endpoint.secret)
     shown = _messages(response)
-    assert any(endpoint.secret in m for m in shown)
+    assert any(secret in m for m in shown)
     assert AuditEvent.objects.filter(action="webhook_endpoint.created", actor=admin).exists()
     page = client.get(f"/admin/corrections/webhookendpoint/{endpoint.pk}/change/")
     assert page.status_code == 200
-    assert endpoint.secret not in page.content.decode()
+    assert secret not in page.content.decode() and endpoint.secret not in page.content.decode()
 
-    old = endpoint.secret
     response = client.post(
         "/admin/corrections/webhookendpoint/",
         {"action": "rotate_secrets", "_selected_action": [endpoint.pk]},
         follow=True,
     )
     endpoint.refresh_from_db()
-    assert endpoint.secret != old
-    assert any(endpoint.secret in m for m in _messages(response))
-    assert outbox.active_secrets(endpoint) == [endpoint.secret, old]
+    new = sealing.unseal(endpoint.secret)
+    assert new != secret
+    assert any(new in m for m in _messages(response))
+    assert outbox.active_secrets(endpoint) == [new, secret]
 
 
 def test_a_refused_url_is_a_form_error(make_user):
