@@ -58,9 +58,10 @@ def build(wanted: list[Wanted], run, *, by=None) -> tuple[list[SimpleNamespace],
             targets[item.break_record.pk] = target
         except NotCorrectable as error:
             refused[item.break_record.pk] = error.message
-    current = book.current_values(dataset, _lookups(targets.values()), run.as_of)
+    frame = book.effective_frame(dataset)  # read once: the values and the portfolio's
+    current = book.current_values(dataset, _lookups(targets.values()), run.as_of, frame)
     prices = book.run_prices(run, definition)
-    valued = Valuation(prices, book.portfolio_value(run, prices))
+    valued = Valuation(prices, book.portfolio_value(run, prices, frame))
     external = _external_quantities(run, targets.values())
     built = []
     for item in wanted:

@@ -103,10 +103,12 @@ iso_time = book.iso_time
 pnl_target = book.pnl_target
 
 
-def current_values(dataset: Dataset, targets: list[str], as_of) -> dict[tuple[str, str], object]:
+def current_values(dataset: Dataset, targets: list[str], as_of, frame: pl.DataFrame | None = None
+                   ) -> dict[tuple[str, str], object]:  # fmt: skip
     """The effective book's values of `targets` now (all its adjustments), as the engines see
-    them at `as_of`: {(target, field): Decimal or text}. A target the book lacks is absent."""
-    frame = effective_frame(dataset)
+    them at `as_of`: {(target, field): Decimal or text}. A target the book lacks is absent.
+    `frame`: the dataset's `effective_frame`, when the caller has it already."""
+    frame = effective_frame(dataset) if frame is None else frame
     return values_of(dataset.kind, frame, targets, as_of)
 
 
@@ -136,14 +138,18 @@ def run_prices(run: Run, definition) -> dict[str, tuple]:
     }
 
 
-def portfolio_value(run: Run, prices: dict[str, tuple]) -> Decimal | None:
+def portfolio_value(run: Run, prices: dict[str, tuple], internal_frame: pl.DataFrame | None = None
+                    ) -> Decimal | None:  # fmt: skip
     """The value of the run's account's holdings at its time (the effective book of its latest
     book balances or ledger at or before the run), in the reporting currency; None if unknown.
-    Positions without a price count nothing (the share it divides is then an upper bound)."""
+    Positions without a price count nothing (the share it divides is then an upper bound).
+    `internal_frame`: the run's internal dataset's `effective_frame`, when the caller has it."""
     holdings = _holdings_dataset(run)
     if holdings is None or not prices:
         return None
-    values = book.book_values(holdings.kind, effective_frame(holdings), run.as_of)
+    frame = (internal_frame if internal_frame is not None and holdings.pk == run.internal_dataset_id
+             else effective_frame(holdings))  # fmt: skip
+    values = book.book_values(holdings.kind, frame, run.as_of)
     total = Decimal(0)
     for asset, field, number, _ in values.iter_rows():
         if field == "quantity" and number and asset in prices:
