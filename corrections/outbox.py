@@ -447,11 +447,13 @@ def reseal_secrets(*, by) -> int:
     _require(by, "reseal webhook secrets")
     with transaction.atomic():
         endpoints = list(WebhookEndpoint.objects.select_for_update().order_by("pk"))
+        now = timezone.now()
         for endpoint in endpoints:
-            active_secrets(endpoint)  # each one opens, or SecretUnreadable says which key
             endpoint.secret = sealing.resealed(endpoint.secret)
+            # Those whose grace has ended sign nothing any more: dropped, not resealed.
             endpoint.previous_secrets = [{**p, "secret": sealing.resealed(p["secret"])}
-                                         for p in endpoint.previous_secrets]  # fmt: skip
+                                         for p in endpoint.previous_secrets
+                                         if datetime.fromisoformat(p["until"]) > now]  # fmt: skip
             endpoint.save(update_fields=["secret", "previous_secrets", "changed_at"])
         audit.record(action="webhook_endpoint.secrets_resealed", actor=by,
                      object_type="webhook_endpoint",

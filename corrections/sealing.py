@@ -57,18 +57,23 @@ def is_sealed(stored: str) -> bool:
 
 def unseal(stored: str) -> str:
     """The secret a stored text holds; SecretUnreadable when no configured key opens it."""
+    return _opened(stored, lambda keys, token: keys.decrypt(token)).decode("utf-8")
+
+
+def resealed(stored: str) -> str:
+    """`stored` sealed again under the current key (after a key rotation); SecretUnreadable
+    when no configured key opens it."""
+    return PREFIX + _opened(stored, lambda keys, token: keys.rotate(token)).decode("ascii")
+
+
+def _opened(stored: str, use) -> bytes:
     if not is_sealed(stored):
         raise SecretUnreadable("A webhook secret is stored unsealed: run `manage.py migrate`.")
     try:
-        return _keys().decrypt(stored[len(PREFIX) :].encode("ascii")).decode("utf-8")
+        return use(_keys(), stored[len(PREFIX) :].encode("ascii"))
     except (InvalidToken, UnicodeError) as error:
         raise SecretUnreadable(
             "A webhook signing secret cannot be opened with WEBHOOK_SECRETS_KEY or "
             "WEBHOOK_SECRETS_KEYS: set the key that sealed it (kept in WEBHOOK_SECRETS_KEYS "
             "after a rotation), or rotate the endpoint's secret."
         ) from error
-
-
-def resealed(stored: str) -> str:
-    """`stored` sealed again under the current key (after a key rotation)."""
-    return PREFIX + _keys().rotate(stored[len(PREFIX) :].encode("ascii")).decode("ascii")

@@ -112,3 +112,29 @@ def test_a_secret_no_key_opens_fails_the_attempt_and_sends_nothing(
     assert "WEBHOOK_SECRETS_KEY" in delivery.last_error
     attempt = delivery.attempt_log.get()
     assert attempt.signatures == 0 and attempt.response_status is None
+
+
+def test_a_stored_text_that_is_not_sealed_or_is_damaged_is_unreadable(settings):
+    settings.WEBHOOK_SECRETS_KEY = OLD_KEY
+    sealed = sealing.seal("whsec_abc")
+    assert sealing.unseal(sealed) == "whsec_abc"
+    for stored in ("whsec_abc", sealed[:-4] + "AAAA", sealing.PREFIX + "not a token"):
+        with pytest.raises(sealing.SecretUnreadable):
+            sealing.unseal(stored)
+        with pytest.raises(sealing.SecretUnreadable):
+            sealing.resealed(stored)
+
+
+def test_resealing_drops_secrets_whose_grace_has_ended(settings, admin_user):
+    settings.WEBHOOK_SECRETS_KEY = OLD_KEY
+    endpoint, _ = outbox.create_endpoint(name="trading", url="https://t.example/h",
+                                         by=admin_user)  # fmt: skip
+    endpoint, current = outbox.rotate_secret(endpoint, by=admin_user)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        previous_secrets=[{**endpoint.previous_secrets[0], "until": "2000-01-01T00:00:00+00:00"}]
+    )
+    settings.WEBHOOK_SECRETS_KEY, settings.WEBHOOK_SECRETS_KEYS = NEW_KEY, [OLD_KEY]
+    assert outbox.reseal_secrets(by=admin_user) == 1
+    settings.WEBHOOK_SECRETS_KEYS = []
+    resealed = WebhookEndpoint.objects.get(pk=endpoint.pk)
+    assert resealed.previous_secrets == [] and outbox.active_secrets(resealed) == [current]
