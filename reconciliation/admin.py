@@ -2,7 +2,7 @@
 
 from django import forms
 from django.contrib import admin
-from django.db import transaction
+from django.db import models, transaction
 
 from config.read_only_admin import ReadOnlyAdmin
 from reconciliation.datasets import credentials, services
@@ -35,6 +35,8 @@ class AuditedAdmin(admin.ModelAdmin):
 @admin.register(Source)
 class SourceAdmin(AuditedAdmin):
     list_display = ("code", "name", "kind", "exchange")
+    # An API address typed without a scheme is https (Django 6's default; no warning before).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def save_audited(self, obj, *, by):
         services.save_source(obj, by=by)
