@@ -39,21 +39,19 @@ def insert_rows(model, rows: list, *, ids_reserved: bool = False, after_batch=No
     now = timezone.now()
     if not ids_reserved:
         reserve_ids(model, rows)
-    with connection.cursor() as cursor:
-        statement = f"COPY {table} ({columns}) FROM STDIN"
-        # A writer thread sends the batches: this one renders the next while the server stores
-        # the last (the send waits on the socket without holding the GIL).
-        writer = QueuedLibpqWriter(cursor.cursor) if len(rows) > BATCH_ROWS else None
-        with cursor.cursor.copy(statement, writer=writer) as copy:
-            for start in range(0, len(rows), BATCH_ROWS):
-                # Batch by batch, so the server stores one while the next is rendered; column
-                # by column, one comprehension per column instead of a call per value.
-                batch = rows[start : start + BATCH_ROWS]
-                texts = [[str(row.pk) for row in batch],
-                         *(_column(field, batch, now) for field in fields)]  # fmt: skip
-                copy.write("\n".join(map("\t".join, zip(*texts, strict=True))) + "\n")
-                if after_batch is not None:
-                    after_batch(batch)
+
+    def batches():
+        # Batch by batch, so the server stores one while the next is rendered; column by
+        # column, one comprehension per column instead of a call per value.
+        for start in range(0, len(rows), BATCH_ROWS):
+            batch = rows[start : start + BATCH_ROWS]
+            texts = [[str(row.pk) for row in batch],
+                     *(_column(field, batch, now) for field in fields)]  # fmt: skip
+            yield "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
+            if after_batch is not None:  # the batch is with the writer thread now
+                after_batch(batch)
+
+    _stream(table, columns, batches(), len(rows))
     return rows
 
 
@@ -73,14 +71,24 @@ def reserve_ids(model, rows: list) -> list:
 
 def copy_lines(model, columns, lines: list[str]) -> None:
     """COPY lines already rendered (each ending in a newline) into `columns` of `model`'s
-    table, a batch at a time through the writer thread, as `insert_rows` sends its own."""
-    table = connection.ops.quote_name(model._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(model._meta.get_field(c).column) for c in columns)
+    table, a batch at a time, as `insert_rows` sends its own."""
+    meta = model._meta
+    table = connection.ops.quote_name(meta.db_table)
+    names = ", ".join(connection.ops.quote_name(meta.get_field(c).column) for c in columns)
+    chunks = ("".join(lines[start : start + BATCH_ROWS])
+              for start in range(0, len(lines), BATCH_ROWS))  # fmt: skip
+    _stream(table, names, chunks, len(lines))
+
+
+def _stream(table: str, columns: str, chunks, rows: int) -> None:
+    """COPY the text `chunks` into `table`. With more than a batch, a writer thread sends them:
+    this one renders the next chunk while the server stores the last (the send waits on the
+    socket without holding the GIL)."""
     with connection.cursor() as cursor:
-        writer = QueuedLibpqWriter(cursor.cursor) if len(lines) > BATCH_ROWS else None
-        with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN", writer=writer) as copy:
-            for start in range(0, len(lines), BATCH_ROWS):
-                copy.write("".join(lines[start : start + BATCH_ROWS]))
+        writer = QueuedLibpqWriter(cursor.cursor) if rows > BATCH_ROWS else None
+        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN", writer=writer) as copy:
+            for chunk in chunks:
+                copy.write(chunk)
 
 
 def int_array(values) -> str:

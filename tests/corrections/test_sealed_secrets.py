@@ -7,7 +7,7 @@ import io
 
 import pytest
 from django.core.management import call_command
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, SystemCheckError
 from django.db import connection
 from standardwebhooks import Webhook
 
@@ -138,3 +138,20 @@ def test_resealing_drops_secrets_whose_grace_has_ended(settings, admin_user):
     settings.WEBHOOK_SECRETS_KEYS = []
     resealed = WebhookEndpoint.objects.get(pk=endpoint.pk)
     assert resealed.previous_secrets == [] and outbox.active_secrets(resealed) == [current]
+
+
+def test_check_deploy_refuses_the_development_sealing_key(settings, monkeypatch):
+    # (The browser tests' conftest allows async-unsafe calls, which `check --deploy` reports.)
+    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE", raising=False)
+    settings.AUDIT_HMAC_KEY = "a" * 40
+    settings.WEBHOOK_SECRETS_KEY = ""
+    with pytest.raises(SystemCheckError, match=r"corrections\.E001"):
+        call_command("check", "--deploy", stdout=io.StringIO(), stderr=io.StringIO())
+    settings.WEBHOOK_SECRETS_KEY, settings.WEBHOOK_SECRETS_KEYS = NEW_KEY, ["short"]
+    out = io.StringIO()
+    call_command("check", "--deploy", stdout=out, stderr=out)
+    assert "corrections.W001" in out.getvalue() and "corrections.E001" not in out.getvalue()
+    settings.WEBHOOK_SECRETS_KEYS = [OLD_KEY]
+    out = io.StringIO()
+    call_command("check", "--deploy", stdout=out, stderr=out)
+    assert "corrections." not in out.getvalue()
