@@ -79,4 +79,7 @@
     var row = event.target.closest ? event.target.closest("#queue tr[data-correction]") : null;
     if (row) select(row);
   });
+
+  // Said once the keys listen: a key pressed while the page still loads would be lost.
+  document.documentElement.setAttribute("data-queue-keys", "ready");
 })();

@@ -25,6 +25,11 @@ def pending(make_user):
     return waiting  # as the queue lists them: newest first
 
 
+def keys_ready(page):
+    # The rows show while the page still parses; the deferred script listens a moment later.
+    page.wait_for_selector("html[data-queue-keys=ready]", state="attached")
+
+
 def test_a_correction_is_approved_and_another_rejected_by_keyboard(
     page, live_server, pending, screenshot
 ):
@@ -32,6 +37,7 @@ def test_a_correction_is_approved_and_another_rejected_by_keyboard(
     page.wait_for_selector("h1:has-text('Overview')")
     page.click("header nav >> text=Corrections")
     page.wait_for_selector("#queue tr[data-correction]")
+    keys_ready(page)
     one = next(c for c in pending if c.approvals_required == 1)
     position = [c.pk for c in pending].index(one.pk)
     for _ in range(position + 1):
@@ -57,6 +63,7 @@ def test_a_correction_is_approved_and_another_rejected_by_keyboard(
     assert Correction.objects.get(pk=one.pk).status == "approved"
     assert page.locator(f"#queue tr[data-correction='{one.pk}']").count() == 0  # no longer pending
 
+    keys_ready(page)
     page.keyboard.press("j")
     other = int(page.locator("#queue tr.current").get_attribute("data-correction"))
     page.keyboard.press("r")
