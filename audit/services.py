@@ -88,8 +88,9 @@ def record_many(
 class Appending:
     """One actor's entries being appended, inside the caller's transaction: the chain's lock is
     taken and its head read when this is made; `add` chains and renders entries as they come
-    (no query: it may run while another COPY of the transaction streams, so a run's audit is
-    written while the server stores its corrections); `write` stores them, once."""
+    (no query: a run's are rendered while the server stores its corrections); `flush` stores
+    those added so far (a run's, part by part: `copy_insert.pipelined`); `write` stores the
+    rest, once, and closes it."""
 
     def __init__(self, *, actor=None, request_context: context.RequestContext | None = None):
         if not connection.in_atomic_block:
@@ -137,11 +138,17 @@ class Appending:
             previous = digest
         self.sequence, self._previous = sequence, previous
 
-    def write(self) -> int:
-        """Store the entries added; the last one's sequence number."""
+    def flush(self) -> None:
+        """Store the entries added so far (the chain goes on with the next `add`)."""
         if self._lines is None:
             raise RuntimeError("these entries are written already")
-        copy_insert.copy_lines(AuditEvent, _SHARED + _VARYING, self._lines)
+        if self._lines:
+            copy_insert.copy_lines(AuditEvent, _SHARED + _VARYING, self._lines)
+            self._lines = []
+
+    def write(self) -> int:
+        """Store the entries added; the last one's sequence number."""
+        self.flush()
         self._lines = None
         return self.sequence
 

@@ -9,11 +9,17 @@ from `bulk_create`. Fields are prepared as Django would (defaults, `auto_now_add
 from __future__ import annotations
 
 import json
+import queue
+import sys
+import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
 from json.encoder import c_make_encoder, encode_basestring, encode_basestring_ascii
 from operator import attrgetter
 
+import psycopg
 from django.db import connection
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
@@ -23,13 +29,10 @@ class JsonText(str):
     """A value already serialised as JSON: stored as this text, not serialised again."""
 
 
-def insert_rows(model, rows: list, *, ids_reserved: bool = False, after_batch=None) -> list:
+def insert_rows(model, rows: list, *, ids_reserved: bool = False) -> list:
     """INSERT plain objects holding `model`'s columns by attribute name (missing ones take the
     field's default) with COPY; each gets its `pk` (`ids_reserved`: each has it already, from
-    `reserve_ids`). Other attributes are left alone.
-
-    `after_batch(rows)`, if given, runs after each batch is handed to the writer thread, while
-    the server stores it: work of the caller's that needs no query can run then."""
+    `reserve_ids`). Other attributes are left alone."""
     if not rows:
         return rows
     meta = model._meta
@@ -48,8 +51,6 @@ def insert_rows(model, rows: list, *, ids_reserved: bool = False, after_batch=No
             texts = [[str(row.pk) for row in batch],
                      *(_column(field, batch, now) for field in fields)]  # fmt: skip
             yield "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
-            if after_batch is not None:  # the batch is with the writer thread now
-                after_batch(batch)
 
     _stream(table, columns, batches(), len(rows))
     return rows
@@ -59,13 +60,17 @@ def reserve_ids(model, rows: list) -> list:
     """Draw a primary key for each of `rows` from `model`'s table sequence (one query): what
     refers to them can be written before they are."""
     meta = model._meta
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, len(rows)],
-        )
-        for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
-            row.pk = row.id = pk
+    sql = "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)"
+    params = [meta.db_table, meta.pk.column, len(rows)]
+    pipeline = _pipeline.get()
+    if pipeline is not None:
+        keys = pipeline.side_query(sql, params)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            keys = cursor.fetchall()
+    for row, (pk,) in zip(rows, keys, strict=True):
+        row.pk = row.id = pk
     return rows
 
 
@@ -83,12 +88,156 @@ def copy_lines(model, columns, lines: list[str]) -> None:
 def _stream(table: str, columns: str, chunks, rows: int) -> None:
     """COPY the text `chunks` into `table`. With more than a batch, a writer thread sends them:
     this one renders the next chunk while the server stores the last (the send waits on the
-    socket without holding the GIL)."""
+    socket without holding the GIL). In a `pipelined` block, the pipeline's thread sends them
+    after what was queued before, and this one goes on."""
+    pipeline = _pipeline.get()
+    if pipeline is not None:
+        pipeline.copy(f"COPY {table} ({columns}) FROM STDIN", list(chunks))
+        return
     with connection.cursor() as cursor:
         writer = QueuedLibpqWriter(cursor.cursor) if rows > BATCH_ROWS else None
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN", writer=writer) as copy:
             for chunk in chunks:
                 copy.write(chunk)
+
+
+@contextmanager
+def pipelined():
+    """Send the block's COPYs (`insert_rows`, `copy_lines`) from one thread, in order, while this
+    one goes on building and rendering the next: the server stores one part of a large write
+    while Python prepares the next, instead of each waiting for the other.
+
+    Inside the caller's transaction. Any other query of the block first waits for the COPYs
+    queued before it (so it sees them, and never shares the connection with them); ids are
+    reserved on a second connection meanwhile (a sequence is outside transactions). A COPY that
+    fails is raised by the next query, or when the block ends; nothing after it is sent."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("a pipeline of COPYs belongs inside the transaction it writes")
+    if _pipeline.get() is not None:
+        yield _pipeline.get()  # already inside one: its order holds
+        return
+    pipeline = _Pipeline()
+    token = _pipeline.set(pipeline)
+    # The sending thread needs the GIL back after each 128 kB the socket takes; this one,
+    # busy building, would keep it up to 5 ms each time (Python's switch interval), which
+    # left the server waiting for a second of a run's ten.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, _SWITCH_INTERVAL))
+    try:
+        with connection.execute_wrapper(pipeline.before_query):
+            yield pipeline
+            pipeline.drain()
+    except BaseException:
+        pipeline.abandon()  # the transaction is lost: what is still queued is not sent
+        raise
+    finally:
+        sys.setswitchinterval(interval)
+        _pipeline.reset(token)
+        pipeline.close()
+
+
+_SWITCH_INTERVAL = 0.0005
+
+
+@contextmanager
+def foreign_keys_checked_now(models):
+    """Check the deferrable foreign keys from `models`' tables to tables the block does not
+    write at the end of each statement instead of at commit: a pipeline's server then checks
+    each part while the next is built (checked at commit, a hundred thousand rows' checks keep
+    everything waiting).
+
+    Only to tables not written: their rows are all there before, so the server plans each
+    check against the table as it is. A check to a table growing in the block would be
+    planned when it was small (a scan), and its plan kept as it grows: those stay deferred."""
+    tables = tuple(model._meta.db_table for model in models)
+    names = _deferrable_foreign_keys(tables)
+    if not names:
+        yield
+        return
+    listed = ", ".join(connection.ops.quote_name(name) for name in names)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET CONSTRAINTS {listed} IMMEDIATE")
+    yield
+    # Not reached after a failure: the savepoint or transaction rolled back restores the mode.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET CONSTRAINTS {listed} DEFERRED")
+
+
+def _deferrable_foreign_keys(tables: tuple[str, ...]) -> list[str]:
+    """The deferrable foreign keys from `tables` to other tables."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE contype = 'f' AND condeferrable "
+            "AND conrelid = ANY(%s::regclass[]) AND NOT confrelid = ANY(%s::regclass[]) "
+            "ORDER BY conname",
+            ["{" + ",".join(tables) + "}"] * 2,
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
+class _Pipeline:
+    # A few chunks ahead at most: rendered text waits in memory until it is sent.
+    AHEAD = 4
+
+    def __init__(self):
+        connection.ensure_connection()
+        self._raw = connection.connection
+        self._jobs: queue.Queue = queue.Queue(maxsize=self.AHEAD)
+        self._error: BaseException | None = None
+        self._abandoned = False
+        self._side = None
+        self._thread = threading.Thread(target=self._send, name="copy-pipeline", daemon=True)
+        self._thread.start()
+
+    def copy(self, statement: str, chunks: list[str]) -> None:
+        self._raise_failure()
+        self._jobs.put((statement, chunks))
+
+    def drain(self) -> None:
+        """Wait until everything queued is stored; raise what failed."""
+        self._jobs.join()
+        self._raise_failure()
+
+    def before_query(self, execute, sql, params, many, context):
+        self.drain()
+        return execute(sql, params, many, context)
+
+    def side_query(self, sql: str, params) -> list[tuple]:
+        """Rows of a query that needs nothing this transaction wrote (drawing ids from a
+        sequence), on a second connection: it does not wait for the COPYs queued."""
+        if self._side is None:
+            self._side = psycopg.connect(**connection.get_connection_params(), autocommit=True)
+        return self._side.execute(sql, params).fetchall()
+
+    def abandon(self) -> None:
+        self._abandoned = True
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join()
+        if self._side is not None:
+            self._side.close()
+
+    def _raise_failure(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _send(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                if self._error is None and not self._abandoned:  # else the transaction is lost
+                    statement, chunks = job
+                    with self._raw.cursor() as cursor, cursor.copy(statement) as copy:
+                        for chunk in chunks:
+                            copy.write(chunk)
+            except BaseException as error:  # raised in the caller's thread
+                self._error = error
+            finally:
+                self._jobs.task_done()
+        self._jobs.task_done()
+
+
+_pipeline: ContextVar[_Pipeline | None] = ContextVar("copy_pipeline", default=None)
 
 
 def int_array(values) -> str:

@@ -113,12 +113,14 @@ def publish(event_type: str, correction: Correction, payload: dict | None = None
     return OutboxEvent(**{f.attname: getattr(event, f.attname) for f in OutboxEvent._meta.fields})
 
 
-def publish_many(event_type: str, items, *, new: bool = False) -> list[SimpleNamespace]:
+def publish_many(event_type: str, items, *, new: bool = False, endpoints: list[int] | None = None
+                 ) -> list[SimpleNamespace]:  # fmt: skip
     """Queue one event per correction (`items`: corrections, or (correction, payload) pairs),
     inserted with COPY (a run's automatic corrections are tens of thousands); must run inside
     the transaction that changed them, which holds them locked (so each correction's next
     sequence number is this transaction's to take). `new`: corrections being stored in this
-    transaction, which have no events yet. Returns the events' rows."""
+    transaction, which have no events yet. `endpoints`: the enabled endpoints' ids, read once by
+    a caller publishing in parts (`enabled_endpoints`). Returns the events' rows."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("publish inside the transaction that changes the correction")
     pairs = [item if isinstance(item, tuple) else (item, None) for item in items]
@@ -137,7 +139,7 @@ def publish_many(event_type: str, items, *, new: bool = False) -> list[SimpleNam
             )
         )  # fmt: skip
     copy_insert.insert_rows(OutboxEvent, events)
-    endpoints = list(WebhookEndpoint.objects.filter(enabled=True).values_list("pk", flat=True))
+    endpoints = enabled_endpoints() if endpoints is None else endpoints
     copy_insert.insert_rows(
         Delivery,
         [
@@ -151,6 +153,10 @@ def publish_many(event_type: str, items, *, new: bool = False) -> list[SimpleNam
     if endpoints:
         transaction.on_commit(task_queue.relay_outbox)
     return events
+
+
+def enabled_endpoints() -> list[int]:
+    return list(WebhookEndpoint.objects.filter(enabled=True).values_list("pk", flat=True))
 
 
 def _last_sequences(ids: list[int]) -> dict[int, int]:

@@ -42,36 +42,72 @@ class Wanted:
 def build(wanted: list[Wanted], run, *, by=None) -> tuple[list[SimpleNamespace], dict[int, str]]:
     """Unsaved corrections for `wanted` breaks of `run`, and why the others cannot be made
     ({break id: message})."""
+    prepared = prepare(run, by=by)
+    return prepared.corrections(wanted), prepared.refused
+
+
+def prepare(run, *, by=None) -> Prepared:
+    """What building corrections of `run`'s breaks reads of the whole run, read once: the
+    book's effective frame, prices, the portfolio's value, the rule set's limits."""
     definition = reconciliation_selectors.rule_definition(run.rule_set_version)
-    limits = policy.Limits.of(definition)
-    targets, refused = {}, {}
-    # What the targets read of the run, as plain attributes (not a foreign key's descriptor
-    # per break: a run builds a hundred thousand).
-    dataset = run.internal_dataset
-    seen_by = SimpleNamespace(type=run.type, internal_dataset=dataset)
-    for item in wanted:
-        try:
-            suggested = target_of(item.break_record, seen_by)
-            target = _with_value(suggested, item)
-            if _chosen(target, suggested):  # (a copy only then: a run builds a hundred thousand)
-                target = replace(target, chosen=True)
-            targets[item.break_record.pk] = target
-        except NotCorrectable as error:
-            refused[item.break_record.pk] = error.message
-    frame = book.effective_frame(dataset)  # read once: the values and the portfolio's
-    current = book.current_values(dataset, _lookups(targets.values()), run.as_of, frame)
+    frame = book.effective_frame(run.internal_dataset)  # read once: the values and the portfolio's
     prices = book.run_prices(run, definition)
     valued = Valuation(prices, book.portfolio_value(run, prices, frame))
-    external = _external_quantities(run, targets.values())
-    built = []
-    for item in wanted:
-        target = targets.get(item.break_record.pk)
-        if target is None:
-            continue
-        if target.extra.get("from_external_quantity") and target.corrected_value is None:
-            target = _valued_quantity(target, external)
-        built.append(_correction(item, target, run, dataset, current, limits, valued, by))
-    return built, refused
+    return Prepared(run, by, frame, policy.Limits.of(definition), valued)
+
+
+class Prepared:
+    """`prepare`'s reads; `corrections` builds from them, part by part if the caller wants (a
+    run's hundred thousand are stored while the next part is built): no query but reading the
+    exchange's side once, if a target takes its value from there."""
+
+    def __init__(self, run, by, frame, limits: policy.Limits, valued: Valuation):
+        self.run, self.by, self.frame, self.limits, self.valued = run, by, frame, limits, valued
+        self.refused: dict[int, str] = {}  # {break id: why no correction}, of the parts built
+        self._external = None
+        # What the targets read of the run, as plain attributes (not a foreign key's
+        # descriptor per break: a run builds a hundred thousand).
+        self._seen_by = SimpleNamespace(type=run.type, internal_dataset=run.internal_dataset)
+
+    def corrections(self, wanted: list[Wanted]) -> list[SimpleNamespace]:
+        """The corrections of those of `wanted` that can be made, in their order (why not the
+        others: `refused`)."""
+        run, dataset = self.run, self.run.internal_dataset
+        targets, external = self._targets(wanted), None
+        current = book.values_of(dataset.kind, self.frame, _lookups(targets.values()), run.as_of)
+        built = []
+        for item in wanted:
+            target = targets.get(item.break_record.pk)
+            if target is None:
+                continue
+            if target.extra.get("from_external_quantity") and target.corrected_value is None:
+                external = external or self._external_values(targets.values())
+                target = _valued_quantity(target, external)
+            built.append(_correction(item, target, run, dataset, current, self.limits,
+                                     self.valued, self.by))  # fmt: skip
+        return built
+
+    def _targets(self, wanted: list[Wanted]) -> dict:
+        targets = {}
+        for item in wanted:
+            try:
+                suggested = target_of(item.break_record, self._seen_by)
+                target = _with_value(suggested, item)
+                if _chosen(target, suggested):  # (a copy only then: a run builds many)
+                    target = replace(target, chosen=True)
+                targets[item.break_record.pk] = target
+            except NotCorrectable as error:
+                self.refused[item.break_record.pk] = error.message
+        return targets
+
+    def _external_values(self, targets) -> dict:
+        """The exchange's quantities of these targets (its dataset read once, by the first part
+        that needs it)."""
+        if self._external is None:
+            self._external = book.dataset_frame(self.run.external_dataset)
+        wanted = [t.target for t in targets if t.extra.get("from_external_quantity")]
+        dataset = self.run.external_dataset
+        return book.values_of(dataset.kind, self._external, wanted, self.run.as_of)
 
 
 def _with_value(target: Target, item: Wanted) -> Target:
@@ -144,13 +180,6 @@ def _check_trade_row(row: dict) -> None:
 
 def _lookups(targets) -> list[str]:
     return sorted({t.target for t in targets})
-
-
-def _external_quantities(run, targets) -> dict:
-    wanted = [t.target for t in targets if t.extra.get("from_external_quantity")]
-    if not wanted:
-        return {}
-    return book.dataset_values(run.external_dataset, wanted, run.as_of)
 
 
 def _valued_quantity(target: Target, external: dict) -> Target:

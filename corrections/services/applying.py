@@ -79,22 +79,24 @@ def apply_locked(corrections, *, by) -> int:
     return len(fresh)
 
 
-def apply_proposed(corrections, *, by) -> None:
+def apply_proposed(corrections, *, who_id: int | None) -> None:
     """Apply corrections being proposed within the auto-correction limits, before they are
-    stored (their ids reserved): their adjustments are written and they are stored applied, in
-    the transaction that proposes them (proposing.py audits each in one entry).
+    stored (their ids reserved): their adjustments are written and they are marked applied, to
+    be stored so in the transaction that proposes them (proposing.py audits each in one entry
+    and publishes their events once they are stored).
 
     No stale guard: they were built in this transaction, under the book's lock, from the
     book's values. Stored applied rather than stored approved and moved: a run's tens of
-    thousands would be written twice."""
+    thousands would be written twice. No query but drawing ids (`book_writes.append_sets`):
+    a run's are written in parts, each while the next is built."""
     if not corrections:
         return
-    sets = _write_sets(corrections, by)
+    entries = [(c.dataset, _changes(c), f"correction {c.pk}") for c in corrections]
+    sets = book_writes.append_sets(entries, who_id=who_id)
     now = timezone.now()
     for correction, adjustment_set in zip(corrections, sets, strict=True):
         correction.status, correction.applied_set_id = S.APPLIED, adjustment_set.pk
         correction.approved_at = correction.applied_at = now
-    outbox.publish_many(outbox.APPLIED, corrections, new=True)
 
 
 def _write_sets(corrections, by):

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
+from contextlib import contextmanager, nullcontext
 
 import psycopg
 from django.db import IntegrityError, connection, transaction
 
 from audit import services as audit
 from config import bulk, copy_insert
-from corrections import proposals
-from corrections.models import LIVE, Correction
+from corrections import outbox, proposals
+from corrections.models import LIVE, Correction, Delivery, OutboxEvent
 from corrections.services.applying import apply_proposed
 from corrections.services.common import (
     CorrectionRefused,
@@ -22,7 +22,7 @@ from corrections.services.common import (
 )
 from corrections.targets import NotCorrectable
 from reconciliation.book import services as book_writes
-from reconciliation.models import Break, Run
+from reconciliation.models import Adjustment, AdjustmentSet, Break, Run
 
 
 def propose(brk: Break, *, by, reason: str, corrected_value=None, corrected_text: str = "",
@@ -57,7 +57,7 @@ def propose(brk: Break, *, by, reason: str, corrected_value=None, corrected_text
             )  # fmt: skip
         previous = _superseded(supersedes or _last_ended(brk), brk)
         correction.supersedes_id = previous.pk if previous else None
-        _store([correction], by=by).write()
+        _store([[correction]], by=by).write()
     return Correction.objects.get(pk=correction.pk)
 
 
@@ -94,19 +94,44 @@ def _stored_proposals(run: Run, by, attempts: int = 3):
     breaks at the same moment makes the insert fail whole: read the breaks again and retry.
 
     Built under the book's lock, taken before the book's values were read: the values they
-    change are the book's, so none can be stale when those within the limits are applied."""
+    change are the book's, so none can be stale when those within the limits are applied.
+    Built in parts, each stored while the next is built (`_store`)."""
     for attempt in range(attempts):
         breaks = _breaks_to_correct(run)
         wanted = [proposals.Wanted(b, "suggested by the run", Correction.Origin.AUTOMATIC)
                   for b in breaks]  # fmt: skip
-        built, refused = proposals.build(wanted, run, by=None)
-        built = [c for c in built if not (c.operation == Op.ADJUST and c.delta == 0)]
+        prepared = proposals.prepare(run, by=None)
+        built: list = []
+
+        def parts(wanted=wanted, prepared=prepared, built=built):
+            for start, end in _parts(len(wanted)):
+                part = [c for c in prepared.corrections(wanted[start:end])
+                        if not (c.operation == Op.ADJUST and c.delta == 0)]  # fmt: skip
+                built.extend(part)
+                yield part
+
         try:
-            return built, refused, _store(built, by=by)
+            entries = _store(parts(), by=by, in_parts=True)
         except CorrectionRefused:
             if attempt == attempts - 1:
                 raise
+        else:
+            return built, prepared.refused, entries
     raise AssertionError("unreachable")
+
+
+def _parts(count: int):
+    """(start, end) of each part: a small first one, so the server starts storing soon."""
+    start, size = 0, FIRST_PART_SIZE
+    while start < count:
+        yield start, min(start + size, count)
+        start, size = start + size, PART_SIZE
+
+
+# Corrections built and stored at a time: small enough that the server's work on one part
+# overlaps the building of the next, large enough that each COPY carries a batch.
+PART_SIZE = 10_000
+FIRST_PART_SIZE = 2_000
 
 
 def correctable_run(brk: Break) -> Run:
@@ -191,30 +216,54 @@ def _superseded(previous: Correction | None, brk: Break) -> Correction | None:
     return previous
 
 
-def _store(corrections: list[SimpleNamespace], *, by) -> audit.Appending | None:
-    """Insert corrections, all or none: those within the auto-correction limits already
-    applied (`apply_proposed`, which writes their adjustments), the others pending. Returns
-    their audit entries, one each, chained while the server stores the corrections, for the
-    caller to write as its last step.
+def _store(parts, *, by, in_parts: bool = False) -> audit.Appending | None:
+    """Insert corrections given in `parts` (lists, built as they are asked for), all or none:
+    those within the auto-correction limits already applied (`apply_proposed`, which writes
+    their adjustments), the others pending; each audited in one entry. Returns the audit's
+    entries, for the caller to write as its last step.
 
-    The caller holds the book's lock since it read the values they change."""
-    if not corrections:
-        return None
-    copy_insert.reserve_ids(Correction, corrections)
+    The caller holds the book's lock since it read the values they change. `in_parts`: a
+    run's many; each part is sent by `copy_insert.pipelined` while the next is built, its
+    foreign keys checked by the server as it is stored (not all at commit, when nothing else
+    could go on)."""
+    who = audit.acting_user(by)
+    who_id = who.pk if who is not None else None
+    endpoints = outbox.enabled_endpoints()
+    entries = None
     try:
-        with transaction.atomic():
-            apply_proposed([c for c in corrections if c.auto_approved], by=by)
-            entries = audit.Appending(actor=by)  # the book's lock first, then the chain's
-            copy_insert.insert_rows(
-                Correction, corrections, ids_reserved=True,
-                after_batch=lambda batch: entries.add(_audit_entries(batch)),
-            )  # fmt: skip
+        with transaction.atomic(), _sent_in_parts() if in_parts else nullcontext():
+            for corrections in parts:
+                if not corrections:
+                    continue
+                if entries is None:  # the book's lock first, then the chain's
+                    entries = audit.Appending(actor=by)
+                _store_part(corrections, entries, who_id, endpoints)
     except (IntegrityError, psycopg.errors.UniqueViolation) as error:  # COPY's are psycopg's
         raise CorrectionRefused(
             "A break here already has a pending, approved or applied correction: open it "
             "rather than proposing another."
         ) from error
     return entries
+
+
+def _store_part(corrections, entries: audit.Appending, who_id, endpoints) -> None:
+    """One part, in the order its foreign keys need: the applied ones' adjustment sets, the
+    corrections, their events, their audit entries. No query but drawing ids."""
+    copy_insert.reserve_ids(Correction, corrections)
+    applied = [c for c in corrections if c.auto_approved]
+    apply_proposed(applied, who_id=who_id)
+    copy_insert.insert_rows(Correction, corrections, ids_reserved=True)
+    outbox.publish_many(outbox.APPLIED, applied, new=True, endpoints=endpoints)
+    entries.add(_audit_entries(corrections))
+    entries.flush()
+
+
+@contextmanager
+def _sent_in_parts():
+    # The tables a proposal writes: their foreign keys are checked as each part is stored.
+    written = (AdjustmentSet, Adjustment, Correction, OutboxEvent, Delivery)
+    with copy_insert.foreign_keys_checked_now(written), copy_insert.pipelined():
+        yield
 
 
 def _audit_entries(corrections) -> list[audit.Entry]:

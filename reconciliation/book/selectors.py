@@ -120,9 +120,10 @@ def values_of(kind: str, frame: pl.DataFrame, targets, as_of) -> dict[tuple[str,
     }
 
 
-def dataset_values(dataset: Dataset, targets, as_of) -> dict[tuple[str, str], object]:
-    """`current_values` of a dataset as loaded, without adjustments (an exchange's side)."""
-    return values_of(dataset.kind, frames.load(dataset), targets, as_of)
+def dataset_frame(dataset: Dataset) -> pl.DataFrame:
+    """A dataset's records as loaded, without adjustments (an exchange's side), for
+    `values_of`."""
+    return frames.load(dataset)
 
 
 def run_prices(run: Run, definition) -> dict[str, tuple]:

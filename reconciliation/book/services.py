@@ -66,15 +66,21 @@ def write_sets(entries, *, by=None) -> list[SimpleNamespace]:
     entries = list(entries)
     with transaction.atomic():
         book_lock(dataset for dataset, _, _ in entries)
-        now = timezone.now()
         who = audit.acting_user(by)
-        who_id = who.pk if who is not None else None
-        sets = copy_insert.insert_rows(AdjustmentSet, [
-            SimpleNamespace(dataset_id=dataset.pk, kind=AdjustmentSet.Kind.APPLY, reason=reason,
-                            created_by_id=who_id, created_at=now)
-            for dataset, _, reason in entries
-        ])  # fmt: skip
-        _write_adjustments(zip(sets, (changes for _, changes, _ in entries), strict=True))
+        sets = append_sets(entries, who_id=who.pk if who is not None else None)
+    return sets
+
+
+def append_sets(entries, *, who_id: int | None, now=None) -> list[SimpleNamespace]:
+    """`write_sets` without its locks and savepoint, and no query but drawing ids: for a caller
+    holding the books' locks that writes many at once (`copy_insert.pipelined`)."""
+    now = now or timezone.now()
+    sets = copy_insert.insert_rows(AdjustmentSet, [
+        SimpleNamespace(dataset_id=dataset.pk, kind=AdjustmentSet.Kind.APPLY, reason=reason,
+                        created_by_id=who_id, created_at=now)
+        for dataset, _, reason in entries
+    ])  # fmt: skip
+    _write_adjustments(zip(sets, (changes for _, changes, _ in entries), strict=True))
     return sets
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from reconciliation.datasets import ingest, services
-from reconciliation.models import Dataset, Source
+from reconciliation.models import Dataset, Run, Source
+from reconciliation.runs import execution as run_execution
+from reconciliation.runs import services as runs
 
 AS_OF = "2026-02-27T10:16:05Z"
 
@@ -50,3 +52,11 @@ def load(assets: int) -> tuple[Dataset, Dataset, Dataset]:
     loaded.append(ingest.import_file(source=feed, account=None, format_code="prices",
                                      data=price_file, filename="prices.csv").dataset)  # fmt: skip
     return tuple(loaded)
+
+
+def finished_run(assets: int) -> Run:
+    """A position run of the three datasets, executed: `assets` breaks."""
+    internal, external, prices = load(assets)
+    started = runs.start_run(type="position", internal=internal, external=external, prices=prices)
+    run_execution.execute_run(started.pk)
+    return Run.objects.get(pk=started.pk)

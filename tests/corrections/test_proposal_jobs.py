@@ -8,9 +8,7 @@ from config import claim_sweep, health
 from corrections import jobs
 from corrections.models import Correction, ProposalJob
 from reconciliation.models import Run
-from reconciliation.runs import execution as run_execution
-from reconciliation.runs import services as runs
-from tests.corrections.large_books import load
+from tests.corrections.large_books import finished_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,10 +17,7 @@ ASSETS = 40
 
 @pytest.fixture
 def run() -> Run:
-    internal, external, prices = load(ASSETS)
-    started = runs.start_run(type="position", internal=internal, external=external, prices=prices)
-    run_execution.execute_run(started.pk)
-    return Run.objects.get(pk=started.pk)
+    return finished_run(ASSETS)
 
 
 def test_a_run_is_queued_once_and_its_job_done_with_its_corrections(run, monkeypatch):

@@ -1,0 +1,84 @@
+"""COPYs sent in a pipeline (`copy_insert.pipelined`): stored in order by another thread while
+the caller goes on, seen by the caller's next query, a failure raised by it; foreign keys to
+tables a block does not write checked at each statement."""
+
+import sys
+from types import SimpleNamespace
+
+import psycopg
+import pytest
+from django.db import IntegrityError, transaction
+
+from config import copy_insert
+from reconciliation.models import Account, Source
+
+pytestmark = pytest.mark.django_db
+
+
+def _sources(prefix: str, count: int) -> list[SimpleNamespace]:
+    return [SimpleNamespace(code=f"{prefix}-{n}", name=f"{prefix} {n}", kind="exchange")
+            for n in range(count)]  # fmt: skip
+
+
+def test_copies_are_stored_in_order_and_the_next_query_sees_them():
+    first, second = _sources("pipe-a", 3), _sources("pipe-b", copy_insert.BATCH_ROWS + 2)
+    with transaction.atomic(), copy_insert.pipelined():
+        copy_insert.insert_rows(Source, first)  # ids drawn on a second connection
+        copy_insert.insert_rows(Source, second)
+        stored = dict(Source.objects.filter(code__startswith="pipe-").values_list("code", "pk"))
+    assert stored == {row.code: row.pk for row in first + second}
+    assert max(r.pk for r in first) < min(r.pk for r in second)
+
+
+def test_a_failed_copy_is_raised_by_the_next_query_and_nothing_is_kept():
+    before, reached = Source.objects.count(), []
+    failed = pytest.raises(psycopg.errors.UniqueViolation)
+    with failed, transaction.atomic(), copy_insert.pipelined():
+        copy_insert.insert_rows(Source, _sources("twice", 2))
+        copy_insert.insert_rows(Source, _sources("twice", 1))  # the same code again
+        copy_insert.insert_rows(Source, _sources("after", 1))
+        Source.objects.count()
+        reached.append("the query ran")
+    assert not reached
+    assert Source.objects.count() == before
+
+
+def test_a_failure_of_the_block_itself_sends_nothing_more_and_restores_the_interval():
+    interval = sys.getswitchinterval()
+    with pytest.raises(ValueError), transaction.atomic(), copy_insert.pipelined():
+        assert sys.getswitchinterval() < interval  # the sending thread gets its turn soon
+        copy_insert.insert_rows(Source, _sources("lost", 2))
+        raise ValueError("the caller failed")
+    assert sys.getswitchinterval() == interval
+    assert not Source.objects.filter(code__startswith="lost-").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pipeline_is_refused_outside_a_transaction():
+    with pytest.raises(RuntimeError, match="inside the transaction"), copy_insert.pipelined():
+        pass
+
+
+def test_foreign_keys_to_tables_not_written_are_checked_at_each_statement():
+    orphan = [SimpleNamespace(source_id=2**40, code="orphan", name="")]
+    with transaction.atomic():  # deferred, as Django declares them: no error yet
+        copy_insert.insert_rows(Account, list(orphan))
+        transaction.set_rollback(True)
+    refused = pytest.raises(IntegrityError, match="source")
+    with refused, transaction.atomic(), copy_insert.foreign_keys_checked_now([Account]):
+        Account.objects.bulk_create([Account(source_id=2**40, code="orphan")])
+    with transaction.atomic():  # and deferred again after the block
+        with copy_insert.foreign_keys_checked_now([Account]):
+            pass
+        copy_insert.insert_rows(Account, list(orphan))
+        transaction.set_rollback(True)
+
+
+def test_foreign_keys_between_tables_written_stay_deferred():
+    source = SimpleNamespace(code="later", name="later", kind="exchange")
+    copy_insert.reserve_ids(Source, [source])
+    with transaction.atomic(), copy_insert.foreign_keys_checked_now([Account, Source]):
+        # The account first, its source after: fine, checked at commit.
+        Account.objects.bulk_create([Account(source_id=source.pk, code="main")])
+        copy_insert.insert_rows(Source, [source], ids_reserved=True)
+    assert Account.objects.get(code="main").source.code == "later"
