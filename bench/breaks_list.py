@@ -55,8 +55,9 @@ def _seed(rows: int):
     )
     run = Run.objects.create(
         type="position", status="succeeded", internal_dataset=internal,
-        external_dataset=external, rule_set_version=RuleSetVersion.objects.first(),
-        as_of=internal.as_of, finished_at=internal.as_of,
+        internal_account_id=internal.account_id, external_dataset=external,
+        rule_set_version=RuleSetVersion.objects.first(), as_of=internal.as_of,
+        finished_at=internal.as_of,
     )  # fmt: skip
     columns = (
         "identity, type, break_key, internal_account_id, external_account_id, account, asset, "

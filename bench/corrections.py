@@ -1,6 +1,6 @@
 """Corrections at scale: a position run with 100,000 breaks proposes its corrections and
-applies the automatic ones (target <= 10 s); the approvals queue with them pending is measured by
-the corrections-queue figures once its page exists.
+applies the automatic ones (target <= 10 s); the approvals queue with them pending is
+`python -m bench corrections-queue`.
 
 The book and the exchange hold `rows` assets each (`--rows`, default 100,000 here: the bench's
 1,000,000 default is for runs), every quantity differs, and prices value them: about one in

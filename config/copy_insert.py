@@ -139,40 +139,64 @@ def pipelined():
 _SWITCH_INTERVAL = 0.0005
 
 
-@contextmanager
-def foreign_keys_checked_now(models):
-    """Check the deferrable foreign keys from `models`' tables to tables the block does not
-    write at the end of each statement instead of at commit: a pipeline's server then checks
-    each part while the next is built (checked at commit, a hundred thousand rows' checks keep
-    everything waiting).
+class ForeignKeysCheckedNow:
+    """Within the block, check the deferrable foreign keys from `models`' tables at the end of
+    each statement instead of at commit: a pipeline's server then checks each part while the
+    next is built (checked at commit, a hundred thousand rows' checks keep everything waiting).
 
-    Only to tables not written: their rows are all there before, so the server plans each
-    check against the table as it is. A check to a table growing in the block would be
-    planned when it was small (a scan), and its plan kept as it grows: those stay deferred."""
-    tables = tuple(model._meta.db_table for model in models)
-    names = _deferrable_foreign_keys(tables)
+    At first only those to tables the block does not write: their rows are all there, so the
+    server plans each check against the table as it is. A check is planned when first run and
+    its plan kept, so a check to a table the block makes grow, planned while it was small,
+    would scan it however large it grows: those wait for `check_the_rest_now`, which the caller
+    calls once the block has written a good part of what it writes (pending checks run then)."""
+
+    def __init__(self, models):
+        self._tables = tuple(model._meta.db_table for model in models)
+        self._now: list[str] = []
+        self._rest: list[str] = []
+
+    def __enter__(self):
+        self._now, self._rest = _deferrable_foreign_keys(self._tables)
+        _set_constraints(self._now, "IMMEDIATE")
+        return self
+
+    def check_the_rest_now(self) -> None:
+        """The keys between tables the block writes, from now on at each statement too (sent
+        after the COPYs queued, in a pipeline)."""
+        rest, self._rest = self._rest, []
+        self._now += rest
+        _set_constraints(rest, "IMMEDIATE")
+
+    def __exit__(self, kind, error, traceback) -> None:
+        # After a failure the savepoint or transaction rolls back, which restores the mode.
+        if kind is None:
+            _set_constraints(self._now, "DEFERRED")
+
+
+def _set_constraints(names: list[str], mode: str) -> None:
     if not names:
-        yield
         return
     listed = ", ".join(connection.ops.quote_name(name) for name in names)
+    statement = f"SET CONSTRAINTS {listed} {mode}"
+    pipeline = _pipeline.get()
+    if pipeline is not None:
+        pipeline.execute(statement)  # in its order, not ahead of the COPYs queued
+        return
     with connection.cursor() as cursor:
-        cursor.execute(f"SET CONSTRAINTS {listed} IMMEDIATE")
-    yield
-    # Not reached after a failure: the savepoint or transaction rolled back restores the mode.
-    with connection.cursor() as cursor:
-        cursor.execute(f"SET CONSTRAINTS {listed} DEFERRED")
+        cursor.execute(statement)
 
 
-def _deferrable_foreign_keys(tables: tuple[str, ...]) -> list[str]:
-    """The deferrable foreign keys from `tables` to other tables."""
+def _deferrable_foreign_keys(tables: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """The deferrable foreign keys from `tables`: (to other tables, between them)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT conname FROM pg_constraint WHERE contype = 'f' AND condeferrable "
-            "AND conrelid = ANY(%s::regclass[]) AND NOT confrelid = ANY(%s::regclass[]) "
+            "SELECT conname, confrelid = ANY(%s::regclass[]) FROM pg_constraint "
+            "WHERE contype = 'f' AND condeferrable AND conrelid = ANY(%s::regclass[]) "
             "ORDER BY conname",
             ["{" + ",".join(tables) + "}"] * 2,
         )
-        return [name for (name,) in cursor.fetchall()]
+        keys = cursor.fetchall()
+    return [name for name, within in keys if not within], [name for name, within in keys if within]
 
 
 class _Pipeline:
@@ -192,6 +216,11 @@ class _Pipeline:
     def copy(self, statement: str, chunks: list[str]) -> None:
         self._raise_failure()
         self._jobs.put((statement, chunks))
+
+    def execute(self, statement: str) -> None:
+        """A statement with no result, sent in turn after what is queued."""
+        self._raise_failure()
+        self._jobs.put((statement, None))
 
     def drain(self) -> None:
         """Wait until everything queued is stored; raise what failed."""
@@ -222,14 +251,20 @@ class _Pipeline:
         if self._error is not None:
             raise self._error
 
+    def _run(self, statement: str, chunks: list[str] | None) -> None:
+        with self._raw.cursor() as cursor:
+            if chunks is None:
+                cursor.execute(statement)
+                return
+            with cursor.copy(statement) as copy:
+                for chunk in chunks:
+                    copy.write(chunk)
+
     def _send(self) -> None:
         while (job := self._jobs.get()) is not None:
             try:
                 if self._error is None and not self._abandoned:  # else the transaction is lost
-                    statement, chunks = job
-                    with self._raw.cursor() as cursor, cursor.copy(statement) as copy:
-                        for chunk in chunks:
-                            copy.write(chunk)
+                    self._run(*job)
             except BaseException as error:  # raised in the caller's thread
                 self._error = error
             finally:

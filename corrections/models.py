@@ -45,11 +45,11 @@ class Correction(models.Model):
     )
     # Indexes only where something looks corrections up (see Meta): each one is paid on every
     # correction a run writes, a hundred thousand at a time.
-    # The run, its rule set version and its book are held by one composite foreign key
-    # (migration 0005: `correction_of_its_run`), so the database itself refuses a correction
-    # judged by another version than its run's, or changing another book; and the dataset and
-    # account by another (`correction_of_its_account`). Two checks per correction instead of
-    # four: a run writes a hundred thousand (docs/decisions.md).
+    # The run, its rule set version, its book and the book's account are held by one composite
+    # foreign key to the run (migration 0008: `correction_of_its_run`; the run keeps its book's
+    # account, `run_book_of_its_account`), so the database itself refuses a correction judged
+    # by another version than its run's, changing another book, or of another account. One
+    # check per correction instead of four: a run writes a hundred thousand (docs/decisions.md).
     run = models.ForeignKey(
         "reconciliation.Run", on_delete=models.PROTECT, related_name="corrections",
         help_text="the run whose break it corrects: its rule set version judges it",

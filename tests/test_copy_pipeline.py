@@ -65,20 +65,41 @@ def test_foreign_keys_to_tables_not_written_are_checked_at_each_statement():
         copy_insert.insert_rows(Account, list(orphan))
         transaction.set_rollback(True)
     refused = pytest.raises(IntegrityError, match="source")
-    with refused, transaction.atomic(), copy_insert.foreign_keys_checked_now([Account]):
+    with refused, transaction.atomic(), copy_insert.ForeignKeysCheckedNow([Account]):
         Account.objects.bulk_create([Account(source_id=2**40, code="orphan")])
     with transaction.atomic():  # and deferred again after the block
-        with copy_insert.foreign_keys_checked_now([Account]):
+        with copy_insert.ForeignKeysCheckedNow([Account]):
             pass
         copy_insert.insert_rows(Account, list(orphan))
         transaction.set_rollback(True)
 
 
-def test_foreign_keys_between_tables_written_stay_deferred():
+def test_foreign_keys_between_tables_written_wait_until_the_rest_is_checked_too():
     source = SimpleNamespace(code="later", name="later", kind="exchange")
     copy_insert.reserve_ids(Source, [source])
-    with transaction.atomic(), copy_insert.foreign_keys_checked_now([Account, Source]):
-        # The account first, its source after: fine, checked at commit.
+    with transaction.atomic(), copy_insert.ForeignKeysCheckedNow([Account, Source]) as keys:
+        # The account first, its source after: fine while deferred.
         Account.objects.bulk_create([Account(source_id=source.pk, code="main")])
         copy_insert.insert_rows(Source, [source], ids_reserved=True)
+        keys.check_the_rest_now()  # (the account's pending check passes now)
+        refused = pytest.raises(IntegrityError, match="source")
+        with refused, transaction.atomic():
+            Account.objects.bulk_create([Account(source_id=2**40, code="orphan")])
     assert Account.objects.get(code="main").source.code == "later"
+    assert not Account.objects.filter(code="orphan").exists()
+
+
+def test_the_rest_is_checked_in_its_turn_in_a_pipeline():
+    sources, reached = _sources("turn", 2), []
+    keys = copy_insert.ForeignKeysCheckedNow([Account, Source])
+    # The orphan's check fails (not the accounts' before it, whose sources are there).
+    refused = pytest.raises(psycopg.errors.ForeignKeyViolation, match=str(2**40))
+    with refused, transaction.atomic(), keys, copy_insert.pipelined():
+        copy_insert.insert_rows(Source, sources)
+        accounts = [SimpleNamespace(source_id=row.pk, code="main", name="") for row in sources]
+        copy_insert.insert_rows(Account, accounts)  # their sources are queued before them
+        keys.check_the_rest_now()
+        copy_insert.insert_rows(Account, [SimpleNamespace(source_id=2**40, code="x", name="")])
+        Account.objects.count()  # raises what failed
+        reached.append("the query ran")
+    assert not reached

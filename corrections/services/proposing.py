@@ -229,15 +229,18 @@ def _store(parts, *, by, in_parts: bool = False) -> audit.Appending | None:
     who = audit.acting_user(by)
     who_id = who.pk if who is not None else None
     endpoints = outbox.enabled_endpoints()
-    entries = None
+    entries, stored = None, 0
     try:
-        with transaction.atomic(), _sent_in_parts() if in_parts else nullcontext():
+        with transaction.atomic(), _sent_in_parts() if in_parts else nullcontext() as keys:
             for corrections in parts:
                 if not corrections:
                     continue
                 if entries is None:  # the book's lock first, then the chain's
                     entries = audit.Appending(actor=by)
                 _store_part(corrections, entries, who_id, endpoints)
+                stored += len(corrections)
+                if keys is not None and stored >= KEYS_CHECKED_FROM:
+                    keys.check_the_rest_now()
     except (IntegrityError, psycopg.errors.UniqueViolation) as error:  # COPY's are psycopg's
         raise CorrectionRefused(
             "A break here already has a pending, approved or applied correction: open it "
@@ -262,8 +265,14 @@ def _store_part(corrections, entries: audit.Appending, who_id, endpoints) -> Non
 def _sent_in_parts():
     # The tables a proposal writes: their foreign keys are checked as each part is stored.
     written = (AdjustmentSet, Adjustment, Correction, OutboxEvent, Delivery)
-    with copy_insert.foreign_keys_checked_now(written), copy_insert.pipelined():
-        yield
+    with copy_insert.ForeignKeysCheckedNow(written) as keys, copy_insert.pipelined():
+        yield keys
+
+
+# Once this many corrections are stored, the keys between the tables a proposal writes (a
+# correction's adjustment set, an event's correction) are checked as each part is stored too:
+# those tables are then large enough for the server to plan each check as an index lookup.
+KEYS_CHECKED_FROM = 10_000
 
 
 def _audit_entries(corrections) -> list[audit.Entry]:

@@ -132,11 +132,17 @@ def run_prices(run: Run, definition) -> dict[str, tuple]:
     if not run.prices_dataset_id:
         return {}
     chosen = valuation.prices_under(frames.load(run.prices_dataset), run.as_of, definition)
-    return {
-        asset: (price, at)
-        for asset, price, at in chosen.select("asset", "price", "price_as_of").iter_rows()
-        if price is not None
-    }
+    chosen = chosen.filter(pl.col("price").is_not_null())
+    # Column by column, and the exact prices through their text: a run values a hundred
+    # thousand assets, and polars makes each Decimal in Python, several times slower.
+    prices = zip(_decimals(chosen.get_column("price")), chosen.get_column("price_as_of").to_list(),
+                 strict=True)  # fmt: skip
+    return dict(zip(chosen.get_column("asset").to_list(), prices, strict=True))
+
+
+def _decimals(column: pl.Series) -> list[Decimal]:
+    """A decimal column's values as exact Decimals (None for a null)."""
+    return [None if text is None else Decimal(text) for text in column.cast(pl.String).to_list()]
 
 
 def portfolio_value(run: Run, prices: dict[str, tuple], internal_frame: pl.DataFrame | None = None
@@ -150,11 +156,15 @@ def portfolio_value(run: Run, prices: dict[str, tuple], internal_frame: pl.DataF
         return None
     frame = (internal_frame if internal_frame is not None and holdings.pk == run.internal_dataset_id
              else effective_frame(holdings))  # fmt: skip
-    values = book.book_values(holdings.kind, frame, run.as_of)
+    held = book.book_values(holdings.kind, frame, run.as_of).filter(
+        (pl.col("field") == "quantity") & (pl.col("number") != 0)
+    )
     total = Decimal(0)
-    for asset, field, number, _ in values.iter_rows():
-        if field == "quantity" and number and asset in prices:
-            total += abs(number) * prices[asset][0]
+    for asset, number in zip(held.get_column("target").to_list(),
+                             _decimals(held.get_column("number")), strict=True):  # fmt: skip
+        quote = prices.get(asset)
+        if quote is not None:
+            total += abs(number) * quote[0]
     return total
 
 

@@ -26,6 +26,13 @@ class Run(models.Model):
     internal_dataset = models.ForeignKey(
         "reconciliation.Dataset", on_delete=models.PROTECT, related_name="+"
     )
+    # The book's account, held with it so one composite key of a correction covers its run,
+    # rule set version, book and account (corrections migration 0008); the database keeps it
+    # the book's own (`run_book_of_its_account`, reconciliation migration 0016).
+    internal_account = models.ForeignKey(
+        "reconciliation.Account", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+", db_index=False, db_constraint=False, editable=False,
+    )  # fmt: skip
     external_dataset = models.ForeignKey(
         "reconciliation.Dataset", on_delete=models.PROTECT, related_name="+"
     )
@@ -78,9 +85,10 @@ class Run(models.Model):
         indexes = [models.Index(fields=["type", "-id"]), models.Index(fields=["status"])]
         constraints = [
             # What a correction's composite foreign key points at: its run, the run's rule set
-            # version and book, together (corrections migration 0005).
+            # version, book and the book's account, together (corrections migration 0008).
             models.UniqueConstraint(
-                fields=["id", "rule_set_version", "internal_dataset"], name="run_version_and_book"
+                fields=["id", "rule_set_version", "internal_dataset", "internal_account"],
+                name="run_version_book_and_account",
             ),
             models.CheckConstraint(condition=models.Q(progress__lte=100), name="run_progress_pct"),
             models.CheckConstraint(

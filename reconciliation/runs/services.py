@@ -85,6 +85,7 @@ def start_run(
             adjustment_count=count,
             type=type,
             internal_dataset=internal,
+            internal_account_id=internal.account_id,
             external_dataset=external,
             prices_dataset=prices,
             rule_set_version=version,

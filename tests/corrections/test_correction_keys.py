@@ -1,13 +1,15 @@
 """The database itself keeps a correction with its run: judged by the run's rule set version,
-changing the run's book, of that book's account (two composite foreign keys, checked at
-commit), and each adjustment set applied or reversed by one correction at most."""
+changing the run's book, of that book's account (one composite foreign key to the run, which
+keeps its book's account; checked at commit), and each adjustment set applied or reversed by one
+correction at most."""
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 
 from corrections import services
 from corrections.models import Correction
-from reconciliation.models import Account, Break, Dataset, RuleSetVersion
+from reconciliation.models import Account, Break, Dataset, RuleSetVersion, Run
+from reconciliation.runs import services as runs
 from tests.demo_runs import finished_position_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,10 +53,25 @@ def test_a_correction_of_another_book_or_account_is_refused(applied):
     with pytest.raises(IntegrityError, match="correction_of_its_run"):
         _committed(lambda: change(dataset_id=another_book.pk))
     another_account = Account.objects.exclude(pk=correction.account_id).first()
-    with pytest.raises(IntegrityError, match="correction_of_its_account"):
+    with pytest.raises(IntegrityError, match="correction_of_its_run"):
         _committed(lambda: change(account_id=another_account.pk))
     kept = Correction.objects.get(pk=correction.pk)
     assert (kept.dataset_id, kept.account_id) == (correction.dataset_id, correction.account_id)
+
+
+def test_a_run_keeps_its_books_own_account(applied):
+    correction, _ = applied
+    corrected = Run.objects.get(pk=correction.run_id)
+    assert corrected.internal_account_id == corrected.internal_dataset.account_id
+    another_account = Account.objects.exclude(pk=corrected.internal_account_id).first()
+    fresh = runs.start_run(type="position", internal=corrected.internal_dataset,
+                           external=corrected.external_dataset)  # fmt: skip
+    assert fresh.internal_account_id == corrected.internal_account_id
+    for run, key in ((fresh, "run_book_of_its_account"), (corrected, "correction_of_its_run")):
+        change = Run.objects.filter(pk=run.pk).update
+        with pytest.raises(IntegrityError, match=key):
+            _committed(lambda change=change: change(internal_account_id=another_account.pk))
+        assert Run.objects.get(pk=run.pk).internal_account_id == correction.account_id
 
 
 def test_an_adjustment_set_applies_one_correction_only(applied):
