@@ -118,25 +118,42 @@ def pipelined():
         return
     pipeline = _Pipeline()
     token = _pipeline.set(pipeline)
-    # The sending thread needs the GIL back after each 128 kB the socket takes; this one,
-    # busy building, would keep it up to 5 ms each time (Python's switch interval), which
-    # left the server waiting for a second of a run's ten.
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, _SWITCH_INTERVAL))
     try:
-        with connection.execute_wrapper(pipeline.before_query):
+        with _quick_switching(), connection.execute_wrapper(pipeline.before_query):
             yield pipeline
             pipeline.drain()
     except BaseException:
         pipeline.abandon()  # the transaction is lost: what is still queued is not sent
         raise
     finally:
-        sys.setswitchinterval(interval)
         _pipeline.reset(token)
         pipeline.close()
 
 
-_SWITCH_INTERVAL = 0.0005
+@contextmanager
+def _quick_switching():
+    """Python's switch interval at 0.5 ms while any pipeline of the process runs (the first to
+    start lowers it, the last to end restores it). The sending thread needs the GIL back after
+    each 128 kB the socket takes; the thread busy building would keep it up to 5 ms each time
+    (the default), which left the server waiting for a second of a run's ten."""
+    global _switching_pipelines, _switch_interval_before
+    with _switching:
+        if _switching_pipelines == 0:
+            _switch_interval_before = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_interval_before, 0.0005))
+        _switching_pipelines += 1
+    try:
+        yield
+    finally:
+        with _switching:
+            _switching_pipelines -= 1
+            if _switching_pipelines == 0:
+                sys.setswitchinterval(_switch_interval_before)
+
+
+_switching = threading.Lock()
+_switching_pipelines = 0
+_switch_interval_before = sys.getswitchinterval()
 
 
 class ForeignKeysCheckedNow:

@@ -103,3 +103,14 @@ def test_the_rest_is_checked_in_its_turn_in_a_pipeline():
         Account.objects.count()  # raises what failed
         reached.append("the query ran")
     assert not reached
+
+
+def test_overlapping_pipelines_restore_the_interval_when_the_last_one_ends():
+    before = sys.getswitchinterval()
+    first, second = copy_insert._quick_switching(), copy_insert._quick_switching()
+    first.__enter__()
+    second.__enter__()  # another thread's pipeline, say
+    first.__exit__(None, None, None)
+    assert sys.getswitchinterval() < before  # the second one still runs
+    second.__exit__(None, None, None)
+    assert sys.getswitchinterval() == before
