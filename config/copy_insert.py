@@ -122,12 +122,27 @@ def pipelined():
         with _quick_switching(), connection.execute_wrapper(pipeline.before_query):
             yield pipeline
             pipeline.drain()
-    except BaseException:
+    except BaseException as error:
         pipeline.abandon()  # the transaction is lost: what is still queued is not sent
+        pipeline.close()
+        # What failed first is the cause: a COPY's error, rather than the refusal of whatever
+        # the caller sent after it in the lost transaction (or the caller's own, chained).
+        if pipeline.failure is not None and pipeline.failure is not error:
+            raise pipeline.failure from error
         raise
+    else:
+        pipeline.close()
     finally:
         _pipeline.reset(token)
-        pipeline.close()
+
+
+def settle() -> None:
+    """Wait for the current pipeline's COPYs, if one runs, and raise what failed: for code
+    that uses the connection without Django's cursor `execute` (psycopg's own COPY or binary
+    cursor), which the pipeline cannot see coming."""
+    pipeline = _pipeline.get()
+    if pipeline is not None:
+        pipeline.drain()
 
 
 @contextmanager
@@ -252,17 +267,27 @@ class _Pipeline:
         """Rows of a query that needs nothing this transaction wrote (drawing ids from a
         sequence), on a second connection: it does not wait for the COPYs queued."""
         if self._side is None:
-            self._side = psycopg.connect(**connection.get_connection_params(), autocommit=True)
+            settings = connection.get_connection_params()
+            # A sequence locked by the transaction itself (an ALTER) would block this one for
+            # ever, unseen as a deadlock: a clear error after a while instead.
+            settings["options"] = f"{settings.get('options', '')} -c lock_timeout=30s".strip()
+            self._side = psycopg.connect(**settings, autocommit=True)
         return self._side.execute(sql, params).fetchall()
 
     def abandon(self) -> None:
         self._abandoned = True
 
     def close(self) -> None:
+        if not self._thread.is_alive():
+            return
         self._jobs.put(None)
         self._thread.join()
         if self._side is not None:
             self._side.close()
+
+    @property
+    def failure(self) -> BaseException | None:
+        return self._error
 
     def _raise_failure(self) -> None:
         if self._error is not None:

@@ -113,14 +113,15 @@ def publish(event_type: str, correction: Correction, payload: dict | None = None
     return OutboxEvent(**{f.attname: getattr(event, f.attname) for f in OutboxEvent._meta.fields})
 
 
-def publish_many(event_type: str, items, *, new: bool = False, endpoints: list[int] | None = None
-                 ) -> list[SimpleNamespace]:  # fmt: skip
+def publish_many(event_type: str, items, *, new: bool = False, endpoints: list[int] | None = None,
+                 relay: bool = True) -> list[SimpleNamespace]:  # fmt: skip
     """Queue one event per correction (`items`: corrections, or (correction, payload) pairs),
     inserted with COPY (a run's automatic corrections are tens of thousands); must run inside
     the transaction that changed them, which holds them locked (so each correction's next
     sequence number is this transaction's to take). `new`: corrections being stored in this
     transaction, which have no events yet. `endpoints`: the enabled endpoints' ids, read once by
-    a caller publishing in parts (`enabled_endpoints`). Returns the events' rows."""
+    a caller publishing in parts (`enabled_endpoints`), who then asks for one relay itself
+    (`relay=False`, then `relay_when_committed`). Returns the events' rows."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("publish inside the transaction that changes the correction")
     pairs = [item if isinstance(item, tuple) else (item, None) for item in items]
@@ -150,9 +151,15 @@ def publish_many(event_type: str, items, *, new: bool = False, endpoints: list[i
             for endpoint in endpoints
         ],
     )  # fmt: skip
+    if relay:
+        relay_when_committed(endpoints)
+    return events
+
+
+def relay_when_committed(endpoints: list[int]) -> None:
+    """Have a worker relay the events once the transaction commits (if any endpoint wants them)."""
     if endpoints:
         transaction.on_commit(task_queue.relay_outbox)
-    return events
 
 
 def enabled_endpoints() -> list[int]:

@@ -81,7 +81,8 @@ class Prepared:
             if target is None:
                 continue
             if target.extra.get("from_external_quantity") and target.corrected_value is None:
-                external = external or self._external_values(targets.values())
+                if external is None:
+                    external = self._external_values(targets.values())
                 target = _valued_quantity(target, external)
             built.append(_correction(item, target, run, dataset, current, self.limits,
                                      self.valued, self.by))  # fmt: skip

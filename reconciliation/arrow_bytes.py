@@ -14,6 +14,8 @@ import polars as pl
 import psycopg
 from django.db import connection
 
+from config import copy_insert
+
 
 def encode(frame: pl.DataFrame, compression: str = "lz4") -> bytes:
     buffer = io.BytesIO()
@@ -29,6 +31,7 @@ def decode(data, columns: list[str] | None = None) -> pl.DataFrame:
 @contextmanager
 def binary_cursor():
     """A cursor on Django's connection (and its transaction) that passes bytes as they are."""
+    copy_insert.settle()  # (its queries bypass Django's cursor, which a pipeline watches)
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
         yield cursor

@@ -114,3 +114,23 @@ def test_overlapping_pipelines_restore_the_interval_when_the_last_one_ends():
     assert sys.getswitchinterval() < before  # the second one still runs
     second.__exit__(None, None, None)
     assert sys.getswitchinterval() == before
+
+
+def test_the_copys_failure_is_the_cause_raised_whatever_the_caller_hit_after_it():
+    failed = pytest.raises(psycopg.errors.UniqueViolation)
+    with failed as raised, transaction.atomic(), copy_insert.pipelined() as pipeline:
+        copy_insert.insert_rows(Source, _sources("cause", 1))
+        copy_insert.insert_rows(Source, _sources("cause", 1))  # refused
+        pipeline._jobs.join()  # (the refusal has happened: nothing of the caller's saw it)
+        raise ValueError("what the lost transaction refused next")
+    assert isinstance(raised.value.__cause__, ValueError)
+
+
+def test_settling_raises_the_failure_before_the_connection_is_used_directly():
+    failed, reached = pytest.raises(psycopg.errors.UniqueViolation), []
+    with failed, transaction.atomic(), copy_insert.pipelined():
+        copy_insert.insert_rows(Source, _sources("settle", 1))
+        copy_insert.insert_rows(Source, _sources("settle", 1))
+        copy_insert.settle()  # as psycopg's own COPY and binary cursors do first
+        reached.append("went on past a failed COPY")
+    assert not reached

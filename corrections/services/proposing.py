@@ -241,6 +241,7 @@ def _store(parts, *, by, in_parts: bool = False) -> audit.Appending | None:
                 stored += len(corrections)
                 if keys is not None and stored >= KEYS_CHECKED_FROM:
                     keys.check_the_rest_now()
+            outbox.relay_when_committed(endpoints if stored else [])  # once, not per part
     except (IntegrityError, psycopg.errors.UniqueViolation) as error:  # COPY's are psycopg's
         raise CorrectionRefused(
             "A break here already has a pending, approved or applied correction: open it "
@@ -256,7 +257,7 @@ def _store_part(corrections, entries: audit.Appending, who_id, endpoints) -> Non
     applied = [c for c in corrections if c.auto_approved]
     apply_proposed(applied, who_id=who_id)
     copy_insert.insert_rows(Correction, corrections, ids_reserved=True)
-    outbox.publish_many(outbox.APPLIED, applied, new=True, endpoints=endpoints)
+    outbox.publish_many(outbox.APPLIED, applied, new=True, endpoints=endpoints, relay=False)
     entries.add(_audit_entries(corrections))
     entries.flush()
 

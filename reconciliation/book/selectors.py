@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from django.db import connection
 
+from config import copy_insert
 from reconciliation.datasets import frames
 from reconciliation.engine import book, valuation
 from reconciliation.models import Adjustment, Dataset, Run
@@ -49,6 +50,7 @@ def adjustments_frame(dataset: Dataset, through: int | None = None) -> pl.DataFr
         f"COPY (SELECT id, key, field, operation, delta::text, value, row::text FROM {table} "  # noqa: S608
         f"WHERE dataset_id = {int(dataset.pk)}{limit} ORDER BY id) TO STDOUT (FORMAT csv)"
     )
+    copy_insert.settle()  # psycopg's COPY: a pipeline cannot see it coming
     buffer = io.BytesIO()
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         for chunk in copy:

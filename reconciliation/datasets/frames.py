@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from django.db import connection, transaction
 
+from config import copy_insert
 from reconciliation import arrow_bytes
 from reconciliation.engine import types
 from reconciliation.models import Dataset, DatasetFrame
@@ -119,6 +120,7 @@ def load_records(dataset: Dataset, assets: list[str] | None = None) -> pl.DataFr
         params = (list(assets),)
     order = ", ".join(file_order(dataset.kind))
     sql = f"COPY ({select} WHERE {where} ORDER BY {order}) TO STDOUT (FORMAT csv)"
+    copy_insert.settle()  # psycopg's COPY: a pipeline cannot see it coming
     buffer = io.BytesIO()
     with connection.cursor() as cursor, cursor.cursor.copy(sql, params) as copy:
         for chunk in copy:

@@ -5,7 +5,7 @@ from django.db import models
 
 from reconciliation.engine.rule_definition import SEVERITIES
 from reconciliation.engine.types import TYPES
-from reconciliation.models.datasets import MONEY
+from reconciliation.models.datasets import MONEY, Dataset
 
 TYPE_CHOICES = [(name, name) for name in TYPES]
 SEVERITY_CHOICES = [(s, s) for s in SEVERITIES]  # the rules grade breaks: their list, least first
@@ -100,6 +100,17 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.pk} ({self.type}, {self.status})"
+
+    def save(self, *args, **kwargs):
+        # The book's account goes with the book (a correction's key points at both), however
+        # the run is made.
+        if self.internal_account_id is None and self.internal_dataset_id is not None:
+            self.internal_account_id = (
+                Dataset.objects.filter(pk=self.internal_dataset_id)
+                .values_list("account_id", flat=True)
+                .first()
+            )
+        super().save(*args, **kwargs)
 
     @property
     def is_active(self) -> bool:

@@ -67,6 +67,12 @@ def test_a_run_keeps_its_books_own_account(applied):
     fresh = runs.start_run(type="position", internal=corrected.internal_dataset,
                            external=corrected.external_dataset)  # fmt: skip
     assert fresh.internal_account_id == corrected.internal_account_id
+    made = Run.objects.create(  # however a run is made, it holds its book's account
+        type="position", internal_dataset=corrected.internal_dataset,
+        external_dataset=corrected.external_dataset, as_of=corrected.as_of,
+        rule_set_version=corrected.rule_set_version,
+    )  # fmt: skip
+    assert made.internal_account_id == corrected.internal_account_id
     for run, key in ((fresh, "run_book_of_its_account"), (corrected, "correction_of_its_run")):
         change = Run.objects.filter(pk=run.pk).update
         with pytest.raises(IntegrityError, match=key):

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
 from audit.selectors import verify_chain
-from corrections import services
+from corrections import outbox, services, task_queue
 from corrections.models import Correction, OutboxEvent
 from corrections.services import proposing
 from reconciliation.models import AdjustmentSet, Run
@@ -76,3 +76,15 @@ def test_parts_cover_every_break_once():
     assert list(proposing._parts(first + size + 1)) == [
         (0, first), (first, first + size), (first + size, first + size + 1)
     ]  # fmt: skip
+
+
+def test_a_run_proposed_in_parts_asks_for_one_relay_of_its_events(
+    run, monkeypatch, make_user, django_capture_on_commit_callbacks
+):
+    outbox.create_endpoint(name="trading", url="http://127.0.0.1:9/hook", by=make_user("admin"))
+    monkeypatch.setattr(proposing, "FIRST_PART_SIZE", 3)
+    monkeypatch.setattr(proposing, "PART_SIZE", 7)
+    with django_capture_on_commit_callbacks() as callbacks:
+        outcome = services.propose_for_run(run)
+    assert outcome["applied"] > 1
+    assert sum(1 for c in callbacks if c is task_queue.relay_outbox) == 1
