@@ -4,7 +4,8 @@ The README's configuration table lists every variable read here.
 """
 
 import os
-from datetime import timedelta
+from datetime import time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -12,6 +13,15 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from config import embedded
+
+
+def _time_of_day(text: str) -> time:
+    """ "HH:MM" (UTC), e.g. a close of business."""
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise ImproperlyConfigured(f"{text!r} is not a time of day (HH:MM)") from None
+
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -291,6 +301,17 @@ RUN_PARTITION_MIN_ROWS = env.int("RUN_PARTITION_MIN_ROWS", default=400_000)
 CREDENTIALS_ENCRYPTION_KEY = env.str("CREDENTIALS_ENCRYPTION_KEY", default="")
 REPORTS_DIR = Path(env.str("REPORTS_DIR", default=str(BASE_DIR / ".data" / "reports")))
 REPORTING_CURRENCY = env.str("REPORTING_CURRENCY", default="USD")
+# Reports (docs/reports.md): how long a built report is kept, and what raises a report's flags
+# and recommendations.
+REPORT_RETENTION_DAYS = env.int("REPORT_RETENTION_DAYS", default=90)
+REPORT_CLOSE_OF_BUSINESS = _time_of_day(env.str("REPORT_CLOSE_OF_BUSINESS", default="17:00"))
+REPORT_BREAK_AGE_DAYS = env.int("REPORT_BREAK_AGE_DAYS", default=5)
+REPORT_HIGH_VALUE = Decimal(env.str("REPORT_HIGH_VALUE", default="10000"))
+REPORT_FIELD_SHARE_PCT = Decimal(env.str("REPORT_FIELD_SHARE_PCT", default="30"))
+REPORT_SOURCE_SHARE_PCT = Decimal(env.str("REPORT_SOURCE_SHARE_PCT", default="50"))
+REPORT_MATCH_RATE_PCT = Decimal(env.str("REPORT_MATCH_RATE_PCT", default="99"))
+REPORT_AUTO_CORRECTION_PCT = Decimal(env.str("REPORT_AUTO_CORRECTION_PCT", default="50"))
+REPORT_RECURRING_TIMES = env.int("REPORT_RECURRING_TIMES", default=3)
 # Where the audit chain's head is exported, outside the database (see audit/services.py).
 AUDIT_HEAD_EXPORT_PATH = Path(
     env.str("AUDIT_HEAD_EXPORT_PATH", default=str(BASE_DIR / ".data" / "audit-head.jsonl"))

@@ -131,15 +131,22 @@ def dataset_frame(dataset: Dataset) -> pl.DataFrame:
 def run_prices(run: Run, definition) -> dict[str, tuple]:
     """{asset: (price in the reporting currency, its time)} as the run values with them (the
     reporting currency itself at 1); empty without a prices dataset."""
+    return {asset: (price, as_of) for asset, (price, as_of, _stale) in
+            run_quotes(run, definition).items() if price is not None}  # fmt: skip
+
+
+def run_quotes(run: Run, definition) -> dict[str, tuple]:
+    """{asset: (price or None, its time, stale)}: every asset the run's prices quote, as the
+    run chose among them, a stale price kept (with its flag) where the rule set falls back to
+    it and None where it does not; empty without a prices dataset."""
     if not run.prices_dataset_id:
         return {}
     chosen = valuation.prices_under(frames.load(run.prices_dataset), run.as_of, definition)
-    chosen = chosen.filter(pl.col("price").is_not_null())
     # Column by column, and the exact prices through their text: a run values a hundred
     # thousand assets, and polars makes each Decimal in Python, several times slower.
-    prices = zip(_decimals(chosen.get_column("price")), chosen.get_column("price_as_of").to_list(),
-                 strict=True)  # fmt: skip
-    return dict(zip(chosen.get_column("asset").to_list(), prices, strict=True))
+    quoted = zip(_decimals(chosen.get_column("price")), chosen.get_column("price_as_of").to_list(),
+                 chosen.get_column("stale").to_list(), strict=True)  # fmt: skip
+    return dict(zip(chosen.get_column("asset").to_list(), quoted, strict=True))
 
 
 def _decimals(column: pl.Series) -> list[Decimal]:

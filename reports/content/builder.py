@@ -1,0 +1,258 @@
+"""The report's content: every figure computed once, for a run or a period, from what the
+selectors read (reports/selectors.py). The renderers only lay it out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, localcontext
+
+from django.conf import settings
+from django.utils import timezone
+
+from config.errors import DomainError
+from reports import selectors
+from reports.content import charts, figures, flags
+from reports.content import types as t
+from reports.content.rows import BreakRow, RunFigures
+from reports.content.text import stamp
+
+FILTERS = ("source", "type", "account", "severity")
+
+
+class ScopeRefused(DomainError):
+    code = "report_scope_refused"
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What a report covers: one run, or the runs that finished in a period (inclusive days,
+    UTC), narrowed by filters (source, type, account: the runs'; severity: the breaks')."""
+
+    run_id: int | None = None
+    period_from: date | None = None
+    period_to: date | None = None
+    filters: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return "run" if self.run_id is not None else "period"
+
+
+def thresholds() -> figures.Thresholds:
+    """The flags' thresholds from the settings (REPORT_*, docs/reports.md)."""
+    return figures.Thresholds(
+        close_of_business=settings.REPORT_CLOSE_OF_BUSINESS,
+        break_age_days=settings.REPORT_BREAK_AGE_DAYS,
+        high_value=settings.REPORT_HIGH_VALUE,
+        field_share_pct=settings.REPORT_FIELD_SHARE_PCT,
+        source_share_pct=settings.REPORT_SOURCE_SHARE_PCT,
+        match_rate_pct=settings.REPORT_MATCH_RATE_PCT,
+        auto_rate_pct=settings.REPORT_AUTO_CORRECTION_PCT,
+        recurring_times=settings.REPORT_RECURRING_TIMES,
+    )
+
+
+def build(wanted: Wanted, *, generated_by: str, now: datetime | None = None) -> t.ReportContent:
+    """The content of the report `wanted`, as of `now` (default: the present)."""
+    now = now or timezone.now()
+    with localcontext(prec=figures.WIDE):
+        return _build(wanted, generated_by, now.astimezone(UTC))
+
+
+def _build(wanted: Wanted, generated_by: str, now: datetime) -> t.ReportContent:
+    in_scope = _runs(wanted)
+    currency = _currency(in_scope)
+    run_ids = [r.run.pk for r in in_scope]
+    severity = wanted.filters.get("severity", "")
+    rows = figures.ordered(selectors.break_rows(run_ids, severity=severity))
+    head = selectors.chain_head()  # before anything this report records
+    break_ids = [row.id for row in rows]
+    comment_rows = selectors.comments(break_ids)
+    latest = {break_id: text for break_id, _author, _at, text in comment_rows}
+    corrections = _corrections(run_ids, severity)
+    exposures = figures.exposures(rows, _quotes(in_scope))
+    patterns = figures.patterns(rows)
+    versions = tuple(dict.fromkeys(_version(r.run) for r in in_scope))
+    touched = figures.touched_breaks(rows, corrections, set(latest))
+    performance = figures.performance(
+        rows, corrections, [_run_figures(r) for r in in_scope], book_value=_book_value(in_scope),
+        touched=touched, currency=currency,
+    )  # fmt: skip
+    limits = thresholds()
+    raised = flags.regulatory(rows, now=now, limits=limits, currency=currency)
+    advice = flags.recommendations(
+        rows, exposures=exposures, patterns=patterns, performance=performance,
+        corrections=corrections, limits=limits, versions=versions,
+    )  # fmt: skip
+    key = figures.key_figures(rows, corrections, performance, currency)
+    severities = figures.by_severity(rows)
+    types = figures.tallies(rows, "type")
+    return t.ReportContent(
+        title=_title(wanted, in_scope),
+        generated_at=now,
+        generated_by=generated_by,
+        reporting_currency=currency,
+        scope=_scope(wanted, in_scope),
+        rule_set_versions=versions,
+        chain_head=t.ChainHead(*head),
+        summary=flags.summary(
+            rows, key_figures=key, flags=raised, advice=advice, currency=currency
+        ),
+        by_severity=severities,
+        by_type=types,
+        by_asset=figures.by_value(figures.tallies(rows, "asset")),
+        by_source=figures.tallies(rows, "source"),
+        value_at_risk=figures.value_at_risk(rows),
+        exposures=exposures,
+        patterns=patterns,
+        performance=performance,
+        recommendations=advice,
+        regulatory_flags=raised,
+        breaks=tuple(_break_line(row, latest.get(row.id, "")) for row in rows),
+        corrections=tuple(corrections),
+        comments=tuple(t.CommentLine(*row) for row in comment_rows),
+        audit=tuple(
+            t.AuditLine(*row)
+            for row in selectors.audit_rows(
+                run_ids=run_ids, correction_ids=[c.id for c in corrections]
+            )
+        ),
+        charts=charts.charts(
+            by_severity=severities,
+            by_type=types,
+            exposures=exposures,
+            by_hour=patterns.by_hour,
+            currency=currency,
+        ),
+    )
+
+
+def _runs(wanted: Wanted) -> list[selectors.ScopeRun]:
+    unknown = set(wanted.filters) - set(FILTERS)
+    if unknown:
+        raise ScopeRefused(f"Unknown report filter(s): {', '.join(sorted(unknown))}.")
+    if wanted.run_id is None:
+        if wanted.period_from is None or wanted.period_to is None:
+            raise ScopeRefused("Give a run, or a period with its first and last day.")
+        if wanted.period_from > wanted.period_to:
+            raise ScopeRefused(
+                f"The period starts ({wanted.period_from}) after it ends ({wanted.period_to})."
+            )
+        return selectors.scope_runs(period_from=wanted.period_from, period_to=wanted.period_to,
+                                    filters=wanted.filters)  # fmt: skip
+    found = selectors.scope_runs(run_id=wanted.run_id)
+    if not found:
+        raise ScopeRefused(f"There is no run {wanted.run_id}.")
+    if found[0].run.status != selectors.SUCCEEDED:
+        raise ScopeRefused(
+            f"Run {wanted.run_id} is {found[0].run.status}: only a succeeded run has results "
+            "to report."
+        )
+    return found
+
+
+def _currency(in_scope: list[selectors.ScopeRun]) -> str:
+    currencies = sorted({r.reporting_currency or settings.REPORTING_CURRENCY for r in in_scope})
+    if len(currencies) > 1:
+        raise ScopeRefused(
+            f"The runs in this period value in several currencies ({', '.join(currencies)}): "
+            "narrow it (by type, source or account) to runs of one reporting currency."
+        )
+    return currencies[0] if currencies else settings.REPORTING_CURRENCY
+
+
+def _run_figures(scope_run: selectors.ScopeRun) -> RunFigures:
+    run = scope_run.run
+    return RunFigures(run.pk, str(run.internal_dataset.account_id), scope_run.compared,
+                      run.break_count or 0, dict(run.by_severity or {}))  # fmt: skip
+
+
+def _quotes(in_scope: list[selectors.ScopeRun]) -> dict[str, tuple]:
+    """Per asset the price of the latest run in scope that quotes it; each prices dataset,
+    time and rule set version read once."""
+    merged: dict[str, tuple] = {}
+    seen = set()
+    for scope_run in in_scope:  # oldest first: later runs' prices replace earlier ones
+        run = scope_run.run
+        key = (run.prices_dataset_id, run.as_of, run.rule_set_version_id)
+        if run.prices_dataset_id is None or key in seen:
+            continue
+        seen.add(key)
+        merged.update(selectors.quotes(run))
+    return merged
+
+
+def _book_value(in_scope: list[selectors.ScopeRun]) -> Decimal | None:
+    """The book's value: each book account's holdings at its latest run in scope, summed;
+    None when any of them is unknown."""
+    latest = {}
+    for scope_run in in_scope:
+        latest[scope_run.run.internal_dataset.account_id] = scope_run.run
+    values = [selectors.book_value(run) for run in latest.values()]
+    if not values or any(value is None for value in values):
+        return None
+    return sum(values, Decimal(0))
+
+
+def _corrections(run_ids: list[int], severity: str) -> list[t.CorrectionLine]:
+    rows = selectors.correction_rows(run_ids, severity=severity)
+    approvals = selectors.approvers(rows)
+    lines = []
+    for row in rows:
+        (pk, break_id, run_id, type_, asset, target, field_, operation, original, corrected,
+         delta, impact, status, origin, automatic, note, reason, creator, created_at,
+         approved_at, applied_at, rolled_back_at, rejected_at, rejection, _hash,
+         _severity) = row  # fmt: skip
+        lines.append(t.CorrectionLine(
+            pk, break_id, run_id, type_, asset, target, field_, operation, original, corrected,
+            delta, impact, status, origin, automatic, note, reason, creator or "system",
+            created_at, tuple(name for name, _at in approvals.get(pk, [])), approved_at,
+            applied_at, rolled_back_at, rejected_at, rejection,
+        ))  # fmt: skip
+    return lines
+
+
+def _break_line(row: BreakRow, comment: str) -> t.BreakLine:
+    return t.BreakLine(
+        row.id, row.run_id, row.type, row.severity, row.status, row.source, row.account,
+        row.asset, row.entity, row.field, row.internal_value, row.external_value,
+        row.difference, row.value_rc, row.first_seen_at, row.last_seen_at, row.times_seen,
+        row.first_seen_run, row.causes, comment,
+    )  # fmt: skip
+
+
+def _version(run) -> str:
+    version = run.rule_set_version
+    return f"{version.rule_set.name} v{version.number}"
+
+
+def _title(wanted: Wanted, in_scope: list[selectors.ScopeRun]) -> str:
+    if wanted.run_id is not None:
+        return f"Reconciliation report: run {wanted.run_id} ({in_scope[0].run.type})"
+    return f"Reconciliation report: {wanted.period_from} to {wanted.period_to}"
+
+
+def _scope(wanted: Wanted, in_scope: list[selectors.ScopeRun]) -> t.Scope:
+    lines = tuple(_run_line(r.run) for r in in_scope)
+    narrowed = {name: value for name, value in wanted.filters.items() if value}
+    if wanted.run_id is not None:
+        run = in_scope[0].run
+        text = (f"Run {run.pk} ({run.type}): book {selectors.dataset_label(run.internal_dataset)}"
+                f" against {selectors.dataset_label(run.external_dataset)}, as of "
+                f"{stamp(run.as_of)}")  # fmt: skip
+    else:
+        count = f"{len(lines)} run{'s' if len(lines) != 1 else ''}" if lines else "no runs"
+        text = f"{wanted.period_from} to {wanted.period_to} (UTC): {count}"
+    if narrowed:
+        text += "; " + ", ".join(f"{name} {value}" for name, value in sorted(narrowed.items()))
+    return t.Scope(wanted.kind, text, wanted.run_id, wanted.period_from, wanted.period_to,
+                   {name: wanted.filters.get(name, "") for name in FILTERS}, lines)  # fmt: skip
+
+
+def _run_line(run) -> t.RunLine:
+    return t.RunLine(
+        run.pk, run.type, run.status, selectors.dataset_label(run.internal_dataset),
+        selectors.dataset_label(run.external_dataset), _version(run), run.as_of,
+        run.finished_at, run.break_count, run.match_count, run.adjustment_count,
+    )  # fmt: skip
