@@ -10,6 +10,7 @@ NAVIGATION = [
     ("Breaks", "breaks:list", "view_breaks"),
     ("Corrections", "corrections:queue", "view_corrections"),
     ("Runs", "runs:list", "view_breaks"),
+    ("Reports", "reports:list", "view_reports"),
     ("Datasets", "datasets:list", "view_breaks"),
     ("Upload", "datasets:upload", "upload_datasets"),
     ("Rule sets", "rules:list", "view_breaks"),

@@ -40,6 +40,7 @@ ROLE_CAPABILITIES = {
         "download_reports",
     },
     FINANCE: _READ | {"download_reports"},
-    # Separation of duties: those who set the approval limits do not approve against them.
-    ADMIN: set(CAPABILITIES) - {"approve_corrections"},
+    # Separation of duties: those who set the approval limits do not approve against them; and
+    # reports, the firm's figures, go to finance and risk only (admins see the list).
+    ADMIN: set(CAPABILITIES) - {"approve_corrections", "download_reports"},
 }

@@ -147,6 +147,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Fixed system schedules; beat copies them into its database tables, where admins see them.
 CELERY_BEAT_SCHEDULE = {
     "export-audit-head": {"task": "audit.export_head", "schedule": timedelta(hours=1)},
+    "expire-reports": {"task": "reports.expire_reports", "schedule": timedelta(hours=1)},
 }
 CELERY_TIMEZONE = "UTC"
 WORKER_HEARTBEAT_INTERVAL = env.int("WORKER_HEARTBEAT_INTERVAL", default=10)
@@ -312,6 +313,14 @@ REPORT_SOURCE_SHARE_PCT = Decimal(env.str("REPORT_SOURCE_SHARE_PCT", default="50
 REPORT_MATCH_RATE_PCT = Decimal(env.str("REPORT_MATCH_RATE_PCT", default="99"))
 REPORT_AUTO_CORRECTION_PCT = Decimal(env.str("REPORT_AUTO_CORRECTION_PCT", default="50"))
 REPORT_RECURRING_TIMES = env.int("REPORT_RECURRING_TIMES", default=3)
+# A report pack's e-mail attaches its files up to this size in all, and links to the rest.
+REPORT_EMAIL_ATTACH_MAX_BYTES = env.int("REPORT_EMAIL_ATTACH_MAX_BYTES", default=10 * 2**20)
+# E-mail (report packs): EMAIL_URL as django-environ reads it, e.g.
+# smtp+tls://user:password@mail.example.com:587; unset, messages are printed by the process.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="recondesk@localhost")
+# The address people open Recondesk at, for links in e-mails.
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
 # Where the audit chain's head is exported, outside the database (see audit/services.py).
 AUDIT_HEAD_EXPORT_PATH = Path(
     env.str("AUDIT_HEAD_EXPORT_PATH", default=str(BASE_DIR / ".data" / "audit-head.jsonl"))

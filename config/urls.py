@@ -14,6 +14,7 @@ from reconciliation.datasets import api as dataset_api
 from reconciliation.rules import api as rule_set_api
 from reconciliation.runs import api as run_api
 from reconciliation.views import overview
+from reports import api as report_api
 
 accounts_patterns = (
     [
@@ -122,6 +123,18 @@ api_patterns = [
         correction_api.RunRollBack.as_view(),
         name="api-run-corrections-roll-back",
     ),
+    path("reports/", report_api.ReportList.as_view(), name="api-reports"),
+    path("reports/<int:report_id>/", report_api.ReportDetail.as_view(), name="api-report"),
+    path(
+        "reports/<int:report_id>/download/",
+        report_api.ReportDownload.as_view(),
+        name="api-report-download",
+    ),
+    path(
+        "reports/<int:report_id>/retry/", report_api.ReportRetry.as_view(), name="api-report-retry"
+    ),
+    path("report-packs/", report_api.PackList.as_view(), name="api-report-packs"),
+    path("report-packs/<int:pack_id>/", report_api.PackDetail.as_view(), name="api-report-pack"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script from this address with ?script, so the
     # page needs no inline script under the Content-Security-Policy.
@@ -151,6 +164,7 @@ urlpatterns = [
     path("breaks/", include("reconciliation.breaks.urls")),
     path("corrections/", include("corrections.urls")),
     path("schedules/", include("reconciliation.schedules.urls")),
+    path("reports/", include("reports.urls")),
     path("api/", include(api_patterns)),
     path("healthz", healthz, name="healthz"),
     # Admin sign-in goes through the same throttled, audited sign-in as every page.

@@ -20,9 +20,12 @@ from corrections.models import Approval, Correction
 from reconciliation import selectors as reconciliation
 from reconciliation.book import selectors as book
 from reconciliation.models import Run
+from reconciliation.models.runs import SEVERITY_CHOICES, TYPE_CHOICES
 from reports.content.rows import BreakRow
 
 SUCCEEDED = Run.Status.SUCCEEDED
+TYPES = tuple(name for name, _label in TYPE_CHOICES)
+SEVERITIES = tuple(name for name, _label in SEVERITY_CHOICES)  # least severe first
 
 
 @dataclass(frozen=True)
@@ -234,3 +237,77 @@ def book_value(run: Run) -> Decimal | None:
     """The value of the run's account's holdings at its time (None: unknown)."""
     definition = reconciliation.rule_definition(run.rule_set_version)
     return book.portfolio_value(run, book.run_prices(run, definition))
+
+
+def run_status(run_id: int) -> str | None:
+    """The run's status (None: no such run)."""
+    return Run.objects.filter(pk=run_id).values_list("status", flat=True).first()
+
+
+# --- The reports pages ------------------------------------------------------------------------
+
+
+def access_report(user, report_id):
+    """The report if `user` may see reports; a missing and a forbidden one give the same 404."""
+    from reports.models import Report
+
+    queryset = Report.objects.select_related("requested_by", "run", "pack_delivery__pack")
+    return reconciliation.accessible(user, queryset, report_id, "report", "view_reports")
+
+
+def access_pack(user, pack_id):
+    from reports.models import ReportPack
+
+    return reconciliation.accessible(
+        user, ReportPack.objects.all(), pack_id, "report pack", "view_reports"
+    )
+
+
+def reports(*, status: str = "", format_: str = "", run_id: int | None = None):
+    """Reports, newest first, narrowed by status, format and run."""
+    from reports.models import Report
+
+    queryset = Report.objects.select_related("requested_by", "pack_delivery__pack")
+    if status:
+        queryset = queryset.filter(status=status)
+    if format_:
+        queryset = queryset.filter(format=format_)
+    if run_id is not None:
+        queryset = queryset.filter(run_id=run_id)
+    return queryset.order_by("-id")
+
+
+def report_page(filters: dict, *, before: int | None = None, size: int = 50):
+    """One page of reports (ids below `before`), and where the next starts (None: the last)."""
+    queryset = reports(
+        status=filters.get("status", ""),
+        format_=filters.get("format", ""),
+        run_id=filters.get("run"),
+    )
+    if before is not None:
+        queryset = queryset.filter(pk__lt=before)
+    found = list(queryset[: size + 1])
+    return found[:size], (found[size - 1].pk if len(found) > size else None)
+
+
+def packs():
+    from reports.models import ReportPack
+
+    return ReportPack.objects.select_related("created_by").order_by("name")
+
+
+def pack_deliveries(limit: int = 20):
+    from reports.models import PackDelivery
+
+    return PackDelivery.objects.select_related("pack").prefetch_related("reports")[:limit]
+
+
+def source_codes() -> list[str]:
+    from reconciliation.models import Source
+
+    return list(Source.objects.order_by("code").values_list("code", flat=True))
+
+
+def reportable_runs(limit: int = 200):
+    """The latest succeeded runs, for the report form's choice."""
+    return Run.objects.filter(status=SUCCEEDED).order_by("-id")[:limit]

@@ -13,3 +13,12 @@ def token_for(user) -> str:
         user, name=f"test token {next(_numbers)}", days=1, by=user
     )
     return secret
+
+
+def token_client(user):
+    """A DRF test client that sends `user`'s new API token with every request."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
+    return client

@@ -20,6 +20,7 @@ django_settings.DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
 def _isolated_outside_state(settings, tmp_path):
     """Keep what lives outside the test database out of other tests' way."""
     settings.AUDIT_HEAD_EXPORT_PATH = tmp_path / "audit-heads.jsonl"
+    settings.REPORTS_DIR = tmp_path / "reports"
     # Runs propose no corrections unless a test asks: other tests' books stay as loaded.
     settings.CORRECTIONS_PROPOSE_AFTER_RUNS = False
     client = redis.Redis.from_url(settings.REDIS_URL)

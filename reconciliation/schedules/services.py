@@ -53,6 +53,11 @@ def _crontab(found: schedule_timing.Timing) -> CrontabSchedule:
     return schedule
 
 
+def beat_crontab(cron: str) -> CrontabSchedule:
+    """Beat's crontab for the cron expression (ScheduleInvalid if beat cannot read it)."""
+    return _crontab(timing(cron))
+
+
 def _check(
     name: str,
     type_: str,

@@ -3,40 +3,20 @@ selectors read (reports/selectors.py). The renderers only lay it out."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal, localcontext
 
 from django.conf import settings
 from django.utils import timezone
 
-from config.errors import DomainError
 from reports import selectors
 from reports.content import charts, figures, flags
 from reports.content import types as t
 from reports.content.rows import BreakRow, RunFigures
 from reports.content.text import stamp
+from reports.scope import FILTERS, ScopeRefused, Wanted
 
-FILTERS = ("source", "type", "account", "severity")
-
-
-class ScopeRefused(DomainError):
-    code = "report_scope_refused"
-
-
-@dataclass(frozen=True)
-class Wanted:
-    """What a report covers: one run, or the runs that finished in a period (inclusive days,
-    UTC), narrowed by filters (source, type, account: the runs'; severity: the breaks')."""
-
-    run_id: int | None = None
-    period_from: date | None = None
-    period_to: date | None = None
-    filters: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def kind(self) -> str:
-        return "run" if self.run_id is not None else "period"
+__all__ = ["FILTERS", "ScopeRefused", "Wanted", "build", "thresholds"]
 
 
 def thresholds() -> figures.Thresholds:

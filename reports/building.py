@@ -1,0 +1,200 @@
+"""A report built by a worker: claimed, its content built and laid out, its file stored with
+size and SHA-256, ended; each step guarded so that a redelivered task or a worker taken for
+dead never ends it twice.
+
+A delivery claims the report (one more delivery counted, the worker recorded). The file is
+written beside its final name and moved there in one step (`os.replace`), then the report is
+marked ready only while this delivery still holds it: a worker that dies half-way leaves a
+partial file nobody points at (the next delivery writes its own), and the report queued for
+the sweep to send again (config/claim_sweep.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from audit import services as audit
+from config import claim_sweep
+from config.errors import DomainError
+from reports import packs
+from reports.content import builder
+from reports.models import Report
+from reports.rendering import RENDERINGS, measure, render
+
+logger = logging.getLogger(__name__)
+Status = Report.Status
+ACTIVE = (Status.QUEUED, Status.BUILDING)
+FORMAT_NAMES = {"pdf": "PDF", "xlsx": "Excel", "html": "HTML", "csv": "CSV", "json": "JSON"}
+
+
+def build(report_id: int, *, worker: str = "") -> dict:
+    """This delivery's build of the report: what it did, or why it did nothing."""
+    report = _claim(report_id, worker)
+    if report is None:
+        return {"skipped": True}  # ended already, or never queued
+    if report.deliveries > claim_sweep.MAX_DELIVERIES:
+        _fail(
+            report,
+            f"Given up after {claim_sweep.MAX_DELIVERIES} deliveries: the workers "
+            "building it kept stopping (out of memory?). Retry once that is fixed.",
+        )
+        return {"given_up": True}
+    started = time.perf_counter()
+    part = None
+    try:
+        _progress(report, 10, "reading the breaks and corrections")
+        content = builder.build(_wanted(report), generated_by=_requester(report))
+        _progress(report, 50, f"laying out the {FORMAT_NAMES[report.format]} file")
+        # Named by delivery: a worker taken for dead that comes back never overwrites the file
+        # a later delivery stored (its name is in the report's row, with its checksum).
+        folder = Path(settings.REPORTS_DIR) / str(report.pk // 1000)
+        final = folder / f"{report.pk}.{report.deliveries}.{RENDERINGS[report.format].extension}"
+        final.parent.mkdir(parents=True, exist_ok=True)
+        part = final.with_name(f".{final.name}.{report.deliveries}.part")
+        with part.open("wb") as out:
+            render(report.format, content, out)
+        size, digest = measure(part)
+        _progress(report, 90, "storing the file")
+        os.replace(part, final)
+        part = None
+        ended = _ready(report, content, final, size, digest, started)
+    except DomainError as refused:
+        ended = _fail(report, refused.message)
+    except Exception:
+        logger.exception("report %s: building failed", report_id)
+        ended = _fail(
+            report,
+            "Building failed unexpectedly; the worker's log says why. Retry, "
+            "or report it if it happens again.",
+        )
+    finally:
+        if part is not None:
+            part.unlink(missing_ok=True)
+    if ended and report.pack_delivery_id:
+        packs.send_when_built(report.pack_delivery_id)
+    return {"ended": bool(ended)}
+
+
+def _wanted(report: Report) -> builder.Wanted:
+    return builder.Wanted(
+        run_id=report.run_id,
+        period_from=report.period_from,
+        period_to=report.period_to,
+        filters=dict(report.filters),
+    )
+
+
+def _requester(report: Report) -> str:
+    if report.pack_delivery_id:
+        return f"report pack {report.pack_delivery.pack.name}"
+    return report.requested_by.get_username() if report.requested_by else "system"
+
+
+def _claim(report_id: int, worker: str) -> Report | None:
+    claimed = Report.objects.filter(pk=report_id, status__in=ACTIVE).update(
+        status=Status.BUILDING,
+        deliveries=F("deliveries") + 1,
+        started_at=timezone.now(),
+        progress=5,
+        phase="starting",
+        **claim_sweep.claimant(worker),
+    )
+    if not claimed:
+        return None
+    return Report.objects.select_related("requested_by", "pack_delivery__pack").get(pk=report_id)
+
+
+def _held(report: Report):
+    """The report while this delivery still holds it."""
+    return Report.objects.filter(pk=report.pk, status=Status.BUILDING, deliveries=report.deliveries)
+
+
+def _progress(report: Report, percent: int, phase: str) -> None:
+    _held(report).update(progress=percent, phase=phase)
+
+
+def _ready(report, content, final: Path, size: int, digest: str, started: float) -> bool:
+    now = timezone.now()
+    relative = final.relative_to(Path(settings.REPORTS_DIR)).as_posix()
+    with transaction.atomic():
+        done = _held(report).update(
+            status=Status.READY,
+            progress=100,
+            phase="ready",
+            file_name=relative,
+            size=size,
+            sha256=digest,
+            title=content.title[:300],
+            break_count=len(content.breaks),
+            chain_sequence=content.chain_head.sequence,
+            chain_hash=content.chain_head.hash,
+            finished_at=now,
+            build_ms=int((time.perf_counter() - started) * 1000),
+            expires_at=now + timedelta(days=settings.REPORT_RETENTION_DAYS),
+            worker_instance="",
+        )
+        if done:
+            audit.record(
+                action="report.built",
+                object_type="report",
+                object_id=report.pk,
+                after={
+                    "format": report.format,
+                    "size": size,
+                    "sha256": digest,
+                    "breaks": len(content.breaks),
+                    "chain_head": content.chain_head.sequence,
+                },
+            )
+    if not done:
+        # A later delivery holds the report now (this worker was taken for dead): its file is
+        # the one kept.
+        logger.warning("report %s: built, but a later delivery holds it", report.pk)
+        final.unlink(missing_ok=True)
+    return bool(done)
+
+
+def _fail(report: Report, message: str) -> bool:
+    with transaction.atomic():
+        done = _held(report).update(
+            status=Status.FAILED,
+            phase="failed",
+            message=message,
+            finished_at=timezone.now(),
+            worker_instance="",
+        )
+        if done:
+            audit.record(
+                action="report.failed",
+                object_type="report",
+                object_id=report.pk,
+                after={"message": message},
+            )
+    return bool(done)
+
+
+def register_with_sweep() -> None:
+    """A building report whose worker stopped is queued again (config/claim_sweep.py)."""
+    from reports import task_queue
+
+    def hand_back(row: dict) -> None:
+        transaction.on_commit(lambda: task_queue.build_report(row["pk"]))
+
+    claim_sweep.register(
+        claim_sweep.Claimable(
+            name="report",
+            rows=lambda: Report.objects.filter(status=Status.BUILDING),
+            fence=("deliveries",),
+            hand_back=hand_back,
+            released={"status": Status.QUEUED, "phase": claim_sweep.WAITING},
+        )
+    )
