@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from config.api_schema import error
 from config.idempotency import idempotent
 from config.pagination import Pager
+from config.query import is_id
 from reports import packs, selectors, services
 from reports.models import FORMATS, Report, ReportPack
 from reports.scope import Wanted
@@ -21,7 +22,9 @@ from reports.selectors import SEVERITIES, TYPES
 
 class ReportSerializer(serializers.ModelSerializer):
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    pack = serializers.CharField(source="pack_delivery.pack.name", read_only=True, default=None)
+    pack = serializers.CharField(
+        source="pack_delivery.pack.name", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Report
@@ -80,7 +83,7 @@ def _wanted(values: dict) -> Wanted:
 
 
 class ReportList(generics.ListCreateAPIView):
-    """Reports, newest first (filters: status, format, run); POST asks for one, which a worker
+    """Reports, newest first (filters: status, file_format, run); POST asks for one, which a worker
     builds (202; follow its `status` until `ready`, then download it)."""
 
     required_capabilities = {"GET": "view_reports", "POST": "download_reports"}
@@ -91,7 +94,7 @@ class ReportList(generics.ListCreateAPIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("status", str, enum=list(Report.Status.values)),
-            OpenApiParameter("format", str, enum=list(FORMATS)),
+            OpenApiParameter("file_format", str, enum=list(FORMATS)),
             OpenApiParameter("run", int),
         ]
     )
@@ -101,14 +104,15 @@ class ReportList(generics.ListCreateAPIView):
     def get_queryset(self):
         params = self.request.query_params
         problems = {}
-        status, format_ = params.get("status", ""), params.get("format", "")
+        # Not "format": DRF reads ?format= as the answer's renderer.
+        status, format_ = params.get("status", ""), params.get("file_format", "")
         if status and status not in Report.Status.values:
             problems["status"] = [f"one of {', '.join(Report.Status.values)}"]
         if format_ and format_ not in FORMATS:
-            problems["format"] = [f"one of {', '.join(FORMATS)}"]
+            problems["file_format"] = [f"one of {', '.join(FORMATS)}"]
         run = params.get("run", "")
-        if run and not run.isdigit():
-            problems["run"] = ["a run id"]
+        if run and not (is_id(run) and int(run) >= 1):
+            problems["run"] = ["a run id (a whole number from 1)"]
         if problems:
             raise serializers.ValidationError(problems)
         return selectors.reports(status=status, format_=format_, run_id=int(run) if run else None)

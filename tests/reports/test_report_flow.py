@@ -215,7 +215,7 @@ def test_the_api_asks_reads_and_downloads_once_per_idempotency_key(make_user, ru
     building.build(report_id)
     shown = finance.get(f"/api/reports/{report_id}/").json()
     assert shown["status"] == "ready" and len(shown["sha256"]) == 64
-    listed = finance.get("/api/reports/", {"status": "ready", "format": "json"}).json()
+    listed = finance.get("/api/reports/", {"status": "ready", "file_format": "json"}).json()
     assert [r["id"] for r in listed["results"]] == [report_id]
     download = finance.get(f"/api/reports/{report_id}/download/")
     assert download.status_code == 200
