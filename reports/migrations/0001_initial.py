@@ -6,95 +6,271 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('django_celery_beat', '0019_alter_periodictasks_options'),
-        ('reconciliation', '0017_drop_run_version_and_book'),
+        ("django_celery_beat", "0019_alter_periodictasks_options"),
+        ("reconciliation", "0017_drop_run_version_and_book"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReportPack',
+            name="ReportPack",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('formats', models.JSONField(help_text='the formats built, e.g. ["pdf", "xlsx"]')),
-                ('period', models.CharField(choices=[('previous_day', 'the previous day'), ('previous_week', 'the previous 7 days'), ('previous_month', 'the previous calendar month')], max_length=20)),
-                ('filters', models.JSONField(blank=True, default=dict)),
-                ('recipients', models.JSONField(default=list, help_text='e-mail addresses')),
-                ('cron', models.CharField(help_text='minute hour day-of-month month day-of-week', max_length=100)),
-                ('enabled', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('periodic_task', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='django_celery_beat.periodictask')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("formats", models.JSONField(help_text='the formats built, e.g. ["pdf", "xlsx"]')),
+                (
+                    "period",
+                    models.CharField(
+                        choices=[
+                            ("previous_day", "the previous day"),
+                            ("previous_week", "the previous 7 days"),
+                            ("previous_month", "the previous calendar month"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("filters", models.JSONField(blank=True, default=dict)),
+                ("recipients", models.JSONField(default=list, help_text="e-mail addresses")),
+                (
+                    "cron",
+                    models.CharField(
+                        help_text="minute hour day-of-month month day-of-week", max_length=100
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "periodic_task",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="django_celery_beat.periodictask",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='PackDelivery',
+            name="PackDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period_from', models.DateField()),
-                ('period_to', models.DateField()),
-                ('status', models.CharField(choices=[('building', 'Building'), ('sent', 'Sent'), ('failed', 'Failed')], default='building', max_length=10)),
-                ('recipients', models.JSONField(default=list)),
-                ('message', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('pack', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deliveries', to='reports.reportpack')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("period_from", models.DateField()),
+                ("period_to", models.DateField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("building", "Building"), ("sent", "Sent"), ("failed", "Failed")],
+                        default="building",
+                        max_length=10,
+                    ),
+                ),
+                ("recipients", models.JSONField(default=list)),
+                ("message", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "pack",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="deliveries",
+                        to="reports.reportpack",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='Report',
+            name="Report",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('format', models.CharField(choices=[('pdf', 'PDF'), ('xlsx', 'Excel'), ('html', 'HTML'), ('csv', 'CSV'), ('json', 'JSON')], max_length=4)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('building', 'Building'), ('ready', 'Ready'), ('failed', 'Failed'), ('expired', 'Expired')], default='queued', max_length=10)),
-                ('period_from', models.DateField(blank=True, null=True)),
-                ('period_to', models.DateField(blank=True, null=True)),
-                ('filters', models.JSONField(blank=True, default=dict)),
-                ('title', models.CharField(blank=True, max_length=300)),
-                ('progress', models.PositiveSmallIntegerField(default=0)),
-                ('phase', models.CharField(default='queued', max_length=100)),
-                ('message', models.TextField(blank=True, help_text='why the build failed')),
-                ('file_name', models.CharField(blank=True, help_text='under REPORTS_DIR', max_length=255)),
-                ('size', models.BigIntegerField(blank=True, null=True)),
-                ('sha256', models.CharField(blank=True, max_length=64)),
-                ('break_count', models.PositiveIntegerField(blank=True, null=True)),
-                ('chain_sequence', models.BigIntegerField(blank=True, null=True)),
-                ('chain_hash', models.CharField(blank=True, max_length=64)),
-                ('build_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('deliveries', models.PositiveSmallIntegerField(default=0)),
-                ('worker', models.CharField(blank=True, max_length=200)),
-                ('worker_instance', models.CharField(blank=True, max_length=64)),
-                ('requested_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('pack_delivery', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reports', to='reports.packdelivery')),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='reconciliation.run')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "format",
+                    models.CharField(
+                        choices=[
+                            ("pdf", "PDF"),
+                            ("xlsx", "Excel"),
+                            ("html", "HTML"),
+                            ("csv", "CSV"),
+                            ("json", "JSON"),
+                        ],
+                        max_length=4,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("building", "Building"),
+                            ("ready", "Ready"),
+                            ("failed", "Failed"),
+                            ("expired", "Expired"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("period_from", models.DateField(blank=True, null=True)),
+                ("period_to", models.DateField(blank=True, null=True)),
+                ("filters", models.JSONField(blank=True, default=dict)),
+                ("title", models.CharField(blank=True, max_length=300)),
+                ("progress", models.PositiveSmallIntegerField(default=0)),
+                ("phase", models.CharField(default="queued", max_length=100)),
+                ("message", models.TextField(blank=True, help_text="why the build failed")),
+                (
+                    "file_name",
+                    models.CharField(blank=True, help_text="under REPORTS_DIR", max_length=255),
+                ),
+                ("size", models.BigIntegerField(blank=True, null=True)),
+                ("sha256", models.CharField(blank=True, max_length=64)),
+                ("break_count", models.PositiveIntegerField(blank=True, null=True)),
+                ("chain_sequence", models.BigIntegerField(blank=True, null=True)),
+                ("chain_hash", models.CharField(blank=True, max_length=64)),
+                ("build_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("deliveries", models.PositiveSmallIntegerField(default=0)),
+                ("worker", models.CharField(blank=True, max_length=200)),
+                ("worker_instance", models.CharField(blank=True, max_length=64)),
+                ("requested_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "pack_delivery",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reports",
+                        to="reports.packdelivery",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="reconciliation.run",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
-                'indexes': [models.Index(fields=['status', '-id'], name='reports_rep_status_1d8176_idx'), models.Index(condition=models.Q(('status', 'ready')), fields=['expires_at'], name='report_due')],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('period_from__isnull', True), ('period_to__isnull', True), ('run__isnull', False)), models.Q(('period_from__isnull', False), ('period_from__lte', models.F('period_to')), ('period_to__isnull', False), ('run__isnull', True)), _connector='OR'), name='report_of_a_run_or_a_period'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'ready'), _negated=True), models.Q(('finished_at__isnull', False), ('size__isnull', False), models.Q(('sha256', ''), _negated=True), models.Q(('file_name', ''), _negated=True)), _connector='OR'), name='ready_report_has_file'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'failed'), _negated=True), models.Q(('message', ''), _negated=True), _connector='OR'), name='failed_report_says_why'), models.CheckConstraint(condition=models.Q(('progress__lte', 100)), name='report_progress_pct'), models.CheckConstraint(condition=models.Q(('format__in', ('pdf', 'xlsx', 'html', 'csv', 'json'))), name='report_format_known')],
+                "ordering": ["-id"],
+                "indexes": [
+                    models.Index(fields=["status", "-id"], name="reports_rep_status_1d8176_idx"),
+                    models.Index(
+                        condition=models.Q(("status", "ready")),
+                        fields=["expires_at"],
+                        name="report_due",
+                    ),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(
+                                ("period_from__isnull", True),
+                                ("period_to__isnull", True),
+                                ("run__isnull", False),
+                            ),
+                            models.Q(
+                                ("period_from__isnull", False),
+                                ("period_from__lte", models.F("period_to")),
+                                ("period_to__isnull", False),
+                                ("run__isnull", True),
+                            ),
+                            _connector="OR",
+                        ),
+                        name="report_of_a_run_or_a_period",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("status", "ready"), _negated=True),
+                            models.Q(
+                                ("finished_at__isnull", False),
+                                ("size__isnull", False),
+                                models.Q(("sha256", ""), _negated=True),
+                                models.Q(("file_name", ""), _negated=True),
+                            ),
+                            _connector="OR",
+                        ),
+                        name="ready_report_has_file",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("status", "failed"), _negated=True),
+                            models.Q(("message", ""), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="failed_report_says_why",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("progress__lte", 100)), name="report_progress_pct"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("format__in", ("pdf", "xlsx", "html", "csv", "json"))),
+                        name="report_format_known",
+                    ),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='packdelivery',
-            constraint=models.UniqueConstraint(fields=('pack', 'period_from', 'period_to'), name='pack_period_once'),
+            model_name="packdelivery",
+            constraint=models.UniqueConstraint(
+                fields=("pack", "period_from", "period_to"), name="pack_period_once"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='packdelivery',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'sent'), _negated=True), ('sent_at__isnull', False), _connector='OR'), name='sent_has_time'),
+            model_name="packdelivery",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "sent"), _negated=True),
+                    ("sent_at__isnull", False),
+                    _connector="OR",
+                ),
+                name="sent_has_time",
+            ),
         ),
     ]
