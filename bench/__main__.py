@@ -16,6 +16,7 @@ BENCHMARKS = {
     "corrections": "bench.corrections",
     "book": "bench.book",
     "corrections-queue": "bench.corrections_queue",
+    "reports": "bench.reports",
 }
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,18 +12,19 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db import connection
+import psycopg
+from django.db import connection, transaction
 from django.db.models import Q
 
 from audit.models import AuditEvent
-from corrections.models import Approval, Correction
+from config import copy_insert
 from reconciliation import selectors as reconciliation
 from reconciliation.book import selectors as book
 from reconciliation.models import Run
 from reconciliation.models.runs import SEVERITY_CHOICES, TYPE_CHOICES
-from reports.content.rows import BreakRow
 
 SUCCEEDED = Run.Status.SUCCEEDED
+REPORT_WORK_MEM = "128MB"
 TYPES = tuple(name for name, _label in TYPE_CHOICES)
 SEVERITIES = tuple(name for name, _label in SEVERITY_CHOICES)  # least severe first
 
@@ -100,29 +101,80 @@ def dataset_label(dataset) -> str:
     return f"{owner} #{dataset.pk}"
 
 
+# Each break once (the latest run in scope that saw it), in the order every list shows them:
+# most severe, then most value, then oldest.
 BREAK_ROWS = """
-SELECT DISTINCT ON (o.break_record_id)
-    b.id, o.run_id, b.type, o.severity, b.status, COALESCE(xs.code, ''), b.account, b.asset,
+SELECT * FROM (SELECT DISTINCT ON (o.break_record_id)
+    b.id, o.run_id, b.type, o.severity, b.status, COALESCE(xs.code, '') AS source, b.account,
+    b.asset,
     b.entity, b.field, o.internal_value, o.external_value, o.difference, o.value_rc,
     b.first_seen_at, b.last_seen_at, b.times_seen, b.first_seen_run_id, b.causes::text,
-    b.resolved_at, b.assignee_id IS NOT NULL
+    COALESCE(c.text, '') AS comment, b.resolved_at, b.assignee_id IS NOT NULL AS assigned
 FROM reconciliation_breakobservation o
 JOIN reconciliation_break b ON b.id = o.break_record_id
 LEFT JOIN reconciliation_account xa ON xa.id = b.external_account_id
 LEFT JOIN reconciliation_source xs ON xs.id = xa.source_id
+LEFT JOIN LATERAL (
+    SELECT text FROM reconciliation_breakcomment
+    WHERE break_record_id = b.id ORDER BY created_at DESC, id DESC LIMIT 1
+) c ON true
 WHERE o.run_id = ANY(%(runs)s) AND (%(severity)s = '' OR o.severity = %(severity)s)
-ORDER BY o.break_record_id, o.run_id DESC
+ORDER BY o.break_record_id, o.run_id DESC) seen
+ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2
+    WHEN 'low' THEN 3 ELSE 4 END, abs(value_rc) DESC NULLS LAST, id
 """
 
 
-def break_rows(run_ids: list[int], *, severity: str = "") -> list[BreakRow]:
-    """The breaks the runs saw (each once), with the severity filter applied to what was seen."""
+def _fetch(sql: str, params: dict) -> list[tuple]:
+    """All rows, in PostgreSQL's binary form (_stream)."""
+    return [row for batch in _stream(sql, params) for row in batch]
+
+
+def _stream(sql: str, params: dict, batch: int = 5000):
+    """Rows in batches, in PostgreSQL's binary form: numbers and times are loaded in C
+    (Django's text loader of times is Python's, a second per hundred thousand rows), and a
+    server-side cursor hands them over a few thousand at a time, so a hundred thousand
+    breaks are never held twice (as rows and as the content's lines)."""
+    copy_insert.settle()  # its queries bypass Django's cursor, which a pipeline watches
+    with transaction.atomic():
+        connection.ensure_connection()
+        raw = connection.connection
+        with psycopg.Cursor(raw) as cursor:
+            # Sorting a hundred thousand breaks in memory, not in temporary files (the
+            # default 4 MB would spill): for this transaction only.
+            cursor.execute("SELECT set_config('work_mem', %s, true)", [REPORT_WORK_MEM])
+        with psycopg.ServerCursor(raw, "report_rows") as cursor:
+            cursor.execute(sql, params, binary=True)
+            while rows := cursor.fetchmany(batch):
+                yield rows
+
+
+# Words a hundred thousand breaks repeat (a type, a status, a field): one string each.
+_REPEATED = (2, 3, 4, 5, 6, 9)
+
+
+def break_rows(run_ids: list[int], *, severity: str = "", line=lambda *values: values) -> list:
+    """The breaks the runs saw (each once, with the latest of those runs' values and the
+    latest comment), the severity filter applied to what was seen; each made by `line` from
+    BREAK_ROWS' columns (the content's BreakLine: made as they come, never held twice)."""
     if not run_ids:
         return []
-    with connection.cursor() as cursor:
-        cursor.execute(BREAK_ROWS, {"runs": run_ids, "severity": severity})
-        rows = cursor.fetchall()
-    return [BreakRow(*row[:18], _causes(row[18]), row[19], row[20]) for row in rows]
+    causes: dict[str, tuple[str, ...]] = {}  # a few distinct lists among many breaks
+    words: dict[str, str] = {}
+    lines = []
+    for rows in _stream(BREAK_ROWS, {"runs": run_ids, "severity": severity}):
+        for row in rows:
+            row = list(row)
+            for at in _REPEATED:
+                row[at] = words.setdefault(row[at], row[at])
+            if row[8] == row[7]:
+                row[8] = row[7]  # an entity named as its asset
+            found = causes.get(row[18])
+            if found is None:
+                found = causes[row[18]] = _causes(row[18])
+            row[18] = found
+            lines.append(line(*row))
+    return lines
 
 
 def _causes(raw) -> tuple[str, ...]:
@@ -148,77 +200,62 @@ def comments(break_ids: list[int]) -> list[tuple]:
         return cursor.fetchall()
 
 
-CORRECTION_FIELDS = (
-    "id",
-    "break_record_id",
-    "run_id",
-    "type",
-    "asset",
-    "target",
-    "field",
-    "operation",
-    "original_value",
-    "corrected_value",
-    "delta",
-    "impact_rc",
-    "status",
-    "origin",
-    "auto_approved",
-    "policy_note",
-    "reason",
-    "created_by__username",
-    "created_at",
-    "approved_at",
-    "applied_at",
-    "rolled_back_at",
-    "rejected_at",
-    "rejection_reason",
-    "content_hash",
-    "break_record__severity",
-)
+CORRECTION_ROWS = """
+SELECT c.id, c.break_record_id, c.run_id, c.type, c.asset, c.target, c.field, c.operation,
+    c.original_value, c.corrected_value, c.delta, c.impact_rc, c.status, c.origin,
+    c.auto_approved, c.policy_note, c.reason, COALESCE(u.username, ''), c.created_at,
+    c.approved_at, c.applied_at, c.rolled_back_at, c.rejected_at, c.rejection_reason
+FROM corrections_correction c
+LEFT JOIN auth_user u ON u.id = c.created_by_id
+JOIN reconciliation_break b ON b.id = c.break_record_id
+WHERE c.run_id = ANY(%(runs)s) AND (%(severity)s = '' OR b.severity = %(severity)s)
+ORDER BY c.id
+"""
+# The approvals that count: those given to the correction's content as it stands (an edit
+# voids the earlier ones).
+APPROVERS = """
+SELECT a.correction_id, u.username
+FROM corrections_approval a
+JOIN corrections_correction c ON c.id = a.correction_id AND c.content_hash = a.content_hash
+JOIN auth_user u ON u.id = a.approver_id
+WHERE c.run_id = ANY(%(runs)s)
+ORDER BY a.created_at, a.id
+"""
 
 
 def correction_rows(run_ids: list[int], *, severity: str = "") -> list[tuple]:
-    """The runs' corrections (CORRECTION_FIELDS), oldest first; `severity`: of their break."""
-    queryset = Correction.objects.filter(run_id__in=run_ids)
-    if severity:
-        queryset = queryset.filter(break_record__severity=severity)
-    return list(queryset.order_by("id").values_list(*CORRECTION_FIELDS))
+    """The runs' corrections (CORRECTION_ROWS' columns), oldest first; `severity`: of their
+    break."""
+    if not run_ids:
+        return []
+    return _fetch(CORRECTION_ROWS, {"runs": run_ids, "severity": severity})
 
 
-def approvers(corrections: list[tuple]) -> dict[int, list[tuple[str, datetime]]]:
-    """{correction id: [(approver, time)]} of the approvals that count: those given to the
-    correction's content as it stands (an edit voids the earlier ones)."""
-    hashes = {row[0]: row[CORRECTION_FIELDS.index("content_hash")] for row in corrections}
-    found: dict[int, list[tuple[str, datetime]]] = {}
-    approvals = (
-        Approval.objects.filter(correction_id__in=list(hashes))
-        .order_by("created_at", "id")
-        .values_list("correction_id", "approver__username", "created_at", "content_hash")
-    )
-    for correction_id, approver, created_at, content_hash in approvals.iterator(chunk_size=5000):
-        if hashes[correction_id] == content_hash:
-            found.setdefault(correction_id, []).append((approver, created_at))
+def approvers(run_ids: list[int]) -> dict[int, list[str]]:
+    """{correction id: [approver]} of the runs' corrections, in the order they approved."""
+    found: dict[int, list[str]] = {}
+    for correction_id, approver in _fetch(APPROVERS, {"runs": run_ids}) if run_ids else ():
+        found.setdefault(correction_id, []).append(approver)
     return found
 
 
-AUDIT_FIELDS = (
-    "sequence",
-    "created_at",
-    "actor_label",
-    "action",
-    "object_type",
-    "object_id",
-    "hash",
-)
+AUDIT_ROWS = """
+SELECT sequence, created_at, actor_label, action, object_type, object_id, hash
+FROM audit_auditevent
+WHERE (object_type = 'run' AND object_id = ANY(%(runs)s))
+   OR (object_type = 'correction' AND object_id = ANY(%(corrections)s))
+ORDER BY sequence
+"""
 
 
 def audit_rows(*, run_ids: list[int], correction_ids: list[int]) -> list[tuple]:
-    """The audit trail of the runs and of their corrections (AUDIT_FIELDS), in chain order."""
-    wanted = Q(object_type="run", object_id__in=[str(pk) for pk in run_ids])
-    if correction_ids:
-        wanted |= Q(object_type="correction", object_id__in=[str(pk) for pk in correction_ids])
-    return list(AuditEvent.objects.filter(wanted).order_by("sequence").values_list(*AUDIT_FIELDS))
+    """The audit trail of the runs and of their corrections, in chain order."""
+    if not run_ids:
+        return []
+    return _fetch(
+        AUDIT_ROWS,
+        {"runs": [str(pk) for pk in run_ids], "corrections": [str(pk) for pk in correction_ids]},
+    )
 
 
 def chain_head() -> tuple[int, str]:
@@ -233,10 +270,12 @@ def quotes(run: Run) -> dict[str, tuple[Decimal | None, datetime | None, bool]]:
     return book.run_quotes(run, definition)
 
 
-def book_value(run: Run) -> Decimal | None:
-    """The value of the run's account's holdings at its time (None: unknown)."""
-    definition = reconciliation.rule_definition(run.rule_set_version)
-    return book.portfolio_value(run, book.run_prices(run, definition))
+def book_value(run: Run, quoted: dict[str, tuple]) -> Decimal | None:
+    """The value of the run's account's holdings at its time, with the run's `quotes`
+    (None: unknown)."""
+    prices = {asset: (price, as_of) for asset, (price, as_of, _stale) in quoted.items()
+              if price is not None}  # fmt: skip
+    return book.portfolio_value(run, prices)
 
 
 def run_status(run_id: int) -> str | None:

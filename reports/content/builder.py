@@ -12,11 +12,16 @@ from django.utils import timezone
 from reports import selectors
 from reports.content import charts, figures, flags
 from reports.content import types as t
-from reports.content.rows import BreakRow, RunFigures
+from reports.content.rows import RunFigures
 from reports.content.text import stamp
 from reports.scope import FILTERS, ScopeRefused, Wanted
 
 __all__ = ["FILTERS", "ScopeRefused", "Wanted", "build", "thresholds"]
+
+
+# Breaks by asset: the assets with most value, the rest summed in one line (every asset's open
+# breaks, value and price are the exposures, listed in full).
+BY_ASSET_LIMIT = 50
 
 
 def thresholds() -> figures.Thresholds:
@@ -45,19 +50,20 @@ def _build(wanted: Wanted, generated_by: str, now: datetime) -> t.ReportContent:
     currency = _currency(in_scope)
     run_ids = [r.run.pk for r in in_scope]
     severity = wanted.filters.get("severity", "")
-    rows = figures.ordered(selectors.break_rows(run_ids, severity=severity))
+    rows = selectors.break_rows(run_ids, severity=severity, line=t.BreakLine)  # lists' order
     head = selectors.chain_head()  # before anything this report records
     break_ids = [row.id for row in rows]
     comment_rows = selectors.comments(break_ids)
-    latest = {break_id: text for break_id, _author, _at, text in comment_rows}
+    commented = {row[0] for row in comment_rows}
     corrections = _corrections(run_ids, severity)
-    exposures = figures.exposures(rows, _quotes(in_scope))
+    per_run = _run_quotes(in_scope)
+    exposures = figures.exposures(rows, _quotes(in_scope, per_run))
     patterns = figures.patterns(rows)
     versions = tuple(dict.fromkeys(_version(r.run) for r in in_scope))
-    touched = figures.touched_breaks(rows, corrections, set(latest))
+    touched = figures.touched_breaks(rows, corrections, commented)
     performance = figures.performance(
-        rows, corrections, [_run_figures(r) for r in in_scope], book_value=_book_value(in_scope),
-        touched=touched, currency=currency,
+        rows, corrections, [_run_figures(r) for r in in_scope],
+        book_value=_book_value(in_scope, per_run), touched=touched, currency=currency,
     )  # fmt: skip
     limits = thresholds()
     raised = flags.regulatory(rows, now=now, limits=limits, currency=currency)
@@ -65,7 +71,8 @@ def _build(wanted: Wanted, generated_by: str, now: datetime) -> t.ReportContent:
         rows, exposures=exposures, patterns=patterns, performance=performance,
         corrections=corrections, limits=limits, versions=versions,
     )  # fmt: skip
-    key = figures.key_figures(rows, corrections, performance, currency)
+    at_risk = figures.value_at_risk(rows)
+    key = figures.key_figures(rows, corrections, performance, currency, at_risk)
     severities = figures.by_severity(rows)
     types = figures.tallies(rows, "type")
     return t.ReportContent(
@@ -81,15 +88,15 @@ def _build(wanted: Wanted, generated_by: str, now: datetime) -> t.ReportContent:
         ),
         by_severity=severities,
         by_type=types,
-        by_asset=figures.by_value(figures.tallies(rows, "asset")),
+        by_asset=figures.top_by_value(rows, "asset", BY_ASSET_LIMIT),
         by_source=figures.tallies(rows, "source"),
-        value_at_risk=figures.value_at_risk(rows),
+        value_at_risk=at_risk,
         exposures=exposures,
         patterns=patterns,
         performance=performance,
         recommendations=advice,
         regulatory_flags=raised,
-        breaks=tuple(_break_line(row, latest.get(row.id, "")) for row in rows),
+        breaks=tuple(rows),
         corrections=tuple(corrections),
         comments=tuple(t.CommentLine(*row) for row in comment_rows),
         audit=tuple(
@@ -148,58 +155,49 @@ def _run_figures(scope_run: selectors.ScopeRun) -> RunFigures:
                       run.break_count or 0, dict(run.by_severity or {}))  # fmt: skip
 
 
-def _quotes(in_scope: list[selectors.ScopeRun]) -> dict[str, tuple]:
-    """Per asset the price of the latest run in scope that quotes it; each prices dataset,
-    time and rule set version read once."""
-    merged: dict[str, tuple] = {}
-    seen = set()
-    for scope_run in in_scope:  # oldest first: later runs' prices replace earlier ones
+def _run_quotes(in_scope: list[selectors.ScopeRun]) -> dict[int, dict[str, tuple]]:
+    """{run id: its quotes}: each prices dataset, time and rule set version read once."""
+    read: dict[tuple, dict[str, tuple]] = {}
+    found = {}
+    for scope_run in in_scope:
         run = scope_run.run
-        key = (run.prices_dataset_id, run.as_of, run.rule_set_version_id)
-        if run.prices_dataset_id is None or key in seen:
+        if run.prices_dataset_id is None:
             continue
-        seen.add(key)
-        merged.update(selectors.quotes(run))
+        key = (run.prices_dataset_id, run.as_of, run.rule_set_version_id)
+        if key not in read:
+            read[key] = selectors.quotes(run)
+        found[run.pk] = read[key]
+    return found
+
+
+def _quotes(in_scope: list[selectors.ScopeRun], per_run: dict[int, dict]) -> dict[str, tuple]:
+    """Per asset the price of the latest run in scope that quotes it."""
+    merged: dict[str, tuple] = {}
+    for scope_run in in_scope:  # oldest first: later runs' prices replace earlier ones
+        merged.update(per_run.get(scope_run.run.pk, {}))
     return merged
 
 
-def _book_value(in_scope: list[selectors.ScopeRun]) -> Decimal | None:
+def _book_value(in_scope: list[selectors.ScopeRun], per_run: dict[int, dict]) -> Decimal | None:
     """The book's value: each book account's holdings at its latest run in scope, summed;
     None when any of them is unknown."""
     latest = {}
     for scope_run in in_scope:
         latest[scope_run.run.internal_dataset.account_id] = scope_run.run
-    values = [selectors.book_value(run) for run in latest.values()]
+    values = [selectors.book_value(run, per_run.get(run.pk, {})) for run in latest.values()]
     if not values or any(value is None for value in values):
         return None
     return sum(values, Decimal(0))
 
 
 def _corrections(run_ids: list[int], severity: str) -> list[t.CorrectionLine]:
-    rows = selectors.correction_rows(run_ids, severity=severity)
-    approvals = selectors.approvers(rows)
+    approvals = selectors.approvers(run_ids)
     lines = []
-    for row in rows:
-        (pk, break_id, run_id, type_, asset, target, field_, operation, original, corrected,
-         delta, impact, status, origin, automatic, note, reason, creator, created_at,
-         approved_at, applied_at, rolled_back_at, rejected_at, rejection, _hash,
-         _severity) = row  # fmt: skip
-        lines.append(t.CorrectionLine(
-            pk, break_id, run_id, type_, asset, target, field_, operation, original, corrected,
-            delta, impact, status, origin, automatic, note, reason, creator or "system",
-            created_at, tuple(name for name, _at in approvals.get(pk, [])), approved_at,
-            applied_at, rolled_back_at, rejected_at, rejection,
-        ))  # fmt: skip
+    for row in selectors.correction_rows(run_ids, severity=severity):
+        creator = row[17] or "system"
+        lines.append(t.CorrectionLine(*row[:17], creator, row[18],
+                                      tuple(approvals.get(row[0], ())), *row[19:]))  # fmt: skip
     return lines
-
-
-def _break_line(row: BreakRow, comment: str) -> t.BreakLine:
-    return t.BreakLine(
-        row.id, row.run_id, row.type, row.severity, row.status, row.source, row.account,
-        row.asset, row.entity, row.field, row.internal_value, row.external_value,
-        row.difference, row.value_rc, row.first_seen_at, row.last_seen_at, row.times_seen,
-        row.first_seen_run, row.causes, comment,
-    )  # fmt: skip
 
 
 def _version(run) -> str:

@@ -7,8 +7,9 @@ an amount has up to 38 digits, which Python's default 28-digit context would rou
 
 from __future__ import annotations
 
+import heapq
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,8 @@ from datetime import time as clock
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from reports.content import types as t
-from reports.content.rows import BreakRow, RunFigures
+from reports.content.rows import RunFigures
+from reports.content.types import BreakLine
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low")  # most severe first
 SEVERITY_WEIGHT = {
@@ -58,7 +60,7 @@ def total(values: Iterable[Decimal | None]) -> Decimal:
         return sum((abs(v) for v in values if v is not None), Decimal(0))
 
 
-def is_live(row: BreakRow) -> bool:
+def is_live(row: BreakLine) -> bool:
     return row.status in LIVE
 
 
@@ -66,34 +68,59 @@ def severity_rank(severity: str) -> int:
     return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
 
 
-def ordered(rows: list[BreakRow]) -> list[BreakRow]:
-    """Most severe first, then most value, then oldest id: the order every list shows."""
-    return sorted(
-        rows,
-        key=lambda r: (
-            severity_rank(r.severity),
-            -abs(r.value_rc) if r.value_rc is not None else 1,
-            r.id,
-        ),
-    )
-
-
 # --- Groupings --------------------------------------------------------------------------------
 
 
-def tallies(rows: list[BreakRow], key: str) -> tuple[t.Tally, ...]:
-    """Breaks grouped by a field: most breaks first, then most value, then name."""
-    counts: Counter = Counter()
-    values: dict[str, list] = defaultdict(list)
-    for row in rows:
-        name = getattr(row, key) or "(none)"
-        counts[name] += 1
-        values[name].append(row.value_rc)
-    found = [t.Tally(name, counts[name], total(values[name])) for name in counts]
-    return tuple(sorted(found, key=lambda x: (-x.count, -x.value_rc, x.key)))
+def _grouped(rows: list[BreakLine], key: str) -> tuple[Counter, dict[str, Decimal]]:
+    """Counts and absolute values summed per value of a field, in one pass."""
+    names = [getattr(row, key) or "(none)" for row in rows]
+    counts = Counter(names)
+    values: dict[str, Decimal] = dict.fromkeys(counts, Decimal(0))
+    with localcontext(prec=WIDE):
+        for name, row in zip(names, rows, strict=True):
+            if row.value_rc is not None:
+                values[name] += abs(row.value_rc)
+    return counts, values
 
 
-def by_severity(rows: list[BreakRow]) -> tuple[t.Tally, ...]:
+def _ordered(counts: Counter, values: dict[str, Decimal], by: str) -> list[str]:
+    """The names, most breaks first (`by="value"`: most value first), then the other, then
+    name: stable sorts keyed by the dicts themselves (no tuple per name, and a hundred
+    thousand names for assets)."""
+    order = sorted(counts)
+    first, second = (values, counts) if by == "value" else (counts, values)
+    order.sort(key=second.__getitem__, reverse=True)
+    order.sort(key=first.__getitem__, reverse=True)
+    return order
+
+
+def tallies(rows: list[BreakLine], key: str, *, by: str = "count") -> tuple[t.Tally, ...]:
+    """Breaks grouped by a field, most breaks (or `by="value"`) first."""
+    counts, values = _grouped(rows, key)
+    order = _ordered(counts, values, by)
+    return tuple(t.Tally(name, counts[name], values[name]) for name in order)
+
+
+def top_by_value(rows: list[BreakLine], key: str, limit: int) -> tuple[t.Tally, ...]:
+    """The `limit` groups with most value, and the rest summed as one "(N others)" line."""
+    counts, values = _grouped(rows, key)
+    if len(counts) > limit:
+        best = heapq.nlargest(limit, counts, key=lambda name: (values[name], counts[name]))
+        chosen = Counter({name: counts[name] for name in best})
+    else:
+        chosen = counts
+    shown = [
+        t.Tally(name, counts[name], values[name]) for name in _ordered(chosen, values, "value")
+    ]
+    if len(counts) > limit:
+        with localcontext(prec=WIDE):
+            value = sum(values.values(), Decimal(0)) - sum((x.value_rc for x in shown), Decimal(0))
+        count = sum(counts.values()) - sum(x.count for x in shown)
+        shown.append(t.Tally(f"({len(counts) - limit:,} others)", count, value))
+    return tuple(shown)
+
+
+def by_severity(rows: list[BreakLine]) -> tuple[t.Tally, ...]:
     """Every severity, most severe first, those with no break included (a reader looks for
     "critical: 0")."""
     found = {x.key: x for x in tallies(rows, "severity")}
@@ -101,32 +128,30 @@ def by_severity(rows: list[BreakRow]) -> tuple[t.Tally, ...]:
     return tuple(found.get(name, t.Tally(name, 0, Decimal(0))) for name in order)
 
 
-def by_value(found: tuple[t.Tally, ...]) -> tuple[t.Tally, ...]:
-    return tuple(sorted(found, key=lambda x: (-x.value_rc, -x.count, x.key)))
-
-
 # --- Value at risk ----------------------------------------------------------------------------
 
 
-def value_at_risk(rows: list[BreakRow]) -> Decimal:
+def value_at_risk(rows: list[BreakLine]) -> Decimal:
     """The open breaks' absolute values in the reporting currency, summed."""
     return total(row.value_rc for row in rows if is_live(row))
 
 
-def exposures(rows: list[BreakRow], quotes: dict[str, tuple]) -> tuple[t.Exposure, ...]:
-    """The value at risk per asset (open breaks), with the price it was valued at."""
+def exposures(rows: list[BreakLine], quotes: dict[str, tuple]) -> tuple[t.Exposure, ...]:
+    """The value at risk per asset (open breaks), with the price it was valued at; most value
+    first."""
     live = [row for row in rows if is_live(row)]
-    result = []
-    for tally in tallies(live, "asset"):
-        price, as_of, stale = quotes.get(tally.key, (None, None, False))
-        result.append(t.Exposure(tally.key, tally.count, tally.value_rc, price, as_of, stale))
-    return tuple(sorted(result, key=lambda x: (-x.value_rc, -x.breaks, x.asset)))
+    counts, values = _grouped(live, "asset")
+    order = _ordered(counts, values, "value")
+    missing = (None, None, False)
+    return tuple(
+        t.Exposure(name, counts[name], values[name], *quotes.get(name, missing)) for name in order
+    )
 
 
 # --- Patterns ---------------------------------------------------------------------------------
 
 
-def patterns(rows: list[BreakRow], *, recurring_limit: int = 20) -> t.Patterns:
+def patterns(rows: list[BreakLine], *, recurring_limit: int = 20) -> t.Patterns:
     fields = tallies(rows, "field")
     sources = tallies(rows, "source")
     hours = Counter(row.first_seen_at.astimezone(UTC).hour for row in rows)
@@ -196,7 +221,7 @@ def nearest_rank(values: list[Decimal], percent: int) -> Decimal:
     return ordered_values[max(1, math.ceil(percent * len(ordered_values) / 100)) - 1]
 
 
-def resolve_times(rows: list[BreakRow]) -> tuple[t.Figure, ...]:
+def resolve_times(rows: list[BreakLine]) -> tuple[t.Figure, ...]:
     """Median and 90th percentile of the hours to resolve, overall and per severity."""
     found = []
     for severity in ("", *SEVERITY_ORDER):
@@ -228,7 +253,7 @@ def resolve_times(rows: list[BreakRow]) -> tuple[t.Figure, ...]:
 
 
 def performance(
-    rows: list[BreakRow],
+    rows: list[BreakLine],
     corrections: list[t.CorrectionLine],
     runs: list[RunFigures],
     *,
@@ -290,10 +315,11 @@ def performance(
 
 
 def key_figures(
-    rows: list[BreakRow],
+    rows: list[BreakLine],
     corrections: list[t.CorrectionLine],
     performance_figures: tuple[t.Figure, ...],
     currency: str,
+    at_risk: Decimal,
 ) -> tuple[t.Figure, ...]:
     live = [row for row in rows if is_live(row)]
     shown = {f.key: f for f in performance_figures}
@@ -303,7 +329,7 @@ def key_figures(
         _figure(
             "critical_open", "Critical open", sum(r.severity == "critical" for r in live), "breaks"
         ),
-        _figure("value_at_risk", "Value at risk", value_at_risk(rows), currency),
+        _figure("value_at_risk", "Value at risk", at_risk, currency),
         _figure(
             "unvalued_breaks", "Unvalued breaks", sum(r.value_rc is None for r in rows), "breaks"
         ),
@@ -320,7 +346,7 @@ def key_figures(
 
 
 def touched_breaks(
-    rows: list[BreakRow], corrections: list[t.CorrectionLine], commented: set[int]
+    rows: list[BreakLine], corrections: list[t.CorrectionLine], commented: set[int]
 ) -> set[int]:
     """The breaks a person acted on (DEFINITIONS["manual_intervention_rate"])."""
     in_scope = {row.id for row in rows}

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from reports.content import figures as f
 from reports.content import types as t
-from reports.content.rows import BreakRow
 from reports.content.text import exact, grouped
+from reports.content.types import BreakLine
 
 LEVELS = ("critical", "warning", "info")
 
@@ -18,7 +18,7 @@ def _count(n: int, one: str, many: str | None = None) -> str:
 
 
 def regulatory(
-    rows: list[BreakRow], *, now: datetime, limits: f.Thresholds, currency: str
+    rows: list[BreakLine], *, now: datetime, limits: f.Thresholds, currency: str
 ) -> tuple[t.Flag, ...]:
     """Critical breaks open past close of business, old breaks, high-value breaks."""
     live = [row for row in rows if f.is_live(row)]
@@ -72,7 +72,7 @@ def regulatory(
 
 
 def recommendations(
-    rows: list[BreakRow],
+    rows: list[BreakLine],
     *,
     exposures: tuple[t.Exposure, ...],
     patterns: t.Patterns,
@@ -186,7 +186,7 @@ def _names(names: list[str], limit: int = 5) -> str:
 
 
 def summary(
-    rows: list[BreakRow],
+    rows: list[BreakLine],
     *,
     key_figures: tuple[t.Figure, ...],
     flags: tuple[t.Flag, ...],

@@ -83,7 +83,7 @@ def context(content: t.ReportContent, limit: int = HTML_BREAK_LIMIT) -> dict:
             ("Asset", "by-asset", _tallies(content.by_asset)),
         ],
         "value_at_risk": _amount(content.value_at_risk),
-        "exposures": _table([_exposure(x) for x in content.exposures], ("value", "price")),
+        "exposures": _cut(content.exposures, limit, _exposure, ("value", "price")),
         "patterns": _patterns(content.patterns),
         "performance": [_figure(f) for f in content.performance],
         "recommendations": [_flag(f) for f in content.recommendations],

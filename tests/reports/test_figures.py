@@ -12,20 +12,21 @@ import pytest
 from reports.content import figures as f
 from reports.content import flags
 from reports.content import types as t
-from reports.content.rows import BreakRow, RunFigures
+from reports.content.rows import RunFigures
+from reports.content.types import BreakLine
 
 NOW = datetime(2026, 12, 7, 18, 0, tzinfo=UTC)
 LIMITS = f.Thresholds()
 
 
-def row(n: int = 1, **changes) -> BreakRow:
-    base = BreakRow(
+def row(n: int = 1, **changes) -> BreakLine:
+    base = BreakLine(
         id=n, run_id=9, type="position", severity="medium", status="open", source="kraken",
         account="main", asset="BTC", entity="BTC", field="quantity",
         internal_value=Decimal(2), external_value=Decimal(1), difference=Decimal(1),
         value_rc=Decimal(100), first_seen_at=NOW - timedelta(hours=2),
-        last_seen_at=NOW, times_seen=1, first_seen_run=9, causes=(), resolved_at=None,
-        assigned=False,
+        last_seen_at=NOW, times_seen=1, first_seen_run=9, causes=(), comment="",
+        resolved_at=None, assigned=False,
     )  # fmt: skip
     return replace(base, **changes)
 
