@@ -12,6 +12,9 @@ from reconciliation.models import Break, Dataset
 from reconciliation.runs import execution as run_execution
 from reconciliation.runs import services as runs
 from reconciliation.runs.api import RunMatches
+from reports import packs
+from reports import services as reports
+from reports.scope import Wanted
 from tests.users import new_user
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +72,11 @@ def objects(module_db):
         external=dataset(pk=ids["kraken ledgers"]), prices=dataset(pk=ids["prices"]),
         rule_set_version=None, by=new_user("risk"),
     )  # fmt: skip
+    finance = new_user("finance")  # two reports and two packs: their lists' second pages
+    for format_ in ("json", "csv"):
+        reports.request_report(Wanted(run_id=run.pk), format_=format_, by=finance)
+        packs.save_pack(name=f"pack {format_}", formats=[format_], period="previous_day",
+                        recipients=["fay@example.com"], cron="0 6 * * *", by=finance)  # fmt: skip
     return {"<int:dataset_id>": ids["book trades"], "<int:run_id>": run.pk}
 
 
