@@ -47,10 +47,14 @@ class GenerateForm(ScopeFilters):
         coerce=int, required=False, empty_value=None, help_text="a succeeded run (the latest 200)"
     )
     period_from = forms.DateField(
-        required=False, label="From (UTC)", widget=forms.DateInput(attrs={"type": "date"})
+        required=False,
+        label="From (UTC)",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     period_to = forms.DateField(
-        required=False, label="To (UTC, inclusive)", widget=forms.DateInput(attrs={"type": "date"})
+        required=False,
+        label="To (UTC, inclusive)",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     formats = forms.MultipleChoiceField(
         choices=FORMAT_CHOICES,

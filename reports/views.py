@@ -90,7 +90,7 @@ def _generate(request, form: GenerateForm) -> list[Report]:
     except DomainError as refused:
         add_to_form(form, refused)
         return []
-    names = ", ".join(f"{r.format.upper()} (report {r.pk})" for r in queued)
+    names = ", ".join(f"{r.get_format_display()} (report {r.pk})" for r in queued)
     messages.success(
         request, f"Queued: {names}. They are built by a worker; this page shows their progress."
     )

@@ -30,7 +30,7 @@ def charts(*, by_severity: tuple[t.Tally, ...], by_type: tuple[t.Tally, ...],
         found.append(t.Chart(
             "value_at_risk_by_asset", f"Value at risk by asset (top {len(top)})", "bar",
             tuple(x.asset for x in top), (t.Series(currency, tuple(x.value_rc for x in top)),),
-            currency, x_label=currency, y_label="Asset",
+            currency, x_label="Asset", y_label=currency,
         ))  # fmt: skip
     if any(by_hour):
         found.append(t.Chart(

@@ -190,8 +190,8 @@ class Chart:
     categories: tuple[str, ...]
     series: tuple[Series, ...]
     unit: str = ""  # of the values: "breaks", or the reporting currency
-    x_label: str = ""
-    y_label: str = ""
+    x_label: str = ""  # the categories' axis, whichever way the bars run
+    y_label: str = ""  # the values' axis
 
 
 @dataclass(frozen=True)

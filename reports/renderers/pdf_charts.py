@@ -203,6 +203,9 @@ def _fill(bars, chart: Chart) -> None:
     bars.data = [[float(v) for v in s.values] for s in chart.series]
     if not any(v for row in bars.data for v in row):
         bars.valueAxis.valueMin, bars.valueAxis.valueMax = 0, 1  # zeros: a scale from zero
+    counts = [v for s in chart.series for v in s.values]
+    if all(isinstance(v, int) for v in counts) and max(map(abs, counts), default=0) <= 10:
+        bars.valueAxis.valueStep = 1  # a count's scale has no half breaks
     bars.barLabelArray = [[grouped(v) for v in s.values] for s in chart.series]
     for row in range(len(chart.series)):
         for col, colour in enumerate(_colours(chart, row, n)):

@@ -125,7 +125,7 @@ def _bar(chart: Chart, width: int, height: int) -> tuple[int, list[str]]:
     """Horizontal bars: categories down the left, each bar labelled with its value."""
     count, lines = len(chart.categories), len(chart.series)
     top = TITLE_ROOM + (18 if lines > 1 else 0)
-    bottom = 22 if chart.x_label else 8
+    bottom = 22 if chart.y_label else 8  # the value axis's name (y_label, as in every renderer)
     height = max(height, int(top + bottom + count * max(16, 10 * lines)))
     names = [_cut(c) for c in chart.categories]
     left = min(max(_width_of(n, 12) for n in names) + 10, width * 0.3)
@@ -163,10 +163,10 @@ def _bar(chart: Chart, width: int, height: int) -> tuple[int, list[str]]:
         f'<line x1="{_num(zero)}" y1="{top}" x2="{_num(zero)}" y2="{_num(height - bottom)}" '
         f'stroke="{MUTED}" stroke-width="1"/>'
     )
-    if chart.x_label:
+    if chart.y_label:
         body.append(
             f'<text x="{_num(left + plot / 2)}" y="{height - 4}" text-anchor="middle" '
-            f'fill="{MUTED}">{_text(chart.x_label)}</text>'
+            f'fill="{MUTED}">{_text(chart.y_label)}</text>'
         )
     return height, body
 

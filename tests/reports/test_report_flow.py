@@ -275,3 +275,11 @@ def test_the_command_writes_a_report_and_refuses_careless_calls(run, tmp_path):
         call_command("generate_report", "--run", str(run.pk), "--format", "csv", "--output",
                      str(tmp_path / "missing" / "x.csv"))  # fmt: skip
     assert output.read_bytes() and sorted(p.name for p in tmp_path.iterdir()) == ["run.csv"]
+
+
+def test_a_run_page_links_to_its_report_for_those_who_may_download(client_as, run):
+    page = client_as("finance").get(f"/runs/{run.pk}/").content.decode()
+    assert f"/reports/?run={run.pk}#generate" in page
+    form = client_as("finance").get(f"/reports/?run={run.pk}").content.decode()
+    assert f'<option value="{run.pk}" selected>' in form
+    assert "data-report-run" not in client_as("admin").get(f"/runs/{run.pk}/").content.decode()
