@@ -149,10 +149,6 @@ def _stream(sql: str, params: dict, batch: int = 5000):
                 yield rows
 
 
-# Words a hundred thousand breaks repeat (a type, a status, a field): one string each.
-_REPEATED = (2, 3, 4, 5, 6, 9)
-
-
 def break_rows(run_ids: list[int], *, severity: str = "", line=lambda *values: values) -> list:
     """The breaks the runs saw (each once, with the latest of those runs' values and the
     latest comment), the severity filter applied to what was seen; each made by `line` from
@@ -160,20 +156,20 @@ def break_rows(run_ids: list[int], *, severity: str = "", line=lambda *values: v
     if not run_ids:
         return []
     causes: dict[str, tuple[str, ...]] = {}  # a few distinct lists among many breaks
-    words: dict[str, str] = {}
+    word = {}.setdefault  # words many breaks repeat (a type, a status, a field): one string each
     lines = []
     for rows in _stream(BREAK_ROWS, {"runs": run_ids, "severity": severity}):
-        for row in rows:
-            row = list(row)
-            for at in _REPEATED:
-                row[at] = words.setdefault(row[at], row[at])
-            if row[8] == row[7]:
-                row[8] = row[7]  # an entity named as its asset
-            found = causes.get(row[18])
+        for r in rows:
+            found = causes.get(r[18])
             if found is None:
-                found = causes[row[18]] = _causes(row[18])
-            row[18] = found
-            lines.append(line(*row))
+                found = causes[r[18]] = _causes(r[18])
+            asset = r[7]
+            entity = asset if r[8] == asset else r[8]  # an entity named as its asset
+            lines.append(line(
+                r[0], r[1], word(r[2], r[2]), word(r[3], r[3]), word(r[4], r[4]),
+                word(r[5], r[5]), word(r[6], r[6]), asset, entity, word(r[9], r[9]), r[10],
+                r[11], r[12], r[13], r[14], r[15], r[16], r[17], found, r[19], r[20], r[21],
+            ))  # fmt: skip
     return lines
 
 

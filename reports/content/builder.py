@@ -57,7 +57,11 @@ def _build(wanted: Wanted, generated_by: str, now: datetime) -> t.ReportContent:
     commented = {row[0] for row in comment_rows}
     corrections = _corrections(run_ids, severity)
     per_run = _run_quotes(in_scope)
-    exposures = figures.exposures(rows, _quotes(in_scope, per_run))
+    by_asset = figures.grouped(rows, "asset")
+    # Usually every break of a fresh report is open: the same groups serve both lists.
+    all_live = all(figures.is_live(row) for row in rows)
+    exposures = figures.exposures(rows, _quotes(in_scope, per_run),
+                                  groups=by_asset if all_live else None)  # fmt: skip
     patterns = figures.patterns(rows)
     versions = tuple(dict.fromkeys(_version(r.run) for r in in_scope))
     touched = figures.touched_breaks(rows, corrections, commented)
@@ -88,7 +92,7 @@ def _build(wanted: Wanted, generated_by: str, now: datetime) -> t.ReportContent:
         ),
         by_severity=severities,
         by_type=types,
-        by_asset=figures.top_by_value(rows, "asset", BY_ASSET_LIMIT),
+        by_asset=figures.top_by_value(rows, "asset", BY_ASSET_LIMIT, groups=by_asset),
         by_source=figures.tallies(rows, "source"),
         value_at_risk=at_risk,
         exposures=exposures,

@@ -71,7 +71,7 @@ def severity_rank(severity: str) -> int:
 # --- Groupings --------------------------------------------------------------------------------
 
 
-def _grouped(rows: list[BreakLine], key: str) -> tuple[Counter, dict[str, Decimal]]:
+def grouped(rows: list[BreakLine], key: str) -> tuple[Counter, dict[str, Decimal]]:
     """Counts and absolute values summed per value of a field, in one pass."""
     names = [getattr(row, key) or "(none)" for row in rows]
     counts = Counter(names)
@@ -96,14 +96,17 @@ def _ordered(counts: Counter, values: dict[str, Decimal], by: str) -> list[str]:
 
 def tallies(rows: list[BreakLine], key: str, *, by: str = "count") -> tuple[t.Tally, ...]:
     """Breaks grouped by a field, most breaks (or `by="value"`) first."""
-    counts, values = _grouped(rows, key)
+    counts, values = grouped(rows, key)
     order = _ordered(counts, values, by)
     return tuple(t.Tally(name, counts[name], values[name]) for name in order)
 
 
-def top_by_value(rows: list[BreakLine], key: str, limit: int) -> tuple[t.Tally, ...]:
-    """The `limit` groups with most value, and the rest summed as one "(N others)" line."""
-    counts, values = _grouped(rows, key)
+def top_by_value(
+    rows: list[BreakLine], key: str, limit: int, *, groups: tuple | None = None
+) -> tuple[t.Tally, ...]:
+    """The `limit` groups with most value, and the rest summed as one "(N others)" line
+    (`groups`: `grouped(rows, key)`, when the caller has it)."""
+    counts, values = groups or grouped(rows, key)
     if len(counts) > limit:
         best = heapq.nlargest(limit, counts, key=lambda name: (values[name], counts[name]))
         chosen = Counter({name: counts[name] for name in best})
@@ -136,11 +139,12 @@ def value_at_risk(rows: list[BreakLine]) -> Decimal:
     return total(row.value_rc for row in rows if is_live(row))
 
 
-def exposures(rows: list[BreakLine], quotes: dict[str, tuple]) -> tuple[t.Exposure, ...]:
+def exposures(
+    rows: list[BreakLine], quotes: dict[str, tuple], *, groups: tuple | None = None
+) -> tuple[t.Exposure, ...]:
     """The value at risk per asset (open breaks), with the price it was valued at; most value
-    first."""
-    live = [row for row in rows if is_live(row)]
-    counts, values = _grouped(live, "asset")
+    first (`groups`: `grouped` of the open breaks by asset, when the caller has it)."""
+    counts, values = groups or grouped([row for row in rows if is_live(row)], "asset")
     order = _ordered(counts, values, "value")
     missing = (None, None, False)
     return tuple(
