@@ -165,7 +165,7 @@ class ReportDownload(APIView):
         report = selectors.access_report(request.user, report_id)
         found = services.download(report, by=request.user)
         response = FileResponse(
-            found.path.open("rb"),
+            found.file,
             as_attachment=True,
             filename=found.filename,
             content_type=found.content_type,

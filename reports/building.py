@@ -19,7 +19,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from audit import services as audit
@@ -41,15 +40,17 @@ def build(report_id: int, *, worker: str = "") -> dict:
     report = _claim(report_id, worker)
     if report is None:
         return {"skipped": True}  # ended already, or never queued
-    if report.deliveries > claim_sweep.MAX_DELIVERIES:
-        _fail(
+    if report.deliveries > report.delivery_limit:
+        gave_up = _fail(
             report,
-            f"Given up after {claim_sweep.MAX_DELIVERIES} deliveries: the workers "
-            "building it kept stopping (out of memory?). Retry once that is fixed.",
+            f"Given up after {report.deliveries - 1} deliveries: the workers building it kept "
+            "stopping (out of memory?). Retry once that is fixed.",
         )
+        if gave_up and report.pack_delivery_id:
+            packs.send_when_built(report.pack_delivery_id)  # the pack's other files still go
         return {"given_up": True}
     started = time.perf_counter()
-    part = None
+    part = final = None
     try:
         _progress(report, 10, "reading the breaks and corrections")
         content = builder.build(_wanted(report), generated_by=_requester(report))
@@ -79,6 +80,8 @@ def build(report_id: int, *, worker: str = "") -> dict:
     finally:
         if part is not None:
             part.unlink(missing_ok=True)
+    if final is not None and not _is_ready_with(report, final):
+        final.unlink(missing_ok=True)  # stored, then the build failed: nobody points at it
     if ended and report.pack_delivery_id:
         packs.send_when_built(report.pack_delivery_id)
     return {"ended": bool(ended)}
@@ -100,17 +103,29 @@ def _requester(report: Report) -> str:
 
 
 def _claim(report_id: int, worker: str) -> Report | None:
-    claimed = Report.objects.filter(pk=report_id, status__in=ACTIVE).update(
-        status=Status.BUILDING,
-        deliveries=F("deliveries") + 1,
-        started_at=timezone.now(),
-        progress=5,
-        phase="starting",
-        **claim_sweep.claimant(worker),
-    )
-    if not claimed:
-        return None
-    return Report.objects.select_related("requested_by", "pack_delivery__pack").get(pk=report_id)
+    """One more delivery, its number read under the row's lock: two deliveries of one task at
+    once (the sweep's and Redis's) never hold the same number."""
+    with transaction.atomic():
+        found = Report.objects.select_for_update().filter(pk=report_id, status__in=ACTIVE)
+        number = found.values_list("deliveries", flat=True).first()
+        if number is None:
+            return None
+        Report.objects.filter(pk=report_id).update(
+            status=Status.BUILDING,
+            deliveries=number + 1,
+            started_at=timezone.now(),
+            progress=5,
+            phase="starting",
+            **claim_sweep.claimant(worker),
+        )
+    report = Report.objects.select_related("requested_by", "pack_delivery__pack").get(pk=report_id)
+    report.deliveries = number + 1  # this delivery's number, whatever came after it
+    return report
+
+
+def _is_ready_with(report: Report, final: Path) -> bool:
+    relative = final.relative_to(Path(settings.REPORTS_DIR)).as_posix()
+    return Report.objects.filter(pk=report.pk, status=Status.READY, file_name=relative).exists()
 
 
 def _held(report: Report):

@@ -110,6 +110,7 @@ class PackForm(ScopeFilters):
         help_text="e-mail addresses, one per line or separated by commas",
     )
     cron = forms.CharField(
+        max_length=100,
         label="When (cron, UTC)",
         initial="0 6 * * *",
         help_text="five fields: minute hour day-of-month month weekday, e.g. '0 6 * * *' every "

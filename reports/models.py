@@ -106,6 +106,8 @@ class Report(models.Model):
     chain_hash = models.CharField(max_length=64, blank=True)
     build_ms = models.PositiveIntegerField(null=True, blank=True)
     deliveries = models.PositiveSmallIntegerField(default=0)
+    # Deliveries after which a build whose workers keep dying is given up; a retry raises it.
+    delivery_limit = models.PositiveSmallIntegerField(default=3)
     worker = models.CharField(max_length=200, blank=True)
     worker_instance = models.CharField(max_length=64, blank=True)
     pack_delivery = models.ForeignKey(

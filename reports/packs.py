@@ -107,8 +107,12 @@ def save_pack(
     """Create or change a pack and its beat task (audited with before and after)."""
     _require(by)
     fields = _checked(name, formats, period, recipients, filters)
+    cron = " ".join((cron or "").split())
+    if len(cron) > 100:
+        raise PackInvalid("The pack is not saved: cron is longer than 100 characters.",
+                          fields={"cron": ["at most 100 characters"]})  # fmt: skip
     try:
-        crontab = schedules.beat_crontab(cron)
+        schedules.timing(cron)  # refused before anything is written
     except schedules.ScheduleInvalid as invalid:
         raise PackInvalid(invalid.message, fields=invalid.fields) from None
     clash = ReportPack.objects.filter(name=fields["name"])
@@ -116,7 +120,15 @@ def save_pack(
         clash = clash.exclude(pk=pack.pk)
     if clash.exists():
         raise PackInvalid("That name is taken.", fields={"name": ["already exists"]})
+    try:
+        return _saved(pack, fields, cron, enabled, by)
+    except IntegrityError:  # the same name saved at the same moment by someone else
+        raise PackInvalid("That name is taken.", fields={"name": ["already exists"]}) from None
+
+
+def _saved(pack: ReportPack | None, fields: dict, cron: str, enabled: bool, by) -> ReportPack:
     with transaction.atomic():
+        crontab = schedules.beat_crontab(cron)
         before = _snapshot(pack) if pack else None
         if pack is None:
             task = PeriodicTask.objects.create(
@@ -128,7 +140,7 @@ def save_pack(
             pack = ReportPack(periodic_task=task, created_by=audit.acting_user(by))
         for field, value in fields.items():
             setattr(pack, field, value)
-        pack.cron, pack.enabled = " ".join(cron.split()), enabled
+        pack.cron, pack.enabled = cron, enabled
         pack.save()
         task = pack.periodic_task
         task.name, task.crontab, task.enabled = (
@@ -259,7 +271,19 @@ def send_when_built(delivery_id: int) -> bool:
 
 
 def _mail(delivery: PackDelivery, reports: list[Report]) -> None:
-    from reports.services import download_name, stored_path
+    """Send the delivery's e-mail; if anything stops it (the mail server, a file), the
+    delivery says so instead of "sent"."""
+    try:
+        _message(delivery, reports).send()
+    except Exception as failure:
+        logger.exception("report pack delivery %s: sending the e-mail failed", delivery.pk)
+        PackDelivery.objects.filter(pk=delivery.pk).update(
+            status=PackDelivery.Status.FAILED, sent_at=None, message=f"sending failed: {failure}"
+        )
+
+
+def _message(delivery: PackDelivery, reports: list[Report]) -> EmailMessage:
+    from reports.services import download_name, stored_file
 
     pack = delivery.pack
     lines = [
@@ -275,31 +299,28 @@ def _mail(delivery: PackDelivery, reports: list[Report]) -> None:
     room = settings.REPORT_EMAIL_ATTACH_MAX_BYTES
     for report in reports:
         link = settings.SITE_URL + reverse("reports:detail", args=[report.pk])
+        name = report.get_format_display()
         if report.status != Report.Status.READY:
-            lines.append(f"- {report.format.upper()}: failed ({report.message}) {link}")
+            lines.append(f"- {name}: failed ({report.message}) {link}")
             continue
-        attached = report.size <= room
-        if attached:
-            room -= report.size
-            message.attach(download_name(report), stored_path(report).read_bytes())
-        lines.append(
-            f"- {report.format.upper()}: {report.size:,} bytes, SHA-256 "
-            f"{report.sha256}, {'attached' if attached else 'too large to attach'}; "
-            f"{link}"
-        )
+        described = f"{report.size:,} bytes, SHA-256 {report.sha256}"
+        if report.size > room:
+            lines.append(f"- {name}: {described}, too large to attach; {link}")
+            continue
+        data, problem = stored_file(report)  # checked against its checksum, as a download is
+        if problem:
+            lines.append(f"- {name}: not attached, its stored file {problem}; {link}")
+            continue
+        room -= report.size
+        message.attach(download_name(report), data)
+        lines.append(f"- {name}: {described}, attached; {link}")
     lines += [
         "",
         "Each file's SHA-256 is the one Recondesk stored: compare it before relying "
         "on a file received by e-mail.",
     ]
     message.body = "\n".join(lines)
-    try:
-        message.send()
-    except Exception as failure:  # the mail server's refusal: say so on the delivery
-        logger.exception("report pack delivery %s: sending the e-mail failed", delivery.pk)
-        PackDelivery.objects.filter(pk=delivery.pk).update(
-            status=PackDelivery.Status.FAILED, sent_at=None, message=f"sending failed: {failure}"
-        )
+    return message
 
 
 def _snapshot(pack: ReportPack) -> dict:

@@ -203,8 +203,9 @@ SELECT c.id, c.break_record_id, c.run_id, c.type, c.asset, c.target, c.field, c.
     c.approved_at, c.applied_at, c.rolled_back_at, c.rejected_at, c.rejection_reason
 FROM corrections_correction c
 LEFT JOIN auth_user u ON u.id = c.created_by_id
-JOIN reconciliation_break b ON b.id = c.break_record_id
-WHERE c.run_id = ANY(%(runs)s) AND (%(severity)s = '' OR b.severity = %(severity)s)
+JOIN reconciliation_breakobservation o
+    ON o.run_id = c.run_id AND o.break_record_id = c.break_record_id
+WHERE c.run_id = ANY(%(runs)s) AND (%(severity)s = '' OR o.severity = %(severity)s)
 ORDER BY c.id
 """
 # The approvals that count: those given to the correction's content as it stands (an edit
@@ -238,19 +239,25 @@ def approvers(run_ids: list[int]) -> dict[int, list[str]]:
 AUDIT_ROWS = """
 SELECT sequence, created_at, actor_label, action, object_type, object_id, hash
 FROM audit_auditevent
-WHERE (object_type = 'run' AND object_id = ANY(%(runs)s))
-   OR (object_type = 'correction' AND object_id = ANY(%(corrections)s))
+WHERE sequence <= %(head)s
+  AND ((object_type = 'run' AND object_id = ANY(%(runs)s))
+       OR (object_type = 'correction' AND object_id = ANY(%(corrections)s)))
 ORDER BY sequence
 """
 
 
-def audit_rows(*, run_ids: list[int], correction_ids: list[int]) -> list[tuple]:
-    """The audit trail of the runs and of their corrections, in chain order."""
+def audit_rows(*, run_ids: list[int], correction_ids: list[int], head: int) -> list[tuple]:
+    """The audit trail of the runs and of their corrections up to the chain's `head` (the one
+    the report prints: what it lists is what that head anchors), in chain order."""
     if not run_ids:
         return []
     return _fetch(
         AUDIT_ROWS,
-        {"runs": [str(pk) for pk in run_ids], "corrections": [str(pk) for pk in correction_ids]},
+        {
+            "runs": [str(pk) for pk in run_ids],
+            "head": head,
+            "corrections": [str(pk) for pk in correction_ids],
+        },
     )
 
 

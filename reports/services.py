@@ -7,9 +7,11 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.access import has_capability
@@ -52,6 +54,12 @@ def check_wanted(wanted: Wanted) -> None:
     if wanted.run_id is not None:
         if wanted.period_from or wanted.period_to:
             raise ScopeRefused("Give a run or a period, not both.")
+        narrowed = sorted(n for n in ("type", "source", "account") if wanted.filters.get(n))
+        if narrowed:
+            raise ScopeRefused(
+                f"A run's report covers that run: {', '.join(narrowed)} narrow a period's runs "
+                "(a run's breaks are narrowed by severity only)."
+            )
         status = selectors.run_status(wanted.run_id)
         if status is None:
             raise ScopeRefused(f"There is no run {wanted.run_id}.")
@@ -104,6 +112,7 @@ def retry_report(report: Report, *, by) -> Report:
     _require(by, "download_reports", "You may not generate reports.")
     with transaction.atomic():
         taken = Report.objects.filter(pk=report.pk, status=Status.FAILED).update(
+            delivery_limit=F("deliveries") + claim_sweep.MAX_DELIVERIES,
             status=Status.QUEUED,
             progress=0,
             phase="queued",
@@ -130,13 +139,9 @@ def retry_report(report: Report, *, by) -> Report:
     return report
 
 
-def deliveries_left(report: Report) -> int:
-    return claim_sweep.MAX_DELIVERIES - report.deliveries
-
-
 @dataclass(frozen=True)
 class Download:
-    path: Path
+    file: BinaryIO  # open at its start; the response closes it
     filename: str
     content_type: str
     size: int
@@ -147,22 +152,17 @@ def stored_path(report: Report) -> Path:
 
 
 def download(report: Report, *, by) -> Download:
-    """The report's file, once its checksum is verified; the download is audited."""
+    """The report's file, open, once its checksum is verified on that very handle; the
+    download is audited."""
     _require(by, "download_reports", "You may not download reports.")
     if report.status != Status.READY:
         raise ReportRefused(
             f"Report {report.pk} is {report.status}: only a ready report is downloaded."
         )
-    path = stored_path(report)
-    problem = _file_problem(report, path)
+    handle, problem = _opened(report)
     if problem:
-        audit.record(
-            action="report.file_damaged",
-            actor=by,
-            object_type="report",
-            object_id=report.pk,
-            after={"problem": problem},
-        )
+        audit.record(action="report.file_damaged", actor=by, object_type="report",
+                     object_id=report.pk, after={"problem": problem})  # fmt: skip
         raise ReportFileDamaged(
             f"Report {report.pk}'s stored file {problem}: it was changed or lost after it was "
             "built, so it is not served. Generate the report again."
@@ -175,18 +175,40 @@ def download(report: Report, *, by) -> Download:
         after={"sha256": report.sha256, "size": report.size},
     )
     rendering = RENDERINGS[report.format]
-    return Download(path, download_name(report), rendering.content_type, report.size)
+    return Download(handle, download_name(report), rendering.content_type, report.size)
 
 
-def _file_problem(report: Report, path: Path) -> str:
-    if not path.is_file():
-        return "is missing"
-    if path.stat().st_size != report.size:
-        return f"has {path.stat().st_size} bytes, not the {report.size} it was built with"
+def _opened(report: Report):
+    """(the stored file open at its start, "") or (None, what is wrong with it)."""
+    try:
+        handle = stored_path(report).open("rb")
+    except OSError:
+        return None, "is missing"
+    problem = _problem(report, handle)
+    if problem:
+        handle.close()
+        return None, problem
+    handle.seek(0)
+    return handle, ""
+
+
+def stored_file(report: Report) -> tuple[bytes, str]:
+    """The stored file's bytes and "" , or b"" and what is wrong with it (a pack's e-mail)."""
+    handle, problem = _opened(report)
+    if problem:
+        return b"", problem
+    with handle:
+        return handle.read(), ""
+
+
+def _problem(report: Report, handle) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as stored:
-        while chunk := stored.read(1 << 20):
-            digest.update(chunk)
+    size = 0
+    while chunk := handle.read(1 << 20):
+        digest.update(chunk)
+        size += len(chunk)
+    if size != report.size:
+        return f"has {size} bytes, not the {report.size} it was built with"
     if digest.hexdigest() != report.sha256:
         return "does not match its SHA-256 checksum"
     return ""

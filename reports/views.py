@@ -115,7 +115,7 @@ def download(request, report_id: int):
     report = selectors.access_report(request.user, report_id)
     found = services.download(report, by=request.user)
     response = FileResponse(
-        found.path.open("rb"),
+        found.file,
         as_attachment=True,
         filename=found.filename,
         content_type=found.content_type,

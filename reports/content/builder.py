@@ -106,7 +106,7 @@ def _build(wanted: Wanted, generated_by: str, now: datetime) -> t.ReportContent:
         audit=tuple(
             t.AuditLine(*row)
             for row in selectors.audit_rows(
-                run_ids=run_ids, correction_ids=[c.id for c in corrections]
+                run_ids=run_ids, correction_ids=[c.id for c in corrections], head=head[0]
             )
         ),
         charts=charts.charts(

@@ -283,3 +283,21 @@ def test_a_run_page_links_to_its_report_for_those_who_may_download(client_as, ru
     form = client_as("finance").get(f"/reports/?run={run.pk}").content.decode()
     assert f'<option value="{run.pk}" selected>' in form
     assert "data-report-run" not in client_as("admin").get(f"/runs/{run.pk}/").content.decode()
+
+
+def test_a_given_up_build_can_be_retried_with_new_deliveries(make_user, run):
+    user = make_user("finance")
+    report = services.request_report(Wanted(run_id=run.pk), format_="json", by=user)
+    Report.objects.filter(pk=report.pk).update(deliveries=claim_sweep.MAX_DELIVERIES)
+    assert building.build(report.pk) == {"given_up": True}
+    services.retry_report(Report.objects.get(pk=report.pk), by=user)
+    assert building.build(report.pk) == {"ended": True}
+    report.refresh_from_db()
+    assert report.status == "ready" and report.file_name.endswith(f".{report.deliveries}.json")
+
+
+def test_a_runs_report_is_not_narrowed_by_a_periods_filters(make_user, run):
+    with pytest.raises(ScopeRefused, match="type narrow a period's runs"):
+        services.request_report(Wanted(run_id=run.pk, filters={"type": "trades"}),
+                                format_="pdf", by=make_user("finance"))  # fmt: skip
+    assert Report.objects.count() == 0

@@ -177,3 +177,48 @@ def test_packs_through_the_api(make_user):
     assert admin.delete(f"/api/report-packs/{pack_id}/").status_code == 403
     assert finance.delete(f"/api/report-packs/{pack_id}/").status_code == 204
     assert not ReportPack.objects.exists()
+
+
+def test_a_cron_too_long_or_a_taken_name_writes_nothing(client_as, make_user):
+    from django_celery_beat.models import CrontabSchedule
+
+    before = CrontabSchedule.objects.count()
+    long_cron = ",".join(str(m) for m in range(60)) + " * * * *"
+    response = client_as("finance").post("/reports/packs/", {**FORM, "cron": long_cron})
+    assert response.status_code == 200 and "at most 100 characters" in response.content.decode()
+    user = make_user("finance")
+    _pack(user)
+    with pytest.raises(packs.PackInvalid, match="That name is taken"):
+        _pack(user, cron="7 7 * * *")
+    assert CrontabSchedule.objects.count() == before + 1  # the first pack's only
+    assert ReportPack.objects.count() == 1
+
+
+def test_a_given_up_report_does_not_hold_back_its_packs_mail(make_user):
+    from config import claim_sweep
+
+    run = large_books.finished_run(10)
+    delivery = packs.deliver(_pack(make_user("finance")).pk,
+                             now=run.finished_at + timedelta(days=1))  # fmt: skip
+    first, second = Report.objects.filter(pack_delivery=delivery).order_by("id")
+    building.build(first.pk)
+    Report.objects.filter(pk=second.pk).update(deliveries=claim_sweep.MAX_DELIVERIES)
+    assert building.build(second.pk) == {"given_up": True}
+    delivery.refresh_from_db()
+    assert delivery.status == "sent"
+
+
+def test_a_damaged_file_is_listed_not_attached(make_user, settings):
+    from pathlib import Path
+
+    run = large_books.finished_run(10)
+    delivery = packs.deliver(_pack(make_user("finance"), formats=["json"]).pk,
+                             now=run.finished_at + timedelta(days=1))  # fmt: skip
+    report = Report.objects.get(pack_delivery=delivery)
+    building.build(report.pk)
+    report.refresh_from_db()
+    (Path(settings.REPORTS_DIR) / report.file_name).write_bytes(b"{}")
+    packs._mail(delivery, [report])
+    (message,) = mail.outbox
+    assert message.attachments == []
+    assert "not attached, its stored file has 2 bytes" in message.body
