@@ -3,7 +3,6 @@ packs: list, create, change, delete. Every POST honours Idempotency-Key."""
 
 from __future__ import annotations
 
-from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
@@ -16,6 +15,7 @@ from config.pagination import Pager
 from config.query import is_id
 from reports import packs, selectors, services
 from reports.models import FORMATS, Report, ReportPack
+from reports.responses import file_response
 from reports.scope import Wanted
 from reports.selectors import SEVERITIES, TYPES
 
@@ -164,15 +164,7 @@ class ReportDownload(APIView):
     def get(self, request, report_id: int):
         report = selectors.access_report(request.user, report_id)
         found = services.download(report, by=request.user)
-        response = FileResponse(
-            found.file,
-            as_attachment=True,
-            filename=found.filename,
-            content_type=found.content_type,
-        )
-        response["Content-Length"] = str(found.size)
-        response["X-Content-SHA256"] = report.sha256
-        return response
+        return file_response(found, report.sha256)
 
 
 class ReportRetry(APIView):

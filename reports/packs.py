@@ -28,8 +28,9 @@ from config.errors import DomainError
 from reconciliation.engine.rule_definition import SEVERITIES
 from reconciliation.engine.types import TYPES
 from reconciliation.schedules import services as schedules
-from reports import task_queue
+from reports import services, task_queue
 from reports.models import FORMATS, PackDelivery, Report, ReportPack
+from reports.scope import Wanted
 
 logger = logging.getLogger(__name__)
 MAX_RECIPIENTS = 20
@@ -45,9 +46,7 @@ class PackRefused(DomainError):
 
 def _require(by) -> None:
     if not has_capability(by, "download_reports"):
-        from reports.services import NotAllowed
-
-        raise NotAllowed("You may not schedule reports.")
+        raise services.NotAllowed("You may not schedule reports.")
 
 
 def _checked(name, formats, period, recipients, filters) -> dict:
@@ -210,9 +209,6 @@ def period_of(period: str, today: date) -> tuple[date, date]:
 def deliver(pack_id: int, *, now: datetime | None = None) -> PackDelivery | None:
     """The pack's delivery for the period ending before `now`: created with its reports
     queued, once (None: the pack is gone or paused, or this period was delivered already)."""
-    from reports.scope import Wanted
-    from reports.services import request_report
-
     pack = ReportPack.objects.select_related("created_by").filter(pk=pack_id).first()
     if pack is None or not pack.enabled:
         return None
@@ -223,7 +219,7 @@ def deliver(pack_id: int, *, now: datetime | None = None) -> PackDelivery | None
                 pack=pack, period_from=first, period_to=last, recipients=list(pack.recipients)
             )
             for format_ in pack.formats:
-                request_report(
+                services.request_report(
                     Wanted(period_from=first, period_to=last, filters=dict(pack.filters)),
                     format_=format_,
                     by=pack.created_by,
@@ -283,8 +279,6 @@ def _mail(delivery: PackDelivery, reports: list[Report]) -> None:
 
 
 def _message(delivery: PackDelivery, reports: list[Report]) -> EmailMessage:
-    from reports.services import download_name, stored_file
-
     pack = delivery.pack
     lines = [
         f"Recondesk report pack '{pack.name}', {delivery.period_from} to "
@@ -307,12 +301,14 @@ def _message(delivery: PackDelivery, reports: list[Report]) -> EmailMessage:
         if report.size > room:
             lines.append(f"- {name}: {described}, too large to attach; {link}")
             continue
-        data, problem = stored_file(report)  # checked against its checksum, as a download is
+        data, problem = services.stored_file(
+            report
+        )  # checked against its checksum, as a download is
         if problem:
             lines.append(f"- {name}: not attached, its stored file {problem}; {link}")
             continue
         room -= report.size
-        message.attach(download_name(report), data)
+        message.attach(services.download_name(report), data)
         lines.append(f"- {name}: {described}, attached; {link}")
     lines += [
         "",

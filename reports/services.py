@@ -18,10 +18,10 @@ from accounts.access import has_capability
 from audit import services as audit
 from config import claim_sweep
 from config.errors import DomainError
-from reports import task_queue
+from reports import scope, task_queue
 from reports.models import FORMATS, Report
 from reports.rendering import RENDERINGS
-from reports.scope import FILTERS, ScopeRefused, Wanted
+from reports.scope import Wanted
 
 Status = Report.Status
 
@@ -43,48 +43,13 @@ def _require(user, capability: str, message: str) -> None:
         raise NotAllowed(message)
 
 
-def check_wanted(wanted: Wanted) -> None:
-    """Refuse a scope the builder would refuse, before anything is queued (the cheap checks:
-    the run, the period, the filters)."""
-    from reports import selectors
-
-    unknown = set(wanted.filters) - set(FILTERS)
-    if unknown:
-        raise ScopeRefused(f"Unknown report filter(s): {', '.join(sorted(unknown))}.")
-    if wanted.run_id is not None:
-        if wanted.period_from or wanted.period_to:
-            raise ScopeRefused("Give a run or a period, not both.")
-        narrowed = sorted(n for n in ("type", "source", "account") if wanted.filters.get(n))
-        if narrowed:
-            raise ScopeRefused(
-                f"A run's report covers that run: {', '.join(narrowed)} narrow a period's runs "
-                "(a run's breaks are narrowed by severity only)."
-            )
-        status = selectors.run_status(wanted.run_id)
-        if status is None:
-            raise ScopeRefused(f"There is no run {wanted.run_id}.")
-        if status != selectors.SUCCEEDED:
-            raise ScopeRefused(
-                f"Run {wanted.run_id} is {status}: only a succeeded run has results to report."
-            )
-        return
-    if wanted.period_from is None or wanted.period_to is None:
-        raise ScopeRefused("Give a run, or a period with its first and last day.")
-    if wanted.period_from > wanted.period_to:
-        raise ScopeRefused(
-            f"The period starts ({wanted.period_from}) after it ends ({wanted.period_to})."
-        )
-    if wanted.period_to > timezone.now().date():
-        raise ScopeRefused(f"The period ends in the future ({wanted.period_to}).")
-
-
 def request_report(wanted: Wanted, *, format_: str, by, pack_delivery=None) -> Report:
     """Queue the build of one report; a worker builds it (reports/building.py)."""
     if pack_delivery is None:
         _require(by, "download_reports", "You may not generate reports.")
     if format_ not in FORMATS:
         raise ReportRefused(f"Unknown format {format_!r}: one of {', '.join(FORMATS)}.")
-    check_wanted(wanted)
+    scope.check(wanted)
     filters = {name: value for name, value in wanted.filters.items() if value}
     with transaction.atomic():
         report = Report.objects.create(
@@ -269,7 +234,7 @@ def write_report_file(
 
     if format_ not in FORMATS:
         raise ReportRefused(f"Unknown format {format_!r}: one of {', '.join(FORMATS)}.")
-    check_wanted(wanted)
+    scope.check(wanted)
     if output.is_dir():
         raise ReportRefused(f"{output} is a folder: give the file to write.")
     if not output.parent.is_dir():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -16,6 +15,7 @@ from config.query import is_id
 from reports import packs, selectors, services
 from reports.forms import GenerateForm, PackForm, pack_initial
 from reports.models import FORMATS, Report
+from reports.responses import file_response
 from reports.scope import Wanted
 
 PAGE_SIZE = 50
@@ -114,15 +114,7 @@ def report_detail(request, report_id: int):
 def download(request, report_id: int):
     report = selectors.access_report(request.user, report_id)
     found = services.download(report, by=request.user)
-    response = FileResponse(
-        found.file,
-        as_attachment=True,
-        filename=found.filename,
-        content_type=found.content_type,
-    )
-    response["Content-Length"] = str(found.size)
-    response["X-Content-SHA256"] = report.sha256
-    return response
+    return file_response(found, report.sha256)
 
 
 @requires_capability("download_reports")

@@ -14,7 +14,7 @@ from reports.content import charts, figures, flags
 from reports.content import types as t
 from reports.content.rows import RunFigures
 from reports.content.text import stamp
-from reports.scope import FILTERS, ScopeRefused, Wanted
+from reports.scope import FILTERS, ScopeRefused, Wanted, check
 
 __all__ = ["FILTERS", "ScopeRefused", "Wanted", "build", "thresholds"]
 
@@ -120,27 +120,11 @@ def _build(wanted: Wanted, generated_by: str, now: datetime) -> t.ReportContent:
 
 
 def _runs(wanted: Wanted) -> list[selectors.ScopeRun]:
-    unknown = set(wanted.filters) - set(FILTERS)
-    if unknown:
-        raise ScopeRefused(f"Unknown report filter(s): {', '.join(sorted(unknown))}.")
+    check(wanted)
     if wanted.run_id is None:
-        if wanted.period_from is None or wanted.period_to is None:
-            raise ScopeRefused("Give a run, or a period with its first and last day.")
-        if wanted.period_from > wanted.period_to:
-            raise ScopeRefused(
-                f"The period starts ({wanted.period_from}) after it ends ({wanted.period_to})."
-            )
         return selectors.scope_runs(period_from=wanted.period_from, period_to=wanted.period_to,
                                     filters=wanted.filters)  # fmt: skip
-    found = selectors.scope_runs(run_id=wanted.run_id)
-    if not found:
-        raise ScopeRefused(f"There is no run {wanted.run_id}.")
-    if found[0].run.status != selectors.SUCCEEDED:
-        raise ScopeRefused(
-            f"Run {wanted.run_id} is {found[0].run.status}: only a succeeded run has results "
-            "to report."
-        )
-    return found
+    return selectors.scope_runs(run_id=wanted.run_id)
 
 
 def _currency(in_scope: list[selectors.ScopeRun]) -> str:

@@ -64,10 +64,6 @@ def is_live(row: BreakLine) -> bool:
     return row.status in LIVE
 
 
-def severity_rank(severity: str) -> int:
-    return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
-
-
 # --- Groupings --------------------------------------------------------------------------------
 
 

@@ -75,7 +75,7 @@ def drawing(chart: Chart, width: float, height: float) -> Drawing:
     plot = Group()
     room = height - TITLE_ROOM
     kind = chart.kind if _drawable(chart) else "none"
-    if kind == "pie" and any(float(v) < 0 for v in chart.series[0].values):
+    if kind == "pie" and any(v < 0 for v in chart.series[0].values):
         kind = "bar"  # a pie cannot show a negative share; bars can
     fits = _capacity(chart, kind, width, room)
     if fits < len(chart.categories):
@@ -135,7 +135,7 @@ def _drawable(chart: Chart) -> bool:
     if not n or not chart.series or any(len(s.values) != n for s in chart.series):
         return False
     if chart.kind == "pie":
-        return any(float(v) != 0 for v in chart.series[0].values)
+        return any(v != 0 for v in chart.series[0].values)
     return True
 
 
@@ -200,6 +200,8 @@ def _style_axes(bars, value_size: float) -> None:
 
 def _fill(bars, chart: Chart) -> None:
     n = len(chart.categories)
+    # Floats only as geometry (reportlab places bars with them); every value shown is the
+    # exact text of the bar labels below.
     bars.data = [[float(v) for v in s.values] for s in chart.series]
     if not any(v for row in bars.data for v in row):
         bars.valueAxis.valueMin, bars.valueAxis.valueMax = 0, 1  # zeros: a scale from zero
@@ -339,7 +341,7 @@ def _pie(group: Group, chart: Chart, width: float, room: float) -> None:
     pie = Pie()
     pie.x, pie.y = 24, (room - size) / 2
     pie.width = pie.height = size
-    pie.data = [max(float(v), 0.0) for v in series.values]
+    pie.data = [max(float(v), 0.0) for v in series.values]  # geometry: slice angles only
     pie.labels = None
     pie.simpleLabels = 1
     pie.slices.strokeColor = WHITE

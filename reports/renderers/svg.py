@@ -94,7 +94,8 @@ def _value(values: tuple[Number, ...], index: int) -> Number | None:
 
 
 def _span(chart: Chart) -> tuple[float, float]:
-    """The value range the axis must hold, zero included (bars grow from zero)."""
+    """The value range the axis must hold, zero included (bars grow from zero): floats as
+    geometry only, the values shown are their exact text (`grouped`)."""
     numbers = [float(v) for s in chart.series for v in s.values if v is not None]
     low, high = min([0.0, *numbers]), max([0.0, *numbers])
     return (low, high if high > low else low + 1.0)
