@@ -85,28 +85,45 @@ def seed(rows: int) -> dict:
 
 
 def measure(day: str, format_: str) -> dict:
-    """In a fresh process: the content built and laid out as a worker does, timed."""
+    """In a fresh process: the content built and laid out as a worker does (the collector
+    paused throughout, reports/building.py), each step timed, and the collector's resumption
+    after the content is gone."""
+    import gc
     from datetime import date
 
     from bench.end_to_end import _peak_rss_mb
     from config.embedded import data_dir
-    from reports.content import builder
-    from reports.rendering import render
+    from config.heap import collector_paused
     from reports.scope import Wanted
 
     day_ = date.fromisoformat(day)
-    started = time.perf_counter()
-    content = builder.build(Wanted(period_from=day_, period_to=day_), generated_by="bench")
-    built = time.perf_counter() - started
     path = Path(data_dir()) / "bench" / f"report.{format_}"
     path.parent.mkdir(parents=True, exist_ok=True)
+    collections = []
+    gc.callbacks.append(lambda phase, info: phase == "stop" and collections.append(info))
+    with collector_paused():
+        figures = _build_and_render(Wanted(period_from=day_, period_to=day_), format_, path)
+    started = time.perf_counter()
+    gc.collect(0)  # what the collector finds young when it resumes: the content is gone
+    figures["resume_s"] = round(time.perf_counter() - started, 3)
+    figures.update(bytes=path.stat().st_size, peak_rss_mb=_peak_rss_mb(),
+                   collections_during=len(collections) - 1)  # fmt: skip
+    return figures
+
+
+def _build_and_render(wanted, format_: str, path: Path) -> dict:
+    from reports.content import builder
+    from reports.rendering import render
+
+    started = time.perf_counter()
+    content = builder.build(wanted, generated_by="bench")
+    built = time.perf_counter() - started
     started = time.perf_counter()
     with path.open("wb") as out:
         render(format_, content, out)
     laid_out = time.perf_counter() - started
     return {"content_s": round(built, 2), "render_s": round(laid_out, 2),
-            "bytes": path.stat().st_size, "breaks": len(content.breaks),
-            "corrections": len(content.corrections), "peak_rss_mb": _peak_rss_mb()}  # fmt: skip
+            "breaks": len(content.breaks), "corrections": len(content.corrections)}  # fmt: skip
 
 
 def run(rows: int, folder) -> dict:
@@ -120,12 +137,13 @@ def run(rows: int, folder) -> dict:
         for format_ in FORMATS:
             figures[format_] = end_to_end.in_child("reports", f"measure({day!r}, {format_!r})")
             print(f"  {format_}: {figures[format_]}", file=sys.stderr)
-    content = min(f["content_s"] for f in figures.values())
+    each = [f["content_s"] for f in figures.values()]
     result = {"breaks": figures["xlsx"]["breaks"], "corrections": figures["xlsx"]["corrections"],
-              "content_s": content}  # fmt: skip
+              "content_s": min(each), "content_s_each": each}  # fmt: skip
     for format_, found in figures.items():
         result[f"{format_}_s"] = found["render_s"]
         result[f"{format_}_peak_rss_mb"] = found["peak_rss_mb"]
         result[f"{format_}_bytes"] = found["bytes"]
+        result[f"{format_}_resume_s"] = found["resume_s"]
     result["targets_s"] = TARGETS
     return result

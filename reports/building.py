@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,8 +25,10 @@ from django.utils import timezone
 from audit import services as audit
 from config import claim_sweep
 from config.errors import DomainError
+from config.heap import collector_paused
 from reports import packs
 from reports.content import builder
+from reports.content.types import ChainHead
 from reports.models import Report
 from reports.rendering import RENDERINGS, measure, render
 
@@ -52,22 +55,21 @@ def build(report_id: int, *, worker: str = "") -> dict:
     started = time.perf_counter()
     part = final = None
     try:
-        _progress(report, 10, "reading the breaks and corrections")
-        content = builder.build(_wanted(report), generated_by=_requester(report))
-        _progress(report, 50, f"laying out the {FORMAT_NAMES[report.format]} file")
         # Named by delivery: a worker taken for dead that comes back never overwrites the file
         # a later delivery stored (its name is in the report's row, with its checksum).
         folder = Path(settings.REPORTS_DIR) / str(report.pk // 1000)
         final = folder / f"{report.pk}.{report.deliveries}.{RENDERINGS[report.format].extension}"
         final.parent.mkdir(parents=True, exist_ok=True)
         part = final.with_name(f".{final.name}.{report.deliveries}.part")
-        with part.open("wb") as out:
-            render(report.format, content, out)
+        # No collection while the content is built and laid out (config.heap): it is gone by
+        # the time the collector resumes, so its objects are never walked.
+        with collector_paused():
+            built = _write(report, part)
         size, digest = measure(part)
         _progress(report, 90, "storing the file")
         os.replace(part, final)
         part = None
-        ended = _ready(report, content, final, size, digest, started)
+        ended = _ready(report, built, final, size, digest, started)
     except DomainError as refused:
         ended = _fail(report, refused.message)
     except Exception:
@@ -85,6 +87,25 @@ def build(report_id: int, *, worker: str = "") -> dict:
     if ended and report.pack_delivery_id:
         packs.send_when_built(report.pack_delivery_id)
     return {"ended": bool(ended)}
+
+
+@dataclass(frozen=True)
+class Built:
+    """What the report's row keeps of its content."""
+
+    title: str
+    break_count: int
+    chain_head: ChainHead
+
+
+def _write(report: Report, part: Path) -> Built:
+    """The report's content built and laid out into `part`; what its row keeps of it."""
+    _progress(report, 10, "reading the breaks and corrections")
+    content = builder.build(_wanted(report), generated_by=_requester(report))
+    _progress(report, 50, f"laying out the {FORMAT_NAMES[report.format]} file")
+    with part.open("wb") as out:
+        render(report.format, content, out)
+    return Built(content.title, len(content.breaks), content.chain_head)
 
 
 def _wanted(report: Report) -> builder.Wanted:
@@ -137,7 +158,7 @@ def _progress(report: Report, percent: int, phase: str) -> None:
     _held(report).update(progress=percent, phase=phase)
 
 
-def _ready(report, content, final: Path, size: int, digest: str, started: float) -> bool:
+def _ready(report, built: Built, final: Path, size: int, digest: str, started: float) -> bool:
     now = timezone.now()
     relative = final.relative_to(Path(settings.REPORTS_DIR)).as_posix()
     with transaction.atomic():
@@ -148,10 +169,10 @@ def _ready(report, content, final: Path, size: int, digest: str, started: float)
             file_name=relative,
             size=size,
             sha256=digest,
-            title=content.title[:300],
-            break_count=len(content.breaks),
-            chain_sequence=content.chain_head.sequence,
-            chain_hash=content.chain_head.hash,
+            title=built.title[:300],
+            break_count=built.break_count,
+            chain_sequence=built.chain_head.sequence,
+            chain_hash=built.chain_head.hash,
             finished_at=now,
             build_ms=int((time.perf_counter() - started) * 1000),
             expires_at=now + timedelta(days=settings.REPORT_RETENTION_DAYS),
@@ -166,8 +187,8 @@ def _ready(report, content, final: Path, size: int, digest: str, started: float)
                     "format": report.format,
                     "size": size,
                     "sha256": digest,
-                    "breaks": len(content.breaks),
-                    "chain_head": content.chain_head.sequence,
+                    "breaks": built.break_count,
+                    "chain_head": built.chain_head.sequence,
                 },
             )
     if not done:

@@ -18,6 +18,7 @@ from accounts.access import has_capability
 from audit import services as audit
 from config import claim_sweep
 from config.errors import DomainError
+from config.heap import collector_paused
 from reports import scope, task_queue
 from reports.models import FORMATS, Report
 from reports.rendering import RENDERINGS
@@ -229,8 +230,7 @@ def write_report_file(
 ) -> tuple[int, str]:
     """Build a report at once in this process and write it to `output` (the command line's
     door, no worker); its size and SHA-256. Audited, as every report built is."""
-    from reports.content import builder
-    from reports.rendering import measure, render
+    from reports.rendering import measure
 
     if format_ not in FORMATS:
         raise ReportRefused(f"Unknown format {format_!r}: one of {', '.join(FORMATS)}.")
@@ -241,11 +241,10 @@ def write_report_file(
         raise ReportRefused(f"There is no folder {output.parent} to write {output.name} in.")
     if output.exists() and not overwrite:
         raise ReportRefused(f"{output} exists: choose another name, or overwrite it.")
-    content = builder.build(wanted, generated_by=by_label)
     part = output.with_name(f".{output.name}.part")
     try:
-        with part.open("wb") as out:
-            render(format_, content, out)
+        with collector_paused():  # as a worker builds it (reports/building.py)
+            head = _write(wanted, format_, part, by_label)
         size, digest = measure(part)
         part.replace(output)
     finally:
@@ -263,7 +262,18 @@ def write_report_file(
             "period_from": str(wanted.period_from or ""),
             "period_to": str(wanted.period_to or ""),
             "by": by_label,
-            "chain_head": content.chain_head.sequence,
+            "chain_head": head,
         },
     )
     return size, digest
+
+
+def _write(wanted: Wanted, format_: str, part: Path, by_label: str) -> int:
+    """The report built and laid out into `part`; the chain head's sequence it printed."""
+    from reports.content import builder
+    from reports.rendering import render
+
+    content = builder.build(wanted, generated_by=by_label)
+    with part.open("wb") as out:
+        render(format_, content, out)
+    return content.chain_head.sequence

@@ -32,3 +32,36 @@ def test_the_wsgi_module_loads_the_views_and_freezes_what_they_hold():
     # Django, the views and their libraries: well over 100,000 objects, none walked any more.
     assert figures["frozen"] > 100_000
     assert figures["walked"] < figures["frozen"] / 100
+
+
+def test_a_paused_collector_resumes_after_the_outermost_pause_only():
+    import gc
+
+    from config.heap import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner pause's end is not the outer one's
+    assert gc.isenabled()
+
+
+def test_a_pause_ends_on_an_error_and_leaves_a_disabled_collector_disabled():
+    import gc
+
+    import pytest
+
+    from config.heap import collector_paused
+
+    with pytest.raises(ValueError), collector_paused():
+        raise ValueError("inside")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # whoever disabled it enables it
+    finally:
+        gc.enable()

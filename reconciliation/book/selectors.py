@@ -158,7 +158,8 @@ def portfolio_value(run: Run, prices: dict[str, tuple], internal_frame: pl.DataF
                     ) -> Decimal | None:  # fmt: skip
     """The value of the run's account's holdings at its time (the effective book of its latest
     book balances or ledger at or before the run), in the reporting currency; None if unknown.
-    Positions without a price count nothing (the share it divides is then an upper bound).
+    Positions without a price (or with a price of None) count nothing (the share it divides
+    is then an upper bound).
     `internal_frame`: the run's internal dataset's `effective_frame`, when the caller has it."""
     holdings = _holdings_dataset(run)
     if holdings is None or not prices:
@@ -172,7 +173,7 @@ def portfolio_value(run: Run, prices: dict[str, tuple], internal_frame: pl.DataF
     for asset, number in zip(held.get_column("target").to_list(),
                              _decimals(held.get_column("number")), strict=True):  # fmt: skip
         quote = prices.get(asset)
-        if quote is not None:
+        if quote is not None and quote[0] is not None:
             total += abs(number) * quote[0]
     return total
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from operator import attrgetter
 
 from reports.content import types as t
 from reports.content.rows import RunFigures
@@ -60,8 +61,28 @@ def total(values: Iterable[Decimal | None]) -> Decimal:
         return sum((abs(v) for v in values if v is not None), Decimal(0))
 
 
-def is_live(row: BreakLine) -> bool:
-    return row.status in LIVE
+# --- The lists' order -------------------------------------------------------------------------
+
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITY_ORDER)}
+NO_VALUE = Decimal(-1)  # below every absolute value: a break with no value comes last
+
+
+def in_list_order(rows: list[BreakLine]) -> list[BreakLine]:
+    """The breaks as every list shows them: most severe first (an unknown severity last),
+    then most value (none last), then oldest (lowest id). Three stable sorts with one-field
+    keys: no tuple per break."""
+    ordered = sorted(rows, key=attrgetter("id"))
+    ordered.sort(key=_absolute_value, reverse=True)  # a reversed sort keeps equal ones in order
+    ordered.sort(key=_severity_rank)
+    return ordered
+
+
+def _absolute_value(row: BreakLine) -> Decimal:
+    return NO_VALUE if row.value_rc is None else row.value_rc.copy_abs()  # exact at any width
+
+
+def _severity_rank(row: BreakLine) -> int:
+    return SEVERITY_RANK.get(row.severity, len(SEVERITY_ORDER))
 
 
 # --- Groupings --------------------------------------------------------------------------------
@@ -79,6 +100,30 @@ def grouped(rows: list[BreakLine], key: str) -> tuple[Counter, dict[str, Decimal
     return counts, values
 
 
+FEW_VALUED = ("severity", "type", "source", "field")  # a report's other tallies
+
+
+def groupings(rows: list[BreakLine]) -> dict[str, tuple[Counter, dict[str, Decimal]]]:
+    """`grouped(rows, key)` for each key of FEW_VALUED, in one pass: the breaks are counted
+    and summed by the combination of those fields (a few hundred among a hundred thousand
+    breaks), and each key's groups added up from the combinations."""
+    combination = attrgetter(*FEW_VALUED)
+    counts = Counter(map(combination, rows))
+    values = dict.fromkeys(counts, Decimal(0))
+    found = {key: (Counter(), {}) for key in FEW_VALUED}
+    with localcontext(prec=WIDE):
+        for row in rows:
+            if row.value_rc is not None:
+                values[combination(row)] += abs(row.value_rc)
+        for names, count in counts.items():
+            for key, name in zip(FEW_VALUED, names, strict=True):
+                key_counts, key_values = found[key]
+                name = name or "(none)"
+                key_counts[name] += count
+                key_values[name] = key_values.get(name, Decimal(0)) + values[names]
+    return found
+
+
 def _ordered(counts: Counter, values: dict[str, Decimal], by: str) -> list[str]:
     """The names, most breaks first (`by="value"`: most value first), then the other, then
     name: stable sorts keyed by the dicts themselves (no tuple per name, and a hundred
@@ -90,20 +135,36 @@ def _ordered(counts: Counter, values: dict[str, Decimal], by: str) -> list[str]:
     return order
 
 
-def tallies(rows: list[BreakLine], key: str, *, by: str = "count") -> tuple[t.Tally, ...]:
-    """Breaks grouped by a field, most breaks (or `by="value"`) first."""
-    counts, values = grouped(rows, key)
+def names_by_value(groups: tuple[Counter, dict[str, Decimal]]) -> list[str]:
+    """The names of `grouped`'s groups, most value first, then most breaks, then name."""
+    return _ordered(*groups, "value")
+
+
+def tallies(
+    rows: list[BreakLine], key: str, *, by: str = "count", groups: tuple | None = None
+) -> tuple[t.Tally, ...]:
+    """Breaks grouped by a field, most breaks (or `by="value"`) first (`groups`:
+    `grouped(rows, key)`, when the caller has it)."""
+    counts, values = groups or grouped(rows, key)
     order = _ordered(counts, values, by)
     return tuple(t.Tally(name, counts[name], values[name]) for name in order)
 
 
 def top_by_value(
-    rows: list[BreakLine], key: str, limit: int, *, groups: tuple | None = None
+    rows: list[BreakLine],
+    key: str,
+    limit: int,
+    *,
+    groups: tuple | None = None,
+    order: list[str] | None = None,
 ) -> tuple[t.Tally, ...]:
     """The `limit` groups with most value, and the rest summed as one "(N others)" line
-    (`groups`: `grouped(rows, key)`, when the caller has it)."""
+    (`groups`: `grouped(rows, key)`, and `order`: its names most value first, when the caller
+    has them)."""
     counts, values = groups or grouped(rows, key)
-    if len(counts) > limit:
+    if order is not None:
+        chosen = Counter({name: counts[name] for name in order[:limit]})
+    elif len(counts) > limit:
         best = heapq.nlargest(limit, counts, key=lambda name: (values[name], counts[name]))
         chosen = Counter({name: counts[name] for name in best})
     else:
@@ -119,10 +180,10 @@ def top_by_value(
     return tuple(shown)
 
 
-def by_severity(rows: list[BreakLine]) -> tuple[t.Tally, ...]:
+def by_severity(rows: list[BreakLine], *, groups: tuple | None = None) -> tuple[t.Tally, ...]:
     """Every severity, most severe first, those with no break included (a reader looks for
     "critical: 0")."""
-    found = {x.key: x for x in tallies(rows, "severity")}
+    found = {x.key: x for x in tallies(rows, "severity", groups=groups)}
     order = list(SEVERITY_ORDER) + sorted(set(found) - set(SEVERITY_ORDER))
     return tuple(found.get(name, t.Tally(name, 0, Decimal(0))) for name in order)
 
@@ -132,16 +193,21 @@ def by_severity(rows: list[BreakLine]) -> tuple[t.Tally, ...]:
 
 def value_at_risk(rows: list[BreakLine]) -> Decimal:
     """The open breaks' absolute values in the reporting currency, summed."""
-    return total(row.value_rc for row in rows if is_live(row))
+    return total(row.value_rc for row in rows if row.status in LIVE)
 
 
 def exposures(
-    rows: list[BreakLine], quotes: dict[str, tuple], *, groups: tuple | None = None
+    rows: list[BreakLine],
+    quotes: dict[str, tuple],
+    *,
+    groups: tuple | None = None,
+    order: list[str] | None = None,
 ) -> tuple[t.Exposure, ...]:
     """The value at risk per asset (open breaks), with the price it was valued at; most value
-    first (`groups`: `grouped` of the open breaks by asset, when the caller has it)."""
-    counts, values = groups or grouped([row for row in rows if is_live(row)], "asset")
-    order = _ordered(counts, values, "value")
+    first (`groups`: `grouped` of the open breaks by asset, and `order`: its names most value
+    first, when the caller has them)."""
+    counts, values = groups or grouped([row for row in rows if row.status in LIVE], "asset")
+    order = order if order is not None else _ordered(counts, values, "value")
     missing = (None, None, False)
     return tuple(
         t.Exposure(name, counts[name], values[name], *quotes.get(name, missing)) for name in order
@@ -151,10 +217,17 @@ def exposures(
 # --- Patterns ---------------------------------------------------------------------------------
 
 
-def patterns(rows: list[BreakLine], *, recurring_limit: int = 20) -> t.Patterns:
-    fields = tallies(rows, "field")
-    sources = tallies(rows, "source")
-    hours = Counter(row.first_seen_at.astimezone(UTC).hour for row in rows)
+def patterns(
+    rows: list[BreakLine], *, recurring_limit: int = 20, groups: dict | None = None
+) -> t.Patterns:
+    """`groups`: `groupings(rows)`, when the caller has them."""
+    groups = groups or {}
+    fields = tallies(rows, "field", groups=groups.get("field"))
+    sources = tallies(rows, "source", groups=groups.get("source"))
+    # By the moment first seen (a run's breaks share a few), then by hour.
+    hours = Counter()
+    for moment, count in Counter(row.first_seen_at for row in rows).items():
+        hours[moment.astimezone(UTC).hour] += count
     recurring = sorted(
         (row for row in rows if row.times_seen > 1),
         key=lambda r: (-r.times_seen, r.first_seen_run, r.id),
@@ -321,7 +394,7 @@ def key_figures(
     currency: str,
     at_risk: Decimal,
 ) -> tuple[t.Figure, ...]:
-    live = [row for row in rows if is_live(row)]
+    live = [row for row in rows if row.status in LIVE]
     shown = {f.key: f for f in performance_figures}
     return (
         _figure("breaks", "Breaks", len(rows), "breaks"),

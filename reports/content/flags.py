@@ -21,15 +21,18 @@ def regulatory(
     rows: list[BreakLine], *, now: datetime, limits: f.Thresholds, currency: str
 ) -> tuple[t.Flag, ...]:
     """Critical breaks open past close of business, old breaks, high-value breaks."""
-    live = [row for row in rows if f.is_live(row)]
+    live = [row for row in rows if row.status in f.LIVE]
     cob = limits.close_of_business.strftime("%H:%M")
     late = [
         r
         for r in live
         if r.severity == "critical" and f.moment_of(r.first_seen_at, limits.close_of_business) < now
     ]
-    aged = [r for r in live if r.first_seen_at < now - timedelta(days=limits.break_age_days)]
-    high = [r for r in live if r.value_rc is not None and abs(r.value_rc) >= limits.high_value]
+    aged_before = now - timedelta(days=limits.break_age_days)
+    aged = [r for r in live if r.first_seen_at < aged_before]
+    high = [
+        r for r in live if r.value_rc is not None and r.value_rc.copy_abs() >= limits.high_value
+    ]
     flags = []
     if late:
         flags.append(
@@ -193,7 +196,7 @@ def summary(
     advice: tuple[t.Flag, ...],
     currency: str,
 ) -> t.Summary:
-    live_critical = [r for r in rows if f.is_live(r) and r.severity == "critical"]
+    live_critical = [r for r in rows if r.status in f.LIVE and r.severity == "critical"]
     issues = []
     if live_critical:
         issues.append(

@@ -14,6 +14,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from corrections import services as corrections
 from corrections.models import Correction
+from reconciliation.breaks import workflow
 from reconciliation.models import Break, BreakObservation, Run
 from reports.content import builder
 from reports.content.builder import ScopeRefused, Wanted
@@ -97,3 +98,64 @@ def test_a_run_that_did_not_succeed_is_refused(proposed_run):
     Run.objects.filter(pk=proposed_run.pk).update(status="failed", finished_at=timezone.now())
     with pytest.raises(ScopeRefused, match="is failed: only a succeeded run"):
         builder.build(Wanted(run_id=proposed_run.pk), generated_by="x")
+
+
+def test_breaks_are_listed_most_severe_then_most_value_then_oldest(proposed_run):
+    content = builder.build(Wanted(run_id=proposed_run.pk), generated_by="x")
+    rank = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+    stored = BreakObservation.objects.filter(run_id=proposed_run.pk)
+    expected = sorted(
+        stored.values_list("break_record_id", "severity", "value_rc"),
+        key=lambda o: (rank[o[1]], o[2] is None, -abs(o[2] or 0), o[0]),
+    )
+    assert [b.id for b in content.breaks] == [o[0] for o in expected]
+    assert len({b.severity for b in content.breaks}) > 1  # the order had something to sort
+
+
+def test_each_break_carries_its_latest_comment_and_the_list_only_its_scopes(
+    proposed_run, make_user
+):
+    risk = make_user("risk")
+    first, second = Break.objects.filter(last_seen_run=proposed_run).order_by("id")[:2]
+    workflow.comment(first.pk, text="asked the desk", by=risk)
+    workflow.comment(first.pk, text="desk confirmed the fill", by=risk)
+    # A later run over five more assets: its new breaks, and their comments, are not in scope.
+    other = large_books.finished_run(45)
+    seen = BreakObservation.objects.filter(run=proposed_run).values("break_record_id")
+    outside = Break.objects.filter(last_seen_run=other).exclude(pk__in=seen).first()
+    workflow.comment(outside.pk, text="elsewhere", by=risk)
+    content = builder.build(Wanted(run_id=proposed_run.pk), generated_by="x")
+    lines = {b.id: b for b in content.breaks}
+    assert lines[first.pk].comment == "desk confirmed the fill"
+    assert lines[second.pk].comment == ""
+    assert [(c.break_id, c.text) for c in content.comments] == [
+        (first.pk, "asked the desk"), (first.pk, "desk confirmed the fill"),
+    ]  # fmt: skip
+    touched = {f.key: f for f in content.performance}["manual_intervention_rate"]
+    assert touched.value > 0
+
+
+def test_no_collection_runs_while_the_content_is_built(proposed_run):
+    import gc
+    import sys
+
+    inside, after = [], []
+
+    def seen(phase, info):  # a collection starting: was the builder on the stack?
+        if phase != "start":
+            return
+        frame = sys._getframe()
+        while frame is not None and frame.f_code is not builder._build.__code__:
+            frame = frame.f_back
+        (inside if frame is not None else after).append(info["generation"])
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(1)  # without the pause, a collection every few objects made
+    gc.callbacks.append(seen)
+    try:
+        content = builder.build(Wanted(run_id=proposed_run.pk), generated_by="x")
+    finally:
+        gc.callbacks.remove(seen)
+        gc.set_threshold(*threshold)
+    assert len(content.breaks) == 40
+    assert inside == [] and after  # none inside; it resumed once the content was made

@@ -195,3 +195,62 @@ def test_recommendations_name_their_figure_and_threshold_most_urgent_first():
     assert all(x.figure and x.threshold for x in advice)
     low = {x.code: x for x in advice}["low_match_rate"]
     assert (low.value, low.threshold) == ("50.00%", "< 99%")
+
+
+def test_the_lists_order_is_severity_then_exact_value_then_id():
+    wide = Decimal("1" + "0" * 37)  # 38 digits: two of them differ in the last place only
+    rows = [
+        row(7, severity="low", value_rc=Decimal(10**6)),
+        row(3, severity="critical", value_rc=None),
+        row(5, severity="critical", value_rc=Decimal("-1" + "0" * 36 + "1")),  # -(wide + 1)
+        row(4, severity="critical", value_rc=wide),
+        row(2, severity="critical", value_rc=wide),
+        row(6, severity="unheard-of", value_rc=Decimal(10**9)),
+        row(1, severity="high", value_rc=Decimal(0)),
+    ]
+    listed = f.in_list_order(rows)
+    assert [r.id for r in listed] == [5, 2, 4, 3, 1, 7, 6]
+    assert [r.id for r in rows][:2] == [7, 3]  # the rows as given are left as they were
+
+
+def test_the_one_pass_groupings_equal_each_fields_own():
+    wide = Decimal("12345678901234567890.123456789012345678")
+    rows = [
+        row(1, severity="critical", type="trades", source="kraken", field="fee", value_rc=wide),
+        row(2, severity="critical", type="trades", source="", field="fee", value_rc=-wide),
+        row(3, severity="low", type="position", source="binance", field="", value_rc=None),
+        row(4, severity="low", type="trades", source="kraken", field="quantity"),
+    ]
+    found = f.groupings(rows)
+    assert set(found) == set(f.FEW_VALUED)
+    for key in f.FEW_VALUED:
+        assert found[key] == f.grouped(rows, key), key
+        assert f.tallies(rows, key, groups=found[key]) == f.tallies(rows, key)
+    assert found["severity"][1]["critical"] == Decimal("24691357802469135780.246913579012345678")
+    assert found["source"][0]["(none)"] == 1
+    assert f.groupings([]) == {key: ({}, {}) for key in f.FEW_VALUED}
+
+
+def test_the_top_assets_from_the_exposures_order_equal_those_found_alone():
+    rows = [row(n, asset=f"A{n % 7}", value_rc=Decimal(n * 3 % 11)) for n in range(1, 60)]
+    groups = f.grouped(rows, "asset")
+    order = f.names_by_value(groups)
+    for limit in (3, 7, 10):
+        assert f.top_by_value(rows, "asset", limit, groups=groups, order=order) == (
+            f.top_by_value(rows, "asset", limit)
+        ), limit
+    exposures = f.exposures(rows, {}, groups=groups, order=order)
+    assert [x.asset for x in exposures] == order == [x.asset for x in f.exposures(rows, {})]
+
+
+def test_the_hour_of_first_sight_is_the_utc_hour_whatever_the_times_zone():
+    from zoneinfo import ZoneInfo
+
+    tokyo = ZoneInfo("Asia/Tokyo")  # UTC+9
+    rows = [
+        row(1, first_seen_at=datetime(2026, 12, 7, 9, 30, tzinfo=tokyo)),  # 00:30 UTC
+        row(2, first_seen_at=datetime(2026, 12, 7, 0, 30, tzinfo=UTC)),
+        row(3, first_seen_at=datetime(2026, 12, 7, 23, 59, tzinfo=UTC)),
+    ]
+    by_hour = f.patterns(rows).by_hour
+    assert by_hour[0] == 2 and by_hour[23] == 1 and sum(by_hour) == 3
