@@ -51,6 +51,16 @@ def test_json_holds_every_amount_as_its_exact_digits():
     assert document["generated_at"] == content.generated_at.isoformat()
 
 
+def test_json_written_list_by_list_is_the_whole_document(monkeypatch):
+    content = sample_content()
+    monkeypatch.setattr(json_report, "BATCH", 2)  # several writes for each long list
+    streamed = _json(content)
+    assert streamed == json.loads(json.dumps(json_report.document(content)))
+    assert len(streamed["breaks"]) == len(content.breaks) > 2
+    empty = _json(empty_content())
+    assert all(empty[name] == [] for name in json_report.LISTS)
+
+
 def test_json_keeps_user_text_as_written():
     comments = {line["comment"] for line in _json(sample_content())["breaks"]}
     assert set(HOSTILE) <= comments  # JSON is data: text is kept exactly, readers escape it
