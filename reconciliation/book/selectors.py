@@ -144,9 +144,17 @@ def run_quotes(run: Run, definition) -> dict[str, tuple]:
     chosen = valuation.prices_under(frames.load(run.prices_dataset), run.as_of, definition)
     # Column by column, and the exact prices through their text: a run values a hundred
     # thousand assets, and polars makes each Decimal in Python, several times slower.
-    quoted = zip(_decimals(chosen.get_column("price")), chosen.get_column("price_as_of").to_list(),
+    quoted = zip(_decimals(chosen.get_column("price")), _times(chosen.get_column("price_as_of")),
                  chosen.get_column("stale").to_list(), strict=True)  # fmt: skip
     return dict(zip(chosen.get_column("asset").to_list(), quoted, strict=True))
+
+
+def _times(column: pl.Series) -> list:
+    """A time column's values, one `datetime` per distinct time (a feed's prices share a few):
+    made once each rather than once per row."""
+    distinct = column.unique()
+    made = dict(zip(distinct.to_physical().to_list(), distinct.to_list(), strict=True))
+    return [made[moment] for moment in column.to_physical().to_list()]
 
 
 def _decimals(column: pl.Series) -> list[Decimal]:

@@ -69,20 +69,20 @@ NO_VALUE = Decimal(-1)  # below every absolute value: a break with no value come
 
 def in_list_order(rows: list[BreakLine]) -> list[BreakLine]:
     """The breaks as every list shows them: most severe first (an unknown severity last),
-    then most value (none last), then oldest (lowest id). Three stable sorts with one-field
-    keys: no tuple per break."""
-    ordered = sorted(rows, key=attrgetter("id"))
-    ordered.sort(key=_absolute_value, reverse=True)  # a reversed sort keeps equal ones in order
-    ordered.sort(key=_severity_rank)
+    then most value (none last), then oldest (lowest id): by id, each severity's in a list,
+    each list sorted by value (stable sorts of one key: no tuple per break)."""
+    by_severity: dict[int, list[BreakLine]] = {}
+    for row in sorted(rows, key=attrgetter("id")):
+        by_severity.setdefault(SEVERITY_RANK.get(row.severity, len(SEVERITY_ORDER)), []).append(row)
+    ordered = []
+    for rank in sorted(by_severity):
+        # A reversed sort keeps equal ones in order: oldest first.
+        ordered += sorted(by_severity[rank], key=_absolute_value, reverse=True)
     return ordered
 
 
 def _absolute_value(row: BreakLine) -> Decimal:
     return NO_VALUE if row.value_rc is None else row.value_rc.copy_abs()  # exact at any width
-
-
-def _severity_rank(row: BreakLine) -> int:
-    return SEVERITY_RANK.get(row.severity, len(SEVERITY_ORDER))
 
 
 # --- Groupings --------------------------------------------------------------------------------
