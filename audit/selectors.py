@@ -125,3 +125,10 @@ def verify_chain(heads: list[dict] | None = None) -> ChainReport:
             "was exported as a head: entries were removed from the end",
         )
     return ChainReport(True, checked, expected_sequence - 1, expected_prev)
+
+
+def chain_head() -> tuple[int, str]:
+    """The chain's head now: (sequence, hash); (0, "") while the log is empty. Every write the
+    product makes is recorded in the same transaction, so the head names the state it reached."""
+    head = AuditEvent.objects.order_by("-sequence").values_list("sequence", "hash").first()
+    return head or (0, "")

@@ -17,6 +17,7 @@ BENCHMARKS = {
     "book": "bench.book",
     "corrections-queue": "bench.corrections_queue",
     "reports": "bench.reports",
+    "overview": "bench.overview",
 }
 ROOT = Path(__file__).resolve().parent.parent
 

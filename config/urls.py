@@ -9,11 +9,11 @@ from accounts.views import SignInView, SignOutView
 from audit.api import AuditChainVerify, AuditEventList
 from config.views import healthz
 from corrections import api as correction_api
+from desk.views import overview
 from reconciliation.breaks import api as break_api
 from reconciliation.datasets import api as dataset_api
 from reconciliation.rules import api as rule_set_api
 from reconciliation.runs import api as run_api
-from reconciliation.views import overview
 from reports import api as report_api
 
 accounts_patterns = (

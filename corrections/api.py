@@ -143,8 +143,10 @@ def _detail(request, correction: Correction, status: int = 200) -> Response:
 
 class CorrectionList(generics.ListAPIView):
     """Corrections, newest first; filters: status, severity (of the break), type (of the run;
-    comma lists), asset, run, age (days), min_impact, max_impact (in the reporting currency).
-    A filter that cannot be applied is a 400 naming it."""
+    comma lists), asset, run, age (older than, days), within (newer than, days), automatic
+    (yes/no), mine (proposed: by the token's user; to_approve: pending ones they may approve),
+    min_impact, max_impact (in the reporting currency). A filter that cannot be applied is a 400
+    naming it."""
 
     required_capability = "view_corrections"
     serializer_class = CorrectionSerializer
@@ -158,7 +160,7 @@ class CorrectionList(generics.ListAPIView):
     def get_queryset(self):
         filters = selectors.read(self.request.query_params)
         filters["after"] = None  # the API pages by cursor
-        return selectors.corrections(filters)
+        return selectors.corrections(filters, user=self.request.user)
 
 
 class CorrectionDetail(APIView):

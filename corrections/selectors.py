@@ -14,13 +14,13 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from accounts.access import has_capability
 from audit import selectors as audit_selectors
 from config.errors import DomainError
-from corrections.models import LIVE, Correction, ProposalJob
+from corrections.models import LIVE, Approval, Correction, ProposalJob
 from reconciliation.breaks.filters import MAX_AGE_DAYS, MAX_ID, SEVERITIES, ChoiceListField
 from reconciliation.engine.types import TYPES
 from reconciliation.models import Adjustment, AdjustmentSet, Break, Run
@@ -45,6 +45,17 @@ class CorrectionFilters(forms.Form):
     age = forms.IntegerField(
         required=False, min_value=0, max_value=MAX_AGE_DAYS, label="older than (days)"
     )
+    within = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_AGE_DAYS, label="newer than (days)"
+    )
+    automatic = forms.ChoiceField(
+        required=False, choices=[("", "either"), ("yes", "approved automatically"),
+                                 ("no", "approved by people")], label="automatic",
+    )  # fmt: skip
+    mine = forms.ChoiceField(
+        required=False, choices=[("", "everyone's"), ("proposed", "proposed by me"),
+                                 ("to_approve", "waiting for my approval")], label="mine",
+    )  # fmt: skip
     min_impact = forms.DecimalField(
         required=False, min_value=0, max_value=MAX_AMOUNT, label="impact at least"
     )
@@ -94,9 +105,11 @@ def read(params, *, default_status: str = "") -> dict:
 LISTED_WITH = ("break_record", "created_by", "run", "account__source")
 
 
-def corrections(filters: dict) -> QuerySet[Correction]:
-    """Corrections matching checked filters (`read`), newest first; empty ones not applied."""
+def corrections(filters: dict, *, user=None) -> QuerySet[Correction]:
+    """Corrections matching checked filters (`read`), newest first; empty ones not applied.
+    `mine` is read for `user` (the person asking): none without one."""
     queryset = Correction.objects.select_related(*LISTED_WITH).order_by("-id")
+    queryset = _mine(queryset, filters.get("mine"), user)
     if filters.get("status"):
         queryset = queryset.filter(status__in=filters["status"])
     if filters.get("severity"):
@@ -109,6 +122,12 @@ def corrections(filters: dict) -> QuerySet[Correction]:
         queryset = queryset.filter(run_id=filters["run"])
     if filters.get("age") is not None:
         queryset = queryset.filter(created_at__lte=timezone.now() - timedelta(days=filters["age"]))
+    if filters.get("within") is not None:
+        queryset = queryset.filter(
+            created_at__gt=timezone.now() - timedelta(days=filters["within"])
+        )
+    if filters.get("automatic"):
+        queryset = queryset.filter(auto_approved=filters["automatic"] == "yes")
     if filters.get("min_impact") is not None:
         queryset = queryset.filter(impact_rc__gte=filters["min_impact"])
     if filters.get("max_impact") is not None:
@@ -116,12 +135,29 @@ def corrections(filters: dict) -> QuerySet[Correction]:
     return queryset
 
 
-def correction_page(filters: dict, *, size: int) -> tuple[list[Correction], int | None]:
+def _mine(queryset: QuerySet[Correction], mine: str, user) -> QuerySet[Correction]:
+    """`proposed`: those `user` proposed; `to_approve`: pending ones `user` may approve (not
+    theirs, not approved by them as they stand: approval_refusal's checks)."""
+    if not mine:
+        return queryset
+    if user is None or not user.is_authenticated:
+        return queryset.none()
+    if mine == "proposed":
+        return queryset.filter(created_by=user)
+    if not has_capability(user, "approve_corrections"):
+        return queryset.none()
+    approved = Approval.objects.filter(
+        correction=OuterRef("pk"), approver=user, content_hash=OuterRef("content_hash")
+    )
+    return queryset.filter(status=S.PENDING).exclude(created_by=user).exclude(Exists(approved))
+
+
+def correction_page(filters: dict, *, size: int, user=None) -> tuple[list[Correction], int | None]:
     """One page, newest first, and the id the next page starts after (None: the last).
 
     Keyset paging (`after`: ids below it), as the breaks list pages: no OFFSET.
     """
-    queryset = corrections(filters)
+    queryset = corrections(filters, user=user)
     if filters.get("after") is not None:
         queryset = queryset.filter(pk__lt=filters["after"])
     page = list(queryset[: size + 1])

@@ -50,7 +50,7 @@ def queue(request):
             for name, problems in filters.errors.items()
         ]  # fmt: skip
         return render(request, "corrections/queue.html", context, status=400)
-    page, next_after = selectors.correction_page(filters.cleaned_data, size=PAGE)
+    page, next_after = selectors.correction_page(filters.cleaned_data, size=PAGE, user=request.user)
     context |= {
         "corrections": page,
         "next_after": next_after,

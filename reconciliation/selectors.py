@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.db.models import QuerySet
 
 from config.errors import DomainError
@@ -115,44 +113,6 @@ def versions_to_compare(user, old_id, new_id) -> tuple[RuleSetVersion, RuleSetVe
             "Choose two rule set versions to compare (old and new, by id).", fields=problems
         )
     return access_version(user, old_id), access_version(user, new_id)
-
-
-def value_at_stake() -> list[dict]:
-    """Open breaks per type and reporting currency: how many, their value, how many unvalued.
-
-    Never one total: a problem is often seen by several types (a wrong ETH balance is a position
-    break and a valuation break), and runs under different rule sets may report in different
-    currencies. A break's value is in the currency of the run that last saw it.
-    """
-    from django.db.models import Count, Sum
-
-    from reconciliation.models import Break, Run
-
-    groups = (
-        Break.objects.filter(status__in=[Break.Status.OPEN, Break.Status.INVESTIGATING])
-        .values("type", "last_seen_run")
-        .annotate(count=Count("id"), valued=Count("value_rc"), value=Sum("value_rc"))
-        .order_by()
-    )
-    groups = list(groups)
-    currency_of = dict(
-        Run.objects.filter(pk__in={g["last_seen_run"] for g in groups}).values_list(
-            "pk", "rule_set_version__definition__reporting_currency"
-        )
-    )
-    rows: dict[tuple[str, str], dict] = {}
-    for group in groups:
-        currency = currency_of.get(group["last_seen_run"]) or "?"
-        row = rows.setdefault(
-            (group["type"], currency),
-            {"type": group["type"], "currency": currency, "count": 0, "unvalued": 0,
-             "value": Decimal(0)},
-        )  # fmt: skip
-        row["count"] += group["count"]
-        row["unvalued"] += group["count"] - group["valued"]
-        row["value"] += group["value"] or Decimal(0)
-    order = {name: i for i, name in enumerate(TYPES)}
-    return sorted(rows.values(), key=lambda r: (order.get(r["type"], len(order)), r["currency"]))
 
 
 def dataset_records(dataset: Dataset, *, asset: str = "") -> QuerySet:

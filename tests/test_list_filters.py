@@ -39,7 +39,19 @@ CASES += [
     ("/api/corrections/", "status", "done"),
     ("/api/corrections/", "min_impact", "NaN"),
     ("/api/corrections/", "max_impact", "1e400"),
+    ("/api/corrections/", "within", "0"),
+    ("/api/corrections/", "mine", "everything"),
+    ("/api/corrections/", "automatic", "maybe"),
+    ("/api/breaks/", "within", "0"),
+    ("/api/breaks/", "seen_on", "2026-02-30"),
+    ("/api/breaks/", "resolved_on", "yesterday"),
 ]
+
+
+@pytest.mark.parametrize(("older", "newer"), [(3, 3), (7, 2)])
+def test_a_break_age_range_that_holds_nothing_is_a_400(api, older, newer):
+    response = api.get("/api/breaks/", {"age": older, "within": newer})
+    assert response.status_code == 400 and list(response.json()["fields"]) == ["within"]
 
 
 @pytest.fixture

@@ -92,7 +92,8 @@ class BreakActionSerializer(serializers.Serializer):
 
 class BreakList(generics.ListAPIView):
     """Breaks, newest first; filters: type, severity, status (comma lists), asset, account,
-    source, run, age (days), q (search). A filter that cannot be applied is a 400 naming it."""
+    source, run, age (older than, days), within (newer than, days), seen_on and resolved_on (UTC
+    days, YYYY-MM-DD), q (search). A filter that cannot be applied is a 400 naming it."""
 
     required_capability = "view_breaks"
     serializer_class = BreakSerializer

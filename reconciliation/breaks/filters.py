@@ -60,6 +60,11 @@ class BreakFilters(forms.Form):
     age = forms.IntegerField(
         required=False, min_value=0, max_value=MAX_AGE_DAYS, label="older than (days)"
     )
+    within = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_AGE_DAYS, label="newer than (days)"
+    )
+    seen_on = forms.DateField(required=False, label="first seen on")
+    resolved_on = forms.DateField(required=False, label="resolved on")
     q = forms.CharField(required=False, max_length=300, label="search")
     sort = forms.ChoiceField(
         required=False, choices=[("", "newest"), *((s, s) for s in SORTS)], label="sort"
@@ -75,6 +80,13 @@ class BreakFilters(forms.Form):
 
     def clean_asset(self):
         return self.cleaned_data["asset"].upper()
+
+    def clean(self):
+        cleaned = super().clean()
+        older, newer = cleaned.get("age"), cleaned.get("within")
+        if older is not None and newer is not None and older >= newer:
+            self.add_error("within", "must be more days than “older than”, or nothing is left")
+        return cleaned
 
 
 FILTERS = tuple(name for name in BreakFilters.base_fields if name not in ("sort", "after"))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.access import holders_of
 from reconciliation.breaks import filters as break_filters
-from reconciliation.models import Break, Run
+from reconciliation.models import Break
 from reconciliation.selectors import accessible
 
 
@@ -34,6 +34,14 @@ def breaks(filters: dict) -> QuerySet[Break]:
         queryset = queryset.filter(
             first_seen_at__lte=timezone.now() - timedelta(days=filters["age"])
         )
+    if filters.get("within") is not None:
+        queryset = queryset.filter(
+            first_seen_at__gt=timezone.now() - timedelta(days=filters["within"])
+        )
+    if filters.get("seen_on") is not None:
+        queryset = queryset.filter(first_seen_at__range=day_bounds(filters["seen_on"]))
+    if filters.get("resolved_on") is not None:
+        queryset = queryset.filter(resolved_at__range=day_bounds(filters["resolved_on"]))
     if filters.get("q"):
         term = filters["q"]
         # A match's break names the exchange's ids (entity, key); the book's are in its details.
@@ -42,6 +50,12 @@ def breaks(filters: dict) -> QuerySet[Break]:
             | Q(details__internal_ids__contains=[term])
         )  # fmt: skip
     return queryset
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """A UTC day's first and last moment (the figures' days are UTC days)."""
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start, start + timedelta(days=1) - timedelta(microseconds=1)
 
 
 # What a list of breaks shows beside each: who works it, and both sides' accounts by name.
@@ -88,18 +102,3 @@ def access_break(user, break_id) -> Break:
         "external_account__source",
     )  # fmt: skip
     return accessible(user, queryset, break_id, "break")
-
-
-def overview_figures() -> dict:
-    """Open breaks by severity and the latest run of each type, for the overview."""
-    from django.db.models import Count
-
-    live = Break.objects.filter(status__in=["open", "investigating"])
-    by_severity = dict(live.values_list("severity").annotate(n=Count("id")))
-    latest = {}
-    for run in Run.objects.order_by("type", "-id").distinct("type"):
-        latest[run.type] = run
-    return {
-        "open_by_severity": [(s, by_severity.get(s, 0)) for s in break_filters.SEVERITIES],
-        "latest_runs": [latest[t] for t in sorted(latest)],
-    }

@@ -244,6 +244,14 @@ class Break(models.Model):
                 condition=models.Q(assignee__isnull=False),
                 name="assigned_break",
             ),
+            # The overview's days: found and resolved per day. Neither changes when a run sees
+            # a break again, so those updates stay HOT.
+            models.Index(fields=["first_seen_at"], name="break_first_seen"),
+            models.Index(
+                fields=["resolved_at"],
+                condition=models.Q(resolved_at__isnull=False),
+                name="break_resolved",
+            ),
         ]
         constraints = [
             # A constraint rather than unique=True, which adds a text-pattern index nobody uses.
