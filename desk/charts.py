@@ -32,6 +32,7 @@ class Chart:
     bars: tuple[Bar, ...]
     ticks: tuple[tuple[float, str], ...] = ()  # (x, label) under columns
     legend: tuple[tuple[str, str], ...] = ()  # (css, name)
+    top: int = 0  # the columns' scale: the value of the tallest, printed at the top
 
     @property
     def empty(self) -> bool:
@@ -75,15 +76,16 @@ def columns(
     `series` are (name, css, values, links)."""
     axis = 18  # room for the day labels
     plot = height - axis
+    left = 28  # room for the scale's label
     top = max((v for _name, _css, values, _links in series for v in values), default=0) or 1
-    slot = width / max(len(days), 1)
+    slot = (width - left) / max(len(days), 1)
     each = slot * 0.8 / max(len(series), 1)
     bars = []
     for s, (name, css, values, links) in enumerate(series):
         for n, (value, href) in enumerate(zip(values, links, strict=True)):
             tall = plot * value / top
-            x = n * slot + slot * 0.1 + s * each
+            x = left + n * slot + slot * 0.1 + s * each
             bars.append(Bar(f"{days[n][1]}, {name}", value, href, x, plot - tall, each, tall, css))
-    ticks = tuple((n * slot + slot / 2, tick) for n, (tick, _full) in enumerate(days))
+    ticks = tuple((left + n * slot + slot / 2, tick) for n, (tick, _full) in enumerate(days))
     legend = tuple((css, name) for name, css, _values, _links in series)
-    return Chart(title, width, height, tuple(bars), ticks, legend)
+    return Chart(title, width, height, tuple(bars), ticks, legend, top)

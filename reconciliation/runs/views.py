@@ -7,7 +7,7 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.access import has_capability, requires_capability
+from accounts.access import has_capability, render_no_access, requires_capability
 from config.errors import add_to_form
 from reconciliation import selectors
 from reconciliation.export import csv_pieces
@@ -104,6 +104,10 @@ class StartRunForm(forms.Form):
 @requires_capability("view_breaks")
 def run_list(request):
     form = None
+    if request.method == "POST" and not has_capability(request.user, "start_runs"):
+        return render_no_access(
+            request, reason="Your role does not start runs: nothing was started."
+        )
     if has_capability(request.user, "start_runs"):
         # A type in the address (?type=trades) lists only the datasets that fit it.
         chosen = request.POST.get("type") or request.GET.get("type")

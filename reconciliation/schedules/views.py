@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.access import has_capability, requires_capability
+from accounts.access import has_capability, render_no_access, requires_capability
 from config.errors import add_to_form
 from reconciliation import selectors
 from reconciliation.models import Account, RuleSet, Schedule, Source
@@ -83,6 +83,10 @@ def _initial(schedule: Schedule) -> dict:
 def schedule_list(request, schedule_id: int | None = None):
     editing = get_object_or_404(Schedule, pk=schedule_id) if schedule_id else None
     can_manage = has_capability(request.user, "manage_schedules")
+    if request.method == "POST" and not can_manage:
+        return render_no_access(
+            request, reason="Your role does not manage schedules: nothing was saved."
+        )
     form = None
     if can_manage:
         initial = _initial(editing) if editing else None

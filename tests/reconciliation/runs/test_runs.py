@@ -287,7 +287,8 @@ def test_overview_counts_open_breaks_and_shows_the_latest_run(demo, client_as):
     run = run_now(start(demo))
     page = client_as("finance").get("/").content.decode()
     critical = Break.objects.filter(severity="critical", status="open").count()
-    assert f'sev-critical">critical</span> <strong>{critical}</strong>' in page
+    link = '/breaks/?severity=critical&amp;status=open,investigating"'
+    assert f'{link} data-count="{critical}">{critical}</a>' in page
     assert f'href="/runs/{run.pk}/"' in page
 
 

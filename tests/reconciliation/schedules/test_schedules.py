@@ -86,7 +86,8 @@ def test_admin_edits_and_deletes_in_the_browser(accounts, client_as):
 
 def test_risk_sees_schedules_but_cannot_create_them(client_as):
     assert client_as("risk").get("/schedules/").status_code == 200
-    assert client_as("risk").post("/schedules/", {"name": "x"}).status_code == 200
+    refused = client_as("risk").post("/schedules/", {"name": "x"})
+    assert refused.status_code == 403 and "nothing was saved" in refused.content.decode()
     assert not Schedule.objects.exists()
 
 
