@@ -18,14 +18,15 @@ RUN STATIC_MANIFEST=true \
     DATABASE_URL=postgres://build@localhost/build \
     REDIS_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --noinput --verbosity 0 \
- && mkdir -p /var/lib/recondesk/reports /var/lib/recondesk/uploads \
+ && mkdir -p /var/lib/recondesk/reports /var/lib/recondesk/uploads /var/lib/recondesk/metrics \
  && chown -R recondesk /var/lib/recondesk
 
 USER recondesk
 ENV STATIC_MANIFEST=true \
     REPORTS_DIR=/var/lib/recondesk/reports \
     UPLOAD_STAGING_DIR=/var/lib/recondesk/uploads \
-    AUDIT_HEAD_EXPORT_PATH=/var/lib/recondesk/audit-head.jsonl
+    AUDIT_HEAD_EXPORT_PATH=/var/lib/recondesk/audit-head.jsonl \
+    PROMETHEUS_MULTIPROC_DIR=/var/lib/recondesk/metrics
 EXPOSE 8000
 # Settings (worker class, threads, timeouts) and why: config/gunicorn.py.
 CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi"]

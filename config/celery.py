@@ -1,9 +1,13 @@
-"""The Celery application: Redis broker, late acknowledgement, a worker heartbeat, and a sweep."""
+"""The Celery application: Redis broker, late acknowledgement, a worker heartbeat, and a sweep;
+JSON logs carrying the sending request's id, and metric files for /metrics (config/metrics.py)."""
 
+import logging.config
 import os
 import threading
 
-from celery import Celery, bootsteps
+from celery import Celery, bootsteps, signals
+
+from config import logs, metrics
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -72,3 +76,39 @@ class ClaimSweepStep(bootsteps.StartStopStep):
 
 app.steps["worker"].add(HeartbeatStep)
 app.steps["worker"].add(ClaimSweepStep)
+
+
+# --- Logs and metrics ----------------------------------------------------------------------------
+
+
+@signals.setup_logging.connect
+def _django_logging(**kwargs):
+    """The worker logs as the web does (Django's LOGGING: JSON lines), not in Celery's format."""
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+
+
+@signals.before_task_publish.connect
+def _carry_request_id(headers=None, **kwargs):
+    logs.task_sent(headers)
+
+
+@signals.task_prerun.connect
+def _bind_task(sender=None, task_id=None, args=None, kwargs=None, **more):
+    logs.task_started(sender, task_id, args, kwargs)
+
+
+@signals.task_postrun.connect
+def _unbind_task(sender=None, state=None, **kwargs):
+    logs.task_ended(sender, state)
+
+
+@signals.worker_init.connect
+def _compact_dead_metric_files(**kwargs):
+    metrics.compact_dead_processes()
+
+
+@signals.worker_process_shutdown.connect
+def _pool_process_ended(pid=None, **kwargs):
+    metrics.process_ended(pid or os.getpid())

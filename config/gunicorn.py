@@ -14,14 +14,25 @@ request"):
   header; the name it sends is the module constant `SERVER`, which a config file may set
   before any worker answers (below).
 
+- Logs as the app's (config/logs.py: JSON lines, LOG_FORMAT), the access line with the
+  request's id; metric files of worker processes that ended are bookkept (`child_exit`), and
+  those of processes gone before this server started folded into one (`on_starting`).
+
 Environment: WEB_BIND (0.0.0.0:8000), WEB_CONCURRENCY (processes; the CPU count, at least 2),
 WEB_THREADS (4), WEB_TIMEOUT (60 s), WEB_GRACEFUL_TIMEOUT (30 s), WEB_KEEPALIVE (5 s).
 """
 
 import os
+import sys
+from pathlib import Path
 
 import gunicorn
 import gunicorn.http.wsgi
+
+# The project, importable when gunicorn reads this file (before it changes to its folder).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from config import logs, metrics
 
 SERVER_NAME = "recondesk"  # no product version, no "gunicorn"
 gunicorn.SERVER = gunicorn.http.wsgi.SERVER = SERVER_NAME
@@ -39,3 +50,18 @@ keepalive = int(os.environ.get("WEB_KEEPALIVE", 5))
 control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
+logconfig_dict = logs.logging_config(
+    os.environ.get("LOG_FORMAT", "json"), os.environ.get("LOG_LEVEL", "INFO")
+)
+
+
+def on_starting(server):
+    """The master, before any worker: the metric folder set for them, dead processes folded."""
+    metrics.use_directory()
+    metrics.compact_dead_processes()
+
+
+def child_exit(server, worker):
+    """A worker process ended (restarted, stopped): its metric files' bookkeeping."""
+    metrics.process_ended(worker.pid)

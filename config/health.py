@@ -1,11 +1,13 @@
-"""Health of what Recondesk needs: the database, the broker, and at least one live worker."""
+"""Health of what Recondesk needs: the database, the broker, and at least one live worker; and
+what apps report beside them (`register`: the outbox's backlog, from corrections/metrics.py)."""
 
 from __future__ import annotations
 
 import os
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import redis
 from django.conf import settings
@@ -24,9 +26,19 @@ class Check:
     name: str
     ok: bool
     detail: str
+    figures: dict = field(default_factory=dict)  # numbers for monitors (the outbox's backlog)
 
     def as_dict(self) -> dict:
-        return {"status": "up" if self.ok else "down", "detail": self.detail}
+        return {"status": "up" if self.ok else "down", "detail": self.detail, **self.figures}
+
+
+_reported: list[Callable[[], Check]] = []
+
+
+def register(check: Callable[[], Check]) -> None:
+    """Add an app's check to /healthz (from its AppConfig.ready; config knows no app)."""
+    if check not in _reported:
+        _reported.append(check)
 
 
 def _redis(url: str) -> redis.Redis:
@@ -126,6 +138,7 @@ def collect_health() -> tuple[bool, dict]:
         check_database(getattr(settings, "HEALTH_DATABASE_ALIAS", "default")),
         check_broker(settings.CELERY_BROKER_URL),
         check_worker(settings.REDIS_URL, settings.WORKER_HEARTBEAT_MAX_AGE),
+        *(check() for check in _reported),
     ]
     healthy = all(check.ok for check in checks)
     body = {

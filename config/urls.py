@@ -7,7 +7,7 @@ from accounts.api import MeView
 from accounts.middleware import page
 from accounts.views import SignInView, SignOutView
 from audit.api import AuditChainVerify, AuditEventList
-from config.views import healthz
+from config.views import healthz, metrics
 from corrections import api as correction_api
 from desk.views import overview
 from reconciliation.breaks import api as break_api
@@ -167,6 +167,7 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("api/", include(api_patterns)),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     # Admin sign-in goes through the same throttled, audited sign-in as every page.
     path("admin/login/", SignInView.as_view()),
     path("admin/", admin.site.urls),

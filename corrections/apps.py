@@ -19,3 +19,8 @@ class CorrectionsConfig(AppConfig):
 
         # Retries of the outbox: every worker's sweep sends the relay (corrections/outbox.py).
         claim_sweep.after_each_sweep("the outbox relay", task_queue.relay_outbox)
+
+        # Corrections in each status and the outbox's backlog, for /metrics and /healthz.
+        from corrections import metrics
+
+        metrics.register()

@@ -22,7 +22,7 @@ from accounts.access import has_capability
 from audit import services as audit
 from config import claim_sweep
 from config.errors import DomainError
-from corrections import services, task_queue
+from corrections import services, signals, task_queue
 from corrections.models import ProposalJob
 from corrections.services import NotAllowed
 from reconciliation.models import Run
@@ -86,6 +86,8 @@ def deliver(run_id: int, *, worker: str = "") -> dict:
                 return SUPERSEDED  # a later delivery holds it (this worker was taken for dead)
             outcome = services.propose_for_run(Run.objects.get(pk=run_id))
             _end(job, Status.DONE, outcome)
+            transaction.on_commit(lambda: signals.proposals_made.send(sender=ProposalJob,
+                                                                      run_id=run_id))  # fmt: skip
     except Exception:
         # Nothing was made (the transaction rolled back): say so on the job, not only in a log
         # line, so the job does not show "running" under a live worker for ever.

@@ -37,7 +37,7 @@ from accounts.access import has_capability
 from audit import services as audit
 from config import copy_insert
 from config.errors import DomainError
-from corrections import sealing, task_queue, webhooks
+from corrections import metrics, sealing, task_queue, webhooks
 from corrections.models import Correction, Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -285,17 +285,20 @@ def _attempt(delivery: Delivery, moment: datetime, rng: random.Random, done: Rel
         # pending, with the rest, until someone enables the endpoint again).
         _disable(endpoint, f"answered 410 Gone at {moment.isoformat()}")
         done.disabled.append(endpoint.name)
+        metrics.delivery_failed("endpoint_disabled")
     else:
         delivery.failures += 1
         delays = settings.OUTBOX_RETRY_DELAYS
         if delivery.failures > len(delays):
             delivery.status = D.FAILED
             done.given_up += 1
+            metrics.delivery_failed("given_up")
             logger.warning("gave up delivering %s to %s after %s attempts",
                            event.event_id, endpoint.name, delivery.failures)  # fmt: skip
         else:
             delivery.next_attempt_at = moment + _backoff(delays[delivery.failures - 1], rng)
             done.retrying += 1
+            metrics.delivery_failed("retrying")
     delivery.changed_at = moment
     delivery.save(
         update_fields=[

@@ -41,3 +41,8 @@ class ReconciliationConfig(AppConfig):
         # Runs, parts and import jobs whose worker stopped go to another worker.
         run_sweep.register()
         import_sweep.register()
+
+        # Runs in each status, read when /metrics is scraped (config/metrics.py).
+        from reconciliation.runs import metrics
+
+        metrics.register()

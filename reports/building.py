@@ -26,7 +26,7 @@ from audit import services as audit
 from config import claim_sweep
 from config.errors import DomainError
 from config.heap import collector_paused
-from reports import packs
+from reports import metrics, packs, signals
 from reports.content import builder
 from reports.content.types import ChainHead
 from reports.models import Report
@@ -70,8 +70,9 @@ def build(report_id: int, *, worker: str = "") -> dict:
         os.replace(part, final)
         part = None
         ended = _ready(report, built, final, size, digest, started)
+        outcome = Status.READY
     except DomainError as refused:
-        ended = _fail(report, refused.message)
+        ended, outcome = _fail(report, refused.message), Status.FAILED
     except Exception:
         logger.exception("report %s: building failed", report_id)
         ended = _fail(
@@ -79,11 +80,16 @@ def build(report_id: int, *, worker: str = "") -> dict:
             "Building failed unexpectedly; the worker's log says why. Retry, "
             "or report it if it happens again.",
         )
+        outcome = Status.FAILED
     finally:
         if part is not None:
             part.unlink(missing_ok=True)
     if final is not None and not _is_ready_with(report, final):
         final.unlink(missing_ok=True)  # stored, then the build failed: nobody points at it
+    if ended:
+        metrics.build_ended(
+            format_=report.format, status=outcome, seconds=time.perf_counter() - started
+        )
     if ended and report.pack_delivery_id:
         packs.send_when_built(report.pack_delivery_id)
     return {"ended": bool(ended)}
@@ -214,6 +220,10 @@ def _fail(report: Report, message: str) -> bool:
                 object_type="report",
                 object_id=report.pk,
                 after={"message": message},
+            )
+            report_id = report.pk
+            transaction.on_commit(
+                lambda: signals.report_failed.send(sender=Report, report_id=report_id)
             )
     return bool(done)
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
+
 import pytest
 import redis
 from django.conf import settings as django_settings
 from django.test import Client, TestCase, override_settings
 
+from config import metrics
 from tests.users import new_user
 
 # The suite empties its own test database between transactional tests with TRUNCATE, which the
@@ -14,6 +19,13 @@ from tests.users import new_user
 django_settings.DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
     "-c recondesk.allow_audit_truncate=on"
 )
+
+# Metric files of this session's processes (it, its workers and servers) in a folder of its own:
+# CI runs two sessions at once in one checkout, and the tests count exactly. Set before any
+# metric is first written (values are made on first use, after this module is imported).
+_metric_files = tempfile.mkdtemp(prefix="recondesk-metrics-")
+atexit.register(shutil.rmtree, _metric_files, ignore_errors=True)
+django_settings.PROMETHEUS_MULTIPROC_DIR = metrics.use_directory(_metric_files)
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +35,8 @@ def _isolated_outside_state(settings, tmp_path):
     settings.REPORTS_DIR = tmp_path / "reports"
     # Runs propose no corrections unless a test asks: other tests' books stay as loaded.
     settings.CORRECTIONS_PROPOSE_AFTER_RUNS = False
+    # Nobody is notified unless a test asks (tests/notifications): no stray mail or audit entry.
+    settings.NOTIFICATIONS_ENABLED = False
     client = redis.Redis.from_url(settings.REDIS_URL)
     for pattern in (
         "recondesk:login-failures:*",

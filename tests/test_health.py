@@ -46,8 +46,32 @@ def test_healthz_gives_admins_every_check_with_its_details(admin, live_heartbeat
         "database": "up",
         "broker": "up",
         "worker": "up",
+        "outbox": "up",
     }
     assert "test-worker@localhost" in body["checks"]["worker"]["detail"]
+
+
+def test_healthz_reports_the_outbox_backlog_to_admins(admin, client, live_heartbeat, make_user):
+    from corrections import outbox
+    from corrections import services as corrections
+    from reconciliation.models import Break
+    from tests.demo_runs import finished_position_run
+
+    empty = admin.get("/healthz").json()["checks"]["outbox"]
+    assert empty == {"status": "up", "detail": "0 deliveries pending", "backlog": 0,
+                     "oldest_age_seconds": 0.0, "given_up": 0}  # fmt: skip
+    run = finished_position_run()
+    item = Break.objects.filter(last_seen_run=run, suggested_value__isnull=False).first()
+    correction = corrections.propose(item, by=make_user("risk"), reason="health")
+    outbox.create_endpoint(name="trading", url="http://127.0.0.1:9/hooks", by=make_user("admin"))
+    outbox.publish("correction.applied", correction, {"a": "1"})  # not relayed: never committed
+    response = admin.get("/healthz")
+    assert response.status_code == 200  # a backlog is reported, it is not a service down
+    check = response.json()["checks"]["outbox"]
+    assert (check["status"], check["backlog"], check["given_up"]) == ("up", 1, 0)
+    assert 0 <= check["oldest_age_seconds"] < 60
+    assert check["detail"].startswith("1 delivery pending, the oldest for ")
+    assert client.get("/healthz").json() == {"status": "ok"}  # anonymous callers: no figures
 
 
 def test_no_worker_heartbeat_gives_503(admin):

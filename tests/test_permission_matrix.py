@@ -180,6 +180,8 @@ MATRIX: dict[str, dict[str, dict]] = {
     "reports/packs/<int:pack_id>/toggle/": {"POST": page_write(RISK, FINANCE)},
     "reports/packs/<int:pack_id>/delete/": {"POST": page_write(RISK, FINANCE)},
     "healthz": {"GET": everyone(HEALTH)},
+    # Prometheus scrapes with METRICS_TOKEN (tests/test_metrics.py); a person needs the admin role.
+    "metrics": {"GET": api_read(ADMIN)},
     # Ours, not the Django admin's: the admin's sign-in is the desk's throttled sign-in page.
     "admin/login/": SIGN_IN_PAGE,
     # The API.

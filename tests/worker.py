@@ -85,6 +85,7 @@ def worker_process(
         "CELERY_QUEUE": queue,
         "WORKER_HEARTBEAT_INTERVAL": "1",
         "CORRECTIONS_PROPOSE_AFTER_RUNS": "false",  # as in-process (conftest), unless asked
+        "NOTIFICATIONS_ENABLED": "false",  # likewise
         **(extra_env or {}),
     }
     command = [

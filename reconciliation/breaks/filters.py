@@ -7,6 +7,7 @@ person sees (on the form, or a 400 with `fields`), never a silently wider list o
 from __future__ import annotations
 
 from django import forms
+from django.db.models import F
 
 from config.errors import DomainError
 from reconciliation.engine.types import TYPES
@@ -17,7 +18,7 @@ from reconciliation.models.runs import SEVERITY_CHOICES
 SEVERITIES = tuple(value for value, _ in reversed(SEVERITY_CHOICES))
 SORTS = {
     "newest": ("-id",),
-    "value": ("-value_rc", "-id"),
+    "value": (F("value_rc").desc(nulls_last=True), "-id"),  # unvalued ones last, not first
     "age": ("first_seen_at", "id"),
     "oldest": ("id",),
 }

@@ -7,6 +7,7 @@ browser and the API can show each error next to its field. Numbers are decimal s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -181,8 +182,7 @@ def validate(raw: dict) -> RuleDefinition:
         errors.add("escalation", "must be a list")
         escalation = []
     for index, rule in enumerate(escalation):
-        if not isinstance(rule, dict) or rule.get("severity") not in SEVERITIES:
-            errors.add(f"escalation[{index}].severity", f"must be one of {', '.join(SEVERITIES)}")
+        _escalation_rule(rule, f"escalation[{index}]", errors)
     sources, staleness, last_good = _pricing(raw.get("pricing", DEFAULT["pricing"]), errors)
     if errors:
         raise DefinitionInvalid(dict(errors))
@@ -201,6 +201,64 @@ def validate(raw: dict) -> RuleDefinition:
         escalation=tuple(escalation),
         pnl_method=method,
     )
+
+
+# Escalation (who is told, when: notifications/): each rule is triggered either by a severity
+# (the run saw breaks of it or above) or by a value at risk (the run's breaks' values in the
+# reporting currency, summed, above the figure: a "threshold breach"). `notify` names people:
+# a role (risk, finance, admin: everyone holding it), an e-mail address (it has an @) or a
+# username; `webhooks` names webhook endpoints (corrections' endpoints, by name);
+# `after_minutes` waits that long, then tells only of those breaks still unresolved.
+NOTIFY_ROLES = ("risk", "finance", "admin")
+ESCALATION_KEYS = ("severity", "value_at_risk_above", "notify", "webhooks", "after_minutes")
+MAX_ESCALATION_MINUTES = 7 * 24 * 60
+_USERNAME = re.compile(r"^[\w.+-]{1,150}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
+
+
+def _escalation_rule(rule, path: str, errors: _Errors) -> None:
+    if not isinstance(rule, dict):
+        errors.add(path, "must be an object with severity or value_at_risk_above, and notify")
+        return
+    for name in sorted(set(rule) - set(ESCALATION_KEYS)):
+        errors.add(f"{path}.{name}", f"is not an escalation field ({', '.join(ESCALATION_KEYS)})")
+    has_severity, has_value = "severity" in rule, "value_at_risk_above" in rule
+    if has_severity == has_value:
+        errors.add(path, "needs exactly one of severity, value_at_risk_above")
+    if has_severity and rule["severity"] not in SEVERITIES:
+        errors.add(f"{path}.severity", f"must be one of {', '.join(SEVERITIES)}")
+    if has_value:
+        _decimal(rule["value_at_risk_above"], f"{path}.value_at_risk_above", errors)
+    notify, hooks = rule.get("notify", []), rule.get("webhooks", [])
+    for key, entries in (("notify", notify), ("webhooks", hooks)):
+        if not isinstance(entries, list) or not all(isinstance(e, str) and e for e in entries):
+            errors.add(f"{path}.{key}", "must be a list of names")
+    if isinstance(notify, list):
+        for i, entry in enumerate(notify):
+            if isinstance(entry, str) and entry and not _notifiable(entry):
+                errors.add(f"{path}.notify[{i}]",
+                           f"{entry!r} is not a role ({', '.join(NOTIFY_ROLES)}), an e-mail "
+                           "address or a username")  # fmt: skip
+    if isinstance(hooks, list):
+        for i, entry in enumerate(hooks):
+            if isinstance(entry, str) and not 0 < len(entry.strip()) <= 100:
+                errors.add(f"{path}.webhooks[{i}]", "must be a webhook endpoint's name")
+    if isinstance(notify, list) and isinstance(hooks, list) and not notify and not hooks:
+        errors.add(f"{path}.notify", "names nobody: give people to notify or webhooks")
+    minutes = rule.get("after_minutes", 0)
+    if (
+        isinstance(minutes, bool)
+        or not isinstance(minutes, int)
+        or not (0 <= minutes <= MAX_ESCALATION_MINUTES)
+    ):
+        errors.add(f"{path}.after_minutes",
+                   f"must be whole minutes from 0 to {MAX_ESCALATION_MINUTES}")  # fmt: skip
+
+
+def _notifiable(entry: str) -> bool:
+    if entry in NOTIFY_ROLES:
+        return True
+    return bool(_EMAIL.match(entry)) if "@" in entry else bool(_USERNAME.match(entry))
 
 
 def _pricing(raw, errors: _Errors) -> tuple[tuple[str, ...], timedelta, bool]:

@@ -42,7 +42,7 @@ from reconciliation.engine.types import (
     empty_breaks,
 )
 from reconciliation.models import Run, RunPartition
-from reconciliation.runs import break_store, match_store, partitions, signals
+from reconciliation.runs import break_store, match_store, metrics, partitions, signals
 from reconciliation.runs import engine_adapter as run_engine
 from reconciliation.runs import inputs as run_inputs
 
@@ -146,11 +146,13 @@ def finish(run: Run, status_: str, message: str = "", *, claim: Claim | None = N
         running = Run.objects.select_for_update(of=("self",)).filter(
             pk=run.pk, status=Run.Status.RUNNING, **held
         )
-        stored = running.values_list("break_count", flat=True).first() is not None
+        held_run = running.values("break_count", "type", "started_at", "by_severity").first()
+        stored = held_run is not None and held_run["break_count"] is not None
         if stored and status_ != Run.Status.SUCCEEDED:
             status_, message = Run.Status.SUCCEEDED, ""
+        now = timezone.now()
         ended = running.update(
-            status=status_, message=message, finished_at=timezone.now(), worker="",
+            status=status_, message=message, finished_at=now, worker="",
             worker_instance="", phase=status_,
             progress=100 if status_ == Run.Status.SUCCEEDED else F("progress"),
         )  # fmt: skip
@@ -162,9 +164,19 @@ def finish(run: Run, status_: str, message: str = "", *, claim: Claim | None = N
         if ended:
             audit.record(action=f"run.{status_}", object_type="run", object_id=run.pk,
                          after={"message": message} if message else None)  # fmt: skip
+        if ended:
+            # Counted once the end is committed (a rolled-back end is not an end); a figure
+            # that cannot be written is logged, and the run's end stands.
+            transaction.on_commit(lambda: metrics.run_ended(
+                type_=held_run["type"], status=status_, started_at=held_run["started_at"],
+                finished_at=now, by_severity=held_run["by_severity"],
+            ), robust=True)  # fmt: skip
         if ended and status_ == Run.Status.SUCCEEDED:
             run_id = run.pk
             transaction.on_commit(lambda: signals.run_succeeded.send(sender=Run, run_id=run_id))
+        if ended and status_ == Run.Status.FAILED:
+            run_id = run.pk
+            transaction.on_commit(lambda: signals.run_failed.send(sender=Run, run_id=run_id))
     return bool(ended)
 
 

@@ -39,12 +39,46 @@ def browser():
         browser.close()
 
 
+def _failed(request, problems: list[str]) -> None:
+    # A request the browser gave up because the page moved on (a link followed while htmx
+    # polled, a download taking over a navigation) is not a failure of the desk.
+    if "ERR_ABORTED" not in (request.failure or ""):
+        problems.append(f"failed: {request.method} {request.url} {request.failure}")
+
+
+def _console(message, problems: list[str]) -> None:
+    # Chromium logs every answer of 400 or more as "Failed to load resource"; the answers
+    # themselves are judged in `_answered`, which knows which request each was.
+    if message.type == "error" and not message.text.startswith("Failed to load resource"):
+        problems.append(f"console: {message.text}")
+
+
+def _answered(response, problems: list[str]) -> None:
+    """A failed answer to what the page loads (a script, a style, an htmx request), or a
+    server error for a page; a page refused with a 4xx is the desk answering bad input."""
+    if response.status < 400:
+        return
+    if response.request.is_navigation_request() and response.status < 500:
+        return
+    problems.append(f"answered {response.status}: {response.request.method} {response.url}")
+
+
 @pytest.fixture
-def page(browser):
+def page(browser, request):
+    """A page whose test fails on any console error or failed request, unless it is marked
+    `browser_errors_expected` (a test that provokes one on purpose, and checks it)."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: _console(m, problems))
+    page.on("pageerror", lambda e: problems.append(f"script error: {e}"))
+    page.on("requestfailed", lambda r: _failed(r, problems))
+    page.on("response", lambda r: _answered(r, problems))
+    page.browser_problems = problems  # what a test that expects some reads
     yield page
     context.close()
+    if request.node.get_closest_marker("browser_errors_expected") is None:
+        assert problems == [], "the browser reported errors"
 
 
 @pytest.fixture

@@ -42,6 +42,7 @@ def desk(make_user, monkeypatch):
 def script(request, page):
     if request.param == "with the script blocked":
         page.route("**/static/js/forms.js", lambda route: route.abort())
+        request.node.add_marker(pytest.mark.browser_errors_expected)  # the blocked script
     return request.param
 
 

@@ -172,3 +172,13 @@ def test_a_bad_page_size_is_refused_by_the_api(db, doors, size):
     _, api = doors
     response = api.get("/api/breaks/", {"page_size": size})
     assert response.status_code == 400 and "page_size" in response.json()["fields"]
+
+
+def test_sorted_by_value_the_unvalued_breaks_come_last(finished_run):
+    from reconciliation.breaks import selectors as break_selectors
+
+    Break.objects.filter(pk=Break.objects.order_by("id").first().pk).update(value_rc=None)
+    listed = list(break_selectors.sorted_breaks({"sort": "value"}))
+    values = [b.value_rc for b in listed]
+    assert values[-1] is None and None not in values[:-1]
+    assert values[:-1] == sorted(values[:-1], reverse=True)
