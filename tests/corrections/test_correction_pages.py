@@ -36,7 +36,7 @@ def test_the_queue_shows_pending_corrections_with_their_impact(client_as, propos
     pending = sorted([proposed.one.pk, *(c.pk for c in proposed.two)], reverse=True)
     assert [int(r) for r in rows] == pending  # newest first; the applied one is not waiting
     assert "11,172.66" in page and "USD" in page  # the impact, in the reporting currency
-    assert 'src="/static/js/approvals.js"' in page
+    assert 'src="/static/js/list_keys.js"' in page
 
 
 def test_the_queue_filters_are_checked_and_applied(client_as, proposed):

@@ -93,11 +93,13 @@ def screenshot(page):
 
 
 @pytest.fixture
-def worker_queue():
-    """A real Celery worker on a queue of its own, and runs sent to it."""
+def worker_queue(settings):
+    """A real Celery worker on a queue of its own, and runs (and reports) sent to it: it stores
+    report files where this test's server serves them from."""
     from tests.worker import running_worker, sending_to
 
-    with running_worker() as (queue, _hostname), sending_to(queue):
+    env = {"REPORTS_DIR": str(settings.REPORTS_DIR)}
+    with running_worker(extra_env=env) as (queue, _hostname), sending_to(queue):
         yield queue
 
 

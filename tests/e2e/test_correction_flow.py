@@ -27,7 +27,7 @@ def pending(make_user):
 
 def keys_ready(page):
     # The rows show while the page still parses; the deferred script listens a moment later.
-    page.wait_for_selector("html[data-queue-keys=ready]", state="attached")
+    page.wait_for_selector("html[data-list-keys=ready]", state="attached")
 
 
 def test_a_correction_is_approved_and_another_rejected_by_keyboard(
