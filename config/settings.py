@@ -400,6 +400,7 @@ SPECTACULAR_SETTINGS = {
         "DatasetKindEnum": "reconciliation.importers.base.KINDS",
         "CorrectionStatusEnum": "corrections.models.Correction.Status",
         "CorrectionOperationEnum": "corrections.models.Correction.Operation",
+        "ReportFormatEnum": "reports.models.FORMAT_CHOICES",
     },
 }
 
