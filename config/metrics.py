@@ -28,6 +28,7 @@ from pathlib import Path
 import psutil
 import redis
 from django.conf import settings
+from django.db.models import Count
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
@@ -130,6 +131,16 @@ def histogram(name: str, documentation: str, labels: Iterable[str], buckets) -> 
 def gauge(name: str, documentation: str, labels: Iterable[str] = ()) -> GaugeMetricFamily:
     """A state figure read at scrape time (for the readers given to `register_state`)."""
     return GaugeMetricFamily(PREFIX + name, documentation, labels=list(labels) or None)
+
+
+def by_status(name: str, documentation: str, queryset, statuses) -> GaugeMetricFamily:
+    """A gauge of the rows of `queryset` in each of `statuses` (those with none at 0)."""
+    found = gauge(name, documentation, ["status"])
+    rows = queryset.order_by().values("status").annotate(n=Count("id"))
+    counted = {row["status"]: row["n"] for row in rows}
+    for status in statuses:
+        found.add_metric([status], counted.get(status, 0))
+    return found
 
 
 # --- States, read when scraped ----------------------------------------------------------------

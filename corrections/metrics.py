@@ -59,12 +59,10 @@ def outbox_backlog() -> Backlog:
 
 
 def states() -> Iterable:
-    corrections = metrics.gauge("corrections", "Corrections in each status", ["status"])
-    rows = Correction.objects.order_by().values("status").annotate(n=Count("id"))
-    counted = {row["status"]: row["n"] for row in rows}
-    for status in Correction.Status.values:
-        corrections.add_metric([status], counted.get(status, 0))
-    yield corrections
+    yield metrics.by_status(
+        "corrections", "Corrections in each status", Correction.objects.all(),
+        Correction.Status.values,
+    )  # fmt: skip
     backlog = outbox_backlog()
     pending = metrics.gauge("outbox_backlog", "Webhook deliveries not yet delivered")
     pending.add_metric([], backlog.pending)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Count
-
 from config import metrics
 from reports.models import Report
 
@@ -26,12 +24,9 @@ def build_ended(*, format_: str, status: str, seconds: float) -> None:
 
 
 def states() -> Iterable:
-    reports = metrics.gauge("reports", "Reports in each status", ["status"])
-    rows = Report.objects.order_by().values("status").annotate(n=Count("id"))
-    counted = {row["status"]: row["n"] for row in rows}
-    for status in Report.Status.values:
-        reports.add_metric([status], counted.get(status, 0))
-    yield reports
+    yield metrics.by_status(
+        "reports", "Reports in each status", Report.objects.all(), Report.Status.values
+    )
 
 
 def register() -> None:
